@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+// `npm test`: checks what the suite needs (PostgreSQL, Redis), then runs every test/**/*.test.ts with
+// Node's test runner (TypeScript through tsx), printing the spec report and a closing
+// "N passed, N failed" line. Arguments narrow the run: `npm test -- test/patients.test.ts`.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const file = path.join(dir, name);
+    if (statSync(file).isDirectory()) out.push(...findTests(file));
+    else if (name.endsWith('.test.ts')) out.push(file);
+  }
+  return out;
+}
+
+function reachable(host, port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port, timeout: 2000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+/** Services the suite needs; started when we can (root on Debian), otherwise the exact command is printed. */
+const services = [
+  {
+    name: 'PostgreSQL',
+    host: '127.0.0.1',
+    port: 5432,
+    start: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -n1) main start',
+  },
+  {
+    name: 'Redis',
+    host: '127.0.0.1',
+    port: 6379,
+    start: 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no',
+  },
+];
+
+const needed = process.env.TEST_DB === 'pglite' ? services.filter((s) => s.name !== 'PostgreSQL') : services;
+for (const service of needed) {
+  if (await reachable(service.host, service.port)) continue;
+  if (process.getuid?.() === 0) {
+    spawnSync('bash', ['-c', service.start], { stdio: 'inherit' });
+    for (let i = 0; i < 20 && !(await reachable(service.host, service.port)); i++) await new Promise((r) => setTimeout(r, 250));
+  }
+  if (!(await reachable(service.host, service.port))) {
+    console.error(`${service.name} is not reachable on ${service.host}:${service.port}; the test suite needs it. Start it with:\n  ${service.start}`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+}
+
+const args = process.argv.slice(2);
+const files = args.length > 0 ? args : findTests('test');
+const result = spawnSync(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 2}`,
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/summary-reporter.js',
+    '--test-reporter-destination=stdout',
+    ...files,
+  ],
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ERRORS } from '../shared/errors.js';
+import { apiKeyRoutes } from './apikeys/routes.js';
+import { appointmentRoutes } from './appointments/routes.js';
+import { auditRoutes } from './audit/routes.js';
+import { authRoutes } from './auth/routes.js';
+import { credentialsOf, resolvePrincipal } from './auth/principal.js';
+import type { Config } from './config.js';
+import { actorOf, type Ctx, type Principal } from './context.js';
+import type { Database } from './db/index.js';
+import type { UserRole } from './db/schema.js';
+import { AppError, errorBody, handleError } from './http/errors.js';
+import { loggerOptions } from './http/logging.js';
+import { originAllowed } from './http/origin.js';
+import { createValidatorCompiler } from './http/validation.js';
+import { opsRoutes } from './ops/routes.js';
+import { orgRoutes } from './orgs/routes.js';
+import { patientRoutes } from './patients/routes.js';
+import type { PubSub } from './pubsub/index.js';
+import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
+import { userRoutes } from './users/routes.js';
+
+/** Everything the server runs on, created by the caller (CLI or test) and passed in: nothing global. */
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  pubsub: PubSub;
+  /** Shares rate-limit counters between processes when Redis is configured. */
+  redis?: Redis | undefined;
+  /** A ready logger (tests pass one writing to memory); otherwise one is made from config. */
+  logger?: Logger | undefined;
+}
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `public`: no credentials needed. Routes under /api/v1 are authenticated otherwise. */
+    auth?: 'public';
+    /** Staff roles allowed; absent = any signed-in staff user. */
+    roles?: readonly UserRole[];
+    /** Whether an API key may call this route (default true). */
+    apiKeys?: boolean;
+  }
+  interface FastifyInstance {
+    deps: AppDeps;
+    realtime: RealtimeHub;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The signed-in caller's context. Only valid on authenticated routes. */
+export function ctxOf(request: { principal: Principal | null; id: string; ip: string }): Ctx {
+  const principal = request.principal;
+  if (!principal) throw new AppError('unauthenticated');
+  return { orgId: principal.orgId, actor: actorOf(principal), principal, requestId: request.id, ip: request.ip };
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: loggerOptions(config.logLevel) }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    requestIdHeader: 'x-request-id',
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.decorate('deps', deps);
+  app.decorateRequest('principal', null);
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(errorBody('route_not_found', request.id, `There is no route ${request.method} ${request.url.split('?')[0]}.`));
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+
+  await app.register(cookie);
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        mediaSrc: ["'self'", 'blob:'],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    strictTransportSecurity: config.publicUrl.startsWith('https:'),
+    crossOriginEmbedderPolicy: false,
+  });
+  await app.register(cors, {
+    origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false,
+    credentials: true,
+    methods: ['GET', 'HEAD', 'POST', 'PATCH', 'PUT', 'DELETE'],
+    exposedHeaders: ['x-request-id', 'retry-after'],
+    maxAge: 600,
+  });
+  await app.register(rateLimit, {
+    global: false,
+    ...(deps.redis ? { redis: deps.redis, nameSpace: 'openvisit-rl:' } : {}),
+    errorResponseBuilder: (_request, context) => new AppError('rate_limited', `Too many requests. Try again in ${Math.ceil(context.ttl / 1000)} s.`),
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'OpenVisit API',
+        version: '1',
+        description:
+          'Telehealth visits, rooms, group sessions, check-in calls and patient messaging. ' +
+          'Authenticate with a staff session cookie or `Authorization: Bearer <API key>`. ' +
+          `Errors: { "error": { "code", "message", "requestId", "details"? } }; codes: ${Object.keys(ERRORS).join(', ')}.`,
+      },
+      servers: [{ url: config.publicUrl }],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key created with `openvisit apikey create`.' },
+          session: { type: 'apiKey', in: 'cookie', name: 'ov_session' },
+        },
+      },
+      security: [{ apiKey: [] }, { session: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true, uiConfig: { deepLinking: false } });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  // Authentication happens before the body is read, so an anonymous caller cannot make us parse 1 MiB.
+  app.addHook('onRequest', async (request) => {
+    const url = request.routeOptions.url;
+    const options = request.routeOptions.config;
+    if (!url?.startsWith('/api/v1/') || options.auth === 'public') return;
+    const credentials = credentialsOf(request);
+    if (!credentials) throw new AppError('unauthenticated');
+    if (credentials.kind === 'malformed') throw new AppError('unauthenticated', 'The Authorization header must be "Bearer <API key>".');
+    const principal = await resolvePrincipal(deps.database.db, credentials);
+    if (!principal) throw new AppError('unauthenticated', credentials.kind === 'api_key' ? 'The API key is not valid.' : 'Your session has ended. Sign in again.');
+    if (principal.kind === 'api_key' && options.apiKeys === false) throw new AppError('forbidden', 'This route is for signed-in staff, not API keys.');
+    if (principal.kind === 'user' && options.roles && !options.roles.includes(principal.role)) throw new AppError('forbidden');
+    if (principal.kind === 'user' && !isSafeMethod(request.method) && !originAllowed(request.headers.origin, request, config)) {
+      throw new AppError('origin_not_allowed');
+    }
+    request.principal = principal;
+  });
+
+  app.decorate('realtime', createRealtimeHub(app, deps));
+
+  await app.register(opsRoutes);
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes);
+      await api.register(orgRoutes);
+      await api.register(userRoutes);
+      await api.register(apiKeyRoutes);
+      await api.register(patientRoutes);
+      await api.register(appointmentRoutes);
+      await api.register(auditRoutes);
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return app;
+}
+
+function isSafeMethod(method: string): boolean {
+  return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+}

@@ -1,0 +1,13 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/** 256-bit random secrets for session cookies and API keys; only their sha256 is stored. */
+export function newSecret(prefix = ''): string {
+  return prefix + randomBytes(32).toString('base64url');
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+export const API_KEY_PREFIX = 'ovk_';
+export const SESSION_COOKIE = 'ov_session';

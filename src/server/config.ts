@@ -1,0 +1,219 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+/**
+ * Configuration: read from the environment (and `.env`), validated once, reported all at once, frozen.
+ * Every setting is documented in `.env.example`; keep the two in step.
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'use true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a whole number' })
+    .int({ message: 'must be a whole number' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = (protocols: string[], hint: string) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: hint },
+    );
+
+const EnvSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().trim().min(1).default('127.0.0.1'),
+    PORT: int(0, 65535).default(3000),
+    PUBLIC_URL: url(['http:', 'https:'], 'must be an http(s) URL such as https://visits.example.org').optional(),
+    DATA_DIR: z.string().trim().min(1).default('./data'),
+    DATABASE_URL: url(['postgres:', 'postgresql:'], 'must be a postgres:// URL (leave it unset for the embedded database)').optional(),
+    DATABASE_POOL_SIZE: int(1, 200).default(10),
+    REDIS_URL: url(['redis:', 'rediss:'], 'must be a redis:// URL (leave it unset for in-process events)').optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    TRUST_PROXY: bool.default(false),
+    CORS_ORIGINS: z.string().default(''),
+    BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
+    WS_MAX_PAYLOAD_BYTES: int(1024, 16 * 1024 * 1024).default(64 * 1024),
+    SESSION_TTL_HOURS: int(1, 24 * 90).default(12),
+    LOGIN_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(10),
+    DEFAULT_PHONE_REGION: z
+      .string()
+      .trim()
+      .regex(/^[A-Z]{2}$/, { message: 'must be a two-letter ISO country code such as US or GB' })
+      .default('US'),
+    MEDIA_PROVIDER: z.enum(['builtin', 'twilio'], { message: 'must be builtin or twilio' }).default('builtin'),
+    MESSAGING_PROVIDER: z.enum(['outbox', 'twilio'], { message: 'must be outbox or twilio' }).default('outbox'),
+    TWILIO_ACCOUNT_SID: optionalString,
+    TWILIO_AUTH_TOKEN: optionalString,
+    TWILIO_API_KEY_SID: optionalString,
+    TWILIO_API_KEY_SECRET: optionalString,
+    TWILIO_MESSAGING_SERVICE_SID: optionalString,
+    TWILIO_FROM_NUMBER: optionalString,
+  })
+  .superRefine((env, ctx) => {
+    const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
+    const sid = (key: keyof typeof env, prefix: string, what: string) => {
+      const value = env[key];
+      if (typeof value === 'string' && !new RegExp(`^${prefix}[0-9a-fA-F]{32}$`).test(value)) {
+        issue(key, `must be a ${what} (${prefix} followed by 32 hex characters); check you did not paste another credential here`);
+      }
+    };
+    sid('TWILIO_ACCOUNT_SID', 'AC', 'Twilio account SID');
+    sid('TWILIO_API_KEY_SID', 'SK', 'Twilio API key SID');
+    sid('TWILIO_MESSAGING_SERVICE_SID', 'MG', 'Twilio messaging service SID');
+    const twilioUsed = env.MEDIA_PROVIDER === 'twilio' || env.MESSAGING_PROVIDER === 'twilio';
+    if (twilioUsed && !env.TWILIO_ACCOUNT_SID) {
+      issue('TWILIO_ACCOUNT_SID', 'is required when MEDIA_PROVIDER or MESSAGING_PROVIDER is twilio');
+    }
+    if (env.MEDIA_PROVIDER === 'twilio') {
+      if (!env.TWILIO_API_KEY_SID) issue('TWILIO_API_KEY_SID', 'is required when MEDIA_PROVIDER=twilio (create an API key in the Twilio console)');
+      if (!env.TWILIO_API_KEY_SECRET) issue('TWILIO_API_KEY_SECRET', 'is required when MEDIA_PROVIDER=twilio');
+    }
+    if (env.MESSAGING_PROVIDER === 'twilio') {
+      if (!env.TWILIO_AUTH_TOKEN) issue('TWILIO_AUTH_TOKEN', 'is required when MESSAGING_PROVIDER=twilio (it validates inbound webhooks)');
+      if (!env.TWILIO_FROM_NUMBER && !env.TWILIO_MESSAGING_SERVICE_SID) {
+        issue('TWILIO_FROM_NUMBER', 'set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID when MESSAGING_PROVIDER=twilio');
+      }
+    }
+    if (env.TWILIO_AUTH_TOKEN && !/^[0-9a-fA-F]{32}$/.test(env.TWILIO_AUTH_TOKEN)) {
+      issue('TWILIO_AUTH_TOKEN', 'must be 32 hex characters (the auth token, not the account SID or an API key)');
+    }
+    for (const origin of splitList(env.CORS_ORIGINS)) {
+      if (!isOrigin(origin)) issue('CORS_ORIGINS', `"${origin}" is not an origin such as https://ehr.example.org (scheme, host and optional port, no path)`);
+    }
+  });
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly host: string;
+  readonly port: number;
+  /** The URL people and webhooks reach this server at, without a trailing slash. */
+  readonly publicUrl: string;
+  readonly dataDir: string;
+  readonly database: { readonly kind: 'pglite'; readonly dataDir: string } | { readonly kind: 'postgres'; readonly url: string; readonly poolSize: number };
+  readonly redisUrl: string | undefined;
+  readonly logLevel: string;
+  readonly trustProxy: boolean;
+  readonly corsOrigins: readonly string[];
+  readonly bodyLimitBytes: number;
+  readonly wsMaxPayloadBytes: number;
+  readonly sessionTtlMs: number;
+  readonly rateLimits: { readonly loginPerMinute: number };
+  readonly defaultPhoneRegion: string;
+  readonly mediaProvider: 'builtin' | 'twilio';
+  readonly messagingProvider: 'outbox' | 'twilio';
+  readonly twilio: {
+    readonly accountSid: string | undefined;
+    readonly authToken: string | undefined;
+    readonly apiKeySid: string | undefined;
+    readonly apiKeySecret: string | undefined;
+    readonly messagingServiceSid: string | undefined;
+    readonly fromNumber: string | undefined;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee .env.example for every setting.`);
+    this.name = 'ConfigError';
+  }
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === value.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
+
+/** Reads `.env` in `cwd` if present. Values already in the environment win. */
+export function readDotEnv(cwd: string): Record<string, string> {
+  const file = path.join(cwd, '.env');
+  if (!existsSync(file)) return {};
+  return parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+}
+
+/**
+ * Parses and validates configuration. Throws ConfigError listing every problem at once.
+ * `overrides` (used by tests and the CLI) win over the environment.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = { ...readDotEnv(process.cwd()), ...process.env },
+  overrides: Record<string, string | undefined> = {},
+): Config {
+  const merged = { ...env, ...overrides };
+  const parsed = EnvSchema.safeParse(merged);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'config'} ${i.message}`));
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const config: Config = {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    publicUrl,
+    dataDir,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE }
+      : { kind: 'pglite', dataDir: path.join(dataDir, 'db') },
+    redisUrl: e.REDIS_URL,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+    corsOrigins: splitList(e.CORS_ORIGINS).map((o) => o.replace(/\/$/, '')),
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+    sessionTtlMs: e.SESSION_TTL_HOURS * 3600_000,
+    rateLimits: { loginPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE },
+    defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
+    mediaProvider: e.MEDIA_PROVIDER,
+    messagingProvider: e.MESSAGING_PROVIDER,
+    twilio: {
+      accountSid: e.TWILIO_ACCOUNT_SID,
+      authToken: e.TWILIO_AUTH_TOKEN,
+      apiKeySid: e.TWILIO_API_KEY_SID,
+      apiKeySecret: e.TWILIO_API_KEY_SECRET,
+      messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID,
+      fromNumber: e.TWILIO_FROM_NUMBER,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

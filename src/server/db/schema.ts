@@ -1,0 +1,249 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  check,
+  date,
+  foreignKey,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+/**
+ * The one schema, for PGlite and PostgreSQL alike. Every row belongs to an organisation (`org_id`);
+ * child rows reference their parent through (org_id, id) so the database itself refuses a link that
+ * crosses organisations. Column names say what a thing is, never which vendor provides it.
+ */
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+const createdAt = () => ts('created_at').notNull().defaultNow();
+
+export const organizations = pgTable('organizations', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  timeZone: text('time_zone').notNull().default('UTC'),
+  createdAt: createdAt(),
+});
+
+export const USER_ROLES = ['admin', 'clinician', 'caregiver'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    /** Stored lower-cased; one account per email across the installation, so sign-in needs no org. */
+    email: text('email').notNull(),
+    name: text('name').notNull(),
+    role: text('role', { enum: USER_ROLES }).notNull(),
+    passwordHash: text('password_hash').notNull(),
+    disabledAt: ts('disabled_at'),
+    lastLoginAt: ts('last_login_at'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('users_email_key').on(t.email),
+    unique('users_org_id_id_key').on(t.orgId, t.id),
+    index('users_org_created_idx').on(t.orgId, t.createdAt, t.id),
+    check('users_role_check', sql`${t.role} in ('admin', 'clinician', 'caregiver')`),
+  ],
+);
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    userId: uuid('user_id').notNull(),
+    /** sha256 of the cookie value; the value itself is never stored. */
+    tokenHash: text('token_hash').notNull(),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    createdAt: createdAt(),
+    lastSeenAt: ts('last_seen_at').notNull().defaultNow(),
+    expiresAt: ts('expires_at').notNull(),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [
+    uniqueIndex('sessions_token_hash_key').on(t.tokenHash),
+    index('sessions_user_idx').on(t.userId),
+    foreignKey({ name: 'sessions_user_fk', columns: [t.orgId, t.userId], foreignColumns: [users.orgId, users.id] }),
+  ],
+);
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    name: text('name').notNull(),
+    /** First characters of the key, shown in lists so people can tell keys apart. */
+    prefix: text('prefix').notNull(),
+    keyHash: text('key_hash').notNull(),
+    createdByUserId: uuid('created_by_user_id'),
+    createdAt: createdAt(),
+    lastUsedAt: ts('last_used_at'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_key_hash_key').on(t.keyHash), index('api_keys_org_idx').on(t.orgId, t.createdAt, t.id)],
+);
+
+export const patients = pgTable(
+  'patients',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    givenName: text('given_name').notNull(),
+    familyName: text('family_name').notNull(),
+    dateOfBirth: date('date_of_birth', { mode: 'string' }),
+    /** E.164, e.g. +15555550123. */
+    phone: text('phone'),
+    email: text('email'),
+    timeZone: text('time_zone').notNull().default('UTC'),
+    /** The host app's own identifier for this patient (an EHR's MRN or id). */
+    externalId: text('external_id'),
+    archivedAt: ts('archived_at'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('patients_org_id_id_key').on(t.orgId, t.id),
+    uniqueIndex('patients_org_external_id_key').on(t.orgId, t.externalId),
+    index('patients_org_created_idx').on(t.orgId, t.createdAt, t.id),
+    index('patients_org_phone_idx').on(t.orgId, t.phone),
+  ],
+);
+
+export const CONSENT_KINDS = ['telehealth', 'recording', 'sms', 'email'] as const;
+export type ConsentKind = (typeof CONSENT_KINDS)[number];
+export const CONSENT_METHODS = ['verbal', 'written', 'web', 'sms', 'ehr'] as const;
+export type ConsentMethod = (typeof CONSENT_METHODS)[number];
+
+/** Append-only: a revocation is a new row with status `revoked`; the latest row per kind is in force. */
+export const patientConsents = pgTable(
+  'patient_consents',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    patientId: uuid('patient_id').notNull(),
+    kind: text('kind', { enum: CONSENT_KINDS }).notNull(),
+    status: text('status', { enum: ['granted', 'revoked'] }).notNull(),
+    method: text('method', { enum: CONSENT_METHODS }).notNull(),
+    textVersion: text('text_version'),
+    recordedByUserId: uuid('recorded_by_user_id'),
+    recordedByApiKeyId: uuid('recorded_by_api_key_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    recordedAt: ts('recorded_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('patient_consents_patient_idx').on(t.orgId, t.patientId, t.kind, t.recordedAt),
+    foreignKey({ name: 'patient_consents_patient_fk', columns: [t.orgId, t.patientId], foreignColumns: [patients.orgId, patients.id] }),
+  ],
+);
+
+export const APPOINTMENT_KINDS = ['video', 'group', 'checkin'] as const;
+export type AppointmentKind = (typeof APPOINTMENT_KINDS)[number];
+export const APPOINTMENT_STATUSES = ['scheduled', 'cancelled', 'completed', 'no_show'] as const;
+export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
+
+export const appointments = pgTable(
+  'appointments',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    kind: text('kind', { enum: APPOINTMENT_KINDS }).notNull(),
+    clinicianId: uuid('clinician_id').notNull(),
+    startsAt: ts('starts_at').notNull(),
+    durationMinutes: integer('duration_minutes').notNull(),
+    status: text('status', { enum: APPOINTMENT_STATUSES }).notNull().default('scheduled'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('appointments_org_id_id_key').on(t.orgId, t.id),
+    index('appointments_org_starts_idx').on(t.orgId, t.startsAt, t.id),
+    foreignKey({ name: 'appointments_clinician_fk', columns: [t.orgId, t.clinicianId], foreignColumns: [users.orgId, users.id] }),
+    check('appointments_duration_check', sql`${t.durationMinutes} between 1 and 1440`),
+  ],
+);
+
+export const appointmentPatients = pgTable(
+  'appointment_patients',
+  {
+    orgId: uuid('org_id').notNull(),
+    appointmentId: uuid('appointment_id').notNull(),
+    patientId: uuid('patient_id').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appointmentId, t.patientId] }),
+    index('appointment_patients_patient_idx').on(t.orgId, t.patientId),
+    foreignKey({
+      name: 'appointment_patients_appointment_fk',
+      columns: [t.orgId, t.appointmentId],
+      foreignColumns: [appointments.orgId, appointments.id],
+    }).onDelete('cascade'),
+    foreignKey({ name: 'appointment_patients_patient_fk', columns: [t.orgId, t.patientId], foreignColumns: [patients.orgId, patients.id] }),
+  ],
+);
+
+/**
+ * The audit log (HIPAA 164.312(b)). Append-only (a trigger refuses UPDATE and DELETE). Events form one
+ * hash chain per organisation (`chain` = the organisation id, or `system` for events with none):
+ * hash = sha256(prev_hash + canonical JSON of the event). Only ids and codes, never PHI content.
+ */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    chain: text('chain').notNull(),
+    seq: integer('seq').notNull(),
+    orgId: uuid('org_id'),
+    at: ts('at').notNull(),
+    actorType: text('actor_type', { enum: ['user', 'api_key', 'system', 'anonymous', 'participant'] }).notNull(),
+    actorId: text('actor_id'),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    requestId: text('request_id'),
+    ip: text('ip'),
+    outcome: text('outcome', { enum: ['success', 'failure'] }).notNull(),
+    details: jsonb('details').$type<Record<string, string | number | boolean | null>>(),
+    prevHash: text('prev_hash').notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [
+    uniqueIndex('audit_events_chain_seq_key').on(t.chain, t.seq),
+    index('audit_events_org_idx').on(t.orgId, t.id),
+    index('audit_events_target_idx').on(t.orgId, t.targetType, t.targetId),
+  ],
+);
+
+export const schema = {
+  organizations,
+  users,
+  sessions,
+  apiKeys,
+  patients,
+  patientConsents,
+  appointments,
+  appointmentPatients,
+  auditEvents,
+};
+export type Schema = typeof schema;

@@ -1,0 +1,91 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERRORS, type ErrorBody, type ErrorCode, type ErrorDetail } from '../../shared/errors.js';
+
+/** The one error type. Throw it from anywhere; the error handler turns it into the catalogue's body. */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: ErrorDetail[] | Record<string, unknown>,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.status = ERRORS[code].status;
+  }
+}
+
+export function errorBody(code: ErrorCode, requestId: string, message?: string, details?: ErrorBody['error']['details']): ErrorBody {
+  const body: ErrorBody = { error: { code, message: message ?? ERRORS[code].message, requestId } };
+  if (details !== undefined) body.error.details = details;
+  return body;
+}
+
+/** Fastify's own client errors, by code, mapped into the catalogue. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CHARSET: 'unsupported_media_type',
+  FST_ERR_BAD_URL: 'bad_request',
+  FST_ERR_ASYNC_CONSTRAINT: 'bad_request',
+};
+
+interface AjvLikeError {
+  instancePath?: string;
+  message?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+}
+
+function validationDetails(error: FastifyError): ErrorDetail[] {
+  const context = (error as FastifyError & { validationContext?: string }).validationContext ?? 'body';
+  // One detail per field: a nullable field (anyOf) yields an error per branch; the first says the most.
+  const byPath = new Map<string, ErrorDetail>();
+  for (const v of (error.validation ?? []) as AjvLikeError[]) {
+    let field = v.instancePath ?? '';
+    let message = v.message ?? 'is invalid';
+    if (v.keyword === 'required' && typeof v.params?.missingProperty === 'string') field += `/${v.params.missingProperty}`;
+    if (v.keyword === 'additionalProperties' && typeof v.params?.additionalProperty === 'string') {
+      field += `/${v.params.additionalProperty}`;
+      message = 'is not a known field';
+    }
+    const path = `${context}${field}`;
+    if (!byPath.has(path)) byPath.set(path, { path, message });
+  }
+  return [...byPath.values()];
+}
+
+export function handleError(error: FastifyError | AppError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  if (error instanceof AppError) {
+    if (error.status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '60');
+    void reply.status(error.status).send(errorBody(error.code, request.id, error.message, error.details));
+    return;
+  }
+  const fe = error as FastifyError;
+  if (fe.validation) {
+    void reply.status(400).send(errorBody('validation_failed', request.id, undefined, validationDetails(fe)));
+    return;
+  }
+  const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (mapped) {
+    void reply.status(ERRORS[mapped].status).send(errorBody(mapped, request.id));
+    return;
+  }
+  if (fe instanceof SyntaxError && typeof fe.statusCode === 'number' && fe.statusCode === 400) {
+    void reply.status(400).send(errorBody('invalid_json', request.id));
+    return;
+  }
+  if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    // A client error from a plugin we have not mapped: keep its status, answer with a catalogue code.
+    const code: ErrorCode = fe.statusCode === 404 ? 'not_found' : fe.statusCode === 429 ? 'rate_limited' : 'bad_request';
+    void reply.status(fe.statusCode).send(errorBody(code, request.id));
+    return;
+  }
+  request.log.error({ err: error, requestId: request.id }, 'unhandled error');
+  void reply.status(500).send(errorBody('internal_error', request.id));
+}

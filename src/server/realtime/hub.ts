@@ -1,0 +1,178 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { HUB_CLOSE, type HubMessage, type OrgEvent, type OrgEventType } from '../../shared/events.js';
+import type { App, AppDeps } from '../app.js';
+import { credentialsFrom, resolvePrincipal } from '../auth/principal.js';
+import { SESSION_COOKIE } from '../auth/secrets.js';
+import type { Principal } from '../context.js';
+import { originAllowed } from '../http/origin.js';
+import { refuseUpgrade, UpgradeRouter } from '../http/upgrade.js';
+import type { Unsubscribe } from '../pubsub/index.js';
+
+export const EVENTS_PATH = '/api/v1/events';
+const HEARTBEAT_MS = 30_000;
+
+/** What travels on an organisation's pub/sub channel: events for clients, and control notes for hubs. */
+type ChannelMessage =
+  | { kind: 'event'; event: OrgEvent }
+  | { kind: 'revoke'; sessionIds?: string[]; userIds?: string[]; apiKeyIds?: string[] };
+
+export interface RealtimeHub {
+  readonly upgrades: UpgradeRouter;
+  /** Publishes an event to every connected client of the organisation, on every server process. Never rejects. */
+  publish(orgId: string, type: OrgEventType, data: OrgEvent['data']): Promise<void>;
+  /** Closes the hub connections of ended sessions, disabled users or revoked keys, on every process. */
+  revoke(orgId: string, who: { sessionIds?: string[]; userIds?: string[]; apiKeyIds?: string[] }): Promise<void>;
+  /** Number of open client connections on this process. */
+  connections(): number;
+}
+
+interface Client {
+  socket: WebSocket;
+  principal: Principal;
+  alive: boolean;
+}
+
+function channelOf(orgId: string): string {
+  return `org:${orgId}`;
+}
+
+/**
+ * The realtime hub: staff browsers and host apps hold a WebSocket on /api/v1/events and receive their
+ * organisation's events. Fan-out goes through the PubSub (memory or Redis), one subscription per
+ * organisation per process, multiplexed to that organisation's sockets.
+ */
+export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
+  const upgrades = new UpgradeRouter();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.wsMaxPayloadBytes });
+  const byOrg = new Map<string, { clients: Set<Client>; unsubscribe: Promise<Unsubscribe> }>();
+
+  const send = (client: Client, message: HubMessage) => {
+    if (client.socket.readyState === WebSocket.OPEN) client.socket.send(JSON.stringify(message));
+  };
+
+  const onChannel = (orgId: string) => (raw: unknown) => {
+    const entry = byOrg.get(orgId);
+    if (!entry) return;
+    const message = raw as ChannelMessage;
+    if (message.kind === 'event') {
+      const text = JSON.stringify({ type: 'event', event: message.event } satisfies HubMessage);
+      for (const client of entry.clients) if (client.socket.readyState === WebSocket.OPEN) client.socket.send(text);
+      return;
+    }
+    for (const client of entry.clients) {
+      const p = client.principal;
+      const hit =
+        p.kind === 'user'
+          ? message.sessionIds?.includes(p.sessionId) || message.userIds?.includes(p.userId)
+          : message.apiKeyIds?.includes(p.apiKeyId);
+      if (hit) client.socket.close(HUB_CLOSE.sessionEnded, 'credentials revoked');
+    }
+  };
+
+  const attach = (client: Client) => {
+    const orgId = client.principal.orgId;
+    let entry = byOrg.get(orgId);
+    if (!entry) {
+      entry = { clients: new Set(), unsubscribe: deps.pubsub.subscribe(channelOf(orgId), onChannel(orgId)) };
+      byOrg.set(orgId, entry);
+    }
+    entry.clients.add(client);
+    client.socket.on('close', () => {
+      const current = byOrg.get(orgId);
+      if (!current) return;
+      current.clients.delete(client);
+      if (current.clients.size === 0) {
+        byOrg.delete(orgId);
+        void current.unsubscribe.then((unsubscribe) => unsubscribe()).catch(() => {});
+      }
+    });
+  };
+
+  const heartbeat = setInterval(() => {
+    for (const { clients } of byOrg.values()) {
+      for (const client of clients) {
+        if (!client.alive) {
+          client.socket.terminate();
+          continue;
+        }
+        client.alive = false;
+        client.socket.ping();
+      }
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+
+  upgrades.register(EVENTS_PATH, async (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const cookies = request.headers.cookie ? app.parseCookie(request.headers.cookie) : {};
+    const credentials = credentialsFrom(request.headers.authorization, cookies[SESSION_COOKIE]);
+    if (!credentials || credentials.kind === 'malformed') return refuseUpgrade(socket, 401, 'unauthenticated');
+    // A browser always sends Origin on a WebSocket; refuse cross-site pages riding a staff cookie.
+    if (credentials.kind === 'session') {
+      const host = request.headers.host ?? '';
+      const protocol = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+      if (!originAllowed(request.headers.origin, { protocol, host }, deps.config)) return refuseUpgrade(socket, 403, 'origin_not_allowed');
+    }
+    const principal = await resolvePrincipal(deps.database.db, credentials);
+    if (!principal) return refuseUpgrade(socket, 401, 'unauthenticated');
+    if (socket.destroyed) return;
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const client: Client = { socket: ws, principal, alive: true };
+      ws.on('error', () => ws.terminate());
+      ws.on('pong', () => {
+        client.alive = true;
+      });
+      // The hub is server-to-client; anything a client sends is ignored (pings are answered by ws).
+      ws.on('message', () => {});
+      attach(client);
+      send(client, { type: 'hello', orgId: principal.orgId, heartbeatSeconds: HEARTBEAT_MS / 1000 });
+    });
+  });
+
+  app.server.on('upgrade', upgrades.handle);
+
+  app.addHook('preClose', async () => {
+    clearInterval(heartbeat);
+    const closing: Promise<void>[] = [];
+    for (const { clients } of byOrg.values()) {
+      for (const client of clients) {
+        send(client, { type: 'reconnect', retryAfterMs: 1000 });
+        closing.push(
+          new Promise((resolve) => {
+            client.socket.once('close', () => resolve());
+            client.socket.close(HUB_CLOSE.serverRestart, 'server restarting');
+            setTimeout(() => {
+              client.socket.terminate();
+              resolve();
+            }, 1000).unref();
+          }),
+        );
+      }
+    }
+    await Promise.all(closing);
+    const unsubscribes = [...byOrg.values()].map((e) => e.unsubscribe);
+    byOrg.clear();
+    await Promise.allSettled(unsubscribes.map(async (u) => (await u)()));
+    wss.close();
+  });
+
+  return {
+    upgrades,
+    async publish(orgId, type, data) {
+      const message: ChannelMessage = { kind: 'event', event: { type, at: new Date().toISOString(), data } };
+      // The change is committed already: a fan-out failure is logged, never turned into a failed request.
+      await deps.pubsub.publish(channelOf(orgId), message).catch((err: unknown) => app.log.warn({ err, eventType: type }, 'realtime publish failed'));
+    },
+    async revoke(orgId, who) {
+      await deps.pubsub
+        .publish(channelOf(orgId), { kind: 'revoke', ...who } satisfies ChannelMessage)
+        .catch((err: unknown) => app.log.warn({ err }, 'realtime revoke failed'));
+    },
+    connections() {
+      let n = 0;
+      for (const { clients } of byOrg.values()) n += clients.size;
+      return n;
+    },
+  };
+}

@@ -1,0 +1,72 @@
+import Type from 'typebox';
+import { IdParams, Page } from '../../shared/api/common.js';
+import { CreateUserBody, UpdateUserBody, User, UserRole } from '../../shared/api/staff.js';
+import { ctxOf, type App } from '../app.js';
+import { AppError } from '../http/errors.js';
+import { authErrors } from '../http/schemas.js';
+import { createUser, getUserRow, listUsers, revokeUserSessions, toUserDto, updateUser } from './service.js';
+
+/** Staff users. Everyone signed in can see the staff list (to schedule with a clinician); admins manage it. */
+export async function userRoutes(app: App): Promise<void> {
+  const db = app.deps.database.db;
+  const tags = ['users'];
+
+  app.get(
+    '/users',
+    {
+      schema: {
+        tags,
+        summary: 'List staff users',
+        querystring: Type.Object({
+          role: Type.Optional(UserRole),
+          q: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+          cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+          limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+        }),
+        response: { 200: Page(User), ...authErrors },
+      },
+    },
+    async (request) => listUsers(db, ctxOf(request).orgId, request.query),
+  );
+
+  app.post(
+    '/users',
+    { config: { roles: ['admin'] }, schema: { tags, summary: 'Create a staff user', body: CreateUserBody, response: { 201: User, ...authErrors } } },
+    async (request, reply) => {
+      const ctx = ctxOf(request);
+      const user = await createUser(db, ctx.orgId, request.body, ctx);
+      await app.realtime.publish(ctx.orgId, 'user.created', { userId: user.id });
+      return reply.status(201).send(user);
+    },
+  );
+
+  app.get(
+    '/users/:id',
+    { schema: { tags, summary: 'Get a staff user', params: IdParams, response: { 200: User, ...authErrors } } },
+    async (request) => toUserDto(await getUserRow(db, ctxOf(request).orgId, request.params.id)),
+  );
+
+  app.patch(
+    '/users/:id',
+    {
+      config: { roles: ['admin'] },
+      schema: { tags, summary: 'Rename, change role, disable/enable or reset the password of a user', params: IdParams, body: UpdateUserBody, response: { 200: User, ...authErrors } },
+    },
+    async (request) => updateUser(db, app.realtime, ctxOf(request), request.params.id, request.body),
+  );
+
+  app.post(
+    '/users/:id/sessions/revoke',
+    {
+      config: { roles: ['admin'] },
+      schema: { tags, summary: 'Sign a user out everywhere', params: IdParams, response: { 200: Type.Object({ revoked: Type.Integer() }), ...authErrors } },
+    },
+    async (request) => {
+      const ctx = ctxOf(request);
+      if (ctx.principal.kind === 'user' && ctx.principal.userId === request.params.id) {
+        throw new AppError('invalid_state', 'Use POST /api/v1/auth/logout or revoke single sessions to sign yourself out.');
+      }
+      return { revoked: await revokeUserSessions(db, app.realtime, ctx, request.params.id) };
+    },
+  );
+}

@@ -1,0 +1,71 @@
+import Type from 'typebox';
+import { IsoDateTime, Uuid } from './common.js';
+
+export const UserRole = Type.Union([Type.Literal('admin'), Type.Literal('clinician'), Type.Literal('caregiver')]);
+export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
+export const Password = Type.String({ minLength: 10, maxLength: 200, description: 'At least 10 characters.' });
+export const PersonName = Type.String({ minLength: 1, maxLength: 200 });
+
+export const Organization = Type.Object({
+  id: Uuid,
+  slug: Type.String(),
+  name: Type.String(),
+  timeZone: Type.String(),
+  createdAt: IsoDateTime,
+});
+export type Organization = Type.Static<typeof Organization>;
+
+export const User = Type.Object({
+  id: Uuid,
+  orgId: Uuid,
+  email: Type.String(),
+  name: Type.String(),
+  role: UserRole,
+  disabled: Type.Boolean(),
+  lastLoginAt: Type.Union([IsoDateTime, Type.Null()]),
+  createdAt: IsoDateTime,
+  updatedAt: IsoDateTime,
+});
+export type User = Type.Static<typeof User>;
+
+export const LoginBody = Type.Object({ email: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+export const Me = Type.Object({ user: User, organization: Organization });
+
+export const Session = Type.Object({
+  id: Uuid,
+  current: Type.Boolean(),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  userAgent: Type.Union([Type.String(), Type.Null()]),
+  createdAt: IsoDateTime,
+  lastSeenAt: IsoDateTime,
+  expiresAt: IsoDateTime,
+});
+
+export const ChangePasswordBody = Type.Object({ currentPassword: Type.String({ minLength: 1, maxLength: 200 }), newPassword: Password }, { additionalProperties: false });
+
+export const CreateUserBody = Type.Object({ email: Email, name: PersonName, role: UserRole, password: Password }, { additionalProperties: false });
+export const UpdateUserBody = Type.Object(
+  {
+    name: Type.Optional(PersonName),
+    role: Type.Optional(UserRole),
+    disabled: Type.Optional(Type.Boolean({ description: 'Disabling signs the user out everywhere.' })),
+    password: Type.Optional(Password),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const ApiKey = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  prefix: Type.String({ description: 'The first characters of the key, to tell keys apart.' }),
+  createdAt: IsoDateTime,
+  lastUsedAt: Type.Union([IsoDateTime, Type.Null()]),
+  revokedAt: Type.Union([IsoDateTime, Type.Null()]),
+});
+export const CreateApiKeyBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
+export const CreatedApiKey = Type.Object({ apiKey: ApiKey, key: Type.String({ description: 'Shown once; store it now.' }) });
+
+export const UpdateOrganizationBody = Type.Object(
+  { name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), timeZone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
+  { additionalProperties: false, minProperties: 1 },
+);

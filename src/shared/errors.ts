@@ -1,0 +1,51 @@
+/**
+ * The one error catalogue. Every error OpenVisit answers carries one of these codes; codes are stable
+ * (clients branch on them), messages are for people and may be reworded.
+ *
+ * Body shape: { "error": { "code", "message", "requestId", "details"? } }
+ */
+export const ERRORS = {
+  bad_request: { status: 400, message: 'The request is not valid.' },
+  validation_failed: { status: 400, message: 'Some fields are missing or invalid.' },
+  invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
+  invalid_cursor: { status: 400, message: 'The pagination cursor is not valid.' },
+  invalid_phone_number: { status: 400, message: 'The phone number is not a usable phone number.' },
+  invalid_time_zone: { status: 400, message: 'The time zone is not a known IANA time zone.' },
+  unauthenticated: { status: 401, message: 'Sign in or send a valid API key.' },
+  invalid_credentials: { status: 401, message: 'The email or password is incorrect.' },
+  forbidden: { status: 403, message: 'You do not have permission to do this.' },
+  origin_not_allowed: { status: 403, message: 'This origin is not allowed.' },
+  not_found: { status: 404, message: 'Not found.' },
+  route_not_found: { status: 404, message: 'There is no such route.' },
+  method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
+  conflict: { status: 409, message: 'The request conflicts with the current state.' },
+  already_exists: { status: 409, message: 'A record with the same unique value already exists.' },
+  invalid_state: { status: 409, message: 'This is not possible in the current state.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  rate_limited: { status: 429, message: 'Too many requests. Try again later.' },
+  internal_error: { status: 500, message: 'Something went wrong on our side. Quote the request id to support.' },
+  not_ready: { status: 503, message: 'The service is not ready.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorDetail {
+  /** JSON pointer-ish path of the offending field, e.g. "/phone" or "querystring/limit". */
+  path?: string;
+  message: string;
+  [key: string]: unknown;
+}
+
+export interface ErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+    requestId: string;
+    details?: ErrorDetail[] | Record<string, unknown>;
+  };
+}
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERRORS, value);
+}

@@ -1,0 +1,34 @@
+/**
+ * Messages on the realtime hub (`/api/v1/events`): organisation events pushed to signed-in staff and
+ * API-key clients. Events carry ids, never PHI: a client that needs details fetches them over REST.
+ */
+export type OrgEventType =
+  | 'patient.created'
+  | 'patient.updated'
+  | 'patient.archived'
+  | 'patient.restored'
+  | 'consent.recorded'
+  | 'appointment.created'
+  | 'appointment.updated'
+  | 'appointment.cancelled'
+  | 'user.created'
+  | 'user.updated';
+
+export interface OrgEvent {
+  type: OrgEventType;
+  /** ISO time the server published it. */
+  at: string;
+  data: Record<string, string | number | boolean | null | string[]>;
+}
+
+export type HubMessage =
+  | { type: 'hello'; orgId: string; heartbeatSeconds: number }
+  | { type: 'event'; event: OrgEvent }
+  /** The server is going away (restart, deploy): reconnect after `retryAfterMs`. */
+  | { type: 'reconnect'; retryAfterMs: number };
+
+/** WebSocket close codes the hub uses. */
+export const HUB_CLOSE = {
+  sessionEnded: 4001,
+  serverRestart: 1012,
+} as const;

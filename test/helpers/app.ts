@@ -1,0 +1,64 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { buildApp, type App } from '../../src/server/app.js';
+import { loadConfig, type Config } from '../../src/server/config.js';
+import type { Database } from '../../src/server/db/index.js';
+import { loggerOptions } from '../../src/server/http/logging.js';
+import { createMemoryPubSub } from '../../src/server/pubsub/memory.js';
+import type { PubSub } from '../../src/server/pubsub/index.js';
+import { createTestDatabase, type DbKind } from './db.js';
+
+export interface TestApp {
+  app: App;
+  config: Config;
+  database: Database;
+  pubsub: PubSub;
+  /** Every log line the app wrote, as text (tests check nothing sensitive reaches it). */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>;
+  /** Reuse a database (several apps sharing one, as several processes would). */
+  database?: Database;
+  pubsub?: PubSub;
+}
+
+/** The real app, in-process, on a real database; configuration is built from `env` alone. */
+export async function createTestApp(kind: DbKind, options: TestAppOptions = {}): Promise<TestApp> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'ovt-data-')),
+    HOST: '127.0.0.1',
+    ...options.env,
+  });
+  const database = options.database ?? (await createTestDatabase(kind));
+  const pubsub = options.pubsub ?? createMemoryPubSub();
+  const logs: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const logger = pino(loggerOptions(config.logLevel), stream);
+  const app = await buildApp({ config, database, pubsub, logger });
+  await app.ready();
+  return {
+    app,
+    config,
+    database,
+    pubsub,
+    logs,
+    async close() {
+      await app.close();
+      if (!options.pubsub) await pubsub.close();
+      if (!options.database) await database.close();
+    },
+  };
+}
