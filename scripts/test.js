@@ -56,6 +56,14 @@ for (const service of needed) {
   }
 }
 
+// The CLI tests run the compiled `openvisit` command: bring the build up to date first (incremental).
+const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('The build failed; see the errors above.');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
 const args = process.argv.slice(2);
 const files = args.length > 0 ? args : findTests('test');
 const result = spawnSync(

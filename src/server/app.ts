@@ -30,6 +30,7 @@ import { patientRoutes } from './patients/routes.js';
 import type { PubSub } from './pubsub/index.js';
 import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
 import { userRoutes } from './users/routes.js';
+import { webRoutes } from './web/routes.js';
 
 /** Everything the server runs on, created by the caller (CLI or test) and passed in: nothing global. */
 export interface AppDeps {
@@ -77,7 +78,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: loggerOptions(config.logLevel) }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    requestIdHeader: 'x-request-id',
+    // false: with a header name, Fastify would use the incoming value verbatim and never call genReqId.
+    requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -178,6 +180,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('realtime', createRealtimeHub(app, deps));
 
   await app.register(opsRoutes);
+  await app.register(webRoutes);
   await app.register(
     async (api) => {
       await api.register(authRoutes);

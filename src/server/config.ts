@@ -98,10 +98,11 @@ const EnvSchema = z
     if (env.TWILIO_AUTH_TOKEN && !/^[0-9a-fA-F]{32}$/.test(env.TWILIO_AUTH_TOKEN)) {
       issue('TWILIO_AUTH_TOKEN', 'must be 32 hex characters (the auth token, not the account SID or an API key)');
     }
-    for (const origin of splitList(env.CORS_ORIGINS)) {
+    for (const origin of splitList(String(env.CORS_ORIGINS ?? ''))) {
       if (!isOrigin(origin)) issue('CORS_ORIGINS', `"${origin}" is not an origin such as https://ehr.example.org (scheme, host and optional port, no path)`);
     }
-  });
+    // Run these checks even when a field failed, so every problem is reported at once.
+  }, { when: () => true });
 
 export interface Config {
   readonly env: 'development' | 'production' | 'test';

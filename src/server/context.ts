@@ -4,7 +4,9 @@ import type { UserRole } from './db/schema.js';
 /** Who is acting. API keys act for their organisation with the rights of a service (see docs/API.md). */
 export type Principal =
   | { kind: 'user'; orgId: string; userId: string; role: UserRole; sessionId: string }
-  | { kind: 'api_key'; orgId: string; apiKeyId: string };
+  | { kind: 'api_key'; orgId: string; apiKeyId: string }
+  /** The server itself or an operator at the CLI (demo data, maintenance); never from a request. */
+  | { kind: 'system'; orgId: string };
 
 export interface Actor {
   type: AuditActorType;
@@ -21,5 +23,18 @@ export interface Ctx {
 }
 
 export function actorOf(principal: Principal): Actor {
-  return principal.kind === 'user' ? { type: 'user', id: principal.userId } : { type: 'api_key', id: principal.apiKeyId };
+  switch (principal.kind) {
+    case 'user':
+      return { type: 'user', id: principal.userId };
+    case 'api_key':
+      return { type: 'api_key', id: principal.apiKeyId };
+    case 'system':
+      return { type: 'system', id: null };
+  }
+}
+
+/** The context for work the system does on an organisation's behalf (CLI, demo data, timers). */
+export function systemCtx(orgId: string): Ctx {
+  const principal: Principal = { kind: 'system', orgId };
+  return { orgId, actor: actorOf(principal), principal, requestId: null, ip: null };
 }

@@ -6,13 +6,13 @@ import type { Db } from '../db/index.js';
 import { appointmentPatients, appointments, patients, users } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
-import type { RealtimeHub } from '../realtime/hub.js';
+import type { OrgEvents } from '../realtime/events.js';
 
 type AppointmentRow = typeof appointments.$inferSelect;
 
 export interface AppointmentDeps {
   db: Db;
-  hub: RealtimeHub;
+  hub: OrgEvents;
 }
 
 function toDto(row: AppointmentRow, patientIds: string[]): Appointment {
@@ -71,22 +71,49 @@ async function checkPeople(db: Db, orgId: string, clinicianId: string | undefine
   }
 }
 
-async function getRow(db: Db, orgId: string, id: string): Promise<AppointmentRow> {
-  const [row] = await db.select().from(appointments).where(and(eq(appointments.orgId, orgId), eq(appointments.id, id))).limit(1);
+/** Earliest and latest start times accepted: the date-time format admits instants (leap seconds, year 0000) the database cannot store. */
+const EARLIEST = Date.UTC(1900, 0, 1);
+const LATEST = Date.UTC(10000, 0, 1) - 1;
+
+function instant(value: string, path: string): Date {
+  const at = new Date(value);
+  const ms = at.getTime();
+  if (Number.isNaN(ms) || ms < EARLIEST || ms > LATEST) {
+    throw new AppError('validation_failed', undefined, [{ path, message: 'must be a real date-time between the years 1900 and 9999' }]);
+  }
+  return at;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Ids as the database returns them (lower case), so comparisons in code agree with the database; a patient listed twice is refused. */
+function normalisePatientIds(ids: string[]): string[] {
+  const out = ids.map((id) => id.toLowerCase());
+  const dup = out.findIndex((id, i) => out.indexOf(id) !== i);
+  if (dup >= 0) throw new AppError('validation_failed', undefined, [{ path: `/patientIds/${dup}`, message: 'lists the same patient twice' }]);
+  return out;
+}
+
+/** `lock`: inside a transaction, hold the row until it commits, so concurrent changes see each other's status. */
+async function getRow(db: Db, orgId: string, id: string, lock = false): Promise<AppointmentRow> {
+  const query = db.select().from(appointments).where(and(eq(appointments.orgId, orgId), eq(appointments.id, id))).limit(1);
+  const [row] = lock ? await query.for('update') : await query;
   if (!row) throw new AppError('not_found', 'There is no such appointment.');
   return row;
 }
 
 export async function createAppointment(deps: AppointmentDeps, ctx: Ctx, body: CreateAppointmentBody): Promise<Appointment> {
+  const startsAt = instant(body.startsAt, '/startsAt');
+  const patientIds = normalisePatientIds(body.patientIds);
   const result = await deps.db.transaction(async (tx) => {
-    await checkPeople(tx, ctx.orgId, body.clinicianId, body.patientIds);
+    await checkPeople(tx, ctx.orgId, body.clinicianId, patientIds);
     const [row] = await tx
       .insert(appointments)
-      .values({ orgId: ctx.orgId, kind: body.kind, clinicianId: body.clinicianId, startsAt: new Date(body.startsAt), durationMinutes: body.durationMinutes })
+      .values({ orgId: ctx.orgId, kind: body.kind, clinicianId: body.clinicianId, startsAt, durationMinutes: body.durationMinutes })
       .returning();
-    await tx.insert(appointmentPatients).values(body.patientIds.map((patientId) => ({ orgId: ctx.orgId, appointmentId: row!.id, patientId })));
-    await audit(tx, ctx, 'appointment.created', { type: 'appointment', id: row!.id }, { kind: body.kind, patients: body.patientIds.length });
-    return toDto(row!, [...body.patientIds].sort());
+    await tx.insert(appointmentPatients).values(patientIds.map((patientId) => ({ orgId: ctx.orgId, appointmentId: row!.id, patientId })));
+    await audit(tx, ctx, 'appointment.created', { type: 'appointment', id: row!.id }, { kind: body.kind, patients: patientIds.length });
+    return toDto(row!, [...patientIds].sort());
   });
   await deps.hub.publish(ctx.orgId, 'appointment.created', { appointmentId: result.id });
   return result;
@@ -98,23 +125,25 @@ export async function getAppointment(deps: AppointmentDeps, ctx: Ctx, id: string
 }
 
 export async function updateAppointment(deps: AppointmentDeps, ctx: Ctx, id: string, body: UpdateAppointmentBody): Promise<Appointment> {
+  const startsAt = body.startsAt !== undefined ? instant(body.startsAt, '/startsAt') : undefined;
+  const patientIds = body.patientIds !== undefined ? normalisePatientIds(body.patientIds) : undefined;
   const result = await deps.db.transaction(async (tx) => {
-    const current = await getRow(tx, ctx.orgId, id);
+    const current = await getRow(tx, ctx.orgId, id, true);
     if (current.status !== 'scheduled') throw new AppError('invalid_state', `The appointment is ${current.status}; only scheduled appointments can be changed.`, { status: current.status });
-    await checkPeople(tx, ctx.orgId, body.clinicianId, body.patientIds);
+    await checkPeople(tx, ctx.orgId, body.clinicianId, patientIds);
     const [row] = await tx
       .update(appointments)
       .set({
         ...(body.clinicianId !== undefined ? { clinicianId: body.clinicianId } : {}),
-        ...(body.startsAt !== undefined ? { startsAt: new Date(body.startsAt) } : {}),
+        ...(startsAt !== undefined ? { startsAt } : {}),
         ...(body.durationMinutes !== undefined ? { durationMinutes: body.durationMinutes } : {}),
         updatedAt: new Date(),
       })
       .where(and(eq(appointments.orgId, ctx.orgId), eq(appointments.id, id)))
       .returning();
-    if (body.patientIds !== undefined) {
+    if (patientIds !== undefined) {
       await tx.delete(appointmentPatients).where(and(eq(appointmentPatients.orgId, ctx.orgId), eq(appointmentPatients.appointmentId, id)));
-      await tx.insert(appointmentPatients).values(body.patientIds.map((patientId) => ({ orgId: ctx.orgId, appointmentId: id, patientId })));
+      await tx.insert(appointmentPatients).values(patientIds.map((patientId) => ({ orgId: ctx.orgId, appointmentId: id, patientId })));
     }
     await audit(tx, ctx, 'appointment.updated', { type: 'appointment', id }, { fields: Object.keys(body).sort().join(',') });
     return toDto(row!, (await patientIdsOf(tx, ctx.orgId, [id])).get(id) ?? []);
@@ -125,7 +154,7 @@ export async function updateAppointment(deps: AppointmentDeps, ctx: Ctx, id: str
 
 export async function cancelAppointment(deps: AppointmentDeps, ctx: Ctx, id: string): Promise<Appointment> {
   const result = await deps.db.transaction(async (tx) => {
-    const current = await getRow(tx, ctx.orgId, id);
+    const current = await getRow(tx, ctx.orgId, id, true);
     if (current.status === 'cancelled') return { row: current, changed: false };
     if (current.status !== 'scheduled') throw new AppError('invalid_state', `The appointment is ${current.status} and cannot be cancelled.`, { status: current.status });
     const [row] = await tx
@@ -143,8 +172,8 @@ export async function cancelAppointment(deps: AppointmentDeps, ctx: Ctx, id: str
 /** By start time, earliest first; `from`/`to` bound the start time. */
 export async function listAppointments(deps: AppointmentDeps, ctx: Ctx, q: ListAppointmentsQuery): Promise<{ data: Appointment[]; nextCursor: string | null }> {
   const where: SQL[] = [eq(appointments.orgId, ctx.orgId)];
-  const from = q.from ? new Date(q.from) : undefined;
-  const to = q.to ? new Date(q.to) : undefined;
+  const from = q.from ? instant(q.from, 'querystring/from') : undefined;
+  const to = q.to ? instant(q.to, 'querystring/to') : undefined;
   if (from && to && from > to) throw new AppError('validation_failed', undefined, [{ path: 'querystring/from', message: 'must not be after "to"' }]);
   if (from) where.push(gte(appointments.startsAt, from));
   if (to) where.push(lt(appointments.startsAt, to));
@@ -158,7 +187,7 @@ export async function listAppointments(deps: AppointmentDeps, ctx: Ctx, q: ListA
   if (q.cursor) {
     const [at, id] = decodeCursor(q.cursor, ['string', 'string']) as [string, string];
     const time = new Date(at);
-    if (Number.isNaN(time.getTime())) throw new AppError('invalid_cursor');
+    if (!(time.getTime() >= EARLIEST && time.getTime() <= LATEST) || !UUID.test(id)) throw new AppError('invalid_cursor');
     where.push(sql`(${appointments.startsAt}, ${appointments.id}) > (${time.toISOString()}::timestamptz, ${id}::uuid)`);
   }
   const rows = await deps.db

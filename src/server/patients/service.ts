@@ -8,14 +8,14 @@ import { AppError } from '../http/errors.js';
 import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
 import { toE164 } from '../http/phone.js';
 import { assertPrintable, assertTimeZone } from '../http/validators.js';
-import type { RealtimeHub } from '../realtime/hub.js';
+import type { OrgEvents } from '../realtime/events.js';
 
 type PatientRow = typeof patients.$inferSelect;
 type ConsentRow = typeof patientConsents.$inferSelect;
 
 export interface PatientDeps {
   db: Db;
-  hub: RealtimeHub;
+  hub: OrgEvents;
   defaultPhoneRegion: string;
 }
 

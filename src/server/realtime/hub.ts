@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { HUB_CLOSE, type HubMessage, type OrgEvent, type OrgEventType } from '../../shared/events.js';
+import { HUB_CLOSE, type HubMessage } from '../../shared/events.js';
 import type { App, AppDeps } from '../app.js';
 import { credentialsFrom, resolvePrincipal } from '../auth/principal.js';
 import { SESSION_COOKIE } from '../auth/secrets.js';
@@ -9,21 +9,13 @@ import type { Principal } from '../context.js';
 import { originAllowed } from '../http/origin.js';
 import { refuseUpgrade, UpgradeRouter } from '../http/upgrade.js';
 import type { Unsubscribe } from '../pubsub/index.js';
+import { createOrgEvents, orgChannel, type ChannelMessage, type OrgEvents } from './events.js';
 
 export const EVENTS_PATH = '/api/v1/events';
 const HEARTBEAT_MS = 30_000;
 
-/** What travels on an organisation's pub/sub channel: events for clients, and control notes for hubs. */
-type ChannelMessage =
-  | { kind: 'event'; event: OrgEvent }
-  | { kind: 'revoke'; sessionIds?: string[]; userIds?: string[]; apiKeyIds?: string[] };
-
-export interface RealtimeHub {
+export interface RealtimeHub extends OrgEvents {
   readonly upgrades: UpgradeRouter;
-  /** Publishes an event to every connected client of the organisation, on every server process. Never rejects. */
-  publish(orgId: string, type: OrgEventType, data: OrgEvent['data']): Promise<void>;
-  /** Closes the hub connections of ended sessions, disabled users or revoked keys, on every process. */
-  revoke(orgId: string, who: { sessionIds?: string[]; userIds?: string[]; apiKeyIds?: string[] }): Promise<void>;
   /** Number of open client connections on this process. */
   connections(): number;
 }
@@ -34,10 +26,6 @@ interface Client {
   alive: boolean;
 }
 
-function channelOf(orgId: string): string {
-  return `org:${orgId}`;
-}
-
 /**
  * The realtime hub: staff browsers and host apps hold a WebSocket on /api/v1/events and receive their
  * organisation's events. Fan-out goes through the PubSub (memory or Redis), one subscription per
@@ -45,6 +33,7 @@ function channelOf(orgId: string): string {
  */
 export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
   const upgrades = new UpgradeRouter();
+  const events = createOrgEvents(deps.pubsub, app.log);
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.wsMaxPayloadBytes });
   const byOrg = new Map<string, { clients: Set<Client>; unsubscribe: Promise<Unsubscribe> }>();
 
@@ -66,7 +55,7 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
       const hit =
         p.kind === 'user'
           ? message.sessionIds?.includes(p.sessionId) || message.userIds?.includes(p.userId)
-          : message.apiKeyIds?.includes(p.apiKeyId);
+          : p.kind === 'api_key' && message.apiKeyIds?.includes(p.apiKeyId);
       if (hit) client.socket.close(HUB_CLOSE.sessionEnded, 'credentials revoked');
     }
   };
@@ -75,7 +64,7 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
     const orgId = client.principal.orgId;
     let entry = byOrg.get(orgId);
     if (!entry) {
-      entry = { clients: new Set(), unsubscribe: deps.pubsub.subscribe(channelOf(orgId), onChannel(orgId)) };
+      entry = { clients: new Set(), unsubscribe: deps.pubsub.subscribe(orgChannel(orgId), onChannel(orgId)) };
       byOrg.set(orgId, entry);
     }
     entry.clients.add(client);
@@ -159,16 +148,7 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
 
   return {
     upgrades,
-    async publish(orgId, type, data) {
-      const message: ChannelMessage = { kind: 'event', event: { type, at: new Date().toISOString(), data } };
-      // The change is committed already: a fan-out failure is logged, never turned into a failed request.
-      await deps.pubsub.publish(channelOf(orgId), message).catch((err: unknown) => app.log.warn({ err, eventType: type }, 'realtime publish failed'));
-    },
-    async revoke(orgId, who) {
-      await deps.pubsub
-        .publish(channelOf(orgId), { kind: 'revoke', ...who } satisfies ChannelMessage)
-        .catch((err: unknown) => app.log.warn({ err }, 'realtime revoke failed'));
-    },
+    ...events,
     connections() {
       let n = 0;
       for (const { clients } of byOrg.values()) n += clients.size;

@@ -8,7 +8,7 @@ import { hashPassword } from '../auth/passwords.js';
 import { AppError } from '../http/errors.js';
 import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
 import { assertPrintable } from '../http/validators.js';
-import type { RealtimeHub } from '../realtime/hub.js';
+import type { OrgEvents } from '../realtime/events.js';
 
 type UserRow = typeof users.$inferSelect;
 
@@ -30,6 +30,13 @@ export function normaliseEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/** Names are stored trimmed: one of spaces only would be stored empty. */
+function assertNotBlank(value: string, path: string): void {
+  if (value.trim() === '') throw new AppError('validation_failed', undefined, [{ path, message: 'must not be blank' }]);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface NewUser {
   email: string;
   name: string;
@@ -40,6 +47,7 @@ export interface NewUser {
 /** Creates a staff user. `orgId` is the tenant; `actor` is who did it (system for the CLI). */
 export async function createUser(db: Db, orgId: string, input: NewUser, meta: { actor: Actor; requestId?: string | null; ip?: string | null }): Promise<User> {
   assertPrintable(input.name, '/name');
+  assertNotBlank(input.name, '/name');
   const passwordHash = await hashPassword(input.password);
   try {
     return await db.transaction(async (tx) => {
@@ -71,6 +79,7 @@ export async function listUsers(db: Db, orgId: string, q: { role?: UserRole | un
   }
   if (q.cursor) {
     const [name, id] = decodeCursor(q.cursor, ['string', 'string']) as [string, string];
+    if (!UUID.test(id)) throw new AppError('invalid_cursor');
     where.push(sql`(${users.name}, ${users.id}) > (${name}, ${id}::uuid)`);
   }
   const rows = await db.select().from(users).where(and(...where)).orderBy(asc(users.name), asc(users.id)).limit(q.limit + 1);
@@ -88,14 +97,20 @@ async function activeAdminCount(db: Db, orgId: string, except: string): Promise<
 
 export async function updateUser(
   db: Db,
-  hub: RealtimeHub,
+  hub: OrgEvents,
   ctx: Ctx,
   id: string,
   patch: { name?: string | undefined; role?: UserRole | undefined; disabled?: boolean | undefined; password?: string | undefined },
 ): Promise<User> {
-  if (patch.name !== undefined) assertPrintable(patch.name, '/name');
+  if (patch.name !== undefined) {
+    assertPrintable(patch.name, '/name');
+    assertNotBlank(patch.name, '/name');
+  }
   const passwordHash = patch.password !== undefined ? await hashPassword(patch.password) : undefined;
   const result = await db.transaction(async (tx) => {
+    // One admin change at a time per organisation, so two admins demoting each other at once cannot
+    // both pass the last-admin check below (each would still count the other).
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`users:${ctx.orgId}`}, 0))`);
     const current = await getUserRow(tx, ctx.orgId, id);
     const losesAdmin = current.role === 'admin' && current.disabledAt === null && ((patch.role !== undefined && patch.role !== 'admin') || patch.disabled === true);
     if (losesAdmin && (await activeAdminCount(tx, ctx.orgId, id)) === 0) {
@@ -130,7 +145,7 @@ export async function updateUser(
 }
 
 /** Signs a user out everywhere. */
-export async function revokeUserSessions(db: Db, hub: RealtimeHub, ctx: Ctx, userId: string): Promise<number> {
+export async function revokeUserSessions(db: Db, hub: OrgEvents, ctx: Ctx, userId: string): Promise<number> {
   const count = await db.transaction(async (tx) => {
     await getUserRow(tx, ctx.orgId, userId);
     const revoked = await tx

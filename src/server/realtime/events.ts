@@ -1,0 +1,36 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { OrgEvent, OrgEventType } from '../../shared/events.js';
+import type { PubSub } from '../pubsub/index.js';
+
+/** What travels on an organisation's pub/sub channel: events for clients, and control notes for hubs. */
+export type ChannelMessage =
+  | { kind: 'event'; event: OrgEvent }
+  | { kind: 'revoke'; sessionIds?: string[]; userIds?: string[]; apiKeyIds?: string[] };
+
+export function orgChannel(orgId: string): string {
+  return `org:${orgId}`;
+}
+
+/**
+ * How domain code announces changes. Publishing goes through the PubSub, so it reaches hub clients on
+ * every server process, including when the change was made by the CLI.
+ */
+export interface OrgEvents {
+  /** Publishes to every connected client of the organisation. Never rejects: the change is committed already. */
+  publish(orgId: string, type: OrgEventType, data: OrgEvent['data']): Promise<void>;
+  /** Closes the hub connections of ended sessions, disabled users or revoked keys. Never rejects. */
+  revoke(orgId: string, who: { sessionIds?: string[]; userIds?: string[]; apiKeyIds?: string[] }): Promise<void>;
+}
+
+export function createOrgEvents(pubsub: PubSub, log: Pick<FastifyBaseLogger, 'warn'>): OrgEvents {
+  const send = (orgId: string, message: ChannelMessage, what: string) =>
+    pubsub.publish(orgChannel(orgId), message).catch((err: unknown) => log.warn({ err, what }, 'realtime publish failed'));
+  return {
+    async publish(orgId, type, data) {
+      await send(orgId, { kind: 'event', event: { type, at: new Date().toISOString(), data } }, type);
+    },
+    async revoke(orgId, who) {
+      await send(orgId, { kind: 'revoke', ...who }, 'revoke');
+    },
+  };
+}
