@@ -15,5 +15,5 @@ export default async function* summary(source) {
     else if (event.type === 'test:pass') passed++;
     else failed++;
   }
-  yield `\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`;
+  yield `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`;
 }

@@ -3,7 +3,8 @@
 // Node's test runner (TypeScript through tsx), printing the spec report and a closing
 // "N passed, N failed" line. Arguments narrow the run: `npm test -- test/patients.test.ts`.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -65,6 +66,9 @@ if (build.status !== 0) {
 }
 
 const args = process.argv.slice(2);
+// The closing "N passed, N failed" line is written to a file and printed last, after the spec report.
+const summaryDir = mkdtempSync(path.join(os.tmpdir(), 'openvisit-test-'));
+const summaryFile = path.join(summaryDir, 'summary.txt');
 const files = args.length > 0 ? args : findTests('test');
 const result = spawnSync(
   process.execPath,
@@ -76,9 +80,17 @@ const result = spawnSync(
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=./scripts/summary-reporter.js',
-    '--test-reporter-destination=stdout',
+    `--test-reporter-destination=${summaryFile}`,
     ...files,
   ],
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 );
+let summary = '';
+try {
+  summary = readFileSync(summaryFile, 'utf8').trim();
+} catch {
+  summary = '0 passed, 1 failed';
+}
+rmSync(summaryDir, { recursive: true, force: true });
+console.log(`\n${summary}`);
 process.exit(result.status ?? 1);

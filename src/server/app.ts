@@ -20,7 +20,7 @@ import type { Config } from './config.js';
 import { actorOf, type Ctx, type Principal } from './context.js';
 import type { Database } from './db/index.js';
 import type { UserRole } from './db/schema.js';
-import { AppError, errorBody, handleError } from './http/errors.js';
+import { AppError, errorBody, handleError, handleFrameworkError } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { originAllowed } from './http/origin.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -87,7 +87,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    frameworkErrors: handleFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON only: Fastify's default text/plain parser would let a text body reach handlers (415 instead).
+  app.removeContentTypeParser('text/plain');
 
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorate('deps', deps);
@@ -156,7 +160,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       security: [{ apiKey: [] }, { session: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true, uiConfig: { deepLinking: false } });
+  // The reference page gets its own policy: the plugin's default adds an outside validator badge and
+  // upgrade-insecure-requests, which breaks it on plain-http localhost.
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    staticCSP: "default-src 'self'; base-uri 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+    uiConfig: { deepLinking: false, validatorUrl: null },
+  });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // Authentication happens before the body is read, so an anonymous caller cannot make us parse 1 MiB.

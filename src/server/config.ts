@@ -12,12 +12,16 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'use true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+// Digits only: Number() would read "" and "  " as 0 (PORT= would silently mean "any port") and accept "0x10" or "1e3".
 const int = (min: number, max: number) =>
-  z.coerce
-    .number({ message: 'must be a whole number' })
-    .int({ message: 'must be a whole number' })
-    .min(min, { message: `must be at least ${min}` })
-    .max(max, { message: `must be at most ${max}` });
+  z.preprocess(
+    (v) => (typeof v === 'string' && !/^\s*-?\d+\s*$/.test(v) ? Number.NaN : v),
+    z.coerce
+      .number({ message: 'must be a whole number' })
+      .int({ message: 'must be a whole number' })
+      .min(min, { message: `must be at least ${min}` })
+      .max(max, { message: `must be at most ${max}` }),
+  );
 
 const optionalString = z
   .string()

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -30,10 +30,11 @@ export interface TestAppOptions {
 
 /** The real app, in-process, on a real database; configuration is built from `env` alone. */
 export async function createTestApp(kind: DbKind, options: TestAppOptions = {}): Promise<TestApp> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ovt-data-'));
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
-    DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'ovt-data-')),
+    DATA_DIR: dataDir,
     HOST: '127.0.0.1',
     ...options.env,
   });
@@ -59,6 +60,7 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
       await app.close();
       if (!options.pubsub) await pubsub.close();
       if (!options.database) await database.close();
+      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

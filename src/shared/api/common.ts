@@ -1,6 +1,7 @@
 import Type from 'typebox';
 
-export const Uuid = Type.String({ format: 'uuid' });
+/** A canonical UUID (ajv's `uuid` format would also admit a `urn:uuid:` prefix, which the database refuses). */
+export const Uuid = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$', description: 'UUID' });
 export const IsoDateTime = Type.String({ format: 'date-time' });
 export const IdParams = Type.Object({ id: Uuid });
 
