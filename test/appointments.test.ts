@@ -139,7 +139,7 @@ for (const kind of DB_KINDS) {
         assert.equal(res.statusCode, 400, `${why}: ${res.body}`);
         const err = errorOf(res);
         assert.equal(err.code, 'validation_failed', why);
-        assert.deepEqual(detailPaths(res), ['/clinicianId'], why);
+        assert.deepEqual(detailPaths(res), ['body/clinicianId'], why);
       }
       const notUuid = await create(a.clinician, valid({ clinicianId: 'dr-who' }));
       assert.equal(errorOf(notUuid).code, 'validation_failed');
@@ -152,10 +152,10 @@ for (const kind of DB_KINDS) {
       assert.equal((await a.clinician.post(`/api/v1/patients/${archived}/archive`)).statusCode, 200);
       const before = await appointmentCount(a.orgId);
       const cases: [string, string[], string[]][] = [
-        ['another organisation’s patient', [p1, bPatient], ['/patientIds/1']],
-        ['an archived patient', [archived, p2], ['/patientIds/0']],
-        ['an unknown id', ['00000000-0000-4000-8000-000000000000'], ['/patientIds/0']],
-        ['several bad ones', [bPatient, p1, archived], ['/patientIds/0', '/patientIds/2']],
+        ['another organisation’s patient', [p1, bPatient], ['body/patientIds/1']],
+        ['an archived patient', [archived, p2], ['body/patientIds/0']],
+        ['an unknown id', ['00000000-0000-4000-8000-000000000000'], ['body/patientIds/0']],
+        ['several bad ones', [bPatient, p1, archived], ['body/patientIds/0', 'body/patientIds/2']],
       ];
       for (const [why, patientIds, paths] of cases) {
         const res = await create(a.clinician, valid({ patientIds }));
@@ -177,7 +177,7 @@ for (const kind of DB_KINDS) {
       // The same patient in two spellings is still listed twice (the database would refuse the second link).
       const twice = await create(a.clinician, valid({ patientIds: [p1, p1.toUpperCase()] }));
       assert.equal(twice.statusCode, 400, twice.body);
-      assert.deepEqual(detailPaths(twice), ['/patientIds/1']);
+      assert.deepEqual(detailPaths(twice), ['body/patientIds/1']);
       assert.equal(await appointmentCount(a.orgId), before, 'nothing was created');
 
       // An id in upper case names the same patient.
@@ -379,9 +379,9 @@ for (const kind of DB_KINDS) {
       // Refused changes leave the appointment as it was.
       for (const [body, paths] of [
         [{}, ['body']],
-        [{ clinicianId: a.caregiver.user.id }, ['/clinicianId']],
-        [{ clinicianId: b.clinician.user.id }, ['/clinicianId']],
-        [{ patientIds: [p1, bPatient] }, ['/patientIds/1']],
+        [{ clinicianId: a.caregiver.user.id }, ['body/clinicianId']],
+        [{ clinicianId: b.clinician.user.id }, ['body/clinicianId']],
+        [{ patientIds: [p1, bPatient] }, ['body/patientIds/1']],
         [{ patientIds: [] }, ['body/patientIds']],
         [{ durationMinutes: 0 }, ['body/durationMinutes']],
         [{ kind: 'group' }, ['body/kind']],
@@ -544,9 +544,9 @@ for (const kind of DB_KINDS) {
       // B cannot schedule A's people either.
       const steal = await create(b.clinician, { kind: 'video', clinicianId: a.clinician.user.id, patientIds: [p1], startsAt: at(20, 10), durationMinutes: 30 });
       assert.equal(steal.statusCode, 400);
-      assert.deepEqual(detailPaths(steal).sort(), ['/clinicianId']);
+      assert.deepEqual(detailPaths(steal).sort(), ['body/clinicianId']);
       const steal2 = await create(b.clinician, { kind: 'video', clinicianId: b.clinician.user.id, patientIds: [p1], startsAt: at(20, 10), durationMinutes: 30 });
-      assert.deepEqual(detailPaths(steal2), ['/patientIds/0']);
+      assert.deepEqual(detailPaths(steal2), ['body/patientIds/0']);
 
       assert.deepEqual((await a.clinician.get(`/api/v1/appointments/${created.id}`)).json(), created, 'A’s appointment is unchanged');
       assert.deepEqual(await auditActions(t, a.orgId, created.id), ['appointment.created']);

@@ -44,7 +44,7 @@ for (const kind of DB_KINDS) {
         assert.equal(res.statusCode, 400);
         const err = errorOf(res);
         assert.equal(err.code, 'invalid_phone_number');
-        assert.deepEqual(err.details, [{ path: '/phone', message: 'is not a valid phone number' }]);
+        assert.deepEqual(err.details, [{ path: 'body/phone', message: 'is not a valid phone number' }]);
       }
     });
 

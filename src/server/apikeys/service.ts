@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, isNull, sql, type SQL } from 'drizzle-orm';
 import Type from 'typebox';
 import type { ApiKey } from '../../shared/api/staff.js';
 import { recordAudit } from '../audit/service.js';
@@ -31,6 +31,8 @@ interface Meta {
 
 /** Creates a key for one organisation. The key is returned once; only its sha256 is stored. */
 export async function createApiKey(db: Db, orgId: string, name: string, meta: Meta): Promise<{ apiKey: ApiKeyDto; key: string }> {
+  // Stored trimmed: a name of spaces only would be stored empty.
+  if (name.trim() === '') throw new AppError('validation_failed', undefined, [{ path: 'body/name', message: 'must not be blank' }]);
   const key = newSecret(API_KEY_PREFIX);
   const row = await db.transaction(async (tx) => {
     const [inserted] = await tx
@@ -54,17 +56,33 @@ export async function revokeApiKey(db: Db, orgId: string, id: string, meta: Meta
   });
 }
 
+/**
+ * created_at to the microsecond, for cursors: a JS Date keeps milliseconds only, and a cursor cut to the
+ * millisecond would skip the keys created later in that same millisecond than the page's last one.
+ */
+const exactCreatedAt = sql<string>`to_char(${apiKeys.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export async function listApiKeys(db: Db, orgId: string, q: { includeRevoked: boolean; cursor?: string | undefined; limit: number }) {
   const where: SQL[] = [eq(apiKeys.orgId, orgId)];
   if (!q.includeRevoked) where.push(isNull(apiKeys.revokedAt));
   if (q.cursor) {
     const [at, id] = decodeCursor(q.cursor, ['string', 'string']) as [string, string];
+    // Checked here, so a tampered cursor is a 400 and never reaches the database as a cast error (a 500).
     const time = new Date(at);
-    if (Number.isNaN(time.getTime())) throw new AppError('invalid_cursor');
-    where.push(sql`(${apiKeys.createdAt}, ${apiKeys.id}) < (${time.toISOString()}::timestamptz, ${id}::uuid)`);
+    if (!CURSOR_TIME.test(at) || Number.isNaN(time.getTime()) || time.toISOString().slice(0, 19) !== at.slice(0, 19) || !UUID.test(id)) {
+      throw new AppError('invalid_cursor');
+    }
+    where.push(sql`(${apiKeys.createdAt}, ${apiKeys.id}) < (${at}::timestamptz, ${id}::uuid)`);
   }
-  const rows = await db.select().from(apiKeys).where(and(...where)).orderBy(desc(apiKeys.createdAt), desc(apiKeys.id)).limit(q.limit + 1);
-  const result = page(rows, q.limit, (r) => encodeCursor([r.createdAt.toISOString(), r.id]));
+  const rows = await db
+    .select({ ...getTableColumns(apiKeys), exactCreatedAt })
+    .from(apiKeys)
+    .where(and(...where))
+    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
+    .limit(q.limit + 1);
+  const result = page(rows, q.limit, (r) => encodeCursor([r.exactCreatedAt, r.id]));
   return { data: result.data.map(toApiKeyDto), nextCursor: result.nextCursor };
 }
 

@@ -5,6 +5,7 @@ import type { Ctx } from '../context.js';
 import type { Db } from '../db/index.js';
 import { appointmentPatients, appointments, patients, users } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
+import { parseInstant } from '../http/validators.js';
 import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
 import type { OrgEvents } from '../realtime/events.js';
 
@@ -51,7 +52,7 @@ async function checkPeople(db: Db, orgId: string, clinicianId: string | undefine
       .where(and(eq(users.orgId, orgId), eq(users.id, clinicianId)))
       .limit(1);
     if (!clinician || clinician.disabledAt !== null || clinician.role === 'caregiver') {
-      throw new AppError('validation_failed', 'The clinician must be an active clinician or admin of your organisation.', [{ path: '/clinicianId', message: 'is not an active clinician' }]);
+      throw new AppError('validation_failed', 'The clinician must be an active clinician or admin of your organisation.', [{ path: 'body/clinicianId', message: 'is not an active clinician' }]);
     }
   }
   if (patientIds !== undefined) {
@@ -65,23 +66,10 @@ async function checkPeople(db: Db, orgId: string, clinicianId: string | undefine
       throw new AppError(
         'validation_failed',
         'Every patient must be an active patient of your organisation.',
-        missing.map((id) => ({ path: `/patientIds/${patientIds.indexOf(id)}`, message: 'is not an active patient' })),
+        missing.map((id) => ({ path: `body/patientIds/${patientIds.indexOf(id)}`, message: 'is not an active patient' })),
       );
     }
   }
-}
-
-/** Earliest and latest start times accepted: the date-time format admits instants (leap seconds, year 0000) the database cannot store. */
-const EARLIEST = Date.UTC(1900, 0, 1);
-const LATEST = Date.UTC(10000, 0, 1) - 1;
-
-function instant(value: string, path: string): Date {
-  const at = new Date(value);
-  const ms = at.getTime();
-  if (Number.isNaN(ms) || ms < EARLIEST || ms > LATEST) {
-    throw new AppError('validation_failed', undefined, [{ path, message: 'must be a real date-time between the years 1900 and 9999' }]);
-  }
-  return at;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -90,7 +78,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 function normalisePatientIds(ids: string[]): string[] {
   const out = ids.map((id) => id.toLowerCase());
   const dup = out.findIndex((id, i) => out.indexOf(id) !== i);
-  if (dup >= 0) throw new AppError('validation_failed', undefined, [{ path: `/patientIds/${dup}`, message: 'lists the same patient twice' }]);
+  if (dup >= 0) throw new AppError('validation_failed', undefined, [{ path: `body/patientIds/${dup}`, message: 'lists the same patient twice' }]);
   return out;
 }
 
@@ -103,7 +91,7 @@ async function getRow(db: Db, orgId: string, id: string, lock = false): Promise<
 }
 
 export async function createAppointment(deps: AppointmentDeps, ctx: Ctx, body: CreateAppointmentBody): Promise<Appointment> {
-  const startsAt = instant(body.startsAt, '/startsAt');
+  const startsAt = parseInstant(body.startsAt, 'body/startsAt');
   const patientIds = normalisePatientIds(body.patientIds);
   const result = await deps.db.transaction(async (tx) => {
     await checkPeople(tx, ctx.orgId, body.clinicianId, patientIds);
@@ -125,7 +113,7 @@ export async function getAppointment(deps: AppointmentDeps, ctx: Ctx, id: string
 }
 
 export async function updateAppointment(deps: AppointmentDeps, ctx: Ctx, id: string, body: UpdateAppointmentBody): Promise<Appointment> {
-  const startsAt = body.startsAt !== undefined ? instant(body.startsAt, '/startsAt') : undefined;
+  const startsAt = body.startsAt !== undefined ? parseInstant(body.startsAt, 'body/startsAt') : undefined;
   const patientIds = body.patientIds !== undefined ? normalisePatientIds(body.patientIds) : undefined;
   const result = await deps.db.transaction(async (tx) => {
     const current = await getRow(tx, ctx.orgId, id, true);
@@ -172,8 +160,8 @@ export async function cancelAppointment(deps: AppointmentDeps, ctx: Ctx, id: str
 /** By start time, earliest first; `from`/`to` bound the start time. */
 export async function listAppointments(deps: AppointmentDeps, ctx: Ctx, q: ListAppointmentsQuery): Promise<{ data: Appointment[]; nextCursor: string | null }> {
   const where: SQL[] = [eq(appointments.orgId, ctx.orgId)];
-  const from = q.from ? instant(q.from, 'querystring/from') : undefined;
-  const to = q.to ? instant(q.to, 'querystring/to') : undefined;
+  const from = q.from ? parseInstant(q.from, 'querystring/from') : undefined;
+  const to = q.to ? parseInstant(q.to, 'querystring/to') : undefined;
   if (from && to && from > to) throw new AppError('validation_failed', undefined, [{ path: 'querystring/from', message: 'must not be after "to"' }]);
   if (from) where.push(gte(appointments.startsAt, from));
   if (to) where.push(lt(appointments.startsAt, to));
@@ -185,10 +173,8 @@ export async function listAppointments(deps: AppointmentDeps, ctx: Ctx, q: ListA
     );
   }
   if (q.cursor) {
-    const [at, id] = decodeCursor(q.cursor, ['string', 'string']) as [string, string];
-    const time = new Date(at);
-    if (!(time.getTime() >= EARLIEST && time.getTime() <= LATEST) || !UUID.test(id)) throw new AppError('invalid_cursor');
-    where.push(sql`(${appointments.startsAt}, ${appointments.id}) > (${time.toISOString()}::timestamptz, ${id}::uuid)`);
+    const [at, id] = decodeCursor(q.cursor, ['instant', 'uuid']);
+    where.push(sql`(${appointments.startsAt}, ${appointments.id}) > (${at}::timestamptz, ${id}::uuid)`);
   }
   const rows = await deps.db
     .select()

@@ -6,7 +6,7 @@ import { AppError } from './errors.js';
  * the configured default region. Acceptance is by length per country ("possible"), not by assigned
  * ranges, so fictional 555 numbers used in demos and tests work; anything else is refused with a 400.
  */
-export function toE164(input: string, defaultRegion: string, path = '/phone'): string {
+export function toE164(input: string, defaultRegion: string, path = 'body/phone'): string {
   const parsed = parsePhoneNumberFromString(input.trim(), defaultRegion as CountryCode);
   if (!parsed || !parsed.isPossible()) {
     throw new AppError('invalid_phone_number', 'The phone number is not a usable phone number. Include the country code (e.g. +1 555 555 0123) if it is not local.', [

@@ -20,3 +20,20 @@ export function assertPrintable(value: string, path: string): void {
     throw new AppError('validation_failed', undefined, [{ path, message: 'must not contain control characters' }]);
   }
 }
+
+// Date.UTC maps years 0 to 99 to 1900 to 1999, so the year 1 is set explicitly.
+const EARLIEST = new Date('0001-01-01T00:00:00Z').getTime();
+const LATEST = Date.UTC(10000, 0, 1) - 1;
+
+/**
+ * A date-time the database can store. The `date-time` format admits instants (leap seconds, the year
+ * 0000, year 10000 once in UTC) that JavaScript or PostgreSQL cannot represent: those are a 400, not a 500.
+ */
+export function parseInstant(value: string, path: string): Date {
+  const at = new Date(value);
+  const ms = at.getTime();
+  if (Number.isNaN(ms) || ms < EARLIEST || ms > LATEST) {
+    throw new AppError('validation_failed', undefined, [{ path, message: 'must be a real date-time between the years 1 and 9999' }]);
+  }
+  return at;
+}

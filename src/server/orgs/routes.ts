@@ -3,6 +3,7 @@ import { Organization, UpdateOrganizationBody } from '../../shared/api/staff.js'
 import { ctxOf, type App } from '../app.js';
 import { audit } from '../audit/service.js';
 import { organizations } from '../db/schema.js';
+import { AppError } from '../http/errors.js';
 import { authErrors } from '../http/schemas.js';
 import { assertTimeZone } from '../http/validators.js';
 import { getOrganization, toOrganizationDto } from './service.js';
@@ -22,7 +23,11 @@ export async function orgRoutes(app: App): Promise<void> {
     { config: { roles: ['admin'] }, schema: { tags, summary: "Rename the organisation or change its time zone", body: UpdateOrganizationBody, response: { 200: Organization, ...authErrors } } },
     async (request) => {
       const ctx = ctxOf(request);
-      if (request.body.timeZone !== undefined) assertTimeZone(request.body.timeZone, '/timeZone');
+      if (request.body.timeZone !== undefined) assertTimeZone(request.body.timeZone, 'body/timeZone');
+      // Stored trimmed: a name of spaces only would be stored empty.
+      if (request.body.name !== undefined && request.body.name.trim() === '') {
+        throw new AppError('validation_failed', undefined, [{ path: 'body/name', message: 'must not be blank' }]);
+      }
       const row = await db.transaction(async (tx) => {
         const [updated] = await tx
           .update(organizations)

@@ -19,10 +19,10 @@ export async function createOrganization(
   actor: Actor = { type: 'system', id: null },
 ): Promise<Organization> {
   if (!ORG_SLUG.test(input.slug)) {
-    throw new AppError('validation_failed', 'The slug must be lower-case letters, digits and dashes (1 to 64).', [{ path: '/slug', message: 'is not a valid slug' }]);
+    throw new AppError('validation_failed', 'The slug must be lower-case letters, digits and dashes (1 to 64).', [{ path: 'body/slug', message: 'is not a valid slug' }]);
   }
-  if (input.name.trim() === '') throw new AppError('validation_failed', undefined, [{ path: '/name', message: 'is required' }]);
-  if (input.timeZone) assertTimeZone(input.timeZone, '/timeZone');
+  if (input.name.trim() === '') throw new AppError('validation_failed', undefined, [{ path: 'body/name', message: 'is required' }]);
+  if (input.timeZone) assertTimeZone(input.timeZone, 'body/timeZone');
   try {
     return await db.transaction(async (tx) => {
       const [row] = await tx

@@ -80,27 +80,27 @@ async function getRow(db: Db, orgId: string, id: string): Promise<PatientRow> {
 function cleanFields(deps: PatientDeps, body: UpdatePatientBody) {
   const out: Partial<typeof patients.$inferInsert> = {};
   if (body.givenName !== undefined) {
-    assertPrintable(body.givenName, '/givenName');
+    assertPrintable(body.givenName, 'body/givenName');
     out.givenName = body.givenName.trim();
   }
   if (body.familyName !== undefined) {
-    assertPrintable(body.familyName, '/familyName');
+    assertPrintable(body.familyName, 'body/familyName');
     out.familyName = body.familyName.trim();
   }
   if (body.dateOfBirth !== undefined) {
     if (body.dateOfBirth !== null && (body.dateOfBirth > new Date().toISOString().slice(0, 10) || body.dateOfBirth < '1880-01-01')) {
-      throw new AppError('validation_failed', undefined, [{ path: '/dateOfBirth', message: 'must be a real date of birth (not in the future)' }]);
+      throw new AppError('validation_failed', undefined, [{ path: 'body/dateOfBirth', message: 'must be a real date of birth (not in the future)' }]);
     }
     out.dateOfBirth = body.dateOfBirth;
   }
   if (body.phone !== undefined) out.phone = body.phone === null ? null : toE164(body.phone, deps.defaultPhoneRegion);
   if (body.email !== undefined) out.email = body.email === null ? null : body.email.trim().toLowerCase();
   if (body.timeZone !== undefined) {
-    assertTimeZone(body.timeZone, '/timeZone');
+    assertTimeZone(body.timeZone, 'body/timeZone');
     out.timeZone = body.timeZone;
   }
   if (body.externalId !== undefined) {
-    if (body.externalId !== null) assertPrintable(body.externalId, '/externalId');
+    if (body.externalId !== null) assertPrintable(body.externalId, 'body/externalId');
     out.externalId = body.externalId;
   }
   return out;
@@ -108,7 +108,7 @@ function cleanFields(deps: PatientDeps, body: UpdatePatientBody) {
 
 function uniqueViolation(err: unknown): never {
   if (sqlState(err) === '23505') {
-    throw new AppError('already_exists', 'Another patient already has this external id.', [{ path: '/externalId', message: 'is already in use' }]);
+    throw new AppError('already_exists', 'Another patient already has this external id.', [{ path: 'body/externalId', message: 'is already in use' }]);
   }
   throw err;
 }
@@ -207,7 +207,7 @@ export async function listPatients(deps: PatientDeps, ctx: Ctx, query: PatientQu
     where.push(or(...matches)!);
   }
   if (query.cursor) {
-    const [family, given, id] = decodeCursor(query.cursor, ['string', 'string', 'string']) as [string, string, string];
+    const [family, given, id] = decodeCursor(query.cursor, ['string', 'string', 'uuid']);
     where.push(sql`(${patients.familyName}, ${patients.givenName}, ${patients.id}) > (${family}, ${given}, ${id}::uuid)`);
   }
   const rows = await deps.db

@@ -6,7 +6,13 @@ import { AppError } from '../http/errors.js';
 import { authErrors } from '../http/schemas.js';
 import { createUser, getUserRow, listUsers, revokeUserSessions, toUserDto, updateUser } from './service.js';
 
-/** Staff users. Everyone signed in can see the staff list (to schedule with a clinician); admins manage it. */
+/** Staff users. Staff and API keys can see the staff list (to schedule with a clinician); admins manage it. */
+/**
+ * Managing staff is for signed-in admins only: an API key that could create an admin with a password
+ * of its choosing could sign in as them and mint more keys.
+ */
+const ADMINS = { roles: ['admin'] as const, apiKeys: false };
+
 export async function userRoutes(app: App): Promise<void> {
   const db = app.deps.database.db;
   const tags = ['users'];
@@ -31,7 +37,7 @@ export async function userRoutes(app: App): Promise<void> {
 
   app.post(
     '/users',
-    { config: { roles: ['admin'] }, schema: { tags, summary: 'Create a staff user', body: CreateUserBody, response: { 201: User, ...authErrors } } },
+    { config: ADMINS, schema: { tags, summary: 'Create a staff user', body: CreateUserBody, response: { 201: User, ...authErrors } } },
     async (request, reply) => {
       const ctx = ctxOf(request);
       const user = await createUser(db, ctx.orgId, request.body, ctx);
@@ -49,7 +55,7 @@ export async function userRoutes(app: App): Promise<void> {
   app.patch(
     '/users/:id',
     {
-      config: { roles: ['admin'] },
+      config: ADMINS,
       schema: { tags, summary: 'Rename, change role, disable/enable or reset the password of a user', params: IdParams, body: UpdateUserBody, response: { 200: User, ...authErrors } },
     },
     async (request) => updateUser(db, app.realtime, ctxOf(request), request.params.id, request.body),
@@ -58,7 +64,7 @@ export async function userRoutes(app: App): Promise<void> {
   app.post(
     '/users/:id/sessions/revoke',
     {
-      config: { roles: ['admin'] },
+      config: ADMINS,
       schema: { tags, summary: 'Sign a user out everywhere', params: IdParams, response: { 200: Type.Object({ revoked: Type.Integer() }), ...authErrors } },
     },
     async (request) => {

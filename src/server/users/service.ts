@@ -46,8 +46,8 @@ export interface NewUser {
 
 /** Creates a staff user. `orgId` is the tenant; `actor` is who did it (system for the CLI). */
 export async function createUser(db: Db, orgId: string, input: NewUser, meta: { actor: Actor; requestId?: string | null; ip?: string | null }): Promise<User> {
-  assertPrintable(input.name, '/name');
-  assertNotBlank(input.name, '/name');
+  assertPrintable(input.name, 'body/name');
+  assertNotBlank(input.name, 'body/name');
   const passwordHash = await hashPassword(input.password);
   try {
     return await db.transaction(async (tx) => {
@@ -59,7 +59,7 @@ export async function createUser(db: Db, orgId: string, input: NewUser, meta: { 
       return toUserDto(row!);
     });
   } catch (err) {
-    if (sqlState(err) === '23505') throw new AppError('already_exists', 'A user with this email already exists.', [{ path: '/email', message: 'is already in use' }]);
+    if (sqlState(err) === '23505') throw new AppError('already_exists', 'A user with this email already exists.', [{ path: 'body/email', message: 'is already in use' }]);
     throw err;
   }
 }
@@ -78,7 +78,7 @@ export async function listUsers(db: Db, orgId: string, q: { role?: UserRole | un
     where.push(or(ilike(users.name, pattern), ilike(users.email, pattern))!);
   }
   if (q.cursor) {
-    const [name, id] = decodeCursor(q.cursor, ['string', 'string']) as [string, string];
+    const [name, id] = decodeCursor(q.cursor, ['string', 'uuid']);
     if (!UUID.test(id)) throw new AppError('invalid_cursor');
     where.push(sql`(${users.name}, ${users.id}) > (${name}, ${id}::uuid)`);
   }
@@ -103,8 +103,8 @@ export async function updateUser(
   patch: { name?: string | undefined; role?: UserRole | undefined; disabled?: boolean | undefined; password?: string | undefined },
 ): Promise<User> {
   if (patch.name !== undefined) {
-    assertPrintable(patch.name, '/name');
-    assertNotBlank(patch.name, '/name');
+    assertPrintable(patch.name, 'body/name');
+    assertNotBlank(patch.name, 'body/name');
   }
   const passwordHash = patch.password !== undefined ? await hashPassword(patch.password) : undefined;
   const result = await db.transaction(async (tx) => {
