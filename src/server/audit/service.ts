@@ -70,12 +70,18 @@ export interface VerifyResult {
   chains: number;
   events: number;
   broken?: { chain: string; seq: number; id: number; reason: string };
+  /**
+   * The last event of each intact chain. Deleting a chain's newest events leaves no trace inside the
+   * chain, so record these heads elsewhere (a ticket, a log archive) and compare them next time.
+   */
+  heads: { chain: string; seq: number; hash: string }[];
 }
 
 /** Walks every chain in order and reports the first broken link. */
 export async function verifyAuditChains(db: Db, pageSize = 2000): Promise<VerifyResult> {
   const chains = await db.selectDistinct({ chain: auditEvents.chain }).from(auditEvents).orderBy(asc(auditEvents.chain));
   let events = 0;
+  const heads: VerifyResult['heads'] = [];
   for (const { chain } of chains) {
     let prevHash = GENESIS_HASH;
     let expectedSeq = 1;
@@ -88,7 +94,7 @@ export async function verifyAuditChains(db: Db, pageSize = 2000): Promise<Verify
         .limit(pageSize);
       for (const row of rows) {
         events++;
-        const fail = (reason: string): VerifyResult => ({ ok: false, chains: chains.length, events, broken: { chain, seq: row.seq, id: row.id, reason } });
+        const fail = (reason: string): VerifyResult => ({ ok: false, chains: chains.length, events, heads, broken: { chain, seq: row.seq, id: row.id, reason } });
         if (row.seq !== expectedSeq) return fail(`event ${expectedSeq} is missing (found ${row.seq} next)`);
         if (row.prevHash !== prevHash) return fail('prev_hash does not match the previous event');
         if (eventHash(prevHash, { ...row, details: row.details ?? null }) !== row.hash) return fail('the event was altered after it was written');
@@ -97,8 +103,9 @@ export async function verifyAuditChains(db: Db, pageSize = 2000): Promise<Verify
       }
       if (rows.length < pageSize) break;
     }
+    heads.push({ chain, seq: expectedSeq - 1, hash: prevHash });
   }
-  return { ok: true, chains: chains.length, events };
+  return { ok: true, chains: chains.length, events, heads };
 }
 
 export interface AuditQuery {

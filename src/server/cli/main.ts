@@ -219,6 +219,8 @@ export function buildCli(): Command {
         const result = await verifyAuditChains(database.db);
         if (result.ok) {
           console.log(`Audit log intact: ${result.events} events in ${result.chains} chains.`);
+          // Keep these heads elsewhere: a chain cut short at its newest events verifies, but its head changes.
+          for (const h of result.heads) console.log(`  head ${h.chain} #${h.seq} ${h.hash}`);
           return;
         }
         const b = result.broken!;
