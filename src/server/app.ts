@@ -15,7 +15,7 @@ import { apiKeyRoutes } from './apikeys/routes.js';
 import { appointmentRoutes } from './appointments/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { authRoutes } from './auth/routes.js';
-import { credentialsOf, resolvePrincipal } from './auth/principal.js';
+import { createPrincipalResolver, credentialsOf, type PrincipalResolver } from './auth/principal.js';
 import type { Config } from './config.js';
 import { actorOf, type Ctx, type Principal } from './context.js';
 import type { Database } from './db/index.js';
@@ -56,6 +56,7 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     deps: AppDeps;
+    principals: PrincipalResolver;
     realtime: RealtimeHub;
   }
   interface FastifyRequest {
@@ -95,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorate('deps', deps);
+  app.decorate('principals', createPrincipalResolver(deps.database.db));
   app.decorateRequest('principal', null);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
@@ -177,7 +179,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const credentials = credentialsOf(request);
     if (!credentials) throw new AppError('unauthenticated');
     if (credentials.kind === 'malformed') throw new AppError('unauthenticated', 'The Authorization header must be "Bearer <API key>".');
-    const principal = await resolvePrincipal(deps.database.db, credentials);
+    const principal = await app.principals.resolve(credentials);
     if (!principal) throw new AppError('unauthenticated', credentials.kind === 'api_key' ? 'The API key is not valid.' : 'Your session has ended. Sign in again.');
     if (principal.kind === 'api_key' && options.apiKeys === false) throw new AppError('forbidden', 'This route is for signed-in staff, not API keys.');
     if (principal.kind === 'user' && options.roles && !options.roles.includes(principal.role)) throw new AppError('forbidden');

@@ -6,7 +6,7 @@ import type { Db } from '../db/index.js';
 import { organizations, type UserRole } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { createOrganization, findOrganizationBySlug } from '../orgs/service.js';
-import { createPatient } from '../patients/service.js';
+import { createPatient, patientDeps } from '../patients/service.js';
 import type { OrgEvents } from '../realtime/events.js';
 import { createUser } from '../users/service.js';
 
@@ -52,7 +52,7 @@ export async function seedDemo(db: Db, events: OrgEvents, now = new Date()): Pro
   const ctx = systemCtx(org.id);
   const users = [];
   for (const u of DEMO_USERS) users.push(await createUser(db, org.id, { ...u, password: DEMO_PASSWORD }, ctx));
-  const deps = { db, hub: events, defaultPhoneRegion: 'US' };
+  const deps = patientDeps(db, events, 'US');
   const patients = [];
   for (const p of DEMO_PATIENTS) patients.push(await createPatient(deps, ctx, p));
 

@@ -11,6 +11,7 @@ import {
   recordConsent,
   setPatientArchived,
   updatePatient,
+  patientDeps,
   type PatientDeps,
 } from './service.js';
 
@@ -18,7 +19,7 @@ import {
 const WRITERS = ['admin', 'clinician'] as const;
 
 export async function patientRoutes(app: App): Promise<void> {
-  const deps: PatientDeps = { db: app.deps.database.db, hub: app.realtime, defaultPhoneRegion: app.deps.config.defaultPhoneRegion };
+  const deps: PatientDeps = patientDeps(app.deps.database.db, app.realtime, app.deps.config.defaultPhoneRegion);
   const tags = ['patients'];
 
   app.post(

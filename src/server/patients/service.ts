@@ -17,6 +17,38 @@ export interface PatientDeps {
   db: Db;
   hub: OrgEvents;
   defaultPhoneRegion: string;
+  reads: PatientReads;
+}
+
+/** The hot read (one patient with the consents in force), as prepared statements built once per app. */
+export interface PatientReads {
+  byId(orgId: string, id: string): Promise<PatientRow | undefined>;
+  consentsOf(orgId: string, id: string): Promise<ConsentRow[]>;
+}
+
+export function preparePatientReads(db: Db): PatientReads {
+  const byId = db
+    .select()
+    .from(patients)
+    .where(and(eq(patients.orgId, sql.placeholder('orgId')), eq(patients.id, sql.placeholder('id'))))
+    .limit(1)
+    .prepare('ov_patient_by_id');
+  const consents = db
+    .selectDistinctOn([patientConsents.kind])
+    .from(patientConsents)
+    .where(and(eq(patientConsents.orgId, sql.placeholder('orgId')), eq(patientConsents.patientId, sql.placeholder('id'))))
+    .orderBy(patientConsents.kind, desc(patientConsents.recordedAt), desc(patientConsents.id))
+    .prepare('ov_patient_consents_in_force');
+  return {
+    async byId(orgId, id) {
+      return (await byId.execute({ orgId, id }))[0];
+    },
+    consentsOf: (orgId, id) => consents.execute({ orgId, id }),
+  };
+}
+
+export function patientDeps(db: Db, hub: OrgEvents, defaultPhoneRegion: string): PatientDeps {
+  return { db, hub, defaultPhoneRegion, reads: preparePatientReads(db) };
 }
 
 function toPatientDto(row: PatientRow, consents: ConsentRow[]): Patient {
@@ -130,9 +162,9 @@ export async function createPatient(deps: PatientDeps, ctx: Ctx, body: CreatePat
 }
 
 export async function getPatient(deps: PatientDeps, ctx: Ctx, id: string): Promise<Patient> {
-  const row = await getRow(deps.db, ctx.orgId, id);
-  const consents = await currentConsents(deps.db, ctx.orgId, [id]);
-  return toPatientDto(row, consents.get(id) ?? []);
+  const row = await deps.reads.byId(ctx.orgId, id);
+  if (!row) throw new AppError('not_found', 'There is no such patient.');
+  return toPatientDto(row, await deps.reads.consentsOf(ctx.orgId, id));
 }
 
 export async function updatePatient(deps: PatientDeps, ctx: Ctx, id: string, body: UpdatePatientBody): Promise<Patient> {

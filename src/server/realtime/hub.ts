@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HUB_CLOSE, type HubMessage } from '../../shared/events.js';
 import type { App, AppDeps } from '../app.js';
-import { credentialsFrom, resolvePrincipal } from '../auth/principal.js';
+import { credentialsFrom } from '../auth/principal.js';
 import { SESSION_COOKIE } from '../auth/secrets.js';
 import type { Principal } from '../context.js';
 import { originAllowed } from '../http/origin.js';
@@ -103,7 +103,7 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
       const protocol = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
       if (!originAllowed(request.headers.origin, { protocol, host }, deps.config)) return refuseUpgrade(socket, 403, 'origin_not_allowed');
     }
-    const principal = await resolvePrincipal(deps.database.db, credentials);
+    const principal = await app.principals.resolve(credentials);
     if (!principal) return refuseUpgrade(socket, 401, 'unauthenticated');
     if (socket.destroyed) return;
     wss.handleUpgrade(request, socket, head, (ws) => {
