@@ -7,7 +7,7 @@ import { SESSION_COOKIE, sha256Hex } from '../src/server/auth/secrets.js';
 import { apiKeys, auditEvents } from '../src/server/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
-import { caller, createTestOrg, errorOf, type Caller, type TestOrg } from './helpers/builders.js';
+import { caller, createTestOrg, errorOf, type Caller, type TestOrg, expectStatus } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
 
 interface ApiKeyDto {
@@ -35,10 +35,6 @@ for (const kind of DB_KINDS) {
     after(() => t.close());
 
     const row = async (id: string) => (await t.database.db.select().from(apiKeys).where(eq(apiKeys.id, id)))[0]!;
-    async function expectStatus(res: LightMyRequestResponse, status: number, code: string, what = '') {
-      assert.equal(res.statusCode, status, `${what} ${res.body}`);
-      assert.equal(errorOf(res).code, code, what);
-    }
     async function create(org: TestOrg, name: string): Promise<{ apiKey: ApiKeyDto; key: string }> {
       const res = await org.admin.post('/api/v1/api-keys', { name });
       assert.equal(res.statusCode, 201, res.body);

@@ -5,7 +5,7 @@ import { appointments, auditEvents, users } from '../src/server/db/schema.js';
 import { encodeCursor } from '../src/server/http/pagination.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
-import { addStaff, createTestOrg, errorOf, type Caller, type TestOrg } from './helpers/builders.js';
+import { addStaff, createTestOrg, errorOf, type Caller, type TestOrg, detailPaths } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
 
 interface Appt {
@@ -31,10 +31,6 @@ function at(base: number, hours: number, minutes = 0): string {
   return new Date(Date.UTC(2031, 0, 1) + base * 86_400_000 + hours * 3_600_000 + minutes * 60_000).toISOString();
 }
 
-function detailPaths(res: { json(): unknown }): string[] {
-  const details = (res.json() as { error: { details?: { path?: string }[] } }).error.details ?? [];
-  return details.map((d) => d.path ?? '');
-}
 
 async function newPatient(who: Caller, givenName = 'Pat'): Promise<string> {
   const res = await who.post('/api/v1/patients', { givenName, familyName: 'Appointments' });

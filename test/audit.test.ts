@@ -8,7 +8,7 @@ import { auditEvents } from '../src/server/db/schema.js';
 import { encodeCursor } from '../src/server/http/pagination.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { allAuditRows } from './helpers/audit.js';
-import { createTestOrg, errorOf, TEST_PASSWORD, type Caller, type TestOrg } from './helpers/builders.js';
+import { createTestOrg, errorOf, TEST_PASSWORD, type Caller, type TestOrg, detailPaths } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
 
 interface Event {
@@ -48,10 +48,6 @@ async function tamper(db: Db, fn: (tx: Db) => Promise<void>): Promise<void> {
   assert.fail('the transaction was not rolled back');
 }
 
-function detailPaths(res: { json(): unknown }): string[] {
-  const details = (res.json() as { error: { details?: { path?: string }[] } }).error.details ?? [];
-  return details.map((d) => d.path ?? '');
-}
 
 /** Every page of the audit log, following nextCursor. */
 async function walk(who: Caller, query = '', limit = 500): Promise<Event[]> {

@@ -6,7 +6,7 @@ import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
 import { auditEvents, organizations } from '../src/server/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
-import { caller, createTestOrg, errorOf, type TestOrg } from './helpers/builders.js';
+import { caller, createTestOrg, errorOf, type TestOrg, expectStatus } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
 
 for (const kind of DB_KINDS) {
@@ -22,10 +22,6 @@ for (const kind of DB_KINDS) {
     after(() => t.close());
 
     const orgRow = async (id: string) => (await t.database.db.select().from(organizations).where(eq(organizations.id, id)))[0]!;
-    async function expectStatus(res: LightMyRequestResponse, status: number, code: string, what = '') {
-      assert.equal(res.statusCode, status, `${what} ${res.body}`);
-      assert.equal(errorOf(res).code, code, what);
-    }
 
     test('GET /organization answers the caller’s own organisation, for every role and API keys', async () => {
       for (const [org, other] of [

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { App } from '../../src/server/app.js';
@@ -92,4 +93,15 @@ export function errorOf(response: LightMyRequestResponse): { code: string; messa
     throw new Error(`not an error body (status ${response.statusCode}): ${response.body.slice(0, 300)}`);
   }
   return body.error as { code: string; message: string; requestId: string };
+}
+
+/** Asserts the status and the catalogue code of an error answer. */
+export function expectStatus(res: LightMyRequestResponse, status: number, code: string, what = ''): void {
+  assert.equal(res.statusCode, status, `${what} ${res.body}`);
+  assert.equal(errorOf(res).code, code, what);
+}
+
+/** The `path` of each validation detail, in the order the server gave them. */
+export function detailPaths(res: LightMyRequestResponse): string[] {
+  return ((errorOf(res).details ?? []) as { path?: string }[]).map((d) => d.path ?? '');
 }
