@@ -32,6 +32,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CHARSET: 'unsupported_media_type',
   FST_ERR_BAD_URL: 'bad_request',
+  FST_ERR_MAX_PARAM_LENGTH: 'bad_request',
   FST_ERR_ASYNC_CONSTRAINT: 'bad_request',
 };
 
@@ -88,4 +89,13 @@ export function handleError(error: FastifyError | AppError | Error, request: Fas
   }
   request.log.error({ err: error, requestId: request.id }, 'unhandled error');
   void reply.status(500).send(errorBody('internal_error', request.id));
+}
+
+/**
+ * Errors Fastify raises while routing, before any hook runs (a path that is not valid percent-encoding,
+ * a path parameter over maxParamLength): answered in the same shape, with the request id, as the rest.
+ */
+export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void reply.header('x-request-id', request.id).header('x-content-type-options', 'nosniff');
+  handleError(error, request, reply);
 }

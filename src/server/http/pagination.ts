@@ -19,7 +19,8 @@ const MAX_INSTANT = new Date('9999-12-31T23:59:59.999Z').getTime();
 function partOk(part: CursorPart, value: unknown): boolean {
   switch (part) {
     case 'string':
-      return typeof value === 'string';
+      // No row yields a NUL (PostgreSQL text cannot hold one); a forged one would fail in the query.
+      return typeof value === 'string' && !value.includes('\u0000');
     case 'number':
       return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
     case 'uuid':

@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
+import type { ErrorCode } from '../../shared/errors.js';
+import { errorBody } from './errors.js';
 
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void | Promise<void>;
 
@@ -28,11 +31,13 @@ export class UpgradeRouter {
   };
 }
 
-export function refuseUpgrade(socket: Duplex, status: number, code: string): void {
+/** Answers a refused upgrade in plain HTTP, with the catalogue's error body and a request id like every other answer. */
+export function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify({ error: { code } });
+  const requestId = randomUUID();
+  const body = JSON.stringify(errorBody(code, requestId));
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `X-Request-Id: ${requestId}\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
 }

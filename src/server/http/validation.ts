@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 
@@ -20,6 +20,33 @@ export function createValidatorCompiler(): FastifySchemaCompiler<unknown> {
   const text = makeAjv({ coerceTypes: 'array' });
   return ({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? body : text;
-    return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+    return refusingNul(ajv.compile(schema as object)) as unknown as ReturnType<FastifySchemaCompiler<unknown>>;
   };
+}
+
+/** JSON pointers of the string values holding a NUL character. */
+function nulPaths(value: unknown, path: string, out: string[]): string[] {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) out.push(path);
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => nulPaths(v, `${path}/${i}`, out));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) nulPaths(v, `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, out);
+  }
+  return out;
+}
+
+/**
+ * PostgreSQL text cannot hold NUL (0x00): a string carrying one would fail in the database as a 500.
+ * Every body, query and path value is refused here instead, naming the field.
+ */
+function refusingNul(validate: ValidateFunction): ValidateFunction {
+  const guarded = ((data: unknown, dataCxt?: Parameters<ValidateFunction>[1]) => {
+    const valid = validate(data, dataCxt);
+    const nul = nulPaths(data, '', []).map((instancePath) => ({ instancePath, schemaPath: '#', keyword: 'nul', params: {}, message: 'must not contain NUL characters' }));
+    guarded.errors = nul.length === 0 ? validate.errors : [...(validate.errors ?? []), ...nul];
+    return valid && nul.length === 0;
+  }) as ValidateFunction;
+  // Fastify hands Ajv functions (recognised by schemaEnv) the parent object, so defaults and coercion can replace the root.
+  return Object.assign(guarded, { schema: validate.schema, schemaEnv: validate.schemaEnv, errors: null });
 }

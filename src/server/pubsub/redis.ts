@@ -16,13 +16,16 @@ export async function createRedisPubSub(url: string, onError: (err: Error) => vo
   sub.on('message', (channel: string, text: string) => {
     const handlers = channels.get(channel);
     if (!handlers) return;
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return;
+    // One parse per handler: like the memory implementation, no two subscribers share (or mutate) one object.
+    for (const handler of [...handlers]) {
+      let message: unknown;
+      try {
+        message = JSON.parse(text);
+      } catch {
+        return;
+      }
+      handler(message);
     }
-    for (const handler of [...handlers]) handler(message);
   });
   return {
     kind: 'redis',

@@ -93,6 +93,8 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
+  /** Set when the app starts closing: from then on upgrades are refused. */
+  let shuttingDown = false;
   upgrades.register(EVENTS_PATH, async (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const cookies = request.headers.cookie ? app.parseCookie(request.headers.cookie) : {};
     const credentials = credentialsFrom(request.headers.authorization, cookies[SESSION_COOKIE]);
@@ -106,6 +108,9 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
     const principal = await app.principals.resolve(credentials);
     if (!principal) return refuseUpgrade(socket, 401, 'unauthenticated');
     if (socket.destroyed) return;
+    // Once closing has begun, preClose has told the clients it knew of to reconnect; a socket accepted now
+    // would get neither that nor a close, and would keep the HTTP server (and the shutdown) open.
+    if (shuttingDown) return refuseUpgrade(socket, 503, 'not_ready');
     wss.handleUpgrade(request, socket, head, (ws) => {
       const client: Client = { socket: ws, principal, alive: true };
       ws.on('error', () => ws.terminate());
@@ -122,6 +127,7 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
   app.server.on('upgrade', upgrades.handle);
 
   app.addHook('preClose', async () => {
+    shuttingDown = true;
     clearInterval(heartbeat);
     const closing: Promise<void>[] = [];
     for (const { clients } of byOrg.values()) {
