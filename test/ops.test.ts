@@ -241,10 +241,11 @@ for (const kind of DB_KINDS) {
           for (const p of pathParams) assert.equal(p.required, true, `${name}: path parameter ${p.name} is required`);
           const responses = op.responses ?? {};
           for (const status of Object.keys(responses)) assert.match(status, /^([1-5]\d\d|[1-5]XX|default)$/, `${name}: response key ${status}`);
-          const success = Object.keys(responses).filter((s) => /^2\d\d$/.test(s)).sort()[0];
+          // 101 is the success of a WebSocket endpoint (the hub); like 204 it has no body.
+          const success = Object.keys(responses).filter((s) => /^(101|2\d\d)$/.test(s)).sort()[0];
           if (!success) {
             problems.push(`${name} documents no success response`);
-          } else if (success !== '204') {
+          } else if (success !== '204' && success !== '101') {
             const schema = responses[success]!.content?.['application/json']?.schema;
             if (!schema) problems.push(`${name} has no schema for its ${success} response`);
           }

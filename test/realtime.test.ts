@@ -12,7 +12,7 @@ import { EVENTS_PATH } from '../src/server/realtime/hub.js';
 import { ERRORS } from '../src/shared/errors.js';
 import { HUB_CLOSE, type HubMessage } from '../src/shared/events.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { addStaff, createTestOrg, type TestOrg } from './helpers/builders.js';
+import { addStaff, createTestOrg, errorOf, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -224,6 +224,13 @@ for (const kind of DB_KINDS) {
       assertRefused(await refusal(t, { cookie: a.admin.headers.cookie! }, { origin: `http://127.0.0.1:${portOf(t) + 1}` }), 'origin_not_allowed');
       assertRefused(await refusal(t, { cookie: a.admin.headers.cookie! }, { origin: 'null' }), 'origin_not_allowed');
       track(await connect(t, a.apiKey.headers, { origin: 'https://evil.example' }));
+    });
+
+    test('a plain HTTP GET on the hub is told to upgrade (426); without credentials it is a 401', async () => {
+      const res = await a.apiKey.get('/api/v1/events');
+      assert.equal(res.statusCode, 426);
+      assert.equal(errorOf(res).code, 'upgrade_required');
+      assert.equal((await a.anonymous.get('/api/v1/events')).statusCode, 401);
     });
 
     test('an unknown upgrade path answers 404 and never upgrades', async () => {

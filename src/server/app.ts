@@ -29,6 +29,7 @@ import { orgRoutes } from './orgs/routes.js';
 import { patientRoutes } from './patients/routes.js';
 import type { PubSub } from './pubsub/index.js';
 import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
+import { realtimeRoutes } from './realtime/routes.js';
 import { userRoutes } from './users/routes.js';
 import { webRoutes } from './web/routes.js';
 
@@ -202,6 +203,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(patientRoutes);
       await api.register(appointmentRoutes);
       await api.register(auditRoutes);
+      await api.register(realtimeRoutes);
     },
     { prefix: '/api/v1' },
   );

@@ -3,7 +3,7 @@ import type { UserRole } from './db/schema.js';
 
 /** Who is acting. API keys act for their organisation with the rights of a service (see docs/API.md). */
 export type Principal =
-  | { kind: 'user'; orgId: string; userId: string; role: UserRole; sessionId: string }
+  | { kind: 'user'; orgId: string; userId: string; role: UserRole; sessionId: string; sessionExpiresAt: Date }
   | { kind: 'api_key'; orgId: string; apiKeyId: string }
   /** The server itself or an operator at the CLI (demo data, maintenance); never from a request. */
   | { kind: 'system'; orgId: string };

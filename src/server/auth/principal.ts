@@ -44,7 +44,7 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
     .limit(1)
     .prepare('ov_principal_api_key');
   const sessionByHash = db
-    .select({ id: sessions.id, orgId: sessions.orgId, userId: sessions.userId, role: users.role, lastSeenAt: sessions.lastSeenAt })
+    .select({ id: sessions.id, orgId: sessions.orgId, userId: sessions.userId, role: users.role, lastSeenAt: sessions.lastSeenAt, expiresAt: sessions.expiresAt })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.tokenHash, sql.placeholder('hash')), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql.placeholder('now')), isNull(users.disabledAt)))
@@ -70,7 +70,7 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
     if (now.getTime() - row.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {
       await db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, row.id));
     }
-    return { kind: 'user', orgId: row.orgId, userId: row.userId, role: row.role, sessionId: row.id };
+    return { kind: 'user', orgId: row.orgId, userId: row.userId, role: row.role, sessionId: row.id, sessionExpiresAt: row.expiresAt };
   }
 
   return {

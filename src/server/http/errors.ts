@@ -36,6 +36,12 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_ASYNC_CONSTRAINT: 'bad_request',
 };
 
+/** The first catalogue code with this status (the general one: codes are listed general-first). */
+function codeForStatus(status: number): ErrorCode {
+  for (const [code, entry] of Object.entries(ERRORS) as [ErrorCode, (typeof ERRORS)[ErrorCode]][]) if (entry.status === status) return code;
+  return 'bad_request';
+}
+
 interface AjvLikeError {
   instancePath?: string;
   message?: string;
@@ -82,9 +88,10 @@ export function handleError(error: FastifyError | AppError | Error, request: Fas
     return;
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    // A client error from a plugin we have not mapped: keep its status, answer with a catalogue code.
-    const code: ErrorCode = fe.statusCode === 404 ? 'not_found' : fe.statusCode === 429 ? 'rate_limited' : 'bad_request';
-    void reply.status(fe.statusCode).send(errorBody(code, request.id));
+    // A client error from a plugin we have not mapped: the catalogue code of the same status, so status
+    // and code always agree; a status the catalogue lacks becomes a plain 400.
+    const code = codeForStatus(fe.statusCode);
+    void reply.status(ERRORS[code].status).send(errorBody(code, request.id));
     return;
   }
   request.log.error({ err: error, requestId: request.id }, 'unhandled error');

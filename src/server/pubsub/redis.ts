@@ -12,12 +12,17 @@ export async function createRedisPubSub(url: string, onError: (err: Error) => vo
   pub.on('error', onError);
   sub.on('error', onError);
   await Promise.all([pub.connect(), sub.connect()]);
-  const channels = new Map<string, Set<(message: unknown) => void>>();
-  sub.on('message', (channel: string, text: string) => {
-    const handlers = channels.get(channel);
-    if (!handlers) return;
+  /** Per channel: local handlers, and the Redis SUBSCRIBE every subscriber of the channel waits for. */
+  interface Channel {
+    handlers: Set<(message: unknown) => void>;
+    ready: Promise<unknown>;
+  }
+  const channels = new Map<string, Channel>();
+  sub.on('message', (name: string, text: string) => {
+    const channel = channels.get(name);
+    if (!channel) return;
     // One parse per handler: like the memory implementation, no two subscribers share (or mutate) one object.
-    for (const handler of [...handlers]) {
+    for (const handler of [...channel.handlers]) {
       let message: unknown;
       try {
         message = JSON.parse(text);
@@ -32,18 +37,28 @@ export async function createRedisPubSub(url: string, onError: (err: Error) => vo
     async publish(channel, message) {
       await pub.publish(channel, JSON.stringify(message));
     },
-    async subscribe(channel, handler): Promise<Unsubscribe> {
-      let handlers = channels.get(channel);
-      if (!handlers) {
-        channels.set(channel, (handlers = new Set()));
-        await sub.subscribe(channel);
+    async subscribe(name, handler): Promise<Unsubscribe> {
+      let channel = channels.get(name);
+      if (!channel) {
+        const created: Channel = { handlers: new Set(), ready: sub.subscribe(name) };
+        channels.set(name, created);
+        // A refused SUBSCRIBE is forgotten, so the next subscriber asks Redis again.
+        created.ready.catch(() => channels.get(name) === created && channels.delete(name));
+        channel = created;
       }
-      handlers.add(handler);
+      const own = channel;
+      own.handlers.add(handler);
+      try {
+        await own.ready;
+      } catch (err) {
+        own.handlers.delete(handler);
+        throw err;
+      }
       return async () => {
-        handlers.delete(handler);
-        if (handlers.size === 0 && channels.get(channel) === handlers) {
-          channels.delete(channel);
-          await sub.unsubscribe(channel).catch(() => {});
+        own.handlers.delete(handler);
+        if (own.handlers.size === 0 && channels.get(name) === own) {
+          channels.delete(name);
+          await sub.unsubscribe(name).catch(() => {});
         }
       };
     },

@@ -35,15 +35,19 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
   const upgrades = new UpgradeRouter();
   const events = createOrgEvents(deps.pubsub, app.log);
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.wsMaxPayloadBytes });
-  const byOrg = new Map<string, { clients: Set<Client>; unsubscribe: Promise<Unsubscribe> }>();
+  /** Per organisation: its clients on this process and the one pub/sub subscription serving them. */
+  interface OrgEntry {
+    clients: Set<Client>;
+    subscribed: Promise<Unsubscribe>;
+  }
+  const byOrg = new Map<string, OrgEntry>();
 
   const send = (client: Client, message: HubMessage) => {
     if (client.socket.readyState === WebSocket.OPEN) client.socket.send(JSON.stringify(message));
   };
 
-  const onChannel = (orgId: string) => (raw: unknown) => {
-    const entry = byOrg.get(orgId);
-    if (!entry) return;
+  // Bound to its own entry: a subscription still being torn down never reaches a newer entry's clients.
+  const onChannel = (entry: OrgEntry) => (raw: unknown) => {
     const message = raw as ChannelMessage;
     if (message.kind === 'event') {
       const text = JSON.stringify({ type: 'event', event: message.event } satisfies HubMessage);
@@ -60,28 +64,39 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
     }
   };
 
-  const attach = (client: Client) => {
+  /** Adds the client to its organisation's entry; resolves once the subscription is live. */
+  const attach = (client: Client): Promise<Unsubscribe> => {
     const orgId = client.principal.orgId;
     let entry = byOrg.get(orgId);
     if (!entry) {
-      entry = { clients: new Set(), unsubscribe: deps.pubsub.subscribe(orgChannel(orgId), onChannel(orgId)) };
-      byOrg.set(orgId, entry);
+      const created: OrgEntry = { clients: new Set(), subscribed: Promise.resolve(async () => {}) };
+      created.subscribed = deps.pubsub.subscribe(orgChannel(orgId), onChannel(created));
+      // A failed subscription must not stay cached: the next client tries again.
+      created.subscribed.catch(() => byOrg.get(orgId) === created && byOrg.delete(orgId));
+      byOrg.set(orgId, created);
+      entry = created;
     }
-    entry.clients.add(client);
+    const own = entry;
+    own.clients.add(client);
     client.socket.on('close', () => {
-      const current = byOrg.get(orgId);
-      if (!current) return;
-      current.clients.delete(client);
-      if (current.clients.size === 0) {
+      own.clients.delete(client);
+      if (own.clients.size === 0 && byOrg.get(orgId) === own) {
         byOrg.delete(orgId);
-        void current.unsubscribe.then((unsubscribe) => unsubscribe()).catch(() => {});
+        void own.subscribed.then((unsubscribe) => unsubscribe()).catch(() => {});
       }
     });
+    return own.subscribed;
   };
 
   const heartbeat = setInterval(() => {
+    const now = Date.now();
     for (const { clients } of byOrg.values()) {
       for (const client of clients) {
+        const p = client.principal;
+        if (p.kind === 'user' && p.sessionExpiresAt.getTime() <= now) {
+          client.socket.close(HUB_CLOSE.sessionEnded, 'session expired');
+          continue;
+        }
         if (!client.alive) {
           client.socket.terminate();
           continue;
@@ -119,8 +134,14 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
       });
       // The hub is server-to-client; anything a client sends is ignored (pings are answered by ws).
       ws.on('message', () => {});
-      attach(client);
-      send(client, { type: 'hello', orgId: principal.orgId, heartbeatSeconds: HEARTBEAT_MS / 1000 });
+      // `hello` only once the subscription is live, so a client never misses an event sent after it.
+      attach(client).then(
+        () => send(client, { type: 'hello', orgId: principal.orgId, heartbeatSeconds: HEARTBEAT_MS / 1000 }),
+        (err: unknown) => {
+          app.log.warn({ err }, 'realtime subscription failed');
+          ws.close(1011, 'events unavailable');
+        },
+      );
     });
   });
 
@@ -146,7 +167,7 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
       }
     }
     await Promise.all(closing);
-    const unsubscribes = [...byOrg.values()].map((e) => e.unsubscribe);
+    const unsubscribes = [...byOrg.values()].map((e) => e.subscribed);
     byOrg.clear();
     await Promise.allSettled(unsubscribes.map(async (u) => (await u)()));
     wss.close();
