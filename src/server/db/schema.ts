@@ -203,6 +203,61 @@ export const appointmentPatients = pgTable(
   ],
 );
 
+export const ROOM_STATUSES = ['in-progress', 'completed'] as const;
+export type RoomStatus = (typeof ROOM_STATUSES)[number];
+
+/**
+ * Rooms of any media provider. `name` is unique among an organisation's in-progress rooms (a completed
+ * room's name may be used again, as with Twilio's UniqueName). Timeouts are in seconds.
+ */
+export const rooms = pgTable(
+  'rooms',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id')
+      .notNull()
+      .references(() => organizations.id),
+    name: text('name').notNull(),
+    provider: text('provider').notNull(),
+    providerRoomId: text('provider_room_id'),
+    status: text('status', { enum: ROOM_STATUSES }).notNull().default('in-progress'),
+    maxParticipants: integer('max_participants').notNull(),
+    maxParticipantDurationS: integer('max_participant_duration_s').notNull(),
+    emptyRoomTimeoutS: integer('empty_room_timeout_s').notNull(),
+    unusedRoomTimeoutS: integer('unused_room_timeout_s').notNull(),
+    providerData: jsonb('provider_data').$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+    endedAt: ts('ended_at'),
+    endReason: text('end_reason'),
+  },
+  (t) => [
+    unique('rooms_org_id_id_key').on(t.orgId, t.id),
+    uniqueIndex('rooms_org_name_in_progress_key')
+      .on(t.orgId, t.name)
+      .where(sql`${t.status} = 'in-progress'`),
+    index('rooms_org_created_idx').on(t.orgId, t.createdAt, t.id),
+  ],
+);
+
+export const roomParticipants = pgTable(
+  'room_participants',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    roomId: uuid('room_id').notNull(),
+    identity: text('identity').notNull(),
+    status: text('status', { enum: ['connected', 'disconnected'] }).notNull(),
+    joinedAt: ts('joined_at').notNull(),
+    leftAt: ts('left_at'),
+    durationS: integer('duration_s'),
+    leaveReason: text('leave_reason'),
+  },
+  (t) => [
+    index('room_participants_room_idx').on(t.orgId, t.roomId, t.joinedAt),
+    foreignKey({ name: 'room_participants_room_fk', columns: [t.orgId, t.roomId], foreignColumns: [rooms.orgId, rooms.id] }),
+  ],
+);
+
 /**
  * The audit log (HIPAA 164.312(b)). Append-only (a trigger refuses UPDATE and DELETE). Events form one
  * hash chain per organisation (`chain` = the organisation id, or `system` for events with none):
@@ -244,6 +299,8 @@ export const schema = {
   patientConsents,
   appointments,
   appointmentPatients,
+  rooms,
+  roomParticipants,
   auditEvents,
 };
 export type Schema = typeof schema;
