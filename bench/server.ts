@@ -24,6 +24,7 @@ import { openDatabase, type Database } from '../src/server/db/index.js';
 import { auditEvents } from '../src/server/db/schema.js';
 import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
+import { createMediaProvider } from '../src/server/rooms/loader.js';
 
 const MARK = '@@bench ';
 const say = (message: Record<string, unknown>): void => void process.stdout.write(`${MARK}${JSON.stringify(message)}\n`);
@@ -94,7 +95,7 @@ async function start(): Promise<void> {
   const org = await createOrganization(db.db, { slug: `bench-${process.pid}`, name: 'Benchmark clinic' }, system);
   const { key } = await createApiKey(db.db, org.id, 'benchmark', { actor: system });
 
-  app = await buildApp({ config, database: db, pubsub });
+  app = await buildApp({ config, database: db, pubsub, media: createMediaProvider(config) });
   await app.listen({ host: config.host, port: 0 });
   say({ ready: true, port: (app.server.address() as AddressInfo).port, apiKey: key, orgId: org.id });
 }

@@ -85,7 +85,9 @@ describe('loadConfig', () => {
     assert.equal(config.bodyLimitBytes, 1024 * 1024);
     assert.equal(config.wsMaxPayloadBytes, 64 * 1024);
     assert.equal(config.sessionTtlMs, 12 * 3600_000);
-    assert.deepEqual(config.rateLimits, { loginPerMinute: 10 });
+    assert.deepEqual(config.rateLimits, { loginPerMinute: 10, tokenPerMinute: 120 });
+    assert.equal(config.tokenSigningSecret, undefined);
+    assert.deepEqual(config.rooms, { maxParticipants: 50, maxParticipantDurationS: 14_400, emptyTimeoutS: 300, unusedTimeoutS: 300 });
     assert.equal(config.defaultPhoneRegion, 'US');
     assert.deepEqual(config.twilio, { accountSid: undefined, authToken: undefined, apiKeySid: undefined, apiKeySecret: undefined, messagingServiceSid: undefined, fromNumber: undefined });
 

@@ -139,7 +139,7 @@ for (const kind of DB_KINDS) {
     const ids: Record<string, string> = {};
 
     before(async () => {
-      t = await createTestApp(kind, { env: { BODY_LIMIT_BYTES: String(BODY_LIMIT), LOGIN_RATE_LIMIT_PER_MINUTE: '10000' } });
+      t = await createTestApp(kind, { env: { BODY_LIMIT_BYTES: String(BODY_LIMIT), LOGIN_RATE_LIMIT_PER_MINUTE: '10000', TOKEN_RATE_LIMIT_PER_MINUTE: '100000' } });
       [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
       const patient = await a.admin.post('/api/v1/patients', { givenName: 'Fuzz', familyName: 'Target', phone: '+14155550123' });
       assert.equal(patient.statusCode, 201, patient.body);
@@ -152,6 +152,8 @@ for (const kind of DB_KINDS) {
       });
       assert.equal(appointment.statusCode, 201, appointment.body);
       const otherPatient = await b.admin.post('/api/v1/patients', { givenName: 'Other', familyName: 'Org' });
+      // Rooms are addressed by name (and participants by identity): one value fits both path patterns.
+      assert.equal((await a.admin.post('/api/v1/rooms', { name: 'fuzz-room' })).statusCode, 201);
       // Victims of the state-changing operations, so the callers themselves survive the run.
       const victimKey = await createApiKey(t.database.db, a.orgId, 'victim', { actor: { type: 'system', id: null } });
       await sessionFor(t.database, a.admin.user); // a second admin session, for /auth/sessions/{id}/revoke
@@ -163,6 +165,7 @@ for (const kind of DB_KINDS) {
         'api-keys': victimKey.apiKey.id,
         sessions: sessions.data.find((s) => !s.current)!.id,
         otherOrg: otherPatient.json().id,
+        rooms: 'fuzz-room',
       });
 
       const spec = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {
@@ -311,14 +314,17 @@ for (const kind of DB_KINDS) {
           [ids.otherOrg!, op.body ? undefined : 'not_found'], // another organisation's record
           [realIdFor(op.path).toUpperCase(), undefined],
         ];
+        // Exact codes are certain only for uuid ids; names (rooms) and identities accept other shapes,
+        // so there the answer must only be no 5xx and the error shape.
+        const byUuid = op.params.some((p) => p.in === 'path' && p.name === 'id');
         for (const [id, expect] of odd) {
           cases.push({
             label: `${name} with id ${id.slice(0, 40)}`,
             method: op.method,
             url: encodePath(op.path, id),
             ...body,
-            ...(expect ? { expect } : {}),
-            ...(expect === 'validation_failed' ? { names: 'params/id' } : {}),
+            ...(expect && byUuid ? { expect } : {}),
+            ...(expect === 'validation_failed' && byUuid ? { names: 'params/id' } : {}),
           });
         }
       }

@@ -28,6 +28,8 @@ import { opsRoutes } from './ops/routes.js';
 import { orgRoutes } from './orgs/routes.js';
 import { patientRoutes } from './patients/routes.js';
 import type { PubSub } from './pubsub/index.js';
+import type { MediaProvider } from './rooms/provider.js';
+import { roomRoutes } from './rooms/routes.js';
 import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
 import { realtimeRoutes } from './realtime/routes.js';
 import { userRoutes } from './users/routes.js';
@@ -38,6 +40,8 @@ export interface AppDeps {
   config: Config;
   database: Database;
   pubsub: PubSub;
+  /** The media provider chosen by MEDIA_PROVIDER (rooms/loader.ts). */
+  media: MediaProvider;
   /** Shares rate-limit counters between processes when Redis is configured. */
   redis?: Redis | undefined;
   /** A ready logger (tests pass one writing to memory); otherwise one is made from config. */
@@ -203,6 +207,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(patientRoutes);
       await api.register(appointmentRoutes);
       await api.register(auditRoutes);
+      await api.register(roomRoutes);
       await api.register(realtimeRoutes);
     },
     { prefix: '/api/v1' },

@@ -60,6 +60,12 @@ const EnvSchema = z
     WS_MAX_PAYLOAD_BYTES: int(1024, 16 * 1024 * 1024).default(64 * 1024),
     SESSION_TTL_HOURS: int(1, 24 * 90).default(12),
     LOGIN_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(10),
+    TOKEN_RATE_LIMIT_PER_MINUTE: int(1, 100_000).default(120),
+    TOKEN_SIGNING_SECRET: optionalString,
+    ROOM_MAX_PARTICIPANTS: int(1, 500).default(50),
+    ROOM_MAX_PARTICIPANT_DURATION_SECONDS: int(10, 86_400).default(14_400),
+    ROOM_EMPTY_TIMEOUT_SECONDS: int(1, 86_400).default(300),
+    ROOM_UNUSED_TIMEOUT_SECONDS: int(1, 86_400).default(300),
     DEFAULT_PHONE_REGION: z
       .string()
       .trim()
@@ -99,6 +105,9 @@ const EnvSchema = z
         issue('TWILIO_FROM_NUMBER', 'set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID when MESSAGING_PROVIDER=twilio');
       }
     }
+    if (typeof env.TOKEN_SIGNING_SECRET === 'string' && env.TOKEN_SIGNING_SECRET.trim().length > 0 && env.TOKEN_SIGNING_SECRET.trim().length < 32) {
+      issue('TOKEN_SIGNING_SECRET', 'must be at least 32 characters (e.g. the output of: openssl rand -base64 48)');
+    }
     if (env.TWILIO_AUTH_TOKEN && !/^[0-9a-fA-F]{32}$/.test(env.TWILIO_AUTH_TOKEN)) {
       issue('TWILIO_AUTH_TOKEN', 'must be 32 hex characters (the auth token, not the account SID or an API key)');
     }
@@ -123,7 +132,16 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly wsMaxPayloadBytes: number;
   readonly sessionTtlMs: number;
-  readonly rateLimits: { readonly loginPerMinute: number };
+  readonly rateLimits: { readonly loginPerMinute: number; readonly tokenPerMinute: number };
+  /** Signs builtin media access tokens; absent = a key generated once under DATA_DIR/secrets. */
+  readonly tokenSigningSecret: string | undefined;
+  /** Defaults for new rooms (a request may set its own within limits). */
+  readonly rooms: {
+    readonly maxParticipants: number;
+    readonly maxParticipantDurationS: number;
+    readonly emptyTimeoutS: number;
+    readonly unusedTimeoutS: number;
+  };
   readonly defaultPhoneRegion: string;
   readonly mediaProvider: 'builtin' | 'twilio';
   readonly messagingProvider: 'outbox' | 'twilio';
@@ -199,7 +217,14 @@ export function loadConfig(
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
     sessionTtlMs: e.SESSION_TTL_HOURS * 3600_000,
-    rateLimits: { loginPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE },
+    rateLimits: { loginPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE, tokenPerMinute: e.TOKEN_RATE_LIMIT_PER_MINUTE },
+    tokenSigningSecret: e.TOKEN_SIGNING_SECRET,
+    rooms: {
+      maxParticipants: e.ROOM_MAX_PARTICIPANTS,
+      maxParticipantDurationS: e.ROOM_MAX_PARTICIPANT_DURATION_SECONDS,
+      emptyTimeoutS: e.ROOM_EMPTY_TIMEOUT_SECONDS,
+      unusedTimeoutS: e.ROOM_UNUSED_TIMEOUT_SECONDS,
+    },
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     mediaProvider: e.MEDIA_PROVIDER,
     messagingProvider: e.MESSAGING_PROVIDER,

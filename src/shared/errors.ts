@@ -24,6 +24,7 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   upgrade_required: { status: 426, message: 'This endpoint speaks WebSocket: open it with a WebSocket client.' },
   rate_limited: { status: 429, message: 'Too many requests. Try again later.' },
+  provider_error: { status: 502, message: 'The media provider did not answer as expected. Try again.' },
   internal_error: { status: 500, message: 'Something went wrong on our side. Quote the request id to support.' },
   not_ready: { status: 503, message: 'The service is not ready.' },
 } as const satisfies Record<string, { status: number; message: string }>;

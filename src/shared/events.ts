@@ -12,7 +12,11 @@ export type OrgEventType =
   | 'appointment.updated'
   | 'appointment.cancelled'
   | 'user.created'
-  | 'user.updated';
+  | 'user.updated'
+  | 'room.created'
+  | 'room.ended'
+  | 'room.participant_joined'
+  | 'room.participant_left';
 
 export interface OrgEvent {
   type: OrgEventType;

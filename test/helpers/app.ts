@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/server/config.js';
 import type { Database } from '../../src/server/db/index.js';
 import { loggerOptions } from '../../src/server/http/logging.js';
 import { createMemoryPubSub } from '../../src/server/pubsub/memory.js';
+import { createMediaProvider } from '../../src/server/rooms/loader.js';
 import type { PubSub } from '../../src/server/pubsub/index.js';
 import { createTestDatabase, type DbKind } from './db.js';
 
@@ -48,7 +49,8 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
     },
   });
   const logger = pino(loggerOptions(config.logLevel), stream);
-  const app = await buildApp({ config, database, pubsub, logger });
+  const media = createMediaProvider(config);
+  const app = await buildApp({ config, database, pubsub, media, logger });
   await app.ready();
   return {
     app,
@@ -58,6 +60,7 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
     logs,
     async close() {
       await app.close();
+      await media.close();
       if (!options.pubsub) await pubsub.close();
       if (!options.database) await database.close();
       rmSync(dataDir, { recursive: true, force: true });

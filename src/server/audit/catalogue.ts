@@ -24,6 +24,12 @@ export const AUDIT_ACTIONS = [
   'appointment.created',
   'appointment.updated',
   'appointment.cancelled',
+  'room.created',
+  'room.ended',
+  'room.token_issued',
+  'room.participant_joined',
+  'room.participant_left',
+  'room.participant_removed',
   'demo.seeded',
 ] as const;
 

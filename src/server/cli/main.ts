@@ -16,6 +16,7 @@ import { loggerOptions } from '../http/logging.js';
 import { createOrganization, findOrganizationBySlug } from '../orgs/service.js';
 import { openPubSub } from '../pubsub/index.js';
 import { createOrgEvents } from '../realtime/events.js';
+import { createMediaProvider } from '../rooms/loader.js';
 import { createUser } from '../users/service.js';
 
 /** Operator commands act as the system; the audit log records them as such. */
@@ -71,7 +72,8 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
       await seedDemo(database.db, createOrgEvents(pubsub, logger));
       seeded = true;
     }
-    const app = await buildApp({ config, database, pubsub, redis, logger });
+    const media = createMediaProvider(config);
+    const app = await buildApp({ config, database, pubsub, media, redis, logger });
     await app.listen({ host: config.host, port: config.port });
     const port = (app.server.address() as AddressInfo).port;
     const url = config.publicUrl === `http://localhost:${config.port}` ? `http://localhost:${port}` : config.publicUrl;
@@ -92,6 +94,7 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
       force.unref();
       try {
         await app.close(); // stops accepting, lets in-flight requests finish, tells hub clients to reconnect
+        await media.close();
         await pubsub.close();
         await redis?.quit().catch(() => {});
         await database.close();

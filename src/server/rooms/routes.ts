@@ -1,0 +1,70 @@
+import Type from 'typebox';
+import { CreateRoomBody, ParticipantParams, Room, RoomParams, RoomParticipant, TokenBody, TokenResponse } from '../../shared/api/rooms.js';
+import { ctxOf, type App } from '../app.js';
+import { authErrors } from '../http/schemas.js';
+import { ErrorResponse } from '../../shared/api/common.js';
+import { createRoom, endRoom, getRoomByName, issueToken, listRoomParticipants, removeRoomParticipant, type RoomDeps } from './service.js';
+
+const WRITERS = ['admin', 'clinician'] as const;
+
+/** The rooms API for host apps (API key) and staff: the seeds' token service, done properly. */
+export async function roomRoutes(app: App): Promise<void> {
+  const { config } = app.deps;
+  const deps: RoomDeps = { db: app.deps.database.db, hub: app.realtime, media: app.deps.media, defaults: config.rooms };
+  const tags = ['rooms'];
+
+  app.post(
+    '/rooms',
+    { config: { roles: WRITERS }, schema: { tags, summary: 'Create a room', body: CreateRoomBody, response: { 201: Room, ...authErrors, 502: ErrorResponse } } },
+    async (request, reply) => reply.status(201).send(await createRoom(deps, ctxOf(request), request.body)),
+  );
+
+  app.get(
+    '/rooms/:name',
+    { schema: { tags, summary: 'Get a room (the one in progress, else the latest of that name)', params: RoomParams, response: { 200: Room, ...authErrors } } },
+    async (request) => getRoomByName(deps, ctxOf(request), request.params.name),
+  );
+
+  app.post(
+    '/rooms/:name/end',
+    { config: { roles: WRITERS }, schema: { tags, summary: 'End a room for everyone', params: RoomParams, response: { 200: Room, ...authErrors } } },
+    async (request) => endRoom(deps, ctxOf(request), request.params.name),
+  );
+
+  app.get(
+    '/rooms/:name/participants',
+    {
+      schema: { tags, summary: "A room's participants, connected and past", params: RoomParams, response: { 200: Type.Object({ data: Type.Array(RoomParticipant) }), ...authErrors } },
+    },
+    async (request) => ({ data: await listRoomParticipants(deps, ctxOf(request), request.params.name) }),
+  );
+
+  app.post(
+    '/rooms/:name/participants/:identity/remove',
+    { config: { roles: WRITERS }, schema: { tags, summary: 'Disconnect a participant', params: ParticipantParams, response: { 204: Type.Null(), ...authErrors } } },
+    async (request, reply) => {
+      await removeRoomParticipant(deps, ctxOf(request), request.params.name, request.params.identity);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/tokens',
+    {
+      config: {
+        roles: WRITERS,
+        // Per caller, not per IP: a host app mints tokens for all its users from one address.
+        rateLimit: {
+          max: config.rateLimits.tokenPerMinute,
+          timeWindow: '1 minute',
+          keyGenerator: (request) => {
+            const p = request.principal;
+            return p?.kind === 'api_key' ? `key:${p.apiKeyId}` : p?.kind === 'user' ? `user:${p.userId}` : `ip:${request.ip}`;
+          },
+        },
+      },
+      schema: { tags, summary: 'Mint an access token for one identity in one room', body: TokenBody, response: { 201: TokenResponse, ...authErrors, 429: ErrorResponse } },
+    },
+    async (request, reply) => reply.status(201).send(await issueToken(deps, ctxOf(request), request.body)),
+  );
+}

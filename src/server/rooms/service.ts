@@ -1,0 +1,190 @@
+import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
+import type { CreateRoomBody, Room, TokenBody } from '../../shared/api/rooms.js';
+import { audit } from '../audit/service.js';
+import type { Config } from '../config.js';
+import type { Ctx } from '../context.js';
+import { sqlState, type Db } from '../db/index.js';
+import { roomParticipants, rooms } from '../db/schema.js';
+import { AppError } from '../http/errors.js';
+import type { OrgEvents } from '../realtime/events.js';
+import { DEFAULT_GRANTS, type MediaProvider } from './provider.js';
+
+type RoomRow = typeof rooms.$inferSelect;
+
+export interface RoomDeps {
+  db: Db;
+  hub: OrgEvents;
+  media: MediaProvider;
+  defaults: Config['rooms'];
+}
+
+/** A token outlives any connection it opens: it must cover the room's longest stay (twilio.md: no re-tokening). */
+export const DEFAULT_TOKEN_TTL_S = 4 * 3600;
+
+export function toRoomDto(row: RoomRow): Room {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    provider: row.provider,
+    maxParticipants: row.maxParticipants,
+    maxParticipantDurationSeconds: row.maxParticipantDurationS,
+    emptyRoomTimeoutSeconds: row.emptyRoomTimeoutS,
+    unusedRoomTimeoutSeconds: row.unusedRoomTimeoutS,
+    createdAt: row.createdAt.toISOString(),
+    endedAt: row.endedAt?.toISOString() ?? null,
+    endReason: row.endReason,
+  };
+}
+
+/** The in-progress room of that name, or else the most recent one. */
+export async function findRoom(db: Db, orgId: string, name: string): Promise<RoomRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(rooms)
+    .where(and(eq(rooms.orgId, orgId), eq(rooms.name, name)))
+    .orderBy(sql`${rooms.status} = 'in-progress' desc`, desc(rooms.createdAt))
+    .limit(1);
+  return row;
+}
+
+async function getRoom(db: Db, orgId: string, name: string): Promise<RoomRow> {
+  const row = await findRoom(db, orgId, name);
+  if (!row) throw new AppError('not_found', `There is no room "${name}".`);
+  return row;
+}
+
+export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody): Promise<Room> {
+  let row: RoomRow;
+  try {
+    row = await deps.db.transaction(async (tx) => {
+      const [inserted] = await tx
+        .insert(rooms)
+        .values({
+          orgId: ctx.orgId,
+          name: body.name,
+          provider: deps.media.name,
+          maxParticipants: body.maxParticipants ?? deps.defaults.maxParticipants,
+          maxParticipantDurationS: body.maxParticipantDurationSeconds ?? deps.defaults.maxParticipantDurationS,
+          emptyRoomTimeoutS: body.emptyRoomTimeoutSeconds ?? deps.defaults.emptyTimeoutS,
+          unusedRoomTimeoutS: body.unusedRoomTimeoutSeconds ?? deps.defaults.unusedTimeoutS,
+        })
+        .returning();
+      await audit(tx, ctx, 'room.created', { type: 'room', id: inserted!.id }, { provider: deps.media.name });
+      return inserted!;
+    });
+  } catch (err) {
+    if (sqlState(err) === '23505') throw new AppError('already_exists', `A room named "${body.name}" is already in progress.`, [{ path: 'body/name', message: 'is in use by a room in progress' }]);
+    throw err;
+  }
+  let provided: Awaited<ReturnType<MediaProvider['createRoom']>>;
+  try {
+    provided = await deps.media.createRoom({ roomId: row.id, orgId: ctx.orgId, name: row.name, maxParticipants: row.maxParticipants });
+  } catch (err) {
+    // The row exists but the provider has no room: close it, so the name is free to try again.
+    await finishRoom(deps, ctx, row, 'provider_error');
+    throw new AppError('provider_error', `The media provider could not create the room: ${(err as Error).message}`);
+  }
+  const [updated] = await deps.db
+    .update(rooms)
+    .set({ providerRoomId: provided.providerRoomId, providerData: provided.providerData ?? null })
+    .where(eq(rooms.id, row.id))
+    .returning();
+  await deps.hub.publish(ctx.orgId, 'room.created', { roomId: row.id, name: row.name });
+  return toRoomDto(updated!);
+}
+
+export async function getRoomByName(deps: RoomDeps, ctx: Ctx, name: string): Promise<Room> {
+  return toRoomDto(await getRoom(deps.db, ctx.orgId, name));
+}
+
+/** Marks the room completed and closes open participant rows; audited. Returns false if it was already completed. */
+async function finishRoom(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string): Promise<boolean> {
+  const now = new Date();
+  return deps.db.transaction(async (tx) => {
+    const [ended] = await tx
+      .update(rooms)
+      .set({ status: 'completed', endedAt: now, endReason: reason })
+      .where(and(eq(rooms.id, row.id), eq(rooms.status, 'in-progress')))
+      .returning({ id: rooms.id });
+    if (!ended) return false;
+    await tx
+      .update(roomParticipants)
+      .set({ status: 'disconnected', leftAt: now, leaveReason: 'room_ended', durationS: sql`greatest(0, floor(extract(epoch from (${now.toISOString()}::timestamptz - ${roomParticipants.joinedAt}))))::int` })
+      .where(and(eq(roomParticipants.orgId, ctx.orgId), eq(roomParticipants.roomId, row.id), isNull(roomParticipants.leftAt)));
+    await audit(tx, ctx, 'room.ended', { type: 'room', id: row.id }, { reason });
+    return true;
+  });
+}
+
+/** Ends the room for everyone. Ending a completed room answers it as it is. */
+export async function endRoom(deps: RoomDeps, ctx: Ctx, name: string, reason = 'ended_by_api'): Promise<Room> {
+  const row = await getRoom(deps.db, ctx.orgId, name);
+  if (row.status === 'in-progress' && (await finishRoom(deps, ctx, row, reason))) {
+    if (row.providerRoomId) await deps.media.endRoom(row.providerRoomId, reason);
+    await deps.hub.publish(ctx.orgId, 'room.ended', { roomId: row.id, name: row.name, reason });
+  }
+  return toRoomDto(await getRoom(deps.db, ctx.orgId, name));
+}
+
+export async function listRoomParticipants(deps: RoomDeps, ctx: Ctx, name: string) {
+  const row = await getRoom(deps.db, ctx.orgId, name);
+  const rows = await deps.db
+    .select()
+    .from(roomParticipants)
+    .where(and(eq(roomParticipants.orgId, ctx.orgId), eq(roomParticipants.roomId, row.id)))
+    .orderBy(asc(roomParticipants.joinedAt), asc(roomParticipants.id))
+    .limit(1000);
+  return rows.map((p) => ({
+    identity: p.identity,
+    status: p.status,
+    joinedAt: p.joinedAt.toISOString(),
+    leftAt: p.leftAt?.toISOString() ?? null,
+    durationSeconds: p.durationS,
+  }));
+}
+
+export async function removeRoomParticipant(deps: RoomDeps, ctx: Ctx, name: string, identity: string): Promise<void> {
+  const row = await getRoom(deps.db, ctx.orgId, name);
+  if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`);
+  const removed = await deps.media.removeParticipant(row.providerRoomId, identity, 'removed_by_api');
+  if (!removed) throw new AppError('not_found', `"${identity}" is not connected to the room "${name}".`);
+  await audit(deps.db, ctx, 'room.participant_removed', { type: 'room', id: row.id }, { identity });
+}
+
+export interface IssuedToken {
+  token: string;
+  room: string;
+  identity: string;
+  expiresIn: number;
+  provider: string;
+  url: string;
+}
+
+/** Mints a media token for one identity in one in-progress room; audited (never the token itself). */
+export async function issueToken(deps: RoomDeps, ctx: Ctx, body: TokenBody): Promise<IssuedToken> {
+  const row = await getRoom(deps.db, ctx.orgId, body.room);
+  if (row.status !== 'in-progress' || !row.providerRoomId) {
+    throw new AppError('invalid_state', `The room "${body.room}" has ended; create a new room to meet again.`, { status: row.status });
+  }
+  const ttlSeconds = body.ttlSeconds ?? DEFAULT_TOKEN_TTL_S;
+  const grants = { ...DEFAULT_GRANTS, ...body.grants };
+  const minted = await deps.media.mintToken({
+    roomId: row.id,
+    roomName: row.name,
+    providerRoomId: row.providerRoomId,
+    orgId: ctx.orgId,
+    identity: body.identity,
+    grants,
+    ttlSeconds,
+  });
+  await audit(deps.db, ctx, 'room.token_issued', { type: 'room', id: row.id }, {
+    identity: body.identity,
+    ttlSeconds,
+    publish: grants.publish,
+    subscribe: grants.subscribe,
+    data: grants.data,
+    admin: grants.admin,
+  });
+  return { token: minted.token, room: row.name, identity: body.identity, expiresIn: ttlSeconds, provider: deps.media.name, url: minted.url };
+}

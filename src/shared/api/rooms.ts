@@ -1,0 +1,75 @@
+import Type from 'typebox';
+import { IsoDateTime, Uuid } from './common.js';
+
+/** Letters, digits, `-` and `_`, 1 to 128 characters. */
+export const RoomName = Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description: 'Letters, digits, - and _ (1 to 128).' });
+/** An opaque id chosen by the host app (never a name or an email: it reaches logs and the audit trail). */
+export const Identity = Type.String({ pattern: '^[A-Za-z0-9_.:-]{1,128}$', description: 'Letters, digits, _ . : - (1 to 128). Use ids, not names.' });
+
+export const Room = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  status: Type.Union([Type.Literal('in-progress'), Type.Literal('completed')]),
+  provider: Type.String(),
+  maxParticipants: Type.Integer(),
+  maxParticipantDurationSeconds: Type.Integer(),
+  emptyRoomTimeoutSeconds: Type.Integer(),
+  unusedRoomTimeoutSeconds: Type.Integer(),
+  createdAt: IsoDateTime,
+  endedAt: Type.Union([IsoDateTime, Type.Null()]),
+  endReason: Type.Union([Type.String(), Type.Null()]),
+});
+export type Room = Type.Static<typeof Room>;
+
+export const CreateRoomBody = Type.Object(
+  {
+    name: RoomName,
+    maxParticipants: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+    maxParticipantDurationSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 86_400 })),
+    emptyRoomTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+    unusedRoomTimeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateRoomBody = Type.Static<typeof CreateRoomBody>;
+
+export const RoomParams = Type.Object({ name: RoomName });
+export const ParticipantParams = Type.Object({ name: RoomName, identity: Identity });
+
+export const RoomParticipant = Type.Object({
+  identity: Type.String(),
+  status: Type.Union([Type.Literal('connected'), Type.Literal('disconnected')]),
+  joinedAt: IsoDateTime,
+  leftAt: Type.Union([IsoDateTime, Type.Null()]),
+  durationSeconds: Type.Union([Type.Integer(), Type.Null()]),
+});
+
+export const GrantsBody = Type.Object(
+  {
+    publish: Type.Optional(Type.Boolean()),
+    subscribe: Type.Optional(Type.Boolean()),
+    data: Type.Optional(Type.Boolean()),
+    admin: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const TokenBody = Type.Object(
+  {
+    room: RoomName,
+    identity: Identity,
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400, description: 'Default 14400 (4 h): a live connection cannot be re-tokened.' })),
+    grants: Type.Optional(GrantsBody),
+  },
+  { additionalProperties: false },
+);
+export type TokenBody = Type.Static<typeof TokenBody>;
+
+export const TokenResponse = Type.Object({
+  token: Type.String(),
+  room: Type.String(),
+  identity: Type.String(),
+  expiresIn: Type.Integer({ description: 'Seconds.' }),
+  provider: Type.String(),
+  url: Type.String({ description: 'Where the SDK connects.' }),
+});
