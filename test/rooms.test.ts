@@ -109,13 +109,31 @@ for (const kind of DB_KINDS) {
     test('participants: listed from the room’s history; removing someone not connected is a 404', async () => {
       const room = (await a.apiKey.post('/api/v1/rooms', { name: 'people' })).json();
       assert.deepEqual((await a.apiKey.get('/api/v1/rooms/people/participants')).json(), { data: [] });
+      // The media plane reports a connection; the rooms layer records it.
       provider.participantConnected(room.id, 'patient-1');
+      await t.app.roomEvents.idle();
       assert.deepEqual((await provider.listParticipants(room.id)).map((p) => p.identity), ['patient-1']);
+      const joined = (await a.apiKey.get('/api/v1/rooms/people/participants')).json().data;
+      assert.deepEqual(joined.map((p: { identity: string; status: string }) => [p.identity, p.status]), [['patient-1', 'connected']]);
+
       const removed = await a.clinician.post('/api/v1/rooms/people/participants/patient-1/remove');
       assert.equal(removed.statusCode, 204, removed.body);
+      await t.app.roomEvents.idle();
       assert.deepEqual(await provider.listParticipants(room.id), []);
+      const left = (await a.apiKey.get('/api/v1/rooms/people/participants')).json().data;
+      assert.equal(left[0].status, 'disconnected');
+      assert.ok(left[0].leftAt && left[0].durationSeconds !== null && left[0].durationSeconds >= 0);
       expectStatus(await a.clinician.post('/api/v1/rooms/people/participants/patient-1/remove'), 404, 'not_found');
-      assert.deepEqual((await auditActions(t, a.orgId, room.id)).at(-1), 'room.participant_removed');
+      // The API's removal and the media plane's report of the leave are recorded independently.
+      assert.deepEqual((await auditActions(t, a.orgId, room.id)).sort(), ['room.created', 'room.participant_joined', 'room.participant_left', 'room.participant_removed']);
+
+      // Ending the room closes everyone's participation.
+      provider.participantConnected(room.id, 'patient-2');
+      await t.app.roomEvents.idle();
+      await a.apiKey.post('/api/v1/rooms/people/end');
+      await t.app.roomEvents.idle();
+      const after = (await a.apiKey.get('/api/v1/rooms/people/participants')).json().data as { identity: string; status: string }[];
+      assert.deepEqual(after.map((p) => [p.identity, p.status]), [['patient-1', 'disconnected'], ['patient-2', 'disconnected']]);
     });
 
     test('roles: caregivers read but cannot create, end, remove or mint; no credentials is a 401', async () => {

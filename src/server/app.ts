@@ -30,6 +30,7 @@ import { patientRoutes } from './patients/routes.js';
 import type { PubSub } from './pubsub/index.js';
 import type { MediaProvider } from './rooms/provider.js';
 import { roomRoutes } from './rooms/routes.js';
+import { recordRoomEvents } from './rooms/service.js';
 import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
 import { realtimeRoutes } from './realtime/routes.js';
 import { userRoutes } from './users/routes.js';
@@ -62,6 +63,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     deps: AppDeps;
     principals: PrincipalResolver;
+    /** Persists the media provider's events; `idle()` resolves once every event so far is recorded. */
+    roomEvents: { idle(): Promise<void> };
     realtime: RealtimeHub;
   }
   interface FastifyRequest {
@@ -195,6 +198,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   app.decorate('realtime', createRealtimeHub(app, deps));
+  const roomEvents = recordRoomEvents({ db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms }, app.log);
+  app.decorate('roomEvents', roomEvents);
+  app.addHook('onClose', async () => {
+    roomEvents.stop();
+    await roomEvents.idle();
+  });
 
   await app.register(opsRoutes);
   await app.register(webRoutes);

@@ -2,12 +2,12 @@ import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { CreateRoomBody, Room, TokenBody } from '../../shared/api/rooms.js';
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
-import type { Ctx } from '../context.js';
+import { systemCtx, type Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import { roomParticipants, rooms } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { OrgEvents } from '../realtime/events.js';
-import { DEFAULT_GRANTS, type MediaProvider } from './provider.js';
+import { DEFAULT_GRANTS, type MediaProvider, type RoomEvent } from './provider.js';
 
 type RoomRow = typeof rooms.$inferSelect;
 
@@ -187,4 +187,56 @@ export async function issueToken(deps: RoomDeps, ctx: Ctx, body: TokenBody): Pro
     admin: grants.admin,
   });
   return { token: minted.token, room: row.name, identity: body.identity, expiresIn: ttlSeconds, provider: deps.media.name, url: minted.url };
+}
+
+async function roomByProviderId(db: Db, providerRoomId: string): Promise<RoomRow | undefined> {
+  const [row] = await db.select().from(rooms).where(eq(rooms.providerRoomId, providerRoomId)).orderBy(desc(rooms.createdAt)).limit(1);
+  return row;
+}
+
+/**
+ * Persists the provider's normalised events: participant rows with join/leave times and durations, the
+ * audit trail, and realtime events. Events are applied one at a time, in order.
+ */
+export function recordRoomEvents(deps: RoomDeps, log: { warn(obj: object, msg: string): void }): { stop(): void; idle(): Promise<void> } {
+  let chain: Promise<void> = Promise.resolve();
+  const apply = async (event: RoomEvent) => {
+    if (event.type !== 'participant.joined' && event.type !== 'participant.left' && event.type !== 'room.ended') return;
+    const row = await roomByProviderId(deps.db, event.roomId);
+    if (!row) return;
+    const ctx = systemCtx(row.orgId);
+    if (event.type === 'room.ended') {
+      if (row.status === 'in-progress' && (await finishRoom(deps, ctx, row, event.reason))) {
+        await deps.hub.publish(row.orgId, 'room.ended', { roomId: row.id, name: row.name, reason: event.reason });
+      }
+      return;
+    }
+    if (event.type === 'participant.joined') {
+      await deps.db.transaction(async (tx) => {
+        await tx.insert(roomParticipants).values({ orgId: row.orgId, roomId: row.id, identity: event.identity, status: 'connected', joinedAt: event.at });
+        await audit(tx, ctx, 'room.participant_joined', { type: 'room', id: row.id }, { identity: event.identity });
+      });
+      await deps.hub.publish(row.orgId, 'room.participant_joined', { roomId: row.id, name: row.name, identity: event.identity });
+      return;
+    }
+    const closed = await deps.db.transaction(async (tx) => {
+      const updated = await tx
+        .update(roomParticipants)
+        .set({
+          status: 'disconnected',
+          leftAt: event.at,
+          leaveReason: event.reason,
+          durationS: sql`greatest(0, floor(extract(epoch from (${event.at.toISOString()}::timestamptz - ${roomParticipants.joinedAt}))))::int`,
+        })
+        .where(and(eq(roomParticipants.orgId, row.orgId), eq(roomParticipants.roomId, row.id), eq(roomParticipants.identity, event.identity), isNull(roomParticipants.leftAt)))
+        .returning({ id: roomParticipants.id });
+      if (updated.length > 0) await audit(tx, ctx, 'room.participant_left', { type: 'room', id: row.id }, { identity: event.identity, reason: event.reason });
+      return updated.length > 0;
+    });
+    if (closed) await deps.hub.publish(row.orgId, 'room.participant_left', { roomId: row.id, name: row.name, identity: event.identity, reason: event.reason });
+  };
+  const unsubscribe = deps.media.onEvent((event) => {
+    chain = chain.then(() => apply(event)).catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event not recorded'));
+  });
+  return { stop: unsubscribe, idle: () => chain };
 }
