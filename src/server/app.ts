@@ -30,7 +30,8 @@ import { patientRoutes } from './patients/routes.js';
 import type { PubSub } from './pubsub/index.js';
 import type { MediaProvider } from './rooms/provider.js';
 import { roomRoutes } from './rooms/routes.js';
-import { recordRoomEvents } from './rooms/service.js';
+import { startRoomSweeper } from './rooms/lifecycle.js';
+import { recordRoomEvents, type RoomDeps } from './rooms/service.js';
 import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
 import { realtimeRoutes } from './realtime/routes.js';
 import { userRoutes } from './users/routes.js';
@@ -63,6 +64,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     deps: AppDeps;
     principals: PrincipalResolver;
+    /** The rooms layer's dependencies, shared by its routes, event recorder and lifecycle sweeper. */
+    rooms: RoomDeps;
     /** Persists the media provider's events; `idle()` resolves once every event so far is recorded. */
     roomEvents: { idle(): Promise<void> };
     realtime: RealtimeHub;
@@ -198,9 +201,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   app.decorate('realtime', createRealtimeHub(app, deps));
-  const roomEvents = recordRoomEvents({ db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms }, app.log);
+  const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms };
+  app.decorate('rooms', rooms);
+  const roomEvents = recordRoomEvents(rooms, app.log);
   app.decorate('roomEvents', roomEvents);
+  const sweeper = startRoomSweeper(rooms, app.log);
   app.addHook('onClose', async () => {
+    await sweeper.stop();
     roomEvents.stop();
     await roomEvents.idle();
   });

@@ -3,14 +3,14 @@ import { CreateRoomBody, ParticipantParams, Room, RoomParams, RoomParticipant, T
 import { ctxOf, type App } from '../app.js';
 import { authErrors } from '../http/schemas.js';
 import { ErrorResponse } from '../../shared/api/common.js';
-import { createRoom, endRoom, getRoomByName, issueToken, listRoomParticipants, removeRoomParticipant, type RoomDeps } from './service.js';
+import { createRoom, endRoom, getRoomByName, issueToken, listRoomParticipants, removeRoomParticipant } from './service.js';
 
 const WRITERS = ['admin', 'clinician'] as const;
 
 /** The rooms API for host apps (API key) and staff: the seeds' token service, done properly. */
 export async function roomRoutes(app: App): Promise<void> {
   const { config } = app.deps;
-  const deps: RoomDeps = { db: app.deps.database.db, hub: app.realtime, media: app.deps.media, defaults: config.rooms };
+  const deps = app.rooms;
   const tags = ['rooms'];
 
   app.post(

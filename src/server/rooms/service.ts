@@ -117,14 +117,23 @@ async function finishRoom(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string
   });
 }
 
+async function endRow(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string): Promise<boolean> {
+  if (row.status !== 'in-progress' || !(await finishRoom(deps, ctx, row, reason))) return false;
+  if (row.providerRoomId) await deps.media.endRoom(row.providerRoomId, reason);
+  await deps.hub.publish(ctx.orgId, 'room.ended', { roomId: row.id, name: row.name, reason });
+  return true;
+}
+
 /** Ends the room for everyone. Ending a completed room answers it as it is. */
 export async function endRoom(deps: RoomDeps, ctx: Ctx, name: string, reason = 'ended_by_api'): Promise<Room> {
-  const row = await getRoom(deps.db, ctx.orgId, name);
-  if (row.status === 'in-progress' && (await finishRoom(deps, ctx, row, reason))) {
-    if (row.providerRoomId) await deps.media.endRoom(row.providerRoomId, reason);
-    await deps.hub.publish(ctx.orgId, 'room.ended', { roomId: row.id, name: row.name, reason });
-  }
+  await endRow(deps, ctx, await getRoom(deps.db, ctx.orgId, name), reason);
   return toRoomDto(await getRoom(deps.db, ctx.orgId, name));
+}
+
+/** Ends a room by id (timers, other features); false when it had ended already. */
+export async function endRoomById(deps: RoomDeps, ctx: Ctx, roomId: string, reason: string): Promise<boolean> {
+  const [row] = await deps.db.select().from(rooms).where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId))).limit(1);
+  return row ? endRow(deps, ctx, row, reason) : false;
 }
 
 export async function listRoomParticipants(deps: RoomDeps, ctx: Ctx, name: string) {
