@@ -72,8 +72,6 @@ async function checkPeople(db: Db, orgId: string, clinicianId: string | undefine
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 /** Ids as the database returns them (lower case), so comparisons in code agree with the database; a patient listed twice is refused. */
 function normalisePatientIds(ids: string[]): string[] {
   const out = ids.map((id) => id.toLowerCase());

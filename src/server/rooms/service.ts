@@ -98,6 +98,11 @@ export async function getRoomByName(deps: RoomDeps, ctx: Ctx, name: string): Pro
   return toRoomDto(await getRoom(deps.db, ctx.orgId, name));
 }
 
+/** Whole seconds from a participant row's join to `at`, for its duration column. */
+function secondsSinceJoined(at: Date) {
+  return sql<number>`greatest(0, floor(extract(epoch from (${at.toISOString()}::timestamptz - ${roomParticipants.joinedAt}))))::int`;
+}
+
 /** Marks the room completed and closes open participant rows; audited. Returns false if it was already completed. */
 async function finishRoom(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string): Promise<boolean> {
   const now = new Date();
@@ -110,7 +115,7 @@ async function finishRoom(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string
     if (!ended) return false;
     await tx
       .update(roomParticipants)
-      .set({ status: 'disconnected', leftAt: now, leaveReason: 'room_ended', durationS: sql`greatest(0, floor(extract(epoch from (${now.toISOString()}::timestamptz - ${roomParticipants.joinedAt}))))::int` })
+      .set({ status: 'disconnected', leftAt: now, leaveReason: 'room_ended', durationS: secondsSinceJoined(now) })
       .where(and(eq(roomParticipants.orgId, ctx.orgId), eq(roomParticipants.roomId, row.id), isNull(roomParticipants.leftAt)));
     await audit(tx, ctx, 'room.ended', { type: 'room', id: row.id }, { reason });
     return true;
@@ -235,7 +240,7 @@ export function recordRoomEvents(deps: RoomDeps, log: { warn(obj: object, msg: s
           status: 'disconnected',
           leftAt: event.at,
           leaveReason: event.reason,
-          durationS: sql`greatest(0, floor(extract(epoch from (${event.at.toISOString()}::timestamptz - ${roomParticipants.joinedAt}))))::int`,
+          durationS: secondsSinceJoined(event.at),
         })
         .where(and(eq(roomParticipants.orgId, row.orgId), eq(roomParticipants.roomId, row.id), eq(roomParticipants.identity, event.identity), isNull(roomParticipants.leftAt)))
         .returning({ id: roomParticipants.id });
