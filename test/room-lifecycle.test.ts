@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { BuiltinProvider } from '../src/server/rooms/builtin/provider.js';
 import { sweepRooms } from '../src/server/rooms/lifecycle.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { joinRoom } from './helpers/rtc.js';
 import { auditActions } from './helpers/audit.js';
 import { createTestOrg, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
@@ -43,11 +44,12 @@ for (const kind of DB_KINDS) {
 
     test('a room ends after its empty-room timeout once the last participant left; a rejoin resets it', async () => {
       const room = await create({ name: 'emptied', emptyRoomTimeoutSeconds: 30, unusedRoomTimeoutSeconds: 5 });
-      provider.participantConnected(room.id, 'p1');
+      const p1 = await joinRoom(t, a.apiKey, 'emptied', 'p1', { media: false });
       await t.app.roomEvents.idle();
       await sweepRooms(t.app.rooms, later(3600));
       assert.equal((await status('emptied')).status, 'in-progress', 'someone is in: neither timeout applies');
-      await provider.removeParticipant(room.id, 'p1', 'left');
+      p1.send({ type: 'leave' });
+      assert.equal(await p1.closed(), 1000);
       await t.app.roomEvents.idle();
       await sweepRooms(t.app.rooms, later(25));
       assert.equal((await status('emptied')).status, 'in-progress');
@@ -58,7 +60,7 @@ for (const kind of DB_KINDS) {
 
     test('a participant is removed when their maximum duration is reached', async () => {
       const room = await create({ name: 'timed', maxParticipantDurationSeconds: 15 });
-      provider.participantConnected(room.id, 'caller');
+      const caller = await joinRoom(t, a.apiKey, 'timed', 'caller', { media: false });
       await t.app.roomEvents.idle();
       assert.deepEqual((await sweepRooms(t.app.rooms, later(10))).removed, []);
       const result = await sweepRooms(t.app.rooms, later(16));
@@ -66,6 +68,7 @@ for (const kind of DB_KINDS) {
       await t.app.roomEvents.idle();
       const [p] = (await a.apiKey.get('/api/v1/rooms/timed/participants')).json().data;
       assert.equal(p.status, 'disconnected');
+      assert.equal(await caller.closed(), 4007, 'the client is told it reached the maximum duration');
     });
 
     test('deadlines survive a restart: a new app on the same database ends what fell due', async () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BuiltinProvider } from '../src/server/rooms/builtin/provider.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { joinRoom } from './helpers/rtc.js';
 import { allAuditRows, auditActions } from './helpers/audit.js';
 import { createTestOrg, detailPaths, expectStatus, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
@@ -110,7 +111,7 @@ for (const kind of DB_KINDS) {
       const room = (await a.apiKey.post('/api/v1/rooms', { name: 'people' })).json();
       assert.deepEqual((await a.apiKey.get('/api/v1/rooms/people/participants')).json(), { data: [] });
       // The media plane reports a connection; the rooms layer records it.
-      provider.participantConnected(room.id, 'patient-1');
+      const patient1 = await joinRoom(t, a.apiKey, 'people', 'patient-1', { media: false });
       await t.app.roomEvents.idle();
       assert.deepEqual((await provider.listParticipants(room.id)).map((p) => p.identity), ['patient-1']);
       const joined = (await a.apiKey.get('/api/v1/rooms/people/participants')).json().data;
@@ -118,6 +119,7 @@ for (const kind of DB_KINDS) {
 
       const removed = await a.clinician.post('/api/v1/rooms/people/participants/patient-1/remove');
       assert.equal(removed.statusCode, 204, removed.body);
+      assert.equal(await patient1.closed(), 4000, 'the removed participant’s socket is closed with "removed"');
       await t.app.roomEvents.idle();
       assert.deepEqual(await provider.listParticipants(room.id), []);
       const left = (await a.apiKey.get('/api/v1/rooms/people/participants')).json().data;
@@ -125,15 +127,16 @@ for (const kind of DB_KINDS) {
       assert.ok(left[0].leftAt && left[0].durationSeconds !== null && left[0].durationSeconds >= 0);
       expectStatus(await a.clinician.post('/api/v1/rooms/people/participants/patient-1/remove'), 404, 'not_found');
       // The API's removal and the media plane's report of the leave are recorded independently.
-      assert.deepEqual((await auditActions(t, a.orgId, room.id)).sort(), ['room.created', 'room.participant_joined', 'room.participant_left', 'room.participant_removed']);
+      assert.deepEqual((await auditActions(t, a.orgId, room.id)).sort(), ['room.created', 'room.participant_joined', 'room.participant_left', 'room.participant_removed', 'room.token_issued']);
 
       // Ending the room closes everyone's participation.
-      provider.participantConnected(room.id, 'patient-2');
+      const patient2 = await joinRoom(t, a.apiKey, 'people', 'patient-2', { media: false });
       await t.app.roomEvents.idle();
       await a.apiKey.post('/api/v1/rooms/people/end');
       await t.app.roomEvents.idle();
       const after = (await a.apiKey.get('/api/v1/rooms/people/participants')).json().data as { identity: string; status: string }[];
       assert.deepEqual(after.map((p) => [p.identity, p.status]), [['patient-1', 'disconnected'], ['patient-2', 'disconnected']]);
+      assert.equal(await patient2.closed(), 4003, 'everyone is told the room ended');
     });
 
     test('roles: caregivers read but cannot create, end, remove or mint; no credentials is a 401', async () => {

@@ -99,6 +99,22 @@ describe('SFU routing (pure)', () => {
     assert.deepEqual(removed.map((e) => `${e.trackId}->${e.subscriberId}`).sort(), ['clin:a->pat', 'clin:v->pat']);
     assert.deepEqual(diffEdges(next, next), { added: [], removed: [] });
   });
+
+  test('computeEdges: a participant that does not receive gets nothing, even through an override; it still publishes', () => {
+    const edges = computeEdges({
+      participants: [
+        { id: 'host', group: 'g' },
+        { id: 'viewer', group: 'g', receives: false },
+      ],
+      tracks: [
+        { trackId: 'host:v', publisherId: 'host', kind: 'video' },
+        { trackId: 'viewer:v', publisherId: 'viewer', kind: 'video' },
+      ],
+      muted: [],
+      overrides: [{ subscriberId: 'viewer', publisherId: 'host', kind: '*', allow: true }],
+    });
+    assert.deepEqual([...edges.values()].map((e) => `${e.trackId}->${e.subscriberId}`), ['viewer:v->host']);
+  });
 });
 
 describe('SFU network quality (pure)', () => {

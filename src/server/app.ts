@@ -31,7 +31,7 @@ import type { PubSub } from './pubsub/index.js';
 import type { MediaProvider } from './rooms/provider.js';
 import { roomRoutes } from './rooms/routes.js';
 import { startRoomSweeper } from './rooms/lifecycle.js';
-import { recordRoomEvents, type RoomDeps } from './rooms/service.js';
+import { recordRoomEvents, restoreRooms, type RoomDeps } from './rooms/service.js';
 import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
 import { realtimeRoutes } from './realtime/routes.js';
 import { userRoutes } from './users/routes.js';
@@ -205,6 +205,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('rooms', rooms);
   const roomEvents = recordRoomEvents(rooms, app.log);
   app.decorate('roomEvents', roomEvents);
+  deps.media.attach?.({ registerUpgrade: (path, handler) => app.realtime.upgrades.register(path, handler) });
+  app.addHook('preClose', async () => {
+    await deps.media.shutdown?.();
+  });
+  await restoreRooms(rooms, app.log);
   const sweeper = startRoomSweeper(rooms, app.log);
   app.addHook('onClose', async () => {
     await sweeper.stop();

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
@@ -66,6 +67,17 @@ const EnvSchema = z
     ROOM_MAX_PARTICIPANT_DURATION_SECONDS: int(10, 86_400).default(14_400),
     ROOM_EMPTY_TIMEOUT_SECONDS: int(1, 86_400).default(300),
     ROOM_UNUSED_TIMEOUT_SECONDS: int(1, 86_400).default(300),
+    RTC_ANNOUNCED_ADDRESSES: z.string().default(''),
+    RTC_USE_INTERFACE_ADDRESSES: bool.default(true),
+    RTC_UDP_PORT_MIN: int(1024, 65535).optional(),
+    RTC_UDP_PORT_MAX: int(1024, 65535).optional(),
+    RTC_RECONNECT_GRACE_SECONDS: int(1, 600).default(15),
+    RTC_MAX_BITRATE_BPS: int(100_000, 50_000_000).default(1_500_000),
+    STUN_URLS: z.string().default(''),
+    TURN_URLS: z.string().default(''),
+    TURN_SECRET: optionalString,
+    TURN_CREDENTIAL_TTL_SECONDS: int(60, 7 * 86_400).default(86_400),
+    RECORDINGS_DIR: optionalString,
     DEFAULT_PHONE_REGION: z
       .string()
       .trim()
@@ -111,6 +123,25 @@ const EnvSchema = z
     if (env.TWILIO_AUTH_TOKEN && !/^[0-9a-fA-F]{32}$/.test(env.TWILIO_AUTH_TOKEN)) {
       issue('TWILIO_AUTH_TOKEN', 'must be 32 hex characters (the auth token, not the account SID or an API key)');
     }
+    for (const address of splitList(String(env.RTC_ANNOUNCED_ADDRESSES ?? ''))) {
+      if (isIP(address) === 0) issue('RTC_ANNOUNCED_ADDRESSES', `"${address}" is not an IP address (list the addresses browsers reach this server at, comma-separated)`);
+    }
+    if (env.RTC_USE_INTERFACE_ADDRESSES === false && splitList(String(env.RTC_ANNOUNCED_ADDRESSES ?? '')).length === 0) {
+      issue('RTC_ANNOUNCED_ADDRESSES', 'is required when RTC_USE_INTERFACE_ADDRESSES=false (otherwise no address is announced and no call connects)');
+    }
+    if ((env.RTC_UDP_PORT_MIN === undefined) !== (env.RTC_UDP_PORT_MAX === undefined)) {
+      issue('RTC_UDP_PORT_MAX', 'set both RTC_UDP_PORT_MIN and RTC_UDP_PORT_MAX, or neither');
+    } else if (typeof env.RTC_UDP_PORT_MIN === 'number' && typeof env.RTC_UDP_PORT_MAX === 'number' && env.RTC_UDP_PORT_MIN >= env.RTC_UDP_PORT_MAX) {
+      issue('RTC_UDP_PORT_MAX', 'must be greater than RTC_UDP_PORT_MIN');
+    }
+    for (const [key, schemes] of [['STUN_URLS', ['stun:', 'stuns:']], ['TURN_URLS', ['turn:', 'turns:']]] as const) {
+      for (const u of splitList(String(env[key] ?? ''))) {
+        if (!(schemes as readonly string[]).some((s) => u.startsWith(s))) issue(key, `"${u}" must start with ${schemes.join(' or ')}`);
+      }
+    }
+    if (splitList(String(env.TURN_URLS ?? '')).length > 0 && !env.TURN_SECRET) {
+      issue('TURN_SECRET', "is required with TURN_URLS (the shared secret of coturn's use-auth-secret / static-auth-secret)");
+    }
     for (const origin of splitList(String(env.CORS_ORIGINS ?? ''))) {
       if (!isOrigin(origin)) issue('CORS_ORIGINS', `"${origin}" is not an origin such as https://ehr.example.org (scheme, host and optional port, no path)`);
     }
@@ -141,6 +172,22 @@ export interface Config {
     readonly maxParticipantDurationS: number;
     readonly emptyTimeoutS: number;
     readonly unusedTimeoutS: number;
+  };
+  /** The builtin media plane's network settings. */
+  readonly rtc: {
+    /** Addresses announced as ICE host candidates (what browsers reach the SFU at). */
+    readonly announcedAddresses: readonly string[];
+    /** Also announce the machine's own interface addresses. */
+    readonly useInterfaceAddresses: boolean;
+    readonly udpPortRange: readonly [number, number] | undefined;
+    readonly reconnectGraceMs: number;
+    /** The send rate each publisher is capped at (REMB). */
+    readonly maxBitrateBps: number;
+    readonly stunUrls: readonly string[];
+    readonly turnUrls: readonly string[];
+    readonly turnSecret: string | undefined;
+    readonly turnCredentialTtlS: number;
+    readonly recordingsDir: string;
   };
   readonly defaultPhoneRegion: string;
   readonly mediaProvider: 'builtin' | 'twilio';
@@ -224,6 +271,18 @@ export function loadConfig(
       maxParticipantDurationS: e.ROOM_MAX_PARTICIPANT_DURATION_SECONDS,
       emptyTimeoutS: e.ROOM_EMPTY_TIMEOUT_SECONDS,
       unusedTimeoutS: e.ROOM_UNUSED_TIMEOUT_SECONDS,
+    },
+    rtc: {
+      announcedAddresses: splitList(e.RTC_ANNOUNCED_ADDRESSES),
+      useInterfaceAddresses: e.RTC_USE_INTERFACE_ADDRESSES,
+      udpPortRange: e.RTC_UDP_PORT_MIN !== undefined && e.RTC_UDP_PORT_MAX !== undefined ? [e.RTC_UDP_PORT_MIN, e.RTC_UDP_PORT_MAX] : undefined,
+      reconnectGraceMs: e.RTC_RECONNECT_GRACE_SECONDS * 1000,
+      maxBitrateBps: e.RTC_MAX_BITRATE_BPS,
+      stunUrls: splitList(e.STUN_URLS),
+      turnUrls: splitList(e.TURN_URLS),
+      turnSecret: e.TURN_SECRET,
+      turnCredentialTtlS: e.TURN_CREDENTIAL_TTL_SECONDS,
+      recordingsDir: path.resolve(e.RECORDINGS_DIR ?? path.join(dataDir, 'recordings')),
     },
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     mediaProvider: e.MEDIA_PROVIDER,

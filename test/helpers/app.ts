@@ -19,6 +19,8 @@ export interface TestApp {
   pubsub: PubSub;
   /** Every log line the app wrote, as text (tests check nothing sensitive reaches it). */
   logs: string[];
+  /** Starts listening on 127.0.0.1 (an ephemeral port) for clients that need a socket; resolves the base URL. */
+  listen(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,9 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
     LOG_LEVEL: 'info',
     DATA_DIR: dataDir,
     HOST: '127.0.0.1',
+    // Media stays on loopback: the SFU announces 127.0.0.1 only.
+    RTC_ANNOUNCED_ADDRESSES: '127.0.0.1',
+    RTC_USE_INTERFACE_ADDRESSES: 'false',
     ...options.env,
   });
   const database = options.database ?? (await createTestDatabase(kind));
@@ -49,7 +54,7 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
     },
   });
   const logger = pino(loggerOptions(config.logLevel), stream);
-  const media = createMediaProvider(config);
+  const media = createMediaProvider(config, logger);
   const app = await buildApp({ config, database, pubsub, media, logger });
   await app.ready();
   return {
@@ -58,6 +63,12 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
     database,
     pubsub,
     logs,
+    async listen() {
+      if (!app.server.listening) await app.listen({ host: '127.0.0.1', port: 0 });
+      const address = app.server.address();
+      if (!address || typeof address === 'string') throw new Error('not listening on a TCP port');
+      return `http://127.0.0.1:${address.port}`;
+    },
     async close() {
       await app.close();
       await media.close();

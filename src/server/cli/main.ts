@@ -72,7 +72,7 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
       await seedDemo(database.db, createOrgEvents(pubsub, logger));
       seeded = true;
     }
-    const media = createMediaProvider(config);
+    const media = createMediaProvider(config, logger);
     const app = await buildApp({ config, database, pubsub, media, redis, logger });
     await app.listen({ host: config.host, port: config.port });
     const port = (app.server.address() as AddressInfo).port;

@@ -1,18 +1,34 @@
 import type { Config } from '../config.js';
 import { loadOrCreateSecret } from '../secrets.js';
+import { iceServersFor } from './builtin/ice.js';
 import { BuiltinProvider } from './builtin/provider.js';
+import type { SfuLogger } from './builtin/sfu/index.js';
 import { createTokenSigner } from './builtin/tokens.js';
 import type { MediaProvider } from './provider.js';
 
 /** Picks the media provider named by MEDIA_PROVIDER. An unavailable one fails at start-up, never silently. */
-export function createMediaProvider(config: Config): MediaProvider {
+export function createMediaProvider(config: Config, log?: SfuLogger): MediaProvider {
   switch (config.mediaProvider) {
     case 'builtin': {
       const secret = config.tokenSigningSecret ?? loadOrCreateSecret(config.dataDir, 'token-signing');
       const url = new URL(config.publicUrl);
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
       url.pathname = '/rtc';
-      return new BuiltinProvider({ signer: createTokenSigner(secret), rtcUrl: url.toString() });
+      const rtc = config.rtc;
+      return new BuiltinProvider({
+        signer: createTokenSigner(secret),
+        rtcUrl: url.toString(),
+        sfu: {
+          iceAdditionalHostAddresses: [...rtc.announcedAddresses],
+          iceUseInterfaceAddresses: rtc.useInterfaceAddresses,
+          ...(rtc.udpPortRange ? { iceUdpPortRange: [rtc.udpPortRange[0], rtc.udpPortRange[1]] as [number, number] } : {}),
+          rembBps: rtc.maxBitrateBps,
+        },
+        reconnectGraceMs: rtc.reconnectGraceMs,
+        iceServersFor: (identity) => iceServersFor(rtc, identity),
+        maxPayloadBytes: Math.max(config.wsMaxPayloadBytes, 256 * 1024),
+        ...(log ? { log } : {}),
+      });
     }
     case 'twilio':
       throw new Error('MEDIA_PROVIDER=twilio is not available in this version yet; use MEDIA_PROVIDER=builtin.');

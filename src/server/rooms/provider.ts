@@ -1,3 +1,6 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+
 /**
  * The media provider seam. The rooms layer (service.ts) is the only caller; features (visits, breakouts,
  * check-ins) go through the rooms layer and never see a provider. Adapters live beside this file
@@ -64,16 +67,45 @@ export type RoomEvent =
   | { type: 'recording.started'; roomId: string; identity: string; at: Date }
   | { type: 'recording.completed'; roomId: string; identity: string; at: Date; file: string };
 
+/** Where a participant's media goes, set by the rooms layer (waiting room, host mute, breakouts). */
+export interface RoutingUpdate {
+  /** Participants receive the media of their own group only (default group: "main"). */
+  group?: string;
+  /** Host mute: nobody receives this participant's audio / video while true. */
+  audioMuted?: boolean;
+  videoMuted?: boolean;
+}
+
+/** What an in-process provider may need from the HTTP server (the builtin provider's `/rtc` socket). */
+export interface ProviderHost {
+  registerUpgrade(path: string, handler: (request: IncomingMessage, socket: Duplex, head: Buffer) => void): void;
+}
+
 export interface MediaProvider {
   readonly name: 'builtin' | 'twilio';
   createRoom(spec: ProviderRoomSpec): Promise<ProviderRoom>;
+  /**
+   * After a restart: the rooms layer still has this room in progress. The provider takes it up again (builtin:
+   * re-opens it, empty; a hosted provider checks it still exists). Resolves false when it cannot.
+   */
+  restoreRoom(spec: ProviderRoomSpec & { providerRoomId: string }): Promise<boolean>;
   /** Ends the room for everyone; idempotent. */
   endRoom(providerRoomId: string, reason: string): Promise<void>;
   listParticipants(providerRoomId: string): Promise<ProviderParticipant[]>;
   /** Disconnects one participant; resolves false when they were not connected. */
   removeParticipant(providerRoomId: string, identity: string, reason: string): Promise<boolean>;
   mintToken(input: MintTokenInput): Promise<MintedToken>;
+  /** Server-authoritative routing; may be set before the participant connects. False when the room is not live. */
+  setRouting(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<boolean>;
+  /** A per-pair override: whether `subscriber` receives `publisher`'s media of `kind` ('*': all); null removes it. */
+  setSubscription(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null): Promise<boolean>;
+  /** A server notice shown to participants (all when `to` is absent); resolves how many received it. */
+  notify(providerRoomId: string, notice: { code: string; message: string }, to?: readonly string[]): Promise<number>;
   /** Normalised events; the rooms layer persists them and fans them out. Returns an unsubscribe function. */
   onEvent(listener: (event: RoomEvent) => void): () => void;
+  /** In-process providers register their endpoints here (called once by the app). */
+  attach?(host: ProviderHost): void;
+  /** The server is stopping: tell connected clients to come back later (called before the HTTP server closes). */
+  shutdown?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull, notInArray, sql } from 'drizzle-orm';
 import type { CreateRoomBody, Room, TokenBody } from '../../shared/api/rooms.js';
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
@@ -253,4 +253,52 @@ export function recordRoomEvents(deps: RoomDeps, log: { warn(obj: object, msg: s
     chain = chain.then(() => apply(event)).catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event not recorded'));
   });
   return { stop: unsubscribe, idle: () => chain };
+}
+
+/**
+ * At start-up: rooms still in progress on this provider are taken up again (the builtin provider re-opens them,
+ * empty, and clients rejoin), and participation rows the provider no longer knows of are closed (reason
+ * `server_restart`, audited). A room the provider cannot restore is ended (`provider_lost`). The builtin media
+ * plane lives in one process: run one OpenVisit process per media plane.
+ */
+export async function restoreRooms(deps: RoomDeps, log: { warn(obj: object, msg: string): void }): Promise<{ restored: number; ended: number }> {
+  const live = await deps.db
+    .select()
+    .from(rooms)
+    .where(and(eq(rooms.status, 'in-progress'), eq(rooms.provider, deps.media.name)))
+    .limit(10_000);
+  let restored = 0;
+  let ended = 0;
+  for (const row of live) {
+    const ctx = systemCtx(row.orgId);
+    const providerRoomId = row.providerRoomId;
+    const ok =
+      providerRoomId !== null &&
+      (await deps.media
+        .restoreRoom({ roomId: row.id, orgId: row.orgId, name: row.name, maxParticipants: row.maxParticipants, providerRoomId })
+        .catch((err: unknown) => (log.warn({ err, roomId: row.id }, 'room not restored'), false)));
+    if (!ok || providerRoomId === null) {
+      if (await endRow(deps, ctx, row, 'provider_lost')) ended++;
+      continue;
+    }
+    restored++;
+    const connected = (await deps.media.listParticipants(providerRoomId)).map((p) => p.identity);
+    const now = new Date();
+    await deps.db.transaction(async (tx) => {
+      const closed = await tx
+        .update(roomParticipants)
+        .set({ status: 'disconnected', leftAt: now, leaveReason: 'server_restart', durationS: secondsSinceJoined(now) })
+        .where(
+          and(
+            eq(roomParticipants.orgId, row.orgId),
+            eq(roomParticipants.roomId, row.id),
+            isNull(roomParticipants.leftAt),
+            connected.length > 0 ? notInArray(roomParticipants.identity, connected) : undefined,
+          ),
+        )
+        .returning({ identity: roomParticipants.identity });
+      for (const p of closed) await audit(tx, ctx, 'room.participant_left', { type: 'room', id: row.id }, { identity: p.identity, reason: 'server_restart' });
+    });
+  }
+  return { restored, ended };
 }

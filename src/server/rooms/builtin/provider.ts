@@ -1,83 +1,100 @@
 import { EventEmitter } from 'node:events';
-import type { MediaProvider, MintedToken, ProviderParticipant, RoomEvent } from '../provider.js';
+import { RTC_PATH, type RtcIceServer } from '../../../shared/rtc.js';
+import type { Grants, MediaProvider, MintedToken, MintTokenInput, ProviderHost, ProviderRoomSpec, RoomEvent, RoutingUpdate } from '../provider.js';
+import { RtcServer } from './rtc-server.js';
+import { Sfu, type SfuLogger, type SfuOptions } from './sfu/index.js';
 import type { TokenSigner } from './tokens.js';
 
 export interface BuiltinProviderOptions {
   signer: TokenSigner;
   /** The signaling WebSocket URL clients connect to, e.g. ws://localhost:3000/rtc. */
   rtcUrl: string;
-}
-
-interface LiveRoom {
-  orgId: string;
-  participants: Map<string, ProviderParticipant>;
+  sfu: SfuOptions;
+  reconnectGraceMs: number;
+  iceServersFor(identity: string): RtcIceServer[];
+  maxPayloadBytes: number;
+  log?: SfuLogger;
 }
 
 /**
- * The embedded provider: rooms live in this process. Media (the werift SFU and its signaling) attaches
- * to the live rooms kept here; this part owns the room registry, tokens and the event stream.
+ * The embedded provider: rooms, the werift SFU and its signaling (`/rtc`) live in this process. A restart
+ * forgets live media sessions; the rooms layer restores in-progress rooms (empty) and clients rejoin.
  */
 export class BuiltinProvider implements MediaProvider {
   readonly name = 'builtin' as const;
   readonly signer: TokenSigner;
+  readonly sfu: Sfu;
+  readonly rtc: RtcServer;
   readonly #rtcUrl: string;
-  readonly #rooms = new Map<string, LiveRoom>();
   readonly #events = new EventEmitter();
 
   constructor(options: BuiltinProviderOptions) {
     this.signer = options.signer;
     this.#rtcUrl = options.rtcUrl;
+    this.sfu = new Sfu({ ...options.sfu, ...(options.log ? { log: options.log } : {}) });
+    this.rtc = new RtcServer({
+      sfu: this.sfu,
+      signer: options.signer,
+      reconnectGraceMs: options.reconnectGraceMs,
+      iceServersFor: options.iceServersFor,
+      emit: (event) => this.#emit(event),
+      log: options.log ?? this.sfu.log,
+      maxPayloadBytes: options.maxPayloadBytes,
+    });
   }
 
   #emit(event: RoomEvent): void {
     this.#events.emit('event', event);
   }
 
-  async createRoom(spec: { roomId: string; orgId: string }) {
-    this.#rooms.set(spec.roomId, { orgId: spec.orgId, participants: new Map() });
+  attach(host: ProviderHost): void {
+    host.registerUpgrade(RTC_PATH, this.rtc.handleUpgrade);
+  }
+
+  async createRoom(spec: ProviderRoomSpec) {
+    this.rtc.openRoom(spec);
     this.#emit({ type: 'room.started', roomId: spec.roomId, at: new Date() });
     return { providerRoomId: spec.roomId };
   }
 
-  async endRoom(providerRoomId: string, reason: string) {
-    const room = this.#rooms.get(providerRoomId);
-    if (!room) return;
-    for (const identity of [...room.participants.keys()]) await this.removeParticipant(providerRoomId, identity, 'room_ended');
-    this.#rooms.delete(providerRoomId);
-    this.#emit({ type: 'room.ended', roomId: providerRoomId, at: new Date(), reason });
+  async restoreRoom(spec: ProviderRoomSpec & { providerRoomId: string }) {
+    this.rtc.openRoom({ ...spec, roomId: spec.providerRoomId });
+    return true;
   }
 
-  /** Whether the room is live in this process (a restart forgets media sessions; the rooms layer reconciles). */
+  async endRoom(providerRoomId: string, reason: string) {
+    if (await this.rtc.closeRoom(providerRoomId)) this.#emit({ type: 'room.ended', roomId: providerRoomId, at: new Date(), reason });
+  }
+
+  /** Whether the room is live in this process. */
   isLive(providerRoomId: string): boolean {
-    return this.#rooms.has(providerRoomId);
+    return this.rtc.isLive(providerRoomId);
   }
 
   async listParticipants(providerRoomId: string) {
-    return [...(this.#rooms.get(providerRoomId)?.participants.values() ?? [])];
-  }
-
-  /** Called by the signaling layer when a participant's media session is established. */
-  participantConnected(providerRoomId: string, identity: string): boolean {
-    const room = this.#rooms.get(providerRoomId);
-    if (!room) return false;
-    if (!room.participants.has(identity)) {
-      const connectedAt = new Date();
-      room.participants.set(identity, { identity, connectedAt });
-      this.#emit({ type: 'participant.joined', roomId: providerRoomId, identity, at: connectedAt });
-    }
-    return true;
+    return this.rtc.participants(providerRoomId);
   }
 
   async removeParticipant(providerRoomId: string, identity: string, reason: string) {
-    const room = this.#rooms.get(providerRoomId);
-    if (!room?.participants.delete(identity)) return false;
-    this.#emit({ type: 'participant.left', roomId: providerRoomId, identity, at: new Date(), reason });
-    return true;
+    return this.rtc.removeParticipant(providerRoomId, identity, reason);
   }
 
-  async mintToken(input: { roomId: string; roomName: string; orgId: string; identity: string; grants: import('../provider.js').Grants; ttlSeconds: number }): Promise<MintedToken> {
+  async setRouting(providerRoomId: string, identity: string, update: RoutingUpdate) {
+    return this.rtc.setRouting(providerRoomId, identity, update);
+  }
+
+  async setSubscription(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null) {
+    return this.rtc.setSubscription(providerRoomId, subscriber, publisher, kind, allow);
+  }
+
+  async notify(providerRoomId: string, notice: { code: string; message: string }, to?: readonly string[]) {
+    return this.rtc.notify(providerRoomId, notice, to);
+  }
+
+  async mintToken(input: MintTokenInput): Promise<MintedToken> {
+    const grants: Grants = { ...input.grants };
     const { token, claims } = await this.signer.sign(
-      { orgId: input.orgId, roomId: input.roomId, roomName: input.roomName, identity: input.identity, grants: input.grants },
+      { orgId: input.orgId, roomId: input.providerRoomId, roomName: input.roomName, identity: input.identity, grants },
       input.ttlSeconds,
     );
     return { token, expiresAt: claims.expiresAt, url: this.#rtcUrl };
@@ -88,8 +105,12 @@ export class BuiltinProvider implements MediaProvider {
     return () => this.#events.off('event', listener);
   }
 
+  async shutdown() {
+    await this.rtc.shutdown();
+  }
+
   async close() {
-    this.#rooms.clear();
+    await this.rtc.close();
     this.#events.removeAllListeners();
   }
 }

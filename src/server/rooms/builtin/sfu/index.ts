@@ -1,4 +1,5 @@
-export { Sfu, type SfuEvents, type SfuOptions } from './sfu.js';
+export { Sfu, type RecordingOptions, type SfuEvents, type SfuOptions } from './sfu.js';
+export { safeFileId, type RecordingContent, type RecordingInfo } from './recorder.js';
 export { SfuParticipant, DATA_CHANNEL_LABEL, type ParticipantEvents } from './participant.js';
 export { computeEdges, decideEdge, diffEdges, type Edge, type RouteOverride, type RoutingInput } from './routing.js';
 export { networkQuality, QUALITY_THRESHOLDS, type QualityLevel, type QualitySample } from './quality.js';

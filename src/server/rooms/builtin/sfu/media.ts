@@ -33,6 +33,8 @@ export class Publication {
   packetsReceived = 0;
   /** Upstream loss over the owner's last stats interval (0..1), set by the publishing session's sampler. */
   lossFraction: number | undefined;
+  /** @internal A recording's tap (recorder.ts): sees every received packet after it is forwarded; unset when not recording. */
+  recorderTap: ((rtp: RtpPacket) => void) | undefined;
   readonly #subscribed = new Map<string, Unsubscribable>();
   #lastPliAt = 0;
   #pliTimer: NodeJS.Timeout | undefined;
@@ -71,6 +73,7 @@ export class Publication {
     }
     const now = Date.now();
     for (const slot of this.slots) slot.send(rtp, now);
+    if (this.recorderTap) this.recorderTap(rtp);
   }
 
   /** Asks the publisher for a keyframe (video only), at most once per PLI_MIN_INTERVAL_MS. */
@@ -93,6 +96,7 @@ export class Publication {
 
   close(): void {
     this.#closed = true;
+    this.recorderTap = undefined;
     if (this.#pliTimer) clearTimeout(this.#pliTimer);
     this.#pliTimer = undefined;
     for (const sub of this.#subscribed.values()) sub.unSubscribe();

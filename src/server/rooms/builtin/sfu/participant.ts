@@ -109,6 +109,8 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
   /** Previous cumulative inbound counters per SSRC, for loss over the last interval. */
   readonly #inboundCounters = new Map<number, { lost: number; received: number }>();
   networkQuality: number | undefined;
+  /** @internal whether anything is routed to this participant (Sfu.setReceiving). */
+  receives = true;
 
   constructor(
     readonly roomId: string,

@@ -4,6 +4,7 @@
  * result per room and applies the diff; nothing here touches media.
  *
  * The rule for a track T (kind K) of publisher P and a subscriber S ≠ P, first match wins:
+ *   0. S does not receive media at all (`receives: false`, e.g. a token without the subscribe grant) → no edge
  *   1. P is host-muted for K                      → no edge (a host mute beats every override)
  *   2. an override (S, P, K) exists               → its allow value
  *   3. an override (S, P, '*') exists             → its allow value
@@ -15,6 +16,8 @@ import type { TrackKind } from './types.js';
 export interface RoutingParticipant {
   readonly id: string;
   readonly group: string;
+  /** false: receives nothing, whatever the groups and overrides say. Default true. */
+  readonly receives?: boolean;
 }
 
 export interface RoutingTrack {
@@ -69,7 +72,11 @@ export function overrideKey(subscriberId: string, publisherId: string, kind: Tra
 /** Every edge the rules allow, keyed by `edgeKey`. */
 export function computeEdges(input: RoutingInput): Map<string, Edge> {
   const groups = new Map<string, string>();
-  for (const p of input.participants) groups.set(p.id, p.group);
+  const deaf = new Set<string>();
+  for (const p of input.participants) {
+    groups.set(p.id, p.group);
+    if (p.receives === false) deaf.add(p.id);
+  }
   const muted = new Set<string>();
   for (const m of input.muted) muted.add(`${m.participantId}\u0000${m.kind}`);
   const overrides = new Map<string, boolean>();
@@ -81,7 +88,7 @@ export function computeEdges(input: RoutingInput): Map<string, Edge> {
     if (publisherGroup === undefined) continue;
     const publisherMuted = muted.has(`${track.publisherId}\u0000${track.kind}`);
     for (const [subscriberId, subscriberGroup] of groups) {
-      if (subscriberId === track.publisherId) continue;
+      if (subscriberId === track.publisherId || deaf.has(subscriberId)) continue;
       const allowed = decideEdge({
         sameGroup: subscriberGroup === publisherGroup,
         publisherMuted,

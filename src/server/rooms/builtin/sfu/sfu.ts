@@ -6,11 +6,14 @@
  * Signaling (WebSocket), tokens and persistence are not here: the signaling layer calls join/createAnswer/…
  * and relays the session's events (iceCandidate, needsNegotiation, routesChanged) to the client.
  */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { useAudioLevelIndication, useOPUS, useSdesMid, useVP8, type PeerConfig } from 'werift';
 import { TypedEmitter } from './emitter.js';
 import type { Publication } from './media.js';
 import { SfuParticipant, type SessionHost } from './participant.js';
 import { networkQuality } from './quality.js';
+import { ParticipantRecording, loadRecorderModule, type RecordingInfo } from './recorder.js';
 import { computeEdges, diffEdges, overrideKey, type Edge, type RouteOverride } from './routing.js';
 import { pickDominantSpeaker, type SpeakerLevel } from './speaker.js';
 import { SfuError, silentLogger, type ConnectionState, type PublishedTrack, type SfuLogger, type TrackKind } from './types.js';
@@ -44,6 +47,15 @@ export interface SfuEvents {
   /** A participant sent a data-channel message; the SFU does not interpret it. */
   data: (participantId: string, payload: string | Buffer) => void;
   participantLeft: (participantId: string, roomId: string) => void;
+  /** A recording segment file was opened (see startRecording). */
+  recordingStarted: (info: RecordingInfo) => void;
+  /** A recording segment file is final (stopRecording, a change of published tracks, leave, close). */
+  recordingCompleted: (info: RecordingInfo) => void;
+}
+
+export interface RecordingOptions {
+  /** Where the WebM files go (created with mode 0700 if missing). */
+  directory: string;
 }
 
 interface Room {
@@ -62,6 +74,9 @@ export class Sfu extends TypedEmitter<SfuEvents> {
   readonly #participants = new Map<string, SfuParticipant>();
   readonly #publications = new Map<string, Publication>();
   readonly #timers: NodeJS.Timeout[] = [];
+  readonly #recordings = new Map<string, ParticipantRecording>();
+  /** Recordings being finalised after their participant left (leave/closeRoom/close wait for them). */
+  readonly #finishing = new Map<string, Promise<RecordingInfo[]>>();
   #sampling = false;
   #closed = false;
   readonly #host: SessionHost;
@@ -120,7 +135,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
    * Adds a participant to a room (created on first join) in a routing group. participantId must be unique in
    * this Sfu (compose it from room and identity if identities repeat across rooms).
    */
-  async join(roomId: string, participantId: string, group: string): Promise<SfuParticipant> {
+  async join(roomId: string, participantId: string, group: string, options: { receives?: boolean } = {}): Promise<SfuParticipant> {
     if (this.#closed) throw new SfuError('closed', 'sfu closed');
     if (this.#participants.has(participantId)) throw new SfuError('participant_exists', `participant ${participantId} already joined`);
     let room = this.#rooms.get(roomId);
@@ -129,6 +144,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
       this.#rooms.set(roomId, room);
     }
     const session = new SfuParticipant(roomId, participantId, group, this.#peerConfig(), this.#host);
+    session.receives = options.receives ?? true;
     room.participants.set(participantId, session);
     this.#participants.set(participantId, session);
     this.#startTimers();
@@ -153,6 +169,14 @@ export class Sfu extends TypedEmitter<SfuEvents> {
     const { session, room } = this.#session(participantId);
     if (session.group === group) return;
     session.setGroupInternal(group);
+    this.#reroute(room);
+  }
+
+  /** Whether the participant receives anyone's media (false: nothing is routed to it, whatever its group). */
+  setReceiving(participantId: string, receives: boolean): void {
+    const { session, room } = this.#session(participantId);
+    if (session.receives === receives) return;
+    session.receives = receives;
     this.#reroute(room);
   }
 
@@ -196,25 +220,87 @@ export class Sfu extends TypedEmitter<SfuEvents> {
     return this.#participants.get(participantId)?.sendData(payload) ?? false;
   }
 
+  /** Removes a participant; its recording (if any) is finalised before this resolves. */
   async leave(participantId: string): Promise<void> {
     const session = this.#participants.get(participantId);
     if (session) await session.close();
+    await this.#finishing.get(participantId);
   }
 
   async closeRoom(roomId: string): Promise<void> {
     const room = this.#rooms.get(roomId);
     if (!room) return;
+    const ids = [...room.participants.keys()];
     await Promise.all([...room.participants.values()].map((s) => s.close()));
     this.#rooms.delete(roomId);
+    await Promise.all(ids.map((id) => this.#finishing.get(id)));
   }
 
-  /** Closes every room and stops every timer; the Sfu cannot be used afterwards. */
+  /** Closes every room (finalising recordings) and stops every timer; the Sfu cannot be used afterwards. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#rooms.keys()].map((id) => this.closeRoom(id)));
+    await Promise.all([...this.#finishing.values()]);
     this.#stopTimers();
     this.removeAllListeners();
+  }
+
+  // ---- recording ---------------------------------------------------------------------------------------
+
+  /**
+   * Records a participant's microphone + camera into WebM files under `directory` (and a screen share into
+   * separate `-screen` files), as published now and as long as recording runs: each change of what is
+   * published closes the current file and starts a new segment. Resolves with the camera segment (or the
+   * screen segment when only a screen is shared). Already recording: resolves with the current segment and
+   * ignores `options`. Throws SfuError('invalid_state') when the participant publishes nothing.
+   */
+  async startRecording(participantId: string, options: RecordingOptions): Promise<RecordingInfo> {
+    const existing = this.#recordings.get(participantId);
+    if (existing) return this.#currentSegment(existing);
+    this.#session(participantId);
+    const directory = path.resolve(options.directory);
+    const ns = await loadRecorderModule();
+    await mkdir(directory, { recursive: true, mode: 0o700 });
+    // Re-check after the awaits: the participant may have left, or another call started a recording.
+    const again = this.#recordings.get(participantId);
+    if (again) return this.#currentSegment(again);
+    const { session } = this.#session(participantId);
+    const publications = session.publicationObjects();
+    if (ParticipantRecording.choose(publications).size === 0) {
+      throw new SfuError('invalid_state', `participant ${participantId} publishes nothing to record`);
+    }
+    const recording = new ParticipantRecording(ns, participantId, session.roomId, directory, this.log, {
+      started: (info) => this.emit('recordingStarted', info),
+      completed: (info) => this.emit('recordingCompleted', info),
+    });
+    this.#recordings.set(participantId, recording);
+    recording.update(publications);
+    return this.#currentSegment(recording);
+  }
+
+  #currentSegment(recording: ParticipantRecording): RecordingInfo {
+    const current = recording.current();
+    const segment = current.find((s) => s.content === 'camera') ?? current[0] ?? recording.segments().at(-1);
+    if (!segment) throw new SfuError('invalid_state', 'recording has no segment');
+    return segment;
+  }
+
+  /**
+   * Stops a participant's recording; resolves once every file is final, with every segment of that recording
+   * (in order). Not recording (never started, already stopped, unknown participant): resolves [] (a no-op).
+   * Stopping right after the participant left resolves with the segments being finalised.
+   */
+  async stopRecording(participantId: string): Promise<RecordingInfo[]> {
+    const recording = this.#recordings.get(participantId);
+    if (!recording) return (await this.#finishing.get(participantId)) ?? [];
+    this.#recordings.delete(participantId);
+    return recording.stop();
+  }
+
+  /** The segments being written for a participant now ([] when not recording). */
+  recordings(participantId: string): RecordingInfo[] {
+    return this.#recordings.get(participantId)?.current() ?? [];
   }
 
   // ---- routing -----------------------------------------------------------------------------------------
@@ -222,7 +308,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
   #reroute(room: Room): void {
     const participants = [...room.participants.values()];
     const next = computeEdges({
-      participants: participants.map((p) => ({ id: p.id, group: p.group })),
+      participants: participants.map((p) => ({ id: p.id, group: p.group, receives: p.receives })),
       tracks: participants.flatMap((p) => p.publications().map((t) => ({ trackId: t.trackId, publisherId: t.participantId, kind: t.kind }))),
       muted: [...room.muted].flatMap(([participantId, kinds]) => [...kinds].map((kind) => ({ participantId, kind }))),
       overrides: room.overrides.values(),
@@ -252,6 +338,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
     }
     for (const publication of added) this.#publications.set(publication.info.trackId, publication);
     if (room) this.#reroute(room);
+    this.#recordings.get(session.id)?.update(session.publicationObjects());
     for (const publication of removed) this.emit('trackUnpublished', publication.info);
     for (const publication of added) this.emit('trackPublished', publication.info);
   }
@@ -272,6 +359,14 @@ export class Sfu extends TypedEmitter<SfuEvents> {
       this.#reroute(room);
       this.#evaluateSpeakers(room, false);
       if (room.participants.size === 0) this.#rooms.delete(room.id);
+    }
+    const recording = this.#recordings.get(session.id);
+    if (recording) {
+      this.#recordings.delete(session.id);
+      const finishing = recording.stop().finally(() => {
+        if (this.#finishing.get(session.id) === finishing) this.#finishing.delete(session.id);
+      });
+      this.#finishing.set(session.id, finishing);
     }
     this.emit('participantLeft', session.id, session.roomId);
     if (this.#participants.size === 0) this.#stopTimers();
