@@ -30,6 +30,7 @@ export const AUDIT_ACTIONS = [
   'room.participant_joined',
   'room.participant_left',
   'room.participant_removed',
+  'room.participant_routed',
   'demo.seeded',
 ] as const;
 

@@ -76,6 +76,12 @@ export interface RoutingUpdate {
   videoMuted?: boolean;
 }
 
+export interface RoutingState {
+  group: string;
+  audioMuted: boolean;
+  videoMuted: boolean;
+}
+
 /** What an in-process provider may need from the HTTP server (the builtin provider's `/rtc` socket). */
 export interface ProviderHost {
   registerUpgrade(path: string, handler: (request: IncomingMessage, socket: Duplex, head: Buffer) => void): void;
@@ -95,8 +101,8 @@ export interface MediaProvider {
   /** Disconnects one participant; resolves false when they were not connected. */
   removeParticipant(providerRoomId: string, identity: string, reason: string): Promise<boolean>;
   mintToken(input: MintTokenInput): Promise<MintedToken>;
-  /** Server-authoritative routing; may be set before the participant connects. False when the room is not live. */
-  setRouting(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<boolean>;
+  /** Server-authoritative routing; may be set before the participant connects. Resolves the resulting state, null when the room is not live. */
+  setRouting(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<RoutingState | null>;
   /** A per-pair override: whether `subscriber` receives `publisher`'s media of `kind` ('*': all); null removes it. */
   setSubscription(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null): Promise<boolean>;
   /** A server notice shown to participants (all when `to` is absent); resolves how many received it. */

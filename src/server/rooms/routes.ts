@@ -1,9 +1,9 @@
 import Type from 'typebox';
-import { CreateRoomBody, ParticipantParams, Room, RoomParams, RoomParticipant, TokenBody, TokenResponse } from '../../shared/api/rooms.js';
+import { CreateRoomBody, ParticipantParams, ParticipantRouting, ParticipantRoutingBody, Room, RoomParams, RoomParticipant, TokenBody, TokenResponse } from '../../shared/api/rooms.js';
 import { ctxOf, type App } from '../app.js';
 import { authErrors } from '../http/schemas.js';
 import { ErrorResponse } from '../../shared/api/common.js';
-import { createRoom, endRoom, getRoomByName, issueToken, listRoomParticipants, removeRoomParticipant } from './service.js';
+import { createRoom, endRoom, getRoomByName, issueToken, listRoomParticipants, removeRoomParticipant, routeParticipant } from './service.js';
 
 const WRITERS = ['admin', 'clinician'] as const;
 
@@ -46,6 +46,21 @@ export async function roomRoutes(app: App): Promise<void> {
       await removeRoomParticipant(deps, ctxOf(request), request.params.name, request.params.identity);
       return reply.status(204).send(null);
     },
+  );
+
+  app.patch(
+    '/rooms/:name/participants/:identity',
+    {
+      config: { roles: WRITERS },
+      schema: {
+        tags,
+        summary: "Set where a participant's media goes (group, host mute); works before they join",
+        params: ParticipantParams,
+        body: ParticipantRoutingBody,
+        response: { 200: ParticipantRouting, ...authErrors, 502: ErrorResponse },
+      },
+    },
+    async (request) => routeParticipant(deps, ctxOf(request), request.params.name, request.params.identity, request.body),
   );
 
   app.post(

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, isNull, notInArray, sql } from 'drizzle-orm';
-import type { CreateRoomBody, Room, TokenBody } from '../../shared/api/rooms.js';
+import type { CreateRoomBody, ParticipantRouting, ParticipantRoutingBody, Room, TokenBody } from '../../shared/api/rooms.js';
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import { systemCtx, type Ctx } from '../context.js';
@@ -164,6 +164,24 @@ export async function removeRoomParticipant(deps: RoomDeps, ctx: Ctx, name: stri
   const removed = await deps.media.removeParticipant(row.providerRoomId, identity, 'removed_by_api');
   if (!removed) throw new AppError('not_found', `"${identity}" is not connected to the room "${name}".`);
   await audit(deps.db, ctx, 'room.participant_removed', { type: 'room', id: row.id }, { identity });
+}
+
+/**
+ * Sets where a participant's media goes (group, host mutes). Works before the participant joins, so a
+ * feature can place someone (a waiting room, a breakout) before handing out their token. Audited.
+ */
+export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, identity: string, update: ParticipantRoutingBody): Promise<ParticipantRouting> {
+  const row = await getRoom(deps.db, ctx.orgId, name);
+  if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
+  const state = await deps.media.setRouting(row.providerRoomId, identity, update);
+  if (!state) throw new AppError('provider_error', 'The media provider does not have this room live.');
+  await audit(deps.db, ctx, 'room.participant_routed', { type: 'room', id: row.id }, {
+    identity,
+    group: update.group ?? null,
+    audioMuted: update.audioMuted ?? null,
+    videoMuted: update.videoMuted ?? null,
+  });
+  return { identity, ...state };
 }
 
 export interface IssuedToken {

@@ -73,3 +73,22 @@ export const TokenResponse = Type.Object({
   provider: Type.String(),
   url: Type.String({ description: 'Where the SDK connects.' }),
 });
+
+/** Where a participant's media goes (server-authoritative); may be set before the participant joins. */
+export const ParticipantRoutingBody = Type.Object(
+  {
+    group: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Participants receive the media of their own group only. Default "main".' })),
+    audioMuted: Type.Optional(Type.Boolean({ description: 'Host mute: nobody receives this participant’s audio.' })),
+    videoMuted: Type.Optional(Type.Boolean({ description: 'Nobody receives this participant’s video.' })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type ParticipantRoutingBody = Type.Static<typeof ParticipantRoutingBody>;
+
+export const ParticipantRouting = Type.Object({
+  identity: Type.String(),
+  group: Type.String(),
+  audioMuted: Type.Boolean(),
+  videoMuted: Type.Boolean(),
+});
+export type ParticipantRouting = Type.Static<typeof ParticipantRouting>;

@@ -174,9 +174,9 @@ export class RtcServer {
   }
 
   /** Sets where a participant's media goes; works before the participant connects (applied on join). */
-  setRouting(roomId: string, identity: string, update: RoutingUpdate): boolean {
+  setRouting(roomId: string, identity: string, update: RoutingUpdate): { group: string; audioMuted: boolean; videoMuted: boolean } | null {
     const room = this.#rooms.get(roomId);
-    if (!room) return false;
+    if (!room) return null;
     const pref = this.#pref(room, identity);
     const peer = room.peers.get(identity);
     if (update.group !== undefined) pref.group = update.group;
@@ -190,7 +190,7 @@ export class RtcServer {
       this.#syncVisibility(room);
       this.#broadcastUpdate(peer);
     }
-    return true;
+    return { group: pref.group, audioMuted: pref.hostMuted.has('audio'), videoMuted: pref.hostMuted.has('video') };
   }
 
   routing(roomId: string, identity: string): RoutingPreference | undefined {
@@ -272,9 +272,12 @@ export class RtcServer {
         );
         return;
       }
-      if (!peer || peer.socket !== ws) {
-        if (message.type === 'ping') return void this.#sendTo(ws, { type: 'pong' });
-        return void this.#sendTo(ws, { type: 'error', code: 'not_joined', message: 'Send join first.', ref: message.type });
+      if (message.type === 'ping') {
+        if (!peer || peer.socket !== ws) return void this.#sendTo(ws, { type: 'pong' });
+      } else if (!peer && !joining) {
+        return this.#closeSocket(ws, 'protocol_error', 'The first message must be join.');
+      } else if (!peer || peer.socket !== ws) {
+        return void this.#sendTo(ws, { type: 'error', code: 'not_joined', message: 'Not joined (yet, or any more).', ref: message.type });
       }
       this.#onMessage(peer, message).catch((err: unknown) => this.#o.log.warn({ err, type: message.type }, 'rtc: message failed'));
     });

@@ -72,6 +72,16 @@ const FLUSH_MS = 1000;
 const KEYFRAME_WAIT_MS = 3000;
 const FINISH_TIMEOUT_MS = 10_000;
 const CLOCK_RATE: Record<TrackKind, number> = { audio: 48_000, video: 90_000 };
+/** Cluster (0x1F43B675) and Segment ids are 4 bytes; werift follows them with an 8-byte size field. */
+const EBML_ID_LENGTH = 4;
+
+/** An EBML element size as an 8-byte vint (the width of the unknown-size marker werift leaves). */
+function ebmlSize8(size: number): Buffer {
+  const out = Buffer.alloc(8);
+  out[0] = 0x01;
+  out.writeUIntBE(size, 2, 6);
+  return out;
+}
 
 /** A file name component from a participant id: safe characters only; a hash keeps altered ids distinct. */
 export function safeFileId(id: string): string {
@@ -242,11 +252,13 @@ export class RecordingSegment {
   readonly #log: SfuLogger;
   readonly #file: WebmFile;
   readonly #lipsync: LipsyncCallback;
-  readonly #inputs: TrackInput[] = [];
+  readonly #inputs: { input: TrackInput; tap: (rtp: RtpPacket) => void }[] = [];
   #webm: WebmCallback | undefined;
   /** Frames held until the first video keyframe gives the picture size. */
   #held: { kind: TrackKind; input: FrameInput }[] = [];
   #heldSince = 0;
+  /** File offsets of each Cluster werift wrote, then of the Cues (which follow the last Cluster). */
+  readonly #boundaries: number[] = [];
   #eol: Promise<{ position: number; data: Uint8Array }[]>;
   #resolveEol!: (patches: { position: number; data: Uint8Array }[]) => void;
   #stopping: Promise<RecordingInfo> | undefined;
@@ -276,8 +288,9 @@ export class RecordingSegment {
     for (const publication of [spec.audio, spec.video]) {
       if (!publication) continue;
       const input = new TrackInput(ns, publication, this.#lipsync);
-      this.#inputs.push(input);
-      publication.recorderTap = (rtp) => this.#tap(input, rtp);
+      const tap = (rtp: RtpPacket) => this.#tap(input, rtp);
+      this.#inputs.push({ input, tap });
+      publication.recorderTap = tap;
     }
     spec.video?.requestKeyframe();
   }
@@ -307,12 +320,31 @@ export class RecordingSegment {
   }
 
   #output(output: WebmOutput): void {
-    if (output.saveToFile) this.#file.write(output.saveToFile);
-    else if (output.eol) {
-      const data = output.eol.durationElement;
+    try {
+      this.#write(output);
+    } catch (error) {
+      this.#log.error({ err: error, file: this.info.file }, 'sfu: recording failed to write');
+    }
+  }
+
+  #write(output: WebmOutput): void {
+    if (output.saveToFile) {
+      if (output.kind === 'cluster' || output.kind === 'cuePoints') this.#boundaries.push(this.#file.bytes);
+      this.#file.write(output.saveToFile);
+    } else if (output.eol) {
+      // werift writes the Segment and every Cluster with an unknown size; with a known Segment size ffmpeg
+      // rejects unknown-sized Clusters inside it. Patch them all to their real sizes (8-byte EBML sizes in place
+      // of werift's 8-byte "unknown"), and the Duration werift built.
+      const sizes: { position: number; data: Uint8Array }[] = [];
+      for (let i = 0; i + 1 < this.#boundaries.length; i++) {
+        const start = this.#boundaries[i]!;
+        sizes.push({ position: start + EBML_ID_LENGTH, data: ebmlSize8(this.#boundaries[i + 1]! - start - EBML_ID_LENGTH - 8) });
+      }
+      const segmentDataStart = this.#ns.SegmentSizePosition + 8;
       this.#resolveEol([
-        { position: this.#ns.DurationPosition, data },
-        { position: this.#ns.SegmentSizePosition, data: this.#ns.replaceSegmentSize(this.#file.bytes) },
+        { position: this.#ns.DurationPosition, data: output.eol.durationElement },
+        { position: this.#ns.SegmentSizePosition, data: ebmlSize8(this.#file.bytes - segmentDataStart) },
+        ...sizes,
       ]);
     }
   }
@@ -352,8 +384,8 @@ export class RecordingSegment {
 
   async #stop(): Promise<RecordingInfo> {
     const endedAt = new Date();
-    for (const input of this.#inputs) {
-      if (input.publication.recorderTap) input.publication.recorderTap = undefined;
+    for (const { input, tap } of this.#inputs) {
+      if (input.publication.recorderTap === tap) input.publication.recorderTap = undefined;
     }
     try {
       // werift's lipsync drops what it still buffers (up to ~0.75 s) at end of stream: release it first.
@@ -361,7 +393,7 @@ export class RecordingSegment {
       if (typeof lipsync.executeTask === 'function') {
         for (let i = 0; i < (lipsync.bufferLength ?? 20); i++) lipsync.executeTask();
       }
-      for (const input of this.#inputs) input.end();
+      for (const { input } of this.#inputs) input.end();
       if (!this.#webm) this.#frame('video', { eol: true });
       const webm = this.#webm as unknown as { stopped?: boolean; stop?: () => void } | undefined;
       if (webm && !webm.stopped) webm.stop?.();

@@ -256,6 +256,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
    * ignores `options`. Throws SfuError('invalid_state') when the participant publishes nothing.
    */
   async startRecording(participantId: string, options: RecordingOptions): Promise<RecordingInfo> {
+    if (this.#closed) throw new SfuError('closed', 'sfu closed');
     const existing = this.#recordings.get(participantId);
     if (existing) return this.#currentSegment(existing);
     this.#session(participantId);
