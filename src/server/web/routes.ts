@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { App } from '../app.js';
+import { AppError } from '../http/errors.js';
 
 /**
  * The browser app's entry point. Until the web console lands (clinician console and patient join flow),
@@ -26,6 +30,26 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
+/** The browser SDK bundle (scripts/build.js writes it to dist/sdk), read once at start-up. */
+const SDK_DIR = fileURLToPath(new URL('../../../dist/sdk/', import.meta.url));
+
+function readSdk(file: string): Buffer | null {
+  try {
+    return readFileSync(path.join(SDK_DIR, file));
+  } catch {
+    return null;
+  }
+}
+
 export async function webRoutes(app: App): Promise<void> {
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
+
+  const files = { 'openvisit.js': 'text/javascript; charset=utf-8', 'openvisit.js.map': 'application/json; charset=utf-8' } as const;
+  for (const [file, type] of Object.entries(files)) {
+    const body = readSdk(file);
+    app.get(`/sdk/${file}`, { schema: { hide: true } }, async (request, reply) => {
+      if (!body) throw new AppError('route_not_found', 'The SDK bundle is not built: run npm run build.');
+      return reply.type(type).header('cache-control', 'no-cache').header('access-control-allow-origin', '*').send(body);
+    });
+  }
 }
