@@ -7,7 +7,7 @@
  *   room.on('trackSubscribed', (track, participant) => document.body.append(track.attach()));
  *   await room.localParticipant.setMicrophoneEnabled(false);
  */
-import { ConnectError, Room, type ConnectOptions } from './room.js';
+import { Room, type ConnectOptions } from './room.js';
 
 export { ConnectError, LocalParticipant, Room } from './room.js';
 export type { ConnectOptions, DisconnectReason, RemoteParticipant, RemoteTrack, RoomEvents, TrackKind, TrackSource } from './room.js';
@@ -16,6 +16,6 @@ export { ConnectionMachine, EVENTS, STATES, TRANSITIONS, type ConnectionEvent, t
 /** Captures camera and microphone (unless told otherwise), joins the room and publishes. Rejects with ConnectError. */
 export async function connect(url: string, token: string, options: ConnectOptions = {}): Promise<Room> {
   const room = new Room(url, token, options);
-  await room._connect();
+  await room.connect();
   return room;
 }

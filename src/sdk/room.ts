@@ -191,8 +191,8 @@ export class Room extends Emitter<RoomEvents> {
   #reconnecting: Promise<void> | null = null;
   #joinedResolver: ((message: Extract<ServerMessage, { type: 'joined' }>) => void) | null = null;
 
-  /** @internal use connect(). */
-  constructor(url: string, token: string, options: ConnectOptions) {
+  /** A room not yet connected: add listeners, then `connect()` (or use the `connect()` function). */
+  constructor(url: string, token: string, options: ConnectOptions = {}) {
     super();
     this.#url = url;
     this.#token = token;
@@ -225,9 +225,9 @@ export class Room extends Emitter<RoomEvents> {
 
   // ---- connecting ------------------------------------------------------------------------------------------
 
-  /** @internal */
-  async _connect(): Promise<void> {
-    this.#machine.send('connect');
+  /** Captures media (unless given or turned off), joins and publishes. Rejects with ConnectError. */
+  async connect(): Promise<void> {
+    if (!this.#machine.send('connect').valid) throw new ConnectError('join_failed', 'This room has already been connected.');
     await this.#captureInitial();
     try {
       await this.#join(false);
