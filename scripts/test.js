@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// `npm test`: checks what the suite needs (PostgreSQL, Redis), then runs every test/**/*.test.ts with
-// Node's test runner (TypeScript through tsx), printing the spec report and a closing
-// "N passed, N failed" line. Arguments narrow the run: `npm test -- test/patients.test.ts`.
+// `npm test`: checks what the suite needs (the Debian packages chromium and ffmpeg, PostgreSQL, Redis), then
+// runs every test/**/*.test.ts with Node's test runner (TypeScript through tsx), printing the spec report and a
+// closing "N passed, N failed" line. Arguments narrow the run: `npm test -- test/patients.test.ts`.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
+import { build } from './build.js';
 
 function findTests(dir) {
   const out = [];
@@ -25,6 +26,40 @@ function reachable(host, port) {
     socket.once('error', () => resolve(false));
     socket.once('timeout', () => (socket.destroy(), resolve(false)));
   });
+}
+
+function executable(file) {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+const onPath = (command) => (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && executable(path.join(dir, command)));
+
+/** Debian packages the browser tests need; installed when we can (root with apt-get), otherwise the exact command is printed. */
+const packages = [
+  { name: 'chromium', present: () => executable('/usr/bin/chromium') },
+  { name: 'ffmpeg', present: () => onPath('ffmpeg') },
+];
+
+let missing = packages.filter((p) => !p.present());
+if (missing.length > 0 && process.getuid?.() === 0 && onPath('apt-get')) {
+  const names = missing.map((p) => p.name).join(' ');
+  console.error(`Installing the Debian packages the test suite needs: ${names}`);
+  const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // Once per run, and only for what is missing; a failed update still lets install try the cached lists.
+  spawnSync('apt-get', ['update'], { stdio: 'inherit', env: aptEnv });
+  spawnSync('apt-get', ['install', '-y', ...missing.map((p) => p.name)], { stdio: 'inherit', env: aptEnv });
+  missing = packages.filter((p) => !p.present());
+}
+if (missing.length > 0) {
+  const names = missing.map((p) => p.name).join(' ');
+  console.error(`The test suite needs the Debian package(s) ${names} (the browser tests run /usr/bin/chromium and ffmpeg). Install them with:\n  sudo apt-get install -y chromium ffmpeg`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
 }
 
 /** Services the suite needs; started when we can (root on Debian), otherwise the exact command is printed. */
@@ -57,9 +92,9 @@ for (const service of needed) {
   }
 }
 
-// The CLI tests run the compiled `openvisit` command: bring the build up to date first (incremental).
-const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
-if (build.status !== 0) {
+// The CLI tests run the compiled `openvisit` command and the browser tests load the SDK bundle: bring the
+// build up to date first (incremental).
+if (!(await build())) {
   console.error('The build failed; see the errors above.');
   console.log('0 passed, 1 failed');
   process.exit(1);

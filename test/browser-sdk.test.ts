@@ -1,0 +1,154 @@
+// The browser SDK in Debian Chromium through the embedded SFU: two pages (separate contexts, fake camera and
+// microphone fed a known picture and a 440 Hz tone) load /sdk/openvisit.js from the app under its strict CSP,
+// join one room with tokens from the REST API, and each proves the other's media arrived: decoded frames grow,
+// the picture has the known colour, two grabs differ, the audio peaks at 440 Hz. Then the signaling socket of
+// one page is dropped and media is shown to resume on the same session.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page, WebSocketRoute } from 'playwright-core';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { createTestOrg, type TestOrg } from './helpers/builders.js';
+import {
+  closeBrowser,
+  expectFramesDiffer,
+  expectTone,
+  expectVideoFrom,
+  framesDecoded,
+  installProbes,
+  launchChromium,
+  newMediaPage,
+  waitForAudioPacketsGrowing,
+  waitForFramesGrowing,
+} from './helpers/browser.js';
+
+const PC = 'window.ov.room.peerConnection';
+const REMOTE_VIDEO = 'window.ov.remote.camera.el';
+const REMOTE_AUDIO = 'window.ov.remote.microphone.track';
+
+/** Loads the SDK from the app into the page and connects; remote tracks land in window.ov.remote[source]. */
+async function joinInPage(page: Page, base: string, token: string): Promise<{ identity: string; participants: string[] }> {
+  await page.goto(`${base}/`);
+  await installProbes(page);
+  return page.evaluate(
+    async ({ url, token }) => {
+      const sdk = await import('/sdk/openvisit.js' as string);
+      const room = new sdk.Room(url, token);
+      const ov = { room, remote: {} as Record<string, unknown>, events: [] as string[] };
+      // Runs in the page (this test file is type-checked without the DOM library: page globals via globalThis).
+      const page = globalThis as unknown as { ov: typeof ov; document: { body: { append(el: unknown): void } } };
+      page.ov = ov;
+      room.on('trackSubscribed', (track: { source: string; mediaStreamTrack: unknown; attach(): { muted: boolean } }, participant: { identity: string }) => {
+        const el = track.attach();
+        el.muted = true; // the probes read the track; nothing needs to play out loud
+        page.document.body.append(el);
+        ov.remote[track.source] = { track: track.mediaStreamTrack, el, from: participant.identity };
+        ov.events.push(`subscribed:${participant.identity}/${track.source}`);
+      });
+      for (const name of ['participantConnected', 'participantDisconnected', 'reconnecting', 'reconnected', 'disconnected', 'stateChanged']) {
+        room.on(name, (arg: unknown) => ov.events.push(`${name}:${typeof arg === 'object' && arg && 'identity' in arg ? (arg as { identity: string }).identity : String(arg)}`));
+      }
+      await room.connect();
+      return { identity: room.localParticipant.identity as string, participants: [...room.participants.keys()] as string[] };
+    },
+    { url: `${base.replace('http', 'ws')}/rtc`, token },
+  );
+}
+
+const events = (page: Page) => page.evaluate(() => (globalThis as unknown as { ov: { events: string[] } }).ov.events);
+
+describe('browser SDK in Chromium through the embedded SFU', () => {
+  let t: TestApp;
+  let org: TestOrg;
+  let base: string;
+  let browser: Browser;
+  const token = async (identity: string) => {
+    const res = await org.apiKey.post('/api/v1/tokens', { room: 'browser-visit', identity });
+    assert.equal(res.statusCode, 201, res.body);
+    return (res.json() as { token: string }).token;
+  };
+
+  before(async () => {
+    t = await createTestApp('pglite', { env: { RTC_RECONNECT_GRACE_SECONDS: '15' } });
+    org = await createTestOrg(t.app);
+    base = await t.listen();
+    assert.equal((await org.apiKey.post('/api/v1/rooms', { name: 'browser-visit' })).statusCode, 201);
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await closeBrowser(browser);
+    await t.close();
+  });
+
+  let clinician: Page;
+  let patient: Page;
+  let patientSockets: Awaited<ReturnType<typeof cuttableSockets>>;
+
+  test('two pages join one room and each sees and hears the other', async () => {
+    clinician = await newMediaPage(browser);
+    patient = await newMediaPage(browser);
+    patientSockets = await cuttableSockets(patient);
+    const c = await joinInPage(clinician, base, await token('clinician'));
+    assert.deepEqual(c, { identity: 'clinician', participants: [] });
+    const p = await joinInPage(patient, base, await token('patient'));
+    assert.deepEqual(p, { identity: 'patient', participants: ['clinician'] });
+
+    for (const [page, other] of [[clinician, 'patient'], [patient, 'clinician']] as const) {
+      await until(`${other}'s camera and microphone subscribed`, async () => {
+        const e = await events(page);
+        return e.includes(`subscribed:${other}/camera`) && e.includes(`subscribed:${other}/microphone`);
+      }).catch(async () => assert.fail(`subscriptions missing: ${JSON.stringify(await events(page))}`));
+      await waitForFramesGrowing(page, PC, { by: 20 });
+      await waitForAudioPacketsGrowing(page, PC, { by: 50 });
+      const colour = await expectVideoFrom(page, REMOTE_VIDEO);
+      await expectFramesDiffer(page, REMOTE_VIDEO);
+      const tone = await expectTone(page, REMOTE_AUDIO);
+      console.log(`# ${other} → seen as rgb(${colour.r},${colour.g},${colour.b}) at ${colour.width}x${colour.height}, heard at ${tone.hz.toFixed(0)} Hz`);
+    }
+  });
+
+  test('a dropped signaling socket reconnects on the same session and media resumes', async () => {
+    const before = (await events(patient)).length;
+    const framesBefore = await framesDecoded(clinician, PC);
+    await patientSockets.drop();
+    await until('the patient to report reconnected', async () => (await events(patient)).slice(before).includes('reconnected:undefined'), 20_000);
+    const seen = (await events(patient)).slice(before);
+    assert.ok(seen.includes('reconnecting:signal'), JSON.stringify(seen));
+    assert.equal(seen.some((e) => e.startsWith('participantDisconnected')), false, 'nobody left');
+    assert.equal(await patient.evaluate(() => (globalThis as unknown as { ov: { room: { reconnects: number } } }).ov.room.reconnects), 1);
+    assert.equal(patientSockets.opened(), 2, 'the SDK opened a second socket');
+    await waitForFramesGrowing(patient, PC, { by: 20 });
+    await waitForFramesGrowing(clinician, PC, { by: 20 });
+    assert.ok((await framesDecoded(clinician, PC)) > framesBefore);
+    await expectFramesDiffer(clinician, REMOTE_VIDEO);
+    await expectTone(clinician, REMOTE_AUDIO);
+    assert.equal((await events(clinician)).some((e) => e.startsWith('participantDisconnected')), false, 'the clinician never saw the patient leave');
+  });
+});
+
+/** Polls an async check until it is truthy; rejects after `ms`. */
+async function until(what: string, check: () => Promise<unknown>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Routes a page's /rtc WebSockets through Playwright (to the real server) so a test can cut the current one at
+ * both ends, as a network drop would: the page sees it close (1001), the server sees it vanish.
+ */
+async function cuttableSockets(page: Page): Promise<{ drop(): Promise<void>; opened(): number }> {
+  const routes: { page: WebSocketRoute; server: WebSocketRoute }[] = [];
+  await page.routeWebSocket(/\/rtc$/, (ws) => {
+    routes.push({ page: ws, server: ws.connectToServer() });
+  });
+  return {
+    async drop() {
+      const current = routes.at(-1);
+      assert.ok(current, 'no socket to drop');
+      await Promise.all([current.server.close({ code: 1001, reason: 'cut' }), current.page.close({ code: 1001, reason: 'cut' })]);
+    },
+    opened: () => routes.length,
+  };
+}
