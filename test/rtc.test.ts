@@ -3,6 +3,9 @@
 // loopback. Routing (groups, host mute, grants), removal, resume, takeover, ghosts, data, refusals.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
 import { parseClientMessage, RTC_CLOSE } from '../src/shared/rtc.js';
@@ -15,6 +18,7 @@ import { auditActions } from './helpers/audit.js';
 import { createTestOrg, expectStatus, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
 import { sleep, waitFor } from './helpers/media.js';
+import { decodeErrors, ffprobe } from './helpers/replay.js';
 import { joinRoom, RtcClient } from './helpers/rtc.js';
 
 const SECRET = 'rtc-test-signing-secret-'.repeat(2);
@@ -320,6 +324,50 @@ for (const kind of DB_KINDS) {
       const badRoute = await route('chat', 'late', { group: 'no spaces' });
       expectStatus(badRoute, 400, 'validation_failed');
       expectStatus(await route('chat', 'late', {}), 400, 'validation_failed');
+    });
+
+    test('recording: start and stop through the API, one WebM per participant, listed and downloadable (audited)', async () => {
+      const room = await createRoom('recorded');
+      const clin = await join('recorded', 'clin', { publish: ['microphone', 'camera'], replay: true });
+      expectStatus(await a.caregiver.post('/api/v1/rooms/recorded/recording/start'), 403, 'forbidden');
+      const started = await a.clinician.post('/api/v1/rooms/recorded/recording/start');
+      assert.deepEqual(started.json(), { room: 'recorded', recording: true });
+      // Someone joining a recorded room is recorded from their first track.
+      const pat = await join('recorded', 'pat', { publish: ['microphone', 'camera'], replay: true });
+      await sleep(2500);
+      const during = (await a.apiKey.get('/api/v1/rooms/recorded/recordings')).json().data as { identity: string; status: string }[];
+      assert.deepEqual(during.map((r) => [r.identity, r.status]).sort(), [['clin', 'recording'], ['pat', 'recording']]);
+      const stopped = await a.clinician.post('/api/v1/rooms/recorded/recording/stop');
+      assert.deepEqual(stopped.json(), { room: 'recorded', recording: false });
+      await t.app.roomEvents.idle();
+      const files = (await a.apiKey.get('/api/v1/rooms/recorded/recordings')).json().data as { id: string; identity: string; status: string; content: string; bytes: number; durationSeconds: number; mediaType: string }[];
+      assert.deepEqual(files.map((r) => [r.identity, r.status, r.content, r.mediaType]).sort(), [['clin', 'completed', 'camera', 'video/webm'], ['pat', 'completed', 'camera', 'video/webm']]);
+      for (const f of files) {
+        assert.ok(f.bytes > 10_000, `${f.identity}: ${f.bytes} bytes`);
+        assert.ok(f.durationSeconds >= 2 && f.durationSeconds < 10, `${f.identity}: ${f.durationSeconds} s`);
+      }
+      const download = await a.clinician.get(`/api/v1/recordings/${files[0]!.id}/media`);
+      assert.equal(download.statusCode, 200);
+      assert.equal(download.headers['content-type'], 'video/webm');
+      assert.equal(download.rawPayload.length, files[0]!.bytes);
+      const tmp = path.join(os.tmpdir(), `ovt-rec-${files[0]!.id}.webm`);
+      writeFileSync(tmp, download.rawPayload);
+      try {
+        const probe = await ffprobe(tmp);
+        assert.deepEqual(probe.streams.map((st) => st.codec_name).sort(), ['opus', 'vp8']);
+        assert.equal(await decodeErrors(tmp), '', 'the file decodes cleanly');
+      } finally {
+        rmSync(tmp, { force: true });
+      }
+      expectStatus(await a.caregiver.get(`/api/v1/recordings/${files[0]!.id}/media`), 403, 'forbidden');
+      expectStatus(await a.clinician.get('/api/v1/recordings/00000000-0000-4000-8000-000000000000/media'), 404, 'not_found');
+      const other = await createTestOrg(t.app);
+      expectStatus(await other.clinician.get(`/api/v1/recordings/${files[0]!.id}/media`), 404, 'not_found');
+      const actions = await auditActions(t, a.orgId, room.id);
+      for (const action of ['room.recording_started', 'room.recording_stopped', 'room.recording_downloaded']) assert.ok(actions.includes(action), action);
+      // The server kept the files under RECORDINGS_DIR/<org>/<room>/.
+      assert.ok(existsSync(path.join(t.config.rtc.recordingsDir, a.orgId, room.id)));
+      await Promise.all([clin.close(), pat.close()]);
     });
 
     test('after a restart, in-progress rooms are restored and stale participation is closed', async () => {

@@ -201,7 +201,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   app.decorate('realtime', createRealtimeHub(app, deps));
-  const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms };
+  const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms, recordingsDir: config.rtc.recordingsDir };
   app.decorate('rooms', rooms);
   const roomEvents = recordRoomEvents(rooms, app.log);
   app.decorate('roomEvents', roomEvents);

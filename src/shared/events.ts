@@ -16,7 +16,9 @@ export type OrgEventType =
   | 'room.created'
   | 'room.ended'
   | 'room.participant_joined'
-  | 'room.participant_left';
+  | 'room.participant_left'
+  | 'room.recording_started'
+  | 'room.recording_completed';
 
 export interface OrgEvent {
   type: OrgEventType;

@@ -7,6 +7,7 @@ import { WebSocket } from 'ws';
 import type { ClientMessage, RtcGrants, RtcParticipantInfo, RtcRoute, ServerMessage, TrackSource } from '../../src/shared/rtc.js';
 import { suppressDefaultStun } from '../../src/server/rooms/builtin/sfu/werift.js';
 import type { TestApp } from './app.js';
+import { ensureCapture, ReplaySource } from './replay.js';
 import type { Caller } from './builders.js';
 import { ABSENCE_MS, LOOPBACK_ONLY, SyntheticSource, WAIT_MS, sleep, tagOf, waitFor } from './media.js';
 
@@ -17,6 +18,8 @@ export interface RtcClientOptions {
   media?: boolean;
   /** Wait until the peer connection is connected. Default true when media. */
   waitConnected?: boolean;
+  /** Publish real VP8/Opus (a replayed ffmpeg capture: 200,50,100 picture, 440 Hz) instead of tagged synthetic packets. */
+  replay?: boolean;
 }
 
 type Join = Extract<ServerMessage, { type: 'joined' }>;
@@ -27,7 +30,7 @@ export class RtcClient {
   readonly messages: ServerMessage[] = [];
   readonly participants = new Map<string, RtcParticipantInfo>();
   readonly routes = new Map<string, RtcRoute>();
-  readonly sources = new Map<TrackSource, SyntheticSource>();
+  readonly sources = new Map<TrackSource, SyntheticSource | ReplaySource>();
   readonly arrivals = new Map<string, { count: number; firstAt: number; mids: Set<string> }>();
   readonly data: { from: string; payload: string }[] = [];
   joined: Join | undefined;
@@ -58,10 +61,11 @@ export class RtcClient {
     const client = new RtcClient(baseUrl, token, identity, options.media ?? true);
     await client.#open();
     if (client.pc) {
+      const capture = options.replay ? await ensureCapture() : undefined;
       for (const source of options.publish ?? []) {
         const kind = source === 'microphone' ? 'audio' : 'video';
         const transceiver = client.pc.addTransceiver(new MediaStreamTrack({ kind }), { direction: 'sendonly' });
-        client.sources.set(source, new SyntheticSource(`${identity}/${source}`, kind, transceiver));
+        client.sources.set(source, capture ? new ReplaySource(transceiver, capture) : new SyntheticSource(`${identity}/${source}`, kind, transceiver));
       }
       await client.#enqueue(() => client.#offer());
       if (options.waitConnected ?? true) await waitFor(`${identity} to connect`, () => client.pc!.connectionState === 'connected');

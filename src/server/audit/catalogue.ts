@@ -31,6 +31,9 @@ export const AUDIT_ACTIONS = [
   'room.participant_left',
   'room.participant_removed',
   'room.participant_routed',
+  'room.recording_started',
+  'room.recording_stopped',
+  'room.recording_downloaded',
   'demo.seeded',
 ] as const;
 

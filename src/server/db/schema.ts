@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   check,
   date,
@@ -255,6 +256,33 @@ export const roomParticipants = pgTable(
   (t) => [
     index('room_participants_room_idx').on(t.orgId, t.roomId, t.joinedAt),
     foreignKey({ name: 'room_participants_room_fk', columns: [t.orgId, t.roomId], foreignColumns: [rooms.orgId, rooms.id] }),
+  ],
+);
+
+/**
+ * Recording files, one row per file (a participant's camera+microphone or screen, one segment each time what
+ * they publish changes). `file` is relative to RECORDINGS_DIR; `provider_ref` is the provider's id for it.
+ */
+export const roomRecordings = pgTable(
+  'room_recordings',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    roomId: uuid('room_id').notNull(),
+    identity: text('identity').notNull(),
+    content: text('content', { enum: ['camera', 'screen'] }).notNull(),
+    status: text('status', { enum: ['recording', 'completed', 'failed'] }).notNull(),
+    providerRef: text('provider_ref').notNull(),
+    file: text('file'),
+    startedAt: ts('started_at').notNull(),
+    endedAt: ts('ended_at'),
+    bytes: bigint('bytes', { mode: 'number' }),
+    error: text('error'),
+  },
+  (t) => [
+    unique('room_recordings_provider_ref_key').on(t.providerRef),
+    index('room_recordings_room_idx').on(t.orgId, t.roomId, t.startedAt),
+    foreignKey({ name: 'room_recordings_room_fk', columns: [t.orgId, t.roomId], foreignColumns: [rooms.orgId, rooms.id] }),
   ],
 );
 

@@ -27,6 +27,7 @@ export function createMediaProvider(config: Config, log?: SfuLogger): MediaProvi
         reconnectGraceMs: rtc.reconnectGraceMs,
         iceServersFor: (identity) => iceServersFor(rtc, identity),
         maxPayloadBytes: Math.max(config.wsMaxPayloadBytes, 256 * 1024),
+        recordingsDir: rtc.recordingsDir,
         ...(log ? { log } : {}),
       });
     }

@@ -64,8 +64,18 @@ export type RoomEvent =
   | { type: 'participant.left'; roomId: string; identity: string; at: Date; reason: string }
   | { type: 'track.published'; roomId: string; identity: string; kind: 'audio' | 'video'; source: 'microphone' | 'camera' | 'screen'; at: Date }
   | { type: 'track.unpublished'; roomId: string; identity: string; kind: 'audio' | 'video'; source: 'microphone' | 'camera' | 'screen'; at: Date }
-  | { type: 'recording.started'; roomId: string; identity: string; at: Date }
-  | { type: 'recording.completed'; roomId: string; identity: string; at: Date; file: string };
+  | { type: 'recording.started'; roomId: string; identity: string; at: Date; recording: RecordingFile }
+  | { type: 'recording.completed'; roomId: string; identity: string; at: Date; recording: RecordingFile & { endedAt: Date; bytes: number; error?: string } };
+
+/** One recorded file: a participant's camera and microphone, or their screen, for one stretch of time. */
+export interface RecordingFile {
+  /** The provider's id for it (builtin: the file path relative to RECORDINGS_DIR). Unique. */
+  ref: string;
+  content: 'camera' | 'screen';
+  /** Relative to RECORDINGS_DIR when the file is local; null when the provider keeps it. */
+  file: string | null;
+  startedAt: Date;
+}
 
 /** Where a participant's media goes, set by the rooms layer (waiting room, host mute, breakouts). */
 export interface RoutingUpdate {
@@ -105,6 +115,10 @@ export interface MediaProvider {
   setRouting(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<RoutingState | null>;
   /** A per-pair override: whether `subscriber` receives `publisher`'s media of `kind` ('*': all); null removes it. */
   setSubscription(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null): Promise<boolean>;
+  /** Records everyone in the room (and whoever joins) until stopped; false when the room is not live. */
+  startRecording(providerRoomId: string): Promise<boolean>;
+  /** Stops recording; the files are final when it resolves (recording.completed events). */
+  stopRecording(providerRoomId: string): Promise<boolean>;
   /** A server notice shown to participants (all when `to` is absent); resolves how many received it. */
   notify(providerRoomId: string, notice: { code: string; message: string }, to?: readonly string[]): Promise<number>;
   /** Normalised events; the rooms layer persists them and fans them out. Returns an unsubscribe function. */

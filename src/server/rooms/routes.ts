@@ -1,9 +1,21 @@
 import Type from 'typebox';
-import { CreateRoomBody, ParticipantParams, ParticipantRouting, ParticipantRoutingBody, Room, RoomParams, RoomParticipant, TokenBody, TokenResponse } from '../../shared/api/rooms.js';
+import { createReadStream } from 'node:fs';
+import { CreateRoomBody, ParticipantParams, ParticipantRouting, ParticipantRoutingBody, Recording, RecordingParams, RecordingState, Room, RoomParams, RoomParticipant, TokenBody, TokenResponse } from '../../shared/api/rooms.js';
 import { ctxOf, type App } from '../app.js';
 import { authErrors } from '../http/schemas.js';
 import { ErrorResponse } from '../../shared/api/common.js';
-import { createRoom, endRoom, getRoomByName, issueToken, listRoomParticipants, removeRoomParticipant, routeParticipant } from './service.js';
+import {
+  createRoom,
+  endRoom,
+  getRoomByName,
+  issueToken,
+  listRoomParticipants,
+  listRoomRecordings,
+  openRecording,
+  removeRoomParticipant,
+  routeParticipant,
+  setRoomRecording,
+} from './service.js';
 
 const WRITERS = ['admin', 'clinician'] as const;
 
@@ -61,6 +73,50 @@ export async function roomRoutes(app: App): Promise<void> {
       },
     },
     async (request) => routeParticipant(deps, ctxOf(request), request.params.name, request.params.identity, request.body),
+  );
+
+  for (const [action, on] of [['start', true], ['stop', false]] as const) {
+    app.post(
+      `/rooms/:name/recording/${action}`,
+      {
+        config: { roles: WRITERS },
+        schema: {
+          tags,
+          summary: on ? 'Start recording everyone in the room (and whoever joins)' : 'Stop recording; the files are final when this answers',
+          params: RoomParams,
+          response: { 200: RecordingState, ...authErrors, 502: ErrorResponse },
+        },
+      },
+      async (request) => setRoomRecording(deps, ctxOf(request), request.params.name, on),
+    );
+  }
+
+  app.get(
+    '/rooms/:name/recordings',
+    { schema: { tags, summary: "A room's recordings (one file per participant and stretch)", params: RoomParams, response: { 200: Type.Object({ data: Type.Array(Recording) }), ...authErrors } } },
+    async (request) => ({ data: await listRoomRecordings(deps, ctxOf(request), request.params.name) }),
+  );
+
+  app.get(
+    '/recordings/:id/media',
+    {
+      config: { roles: WRITERS },
+      schema: {
+        tags,
+        summary: 'Download a finished recording (video/webm); audited',
+        params: RecordingParams,
+        response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'video/webm' }), ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const { path: file, bytes, recording } = await openRecording(deps, ctxOf(request), request.params.id);
+      return reply
+        .type(recording.mediaType)
+        .header('content-length', bytes)
+        .header('content-disposition', `attachment; filename="recording-${recording.id}.webm"`)
+        .header('cache-control', 'no-store')
+        .send(createReadStream(file));
+    },
   );
 
   app.post(

@@ -1,10 +1,12 @@
 import { and, asc, desc, eq, isNull, notInArray, sql } from 'drizzle-orm';
-import type { CreateRoomBody, ParticipantRouting, ParticipantRoutingBody, Room, TokenBody } from '../../shared/api/rooms.js';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { CreateRoomBody, ParticipantRouting, ParticipantRoutingBody, Recording, Room, TokenBody } from '../../shared/api/rooms.js';
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import { systemCtx, type Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
-import { roomParticipants, rooms } from '../db/schema.js';
+import { roomParticipants, roomRecordings, rooms } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { OrgEvents } from '../realtime/events.js';
 import { DEFAULT_GRANTS, type MediaProvider, type RoomEvent } from './provider.js';
@@ -16,6 +18,8 @@ export interface RoomDeps {
   hub: OrgEvents;
   media: MediaProvider;
   defaults: Config['rooms'];
+  /** Where local recording files live (RECORDINGS_DIR). */
+  recordingsDir: string;
 }
 
 /** A token outlives any connection it opens: it must cover the room's longest stay (twilio.md: no re-tokening). */
@@ -184,6 +188,61 @@ export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, i
   return { identity, ...state };
 }
 
+/** Starts recording the room (everyone in it and whoever joins) until stopped or the room ends. Audited. */
+export async function setRoomRecording(deps: RoomDeps, ctx: Ctx, name: string, on: boolean): Promise<{ room: string; recording: boolean }> {
+  const row = await getRoom(deps.db, ctx.orgId, name);
+  if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
+  const done = on ? await deps.media.startRecording(row.providerRoomId) : await deps.media.stopRecording(row.providerRoomId);
+  if (!done) throw new AppError('provider_error', 'The media provider does not have this room live.');
+  await audit(deps.db, ctx, on ? 'room.recording_started' : 'room.recording_stopped', { type: 'room', id: row.id });
+  return { room: row.name, recording: on };
+}
+
+type RecordingRow = typeof roomRecordings.$inferSelect;
+
+function toRecordingDto(row: RecordingRow): Recording {
+  return {
+    id: row.id,
+    identity: row.identity,
+    content: row.content,
+    status: row.status,
+    startedAt: row.startedAt.toISOString(),
+    endedAt: row.endedAt?.toISOString() ?? null,
+    durationSeconds: row.endedAt ? Math.round((row.endedAt.getTime() - row.startedAt.getTime()) / 100) / 10 : null,
+    bytes: row.bytes,
+    mediaType: 'video/webm',
+    error: row.error,
+  };
+}
+
+export async function listRoomRecordings(deps: RoomDeps, ctx: Ctx, name: string): Promise<Recording[]> {
+  const row = await getRoom(deps.db, ctx.orgId, name);
+  const rows = await deps.db
+    .select()
+    .from(roomRecordings)
+    .where(and(eq(roomRecordings.orgId, ctx.orgId), eq(roomRecordings.roomId, row.id)))
+    .orderBy(asc(roomRecordings.startedAt), asc(roomRecordings.id))
+    .limit(1000);
+  return rows.map(toRecordingDto);
+}
+
+/** The file of a completed recording, for download; audited. */
+export async function openRecording(deps: RoomDeps, ctx: Ctx, id: string): Promise<{ path: string; bytes: number; recording: Recording }> {
+  const [row] = await deps.db.select().from(roomRecordings).where(and(eq(roomRecordings.orgId, ctx.orgId), eq(roomRecordings.id, id))).limit(1);
+  if (!row) throw new AppError('not_found', 'There is no such recording.');
+  if (row.status === 'recording' || !row.file) throw new AppError('invalid_state', 'The recording is not finished yet.', { status: row.status });
+  const file = path.resolve(deps.recordingsDir, row.file);
+  if (!file.startsWith(deps.recordingsDir + path.sep)) throw new AppError('not_found', 'There is no such recording.');
+  let bytes: number;
+  try {
+    bytes = (await stat(file)).size;
+  } catch {
+    throw new AppError('not_found', 'The recording file is no longer there.');
+  }
+  await audit(deps.db, ctx, 'room.recording_downloaded', { type: 'room', id: row.roomId }, { recordingId: row.id });
+  return { path: file, bytes, recording: toRecordingDto(row) };
+}
+
 export interface IssuedToken {
   token: string;
   room: string;
@@ -233,10 +292,34 @@ async function roomByProviderId(db: Db, providerRoomId: string): Promise<RoomRow
 export function recordRoomEvents(deps: RoomDeps, log: { warn(obj: object, msg: string): void }): { stop(): void; idle(): Promise<void> } {
   let chain: Promise<void> = Promise.resolve();
   const apply = async (event: RoomEvent) => {
-    if (event.type !== 'participant.joined' && event.type !== 'participant.left' && event.type !== 'room.ended') return;
+    if (event.type === 'room.started' || event.type === 'track.published' || event.type === 'track.unpublished') return;
     const row = await roomByProviderId(deps.db, event.roomId);
     if (!row) return;
     const ctx = systemCtx(row.orgId);
+    if (event.type === 'recording.started' || event.type === 'recording.completed') {
+      const r = event.recording;
+      const done = event.type === 'recording.completed' ? event.recording : null;
+      const values = {
+        orgId: row.orgId,
+        roomId: row.id,
+        identity: event.identity,
+        content: r.content,
+        providerRef: r.ref,
+        file: r.file,
+        startedAt: r.startedAt,
+        status: done ? (done.error ? ('failed' as const) : ('completed' as const)) : ('recording' as const),
+        endedAt: done?.endedAt ?? null,
+        bytes: done?.bytes ?? null,
+        error: done?.error ?? null,
+      };
+      // A late `started` never moves a completed file backwards.
+      await deps.db
+        .insert(roomRecordings)
+        .values(values)
+        .onConflictDoUpdate({ target: roomRecordings.providerRef, set: done ? { status: values.status, endedAt: values.endedAt, bytes: values.bytes, error: values.error } : { providerRef: r.ref } });
+      await deps.hub.publish(row.orgId, done ? 'room.recording_completed' : 'room.recording_started', { roomId: row.id, name: row.name, identity: event.identity });
+      return;
+    }
     if (event.type === 'room.ended') {
       if (row.status === 'in-progress' && (await finishRoom(deps, ctx, row, event.reason))) {
         await deps.hub.publish(row.orgId, 'room.ended', { roomId: row.id, name: row.name, reason: event.reason });
@@ -316,6 +399,11 @@ export async function restoreRooms(deps: RoomDeps, log: { warn(obj: object, msg:
         )
         .returning({ identity: roomParticipants.identity });
       for (const p of closed) await audit(tx, ctx, 'room.participant_left', { type: 'room', id: row.id }, { identity: p.identity, reason: 'server_restart' });
+      // Files still being written when the process stopped may be incomplete.
+      await tx
+        .update(roomRecordings)
+        .set({ status: 'failed', error: 'server_restart', endedAt: now })
+        .where(and(eq(roomRecordings.orgId, row.orgId), eq(roomRecordings.roomId, row.id), eq(roomRecordings.status, 'recording')));
     });
   }
   return { restored, ended };

@@ -92,3 +92,20 @@ export const ParticipantRouting = Type.Object({
   videoMuted: Type.Boolean(),
 });
 export type ParticipantRouting = Type.Static<typeof ParticipantRouting>;
+
+export const Recording = Type.Object({
+  id: Uuid,
+  identity: Type.String(),
+  content: Type.Union([Type.Literal('camera'), Type.Literal('screen')], { description: 'camera: camera and microphone; screen: the screen share.' }),
+  status: Type.Union([Type.Literal('recording'), Type.Literal('completed'), Type.Literal('failed')]),
+  startedAt: IsoDateTime,
+  endedAt: Type.Union([IsoDateTime, Type.Null()]),
+  durationSeconds: Type.Union([Type.Number(), Type.Null()]),
+  bytes: Type.Union([Type.Integer(), Type.Null()]),
+  mediaType: Type.String({ description: 'video/webm for the builtin provider.' }),
+  error: Type.Union([Type.String(), Type.Null()]),
+});
+export type Recording = Type.Static<typeof Recording>;
+
+export const RecordingState = Type.Object({ room: Type.String(), recording: Type.Boolean() });
+export const RecordingParams = Type.Object({ id: Uuid });

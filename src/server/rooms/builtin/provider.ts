@@ -13,6 +13,8 @@ export interface BuiltinProviderOptions {
   reconnectGraceMs: number;
   iceServersFor(identity: string): RtcIceServer[];
   maxPayloadBytes: number;
+  /** Where recordings are written (one directory per organisation and room below it). */
+  recordingsDir: string;
   log?: SfuLogger;
 }
 
@@ -40,6 +42,7 @@ export class BuiltinProvider implements MediaProvider {
       emit: (event) => this.#emit(event),
       log: options.log ?? this.sfu.log,
       maxPayloadBytes: options.maxPayloadBytes,
+      recordingsDir: options.recordingsDir,
     });
   }
 
@@ -85,6 +88,14 @@ export class BuiltinProvider implements MediaProvider {
 
   async setSubscription(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null) {
     return this.rtc.setSubscription(providerRoomId, subscriber, publisher, kind, allow);
+  }
+
+  async startRecording(providerRoomId: string) {
+    return this.rtc.startRecording(providerRoomId);
+  }
+
+  async stopRecording(providerRoomId: string) {
+    return this.rtc.stopRecording(providerRoomId);
   }
 
   async notify(providerRoomId: string, notice: { code: string; message: string }, to?: readonly string[]) {

@@ -8,6 +8,7 @@
  * one while the identity, its join time and its routing stay).
  */
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -38,6 +39,8 @@ export interface RtcServerOptions {
   emit(event: RoomEvent): void;
   log: SfuLogger;
   maxPayloadBytes: number;
+  /** Recordings go to <recordingsDir>/<orgId>/<roomId>/. */
+  recordingsDir: string;
   /** WebSocket ping interval; a socket that misses two pongs is dropped. Default 5000. */
   heartbeatMs?: number;
   /** A socket must send `join` within this long. Default 10000. */
@@ -70,6 +73,8 @@ interface LiveRoom {
   readonly peers: Map<string, Peer>;
   readonly prefs: Map<string, RoutingPreference>;
   readonly overrides: Map<string, SubscriptionOverride>;
+  /** The directory recordings go to while the room is being recorded. */
+  recording: string | null;
 }
 
 interface Peer {
@@ -122,6 +127,8 @@ export class RtcServer {
   readonly #rooms = new Map<string, LiveRoom>();
   /** SFU participant id (one per connection) → peer. */
   readonly #bySfuId = new Map<string, Peer>();
+  /** SFU participant id → whose it was (kept after the session ends, for its recordings' last events). */
+  readonly #owners = new Map<string, { roomId: string; identity: string }>();
   readonly #wss: WebSocketServer;
   readonly #heartbeat: NodeJS.Timeout;
   readonly #alive = new WeakMap<WebSocket, boolean>();
@@ -139,13 +146,29 @@ export class RtcServer {
       const identity = sfuId === null ? null : (this.#bySfuId.get(sfuId)?.identity ?? null);
       for (const peer of room.peers.values()) if (this.#group(peer) === group) this.#send(peer, { type: 'dominantSpeaker', identity });
     });
+    sfu.on('recordingStarted', (info) => {
+      const owner = this.#owners.get(info.participantId);
+      if (owner) this.#o.emit({ type: 'recording.started', roomId: owner.roomId, identity: owner.identity, at: info.startedAt, recording: this.#recordingFile(info) });
+    });
+    sfu.on('recordingCompleted', (info) => {
+      const owner = this.#owners.get(info.participantId);
+      if (!owner) return;
+      const endedAt = info.endedAt ?? new Date();
+      this.#o.emit({
+        type: 'recording.completed',
+        roomId: owner.roomId,
+        identity: owner.identity,
+        at: endedAt,
+        recording: { ...this.#recordingFile(info), endedAt, bytes: info.bytes, ...(info.error ? { error: info.error } : {}) },
+      });
+    });
   }
 
   // ---- rooms (called by the provider) ---------------------------------------------------------------------
 
   openRoom(spec: { roomId: string; orgId: string; name: string; maxParticipants: number }): boolean {
     if (this.#rooms.has(spec.roomId)) return false;
-    this.#rooms.set(spec.roomId, { id: spec.roomId, orgId: spec.orgId, name: spec.name, maxParticipants: spec.maxParticipants, peers: new Map(), prefs: new Map(), overrides: new Map() });
+    this.#rooms.set(spec.roomId, { id: spec.roomId, orgId: spec.orgId, name: spec.name, maxParticipants: spec.maxParticipants, peers: new Map(), prefs: new Map(), overrides: new Map(), recording: null });
     return true;
   }
 
@@ -157,9 +180,49 @@ export class RtcServer {
     const room = this.#rooms.get(roomId);
     if (!room) return false;
     this.#rooms.delete(roomId);
+    room.recording = null;
     await Promise.all([...room.peers.values()].map((peer) => this.#remove(peer, 'room_ended', 'room_ended')));
     await this.#o.sfu.closeRoom(roomId);
+    for (const [sfuId, owner] of this.#owners) if (owner.roomId === roomId) this.#owners.delete(sfuId);
     return true;
+  }
+
+  /** Records every participant of the room, and whoever joins or publishes later, until stopRecording. */
+  async startRecording(roomId: string): Promise<boolean> {
+    const room = this.#rooms.get(roomId);
+    if (!room) return false;
+    room.recording ??= path.join(this.#o.recordingsDir, room.orgId, room.id);
+    await Promise.all([...room.peers.values()].map((peer) => this.#record(peer)));
+    return true;
+  }
+
+  async stopRecording(roomId: string): Promise<boolean> {
+    const room = this.#rooms.get(roomId);
+    if (!room) return false;
+    room.recording = null;
+    await Promise.all([...room.peers.values()].map((peer) => (peer.session ? this.#o.sfu.stopRecording(peer.session.id) : [])));
+    return true;
+  }
+
+  isRecording(roomId: string): boolean {
+    return this.#rooms.get(roomId)?.recording != null;
+  }
+
+  /** Starts recording a peer's current session if its room is being recorded and it publishes something. */
+  async #record(peer: Peer): Promise<void> {
+    const directory = peer.room.recording;
+    const session = peer.session;
+    if (!directory || !session || peer.tracks.size === 0) return;
+    try {
+      await this.#o.sfu.startRecording(session.id, { directory });
+    } catch (err) {
+      this.#o.log.warn({ err, roomId: peer.room.id }, 'rtc: recording did not start');
+    }
+  }
+
+  #recordingFile(info: { file: string; content: 'camera' | 'screen'; startedAt: Date }) {
+    const relative = path.relative(this.#o.recordingsDir, info.file);
+    return { ref: relative, content: info.content, file: relative, startedAt: info.startedAt };
   }
 
   participants(roomId: string): { identity: string; connectedAt: Date }[] {
@@ -339,6 +402,7 @@ export class RtcServer {
     peer.socket = ws;
     const session = await this.#o.sfu.join(room.id, peer.sessionId, this.#group(peer), { receives: peer.grants.subscribe });
     this.#bySfuId.set(session.id, peer);
+    this.#owners.set(session.id, { roomId: room.id, identity: peer.identity });
     peer.session = session;
     this.#wire(peer, session);
     this.#applyRouting(peer, session);
@@ -413,6 +477,8 @@ export class RtcServer {
       if (!current()) return;
       peer.tracks.set(track.trackId, { source: track.source, kind: track.kind });
       this.#broadcastUpdate(peer);
+      // In a recorded room, a participant is recorded from its first track on (the SFU follows later changes).
+      if (peer.room.recording && this.#o.sfu.recordings(session.id).length === 0) void this.#record(peer);
       this.#o.emit({ type: 'track.published', roomId: peer.room.id, identity: peer.identity, kind: track.kind, source: track.source, at: new Date() });
     });
     session.on('trackUnpublished', (track) => {
@@ -670,6 +736,8 @@ export class RtcServer {
     );
     await Promise.all(closing);
     for (const room of this.#rooms.values()) for (const peer of room.peers.values()) this.#clearGrace(peer);
+    // Finalise recordings now, while the rooms layer still records their completion.
+    await Promise.all([...this.#rooms.values()].filter((r) => r.recording).map((r) => this.stopRecording(r.id)));
     this.#wss.close();
   }
 

@@ -492,11 +492,17 @@ export class ParticipantRecording {
 
   #end(content: RecordingContent, segment: RecordingSegment): void {
     this.#current.delete(content);
-    const done = segment.stop().then((info) => {
-      this.log.info({ participantId: this.participantId, file: info.file, bytes: info.bytes }, 'sfu: recording segment completed');
-      this.hooks.completed(info);
-      return info;
-    });
+    const done = segment
+      .stop()
+      .catch((error: unknown) => {
+        this.log.error({ err: error, file: segment.info.file }, 'sfu: recording segment failed to finish');
+        return { ...segment.snapshot(), endedAt: segment.info.endedAt ?? new Date(), error: error instanceof Error ? error.message : String(error) };
+      })
+      .then((info) => {
+        this.log.info({ participantId: this.participantId, file: info.file, bytes: info.bytes }, 'sfu: recording segment completed');
+        this.hooks.completed(info);
+        return info;
+      });
     this.#finished.push(done);
   }
 
@@ -510,12 +516,14 @@ export class ParticipantRecording {
     return this.#segments.map((s) => s.snapshot());
   }
 
-  /** Ends the current segments; resolves with every segment of this recording once all files are final. */
+  /** Ends the current segments; resolves with every segment of this recording (in start order) once all are final. */
   async stop(): Promise<RecordingInfo[]> {
     if (!this.#stopped) {
       this.#stopped = true;
       for (const [content, segment] of [...this.#current]) this.#end(content, segment);
     }
-    return Promise.all(this.#finished);
+    // recordingCompleted has been emitted for each once these resolve; they are in end order.
+    const finished = await Promise.all(this.#finished);
+    return this.#segments.map((s) => finished.find((info) => info.file === s.info.file) ?? s.snapshot());
   }
 }

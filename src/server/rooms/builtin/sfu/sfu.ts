@@ -277,6 +277,12 @@ export class Sfu extends TypedEmitter<SfuEvents> {
     });
     this.#recordings.set(participantId, recording);
     recording.update(publications);
+    if (recording.current().length === 0) {
+      // The segment could not be set up (logged by the recording).
+      this.#recordings.delete(participantId);
+      await recording.stop();
+      throw new SfuError('invalid_state', `recording ${participantId} could not start`);
+    }
     return this.#currentSegment(recording);
   }
 
