@@ -72,7 +72,8 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
     org = await createTestOrg(t.app);
     base = await t.listen();
     assert.equal((await org.apiKey.post('/api/v1/rooms', { name: 'browser-visit' })).statusCode, 201);
-    browser = await launchChromium();
+    // The screen share test captures the page itself (headless Chromium's "entire screen" is the page).
+    browser = await launchChromium({ args: ['--auto-select-desktop-capture-source=Entire screen', '--auto-accept-this-tab-capture'] });
   });
   after(async () => {
     await closeBrowser(browser);
@@ -122,6 +123,44 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
     await expectFramesDiffer(clinician, REMOTE_VIDEO);
     await expectTone(clinician, REMOTE_AUDIO);
     assert.equal((await events(clinician)).some((e) => e.startsWith('participantDisconnected')), false, 'the clinician never saw the patient leave');
+  });
+
+  test('local controls: mute and camera are shown to others, the camera comes back, a screen share is seen, leave', async () => {
+    type Ov = { ov: { room: { participants: Map<string, { published: { source: string; muted: boolean }[] }>; localParticipant: Record<string, (on?: boolean) => Promise<unknown>>; disconnect(): Promise<void> }; events: string[] } };
+    const published = (page: Page, who: string) =>
+      page.evaluate((identity) => (globalThis as unknown as Ov).ov.room.participants.get(identity)?.published.map((t) => `${t.source}:${t.muted}`).sort() ?? [], who);
+    const local = (page: Page, method: string, arg?: boolean) => page.evaluate(([m, a]) => (globalThis as unknown as Ov).ov.room.localParticipant[m as string]!(a as boolean | undefined).then(() => true), [method, arg] as const);
+
+    await local(patient, 'setMicrophoneEnabled', false);
+    await until('the clinician to see the patient muted', async () => (await published(clinician, 'patient')).includes('microphone:true'));
+    await local(patient, 'setMicrophoneEnabled', true);
+    await until('…and unmuted', async () => (await published(clinician, 'patient')).includes('microphone:false'));
+
+    await local(patient, 'setCameraEnabled', false);
+    await until('the clinician to see the patient’s camera off', async () => (await published(clinician, 'patient')).includes('camera:true'));
+    assert.equal(await patient.evaluate(() => (globalThis as unknown as { ov: { room: { localParticipant: { cameraEnabled: boolean } } } }).ov.room.localParticipant.cameraEnabled), false);
+    await local(patient, 'setCameraEnabled', true);
+    await until('…and on again', async () => (await published(clinician, 'patient')).includes('camera:false'));
+    await expectVideoFrom(clinician, REMOTE_VIDEO);
+    await expectFramesDiffer(clinician, REMOTE_VIDEO);
+
+    // Screen share: headless Chromium shares its fake desktop (a green 800x450 picture), unlike the camera's
+    // 640x480 rgb(200,50,100): the clinician receives it as a third track beside the camera.
+    await local(patient, 'startScreenShare');
+    await until('the clinician to subscribe to the patient’s screen', async () => (await events(clinician)).includes('subscribed:patient/screen'));
+    const screen = await expectVideoFrom(clinician, 'window.ov.remote.screen.el', { r: 17, g: 163, b: 5 }, { tolerance: 30 });
+    assert.notDeepEqual([screen.width, screen.height], [640, 480], 'the screen track is not the camera');
+    console.log(`# screen share seen as rgb(${screen.r},${screen.g},${screen.b}) at ${screen.width}x${screen.height}`);
+    await expectVideoFrom(clinician, REMOTE_VIDEO); // the camera goes on beside it
+    await local(patient, 'stopScreenShare');
+    await until('the screen to be unpublished', async () => !(await published(clinician, 'patient')).some((t) => t.startsWith('screen')));
+
+    await patient.evaluate(() => (globalThis as unknown as Ov).ov.room.disconnect());
+    await until('the clinician to see the patient leave', async () => (await events(clinician)).includes('participantDisconnected:patient'));
+    assert.ok((await events(patient)).includes('disconnected:left'));
+    await t.app.roomEvents.idle();
+    const people = (await org.apiKey.get('/api/v1/rooms/browser-visit/participants')).json().data as { identity: string; status: string }[];
+    assert.equal(people.find((p) => p.identity === 'patient')?.status, 'disconnected');
   });
 });
 
