@@ -49,7 +49,8 @@ export async function webRoutes(app: App): Promise<void> {
     const body = readSdk(file);
     app.get(`/sdk/${file}`, { schema: { hide: true } }, async (request, reply) => {
       if (!body) throw new AppError('route_not_found', 'The SDK bundle is not built: run npm run build.');
-      return reply.type(type).header('cache-control', 'no-cache').header('access-control-allow-origin', '*').send(body);
+      // Host apps load it from their own pages (another origin).
+      return reply.type(type).header('cache-control', 'no-cache').header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin').send(body);
     });
   }
 }
