@@ -401,6 +401,13 @@ export class RtcServer {
     this.#clearGrace(peer);
     peer.socket = ws;
     const session = await this.#o.sfu.join(room.id, peer.sessionId, this.#group(peer), { receives: peer.grants.subscribe });
+    if (this.#rooms.get(room.id) !== room || room.peers.get(peer.identity) !== peer || peer.socket !== ws) {
+      // The room ended, the participant was removed or another connection took over while we waited.
+      await this.#o.sfu.leave(session.id);
+      const reason: RtcEndReason = this.#rooms.get(room.id) !== room ? 'room_ended' : room.peers.get(peer.identity) !== peer ? 'removed' : 'replaced';
+      if (ws.readyState === WebSocket.OPEN) this.#closeSocket(ws, reason, END_MESSAGES[reason]);
+      return null;
+    }
     this.#bySfuId.set(session.id, peer);
     this.#owners.set(session.id, { roomId: room.id, identity: peer.identity });
     peer.session = session;
