@@ -72,7 +72,14 @@ export class Publication {
       }
     }
     const now = Date.now();
-    for (const slot of this.slots) slot.send(rtp, now);
+    let waiting = false;
+    for (const slot of this.slots) {
+      slot.send(rtp, now);
+      if (slot.waitingForKeyframe && slot.ready) waiting = true;
+    }
+    // A subscriber still waiting for a keyframe keeps asking (at most every PLI_MIN_INTERVAL_MS): the first PLI
+    // may have gone out before the publisher's SSRC was known, or been ignored while its encoder started.
+    if (waiting && !this.#pliTimer) this.requestKeyframe();
     if (this.recorderTap) this.recorderTap(rtp);
   }
 
