@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createApiKey } from '../src/server/apikeys/service.js';
 import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
+import { roomRecordings } from '../src/server/db/schema.js';
 import { ERRORS } from '../src/shared/errors.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, sessionFor, type TestOrg } from './helpers/builders.js';
@@ -153,7 +154,13 @@ for (const kind of DB_KINDS) {
       assert.equal(appointment.statusCode, 201, appointment.body);
       const otherPatient = await b.admin.post('/api/v1/patients', { givenName: 'Other', familyName: 'Org' });
       // Rooms are addressed by name (and participants by identity): one value fits both path patterns.
-      assert.equal((await a.admin.post('/api/v1/rooms', { name: 'fuzz-room' })).statusCode, 201);
+      const room = await a.admin.post('/api/v1/rooms', { name: 'fuzz-room' });
+      assert.equal(room.statusCode, 201);
+      // A finished recording of that room (its file is not on disk: the download answers 404, never a 5xx).
+      const [recording] = await t.database.db
+        .insert(roomRecordings)
+        .values({ orgId: a.orgId, roomId: room.json().id, identity: 'fuzz', content: 'camera', status: 'completed', providerRef: `fuzz-${randomUUID()}`, file: 'fuzz/missing.webm', startedAt: new Date(), endedAt: new Date(), bytes: 0 })
+        .returning();
       // Victims of the state-changing operations, so the callers themselves survive the run.
       const victimKey = await createApiKey(t.database.db, a.orgId, 'victim', { actor: { type: 'system', id: null } });
       await sessionFor(t.database, a.admin.user); // a second admin session, for /auth/sessions/{id}/revoke
@@ -166,6 +173,7 @@ for (const kind of DB_KINDS) {
         sessions: sessions.data.find((s) => !s.current)!.id,
         otherOrg: otherPatient.json().id,
         rooms: 'fuzz-room',
+        recordings: recording!.id,
       });
 
       const spec = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {
