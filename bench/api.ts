@@ -25,7 +25,7 @@
  * BENCH_NODE_ARGS (extra node flags for the server processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  * Exit code 1 if any request failed or returned non-2xx, or a post-run check failed.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,8 +33,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createTestDatabase } from '../test/helpers/db.js';
+import { gitCommit, machineTicks, ROOT } from './common.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
 function envInt(name: string, fallback: number, min: number): number {
@@ -157,16 +157,6 @@ function processCpuMs(pid: number): number | null {
   }
 }
 
-function machineTicks(): { busy: number; total: number } | null {
-  try {
-    const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-    const n = values.map(Number);
-    const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - (n[3] ?? 0) - (n[4] ?? 0), total };
-  } catch {
-    return null;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // One case.
@@ -375,13 +365,6 @@ function printTable(results: CaseResult[]): void {
   console.log('(CPU: % of one core for the server process and the load generator; machine: % of all cores, PostgreSQL included)');
 }
 
-function gitCommit(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 

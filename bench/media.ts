@@ -25,14 +25,14 @@
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  * Exit code 1 if a step failed to run (not for a missed target: that is a finding, printed as MISS).
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { JOIN_TARGET_RATIO, measureJoinTimes } from './media-join.js';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Requester, isChildMessage, type Message, type ProcessSample } from './media-ipc.js';
+import { gitCommit, machineTicks, ROOT } from './common.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/media.json', import.meta.url));
 
 function envNumber(name: string, fallback: number, min: number): number {
@@ -176,17 +176,6 @@ function relay(from: ChildName, message: Message): void {
 
 // ---------------------------------------------------------------------------------------------------------
 // Machine load (Linux /proc; null elsewhere): the figures are only comparable when nothing else ran.
-
-function machineTicks(): { busy: number; total: number } | null {
-  try {
-    const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
-    const n = values.map(Number);
-    const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - (n[3] ?? 0) - (n[4] ?? 0), total };
-  } catch {
-    return null;
-  }
-}
 
 function busyPct(before: ReturnType<typeof machineTicks>, after: ReturnType<typeof machineTicks>): number | null {
   return before && after && after.total > before.total ? round(((after.busy - before.busy) / (after.total - before.total)) * 100, 0) : null;
@@ -431,13 +420,6 @@ function printForwarding(result: ForwardingResult): void {
 
 // ---------------------------------------------------------------------------------------------------------
 
-function gitCommit(): string | null {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
 
 /** Chromium join-to-first-frame samples per path (SFU, P2P). */
 const JOIN_RUNS = Number(process.env.BENCH_JOIN_RUNS ?? 7);
