@@ -26,7 +26,7 @@ import {
   type TrackSource,
 } from '../../../shared/rtc.js';
 import { refuseUpgrade } from '../../http/upgrade.js';
-import type { Grants, RoomEvent } from '../provider.js';
+import type { Grants, RoomEvent, RoutingState, RoutingUpdate } from '../provider.js';
 import { Sfu, SfuError, type ForwardedTrack, type SfuLogger, type SfuParticipant } from './sfu/index.js';
 import { TokenError, type TokenSigner } from './tokens.js';
 
@@ -47,15 +47,9 @@ export interface RtcServerOptions {
   joinTimeoutMs?: number;
 }
 
-export interface RoutingPreference {
+interface RoutingPreference {
   group: string;
   hostMuted: Set<TrackKind>;
-}
-
-export interface RoutingUpdate {
-  group?: string;
-  audioMuted?: boolean;
-  videoMuted?: boolean;
 }
 
 interface SubscriptionOverride {
@@ -204,10 +198,6 @@ export class RtcServer {
     return true;
   }
 
-  isRecording(roomId: string): boolean {
-    return this.#rooms.get(roomId)?.recording != null;
-  }
-
   /** Starts recording a peer's current session if its room is being recorded and it publishes something. */
   async #record(peer: Peer): Promise<void> {
     const directory = peer.room.recording;
@@ -237,7 +227,7 @@ export class RtcServer {
   }
 
   /** Sets where a participant's media goes; works before the participant connects (applied on join). */
-  setRouting(roomId: string, identity: string, update: RoutingUpdate): { group: string; audioMuted: boolean; videoMuted: boolean } | null {
+  setRouting(roomId: string, identity: string, update: RoutingUpdate): RoutingState | null {
     const room = this.#rooms.get(roomId);
     if (!room) return null;
     const pref = this.#pref(room, identity);
@@ -254,10 +244,6 @@ export class RtcServer {
       this.#broadcastUpdate(peer);
     }
     return { group: pref.group, audioMuted: pref.hostMuted.has('audio'), videoMuted: pref.hostMuted.has('video') };
-  }
-
-  routing(roomId: string, identity: string): RoutingPreference | undefined {
-    return this.#rooms.get(roomId)?.prefs.get(identity);
   }
 
   /** Per-pair override of the group rule (null removes it); a host mute still wins. */
@@ -283,11 +269,6 @@ export class RtcServer {
       if (this.#send(peer, { type: 'notice', code: notice.code, message: notice.message })) n++;
     }
     return n;
-  }
-
-  /** The SFU session id of a participant's current connection (recording, diagnostics). */
-  sfuIdOf(roomId: string, identity: string): string | undefined {
-    return this.#rooms.get(roomId)?.peers.get(identity)?.session?.id;
   }
 
   // ---- sockets ---------------------------------------------------------------------------------------------
