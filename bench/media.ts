@@ -445,12 +445,16 @@ async function main(): Promise<number> {
 
   // Chromium join-to-first-frame through the SFU beside peer-to-peer, alternating in the same run (first, on a
   // quiet machine: the forwarding section leaves 64 peers' teardown behind).
-  const joins = await measureJoinTimes(JOIN_RUNS);
-  sections.firstFrame = joins;
-  console.log(`Chromium join → first frame on both pages (${joins.runs} runs each, alternating; ms):`);
-  console.log(`  through the SFU  ${joins.sfuMs.join(', ')}  median ${joins.sfuMedianMs}`);
-  console.log(`  peer-to-peer     ${joins.p2pMs.join(', ')}  median ${joins.p2pMedianMs}  (baseline)`);
-  summary.push(`join to first frame: SFU ${joins.sfuMedianMs} ms vs P2P ${joins.p2pMedianMs} ms = ${joins.ratio.toFixed(2)}x, target ≤ ${JOIN_TARGET_RATIO}x: ${joins.verdict}`);
+  if (JOIN_RUNS > 0) {
+    const joins = await measureJoinTimes(JOIN_RUNS);
+    sections.firstFrame = joins;
+    console.log(`Chromium join → first frame on both pages (${joins.runs} runs each, alternating; ms):`);
+    console.log(`  through the SFU  ${joins.sfuMs.join(', ')}  median ${joins.sfuMedianMs}`);
+    console.log(`  peer-to-peer     ${joins.p2pMs.join(', ')}  median ${joins.p2pMedianMs}  (baseline)`);
+    summary.push(`join to first frame: SFU ${joins.sfuMedianMs} ms vs P2P ${joins.p2pMedianMs} ms = ${joins.ratio.toFixed(2)}x, target ≤ ${JOIN_TARGET_RATIO}x: ${joins.verdict}`);
+  } else {
+    summary.push('join to first frame: not measured (BENCH_JOIN_RUNS=0)');
+  }
 
 
   const forwarding = await forwardingSection(deadline);

@@ -9,6 +9,7 @@ import {
   GenericNack,
   MediaStreamTrack,
   RTCPeerConnection,
+  RtcpSrPacket,
   RtcpTransportLayerFeedback,
   RtpPacket,
   type RTCDataChannel,
@@ -23,6 +24,8 @@ import { LevelMeter, pickDominantSpeaker } from '../src/server/rooms/builtin/sfu
 import { SfuError, type TrackSource } from '../src/server/rooms/builtin/sfu/types.js';
 import { suppressDefaultStun } from '../src/server/rooms/builtin/sfu/werift.js';
 import { ABSENCE_MS, LOOPBACK_ONLY, SyntheticSource, WAIT_MS, newSfu, sleep, tagOf, waitFor } from './helpers/media.js';
+
+const NTP_UNIX_OFFSET_MS = 2_208_988_800_000;
 
 // Every UDP destination this process sends to (werift's ICE, DTLS, SRTP and any STUN query go through dgram).
 const udpDestinations = new Set<string>();
@@ -532,6 +535,30 @@ describe('SFU media over loopback', () => {
         new RtcpTransportLayerFeedback({ feedback: new GenericNack({ senderSsrc: bVideo.receiver.rtcpSsrc, mediaSourceSsrc: arrival.lastSsrc, lost: [seq] }) }),
       ]);
       await waitFor('the retransmission of a NACKed packet', () => (seen.get(seq) ?? 0) >= 2, 3000);
+
+      // Sender reports: the SFU writes forwarded packets itself (Slot.send), so it also sends the RTCP SRs for
+      // them: NTP time now, packet count matching what arrived, and the RTT from the subscriber's receiver reports.
+      const reports: RtcpSrPacket[] = [];
+      const watching = bVideo.receiver.onRtcp.subscribe((packet) => {
+        if (packet instanceof RtcpSrPacket && packet.ssrc === arrival.lastSsrc) reports.push(packet);
+      });
+      try {
+        await waitFor('a sender report for the forwarded video', () => reports.length > 0, 3000);
+      } finally {
+        watching.unSubscribe();
+      }
+      const info = reports[0]!.senderInfo;
+      const ntpMs = Number(info.ntpTimestamp >> 32n) * 1000 - NTP_UNIX_OFFSET_MS + (Number(info.ntpTimestamp & 0xffff_ffffn) / 2 ** 32) * 1000;
+      assert.ok(Math.abs(ntpMs - Date.now()) < 1500, `SR NTP time ${new Date(ntpMs).toISOString()} is now`);
+      const received = [...seen.values()].reduce((n, times) => n + times, 0);
+      assert.ok(info.packetCount > 0.8 * received - 50 && info.packetCount < 1.2 * received + 50, `SR packet count ${info.packetCount} ≈ ${received} received`);
+      assert.ok(info.octetCount >= info.packetCount, `SR octet count ${info.octetCount} (every packet has a payload)`);
+      // (werift's own senders never send a report here, so the round trip can only come from the slots' SRs.)
+      let rttMs: number | undefined;
+      for (const deadline = Date.now() + 5000; rttMs === undefined && Date.now() < deadline; await sleep(100)) {
+        rttMs = (await b.session.sampleQuality()).rttMs;
+      }
+      assert.ok(rttMs !== undefined && rttMs >= 0 && rttMs < 200, `loopback RTT from bob’s receiver reports: ${rttMs} ms`);
     } finally {
       await closeAll(sfu, [a, b, c]);
     }

@@ -3,9 +3,12 @@
  * a subscriber's outgoing m-lines). Packets flow Publication → every attached Slot; keyframe requests flow back.
  */
 import {
+  GenericNack,
   RTP_EXTENSION_URI,
   RtcpRrPacket,
+  RtcpSenderInfo,
   RtcpSrPacket,
+  RtcpTransportLayerFeedback,
   RtpHeader,
   RtpPacket,
   type RtcpPacket,
@@ -19,6 +22,10 @@ export const CLOCK_RATE: Record<TrackKind, number> = { audio: 48_000, video: 90_
 /** Minimum spacing of PLIs sent to one publisher track; requests inside the window are coalesced into one at its end. */
 export const PLI_MIN_INTERVAL_MS = 250;
 const ONE_BYTE_PROFILE = 0xbede;
+/** Sent packets a video slot keeps for retransmission on NACK (as werift's sender does): ~0.8 s at 1 Mbps. */
+export const RTP_HISTORY_SIZE = 128;
+/** Seconds from the NTP epoch (1900) to the Unix epoch (1970). */
+const NTP_UNIX_OFFSET_S = 2_208_988_800;
 
 interface Unsubscribable {
   unSubscribe(): void;
@@ -112,18 +119,41 @@ export class Publication {
   }
 }
 
-/** One of a subscriber's sending m-lines; carries at most one publication at a time. */
+/**
+ * One of a subscriber's sending m-lines; carries at most one publication at a time.
+ *
+ * The send path is the SFU's hot loop (one call per forwarded packet per subscriber), so it does not go through
+ * werift's `RTCRtpSender.sendRtp`, which per packet rebuilds and sorts the header extensions, formats the NTP
+ * time as a string, and feeds a bandwidth estimator the SFU does not use (see bench/README.md). A slot writes
+ * the packet itself: a fresh header (the subscriber's SSRC, payload type, rewritten sequence number and
+ * timestamp, and only the `sdes:mid` extension, pitfall 3), encrypted by the transport's werift SRTP session
+ * and sent on its ICE connection. The slot therefore also does what the sender would have done with it: keep
+ * sent video packets for NACK retransmission, answer NACKs, and produce RTCP sender reports
+ * (`senderReport()`, sent by the session) whose NTP/RTP pair lets the subscriber synchronise audio and video,
+ * and from whose receiver reports it measures the round trip.
+ */
 export class Slot {
   publication: Publication | undefined;
   /** The track this slot carried last (idle slots are handed back to the same track first, e.g. on unmute). */
   lastTrackId: string | undefined;
   packetsSent = 0;
+  octetsSent = 0;
+  packetsRetransmitted = 0;
   /** From the subscriber's receiver reports on this slot. */
   remoteJitterMs: number | undefined;
   remoteFractionLost: number | undefined;
+  /** Round trip measured from the subscriber's receiver reports against this slot's sender reports. */
+  rttMs: number | undefined;
   readonly #rewriter: StreamRewriter;
   #waitingForKeyframe = false;
   readonly #subscriptions: Unsubscribable[] = [];
+  /** The `sdes:mid` extension written on every packet, built once per (mid, id). */
+  #midExtension: { id: number; payload: Buffer } | undefined;
+  /** Encrypted packets as sent, by sequence number modulo RTP_HISTORY_SIZE (video only; audio has no NACK). */
+  readonly #history: (Buffer | undefined)[] | undefined;
+  readonly #historySeq: Int32Array | undefined;
+  /** The middle 32 bits of the last sender report's NTP time, and when it was sent (ms), for the round trip. */
+  #lastSr: { compactNtp: number; sentAtMs: number } | undefined;
 
   constructor(
     readonly transceiver: RTCRtpTransceiver,
@@ -131,6 +161,10 @@ export class Slot {
     private readonly log: SfuLogger,
   ) {
     this.#rewriter = new StreamRewriter(CLOCK_RATE[kind]);
+    if (kind === 'video') {
+      this.#history = new Array<Buffer | undefined>(RTP_HISTORY_SIZE);
+      this.#historySeq = new Int32Array(RTP_HISTORY_SIZE).fill(-1);
+    }
     const sender = transceiver.sender;
     // A subscriber's PLI goes to the publisher of whatever this slot carries (pitfall 8).
     this.#subscriptions.push(sender.onPictureLossIndication.subscribe(() => this.publication?.requestKeyframe()));
@@ -180,36 +214,112 @@ export class Slot {
   }
 
   send(rtp: RtpPacket, now: number): void {
+    const sender = this.transceiver.sender;
+    const codec = sender.codec;
+    const transport = sender.dtlsTransport;
     // Until the slot can send, keep waiting: a keyframe handed to a sender that drops it would be lost.
-    if (!this.ready) return;
+    if (codec === undefined || transport?.state !== 'connected') return;
     if (this.#waitingForKeyframe) {
       if (!isVp8KeyframeStart(rtp.payload)) return;
       this.#waitingForKeyframe = false;
     }
     const { seq, ts } = this.#rewriter.rewrite(rtp.header.sequenceNumber, rtp.header.timestamp, now);
-    // A fresh packet per subscriber (sendRtp mutates it and keeps it for NACK, pitfall 4) without the
-    // publisher's header extensions (their ids belong to the publisher's negotiation, pitfall 3).
+    const csrc = rtp.header.csrc;
+    const mid = this.#midExtensionFor(this.transceiver.mid);
     const header = new RtpHeader({
-      ...rtp.header,
+      marker: rtp.header.marker,
+      payloadType: codec.payloadType,
       sequenceNumber: seq,
       timestamp: ts,
-      csrc: [...rtp.header.csrc],
-      extension: false,
+      ssrc: sender.ssrc,
+      csrc: csrc.length === 0 ? [] : [...csrc],
+      extension: mid !== undefined,
       extensionProfile: ONE_BYTE_PROFILE,
-      extensions: [],
+      extensions: mid === undefined ? [] : [mid],
     });
+    let packet: Buffer;
+    try {
+      packet = transport.srtp.encrypt(rtp.payload, header);
+    } catch (error) {
+      this.log.debug({ err: error, mid: this.mid }, 'sfu: SRTP encrypt failed');
+      return;
+    }
+    if (this.#history && this.#historySeq) {
+      this.#history[seq % RTP_HISTORY_SIZE] = packet;
+      this.#historySeq[seq % RTP_HISTORY_SIZE] = seq;
+    }
     this.packetsSent++;
-    this.transceiver.sender
-      .sendRtp(new RtpPacket(header, rtp.payload))
-      .catch((error: unknown) => this.log.debug({ err: error, mid: this.mid }, 'sfu: sendRtp failed'));
+    this.octetsSent += rtp.payload.length;
+    this.#transmit(packet);
+  }
+
+  /**
+   * The RTCP sender report for this slot at `nowMs`, or undefined before it sent anything. The RTP timestamp
+   * is the last sent one advanced by the wall time since (what the subscriber would see at `nowMs`), on the
+   * same arrival clock for audio and video, so the pair keeps a publisher's tracks in sync.
+   */
+  senderReport(nowMs: number): RtcpSrPacket | undefined {
+    if (this.packetsSent === 0) return undefined;
+    const rtpTimestamp = this.#rewriter.timestampAt(nowMs);
+    if (rtpTimestamp === undefined) return undefined;
+    const seconds = Math.floor(nowMs / 1000);
+    const fraction = Math.floor(((nowMs - seconds * 1000) / 1000) * 0x1_0000_0000);
+    const ntpSeconds = seconds + NTP_UNIX_OFFSET_S;
+    this.#lastSr = { compactNtp: (((ntpSeconds & 0xffff) << 16) | (fraction >>> 16)) >>> 0, sentAtMs: nowMs };
+    return new RtcpSrPacket({
+      ssrc: this.transceiver.sender.ssrc,
+      senderInfo: new RtcpSenderInfo({
+        ntpTimestamp: (BigInt(ntpSeconds) << 32n) | BigInt(fraction),
+        rtpTimestamp,
+        packetCount: this.packetsSent >>> 0,
+        octetCount: this.octetsSent >>> 0,
+      }),
+    });
+  }
+
+  #midExtensionFor(mid: string | null): { id: number; payload: Buffer } | undefined {
+    if (mid === null) return undefined;
+    const cached = this.#midExtension;
+    if (cached !== undefined && cached.payload.toString() === mid) return cached;
+    const id = this.transceiver.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.sdesMid)?.id;
+    if (id === undefined) return undefined;
+    this.#midExtension = { id, payload: Buffer.from(mid, 'utf8') };
+    return this.#midExtension;
+  }
+
+  #transmit(packet: Buffer): void {
+    const transport = this.transceiver.sender.dtlsTransport;
+    transport.bytesSent += packet.length;
+    transport.packetsSent++;
+    transport.iceTransport.connection.send(packet).catch((error: unknown) => this.log.debug({ err: error, mid: this.mid }, 'sfu: send failed'));
+  }
+
+  #retransmit(lost: readonly number[]): void {
+    if (!this.#history || !this.#historySeq || !this.ready) return;
+    for (const seq of lost) {
+      const index = seq % RTP_HISTORY_SIZE;
+      const packet = this.#history[index];
+      if (packet === undefined || this.#historySeq[index] !== seq) continue;
+      this.packetsRetransmitted++;
+      this.#transmit(packet);
+    }
   }
 
   #onRtcp(packet: RtcpPacket): void {
+    if (packet instanceof RtcpTransportLayerFeedback) {
+      if (packet.feedback instanceof GenericNack) this.#retransmit(packet.feedback.lost);
+      return;
+    }
     if (!(packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket)) return;
     const report = packet.reports.find((r) => r.ssrc === this.transceiver.sender.ssrc);
     if (!report) return;
     this.remoteJitterMs = (report.jitter / CLOCK_RATE[this.kind]) * 1000;
     this.remoteFractionLost = report.fractionLost / 256;
+    const sr = this.#lastSr;
+    if (sr && report.lsr !== 0 && report.lsr === sr.compactNtp) {
+      const rtt = Date.now() - sr.sentAtMs - (report.dlsr / 65536) * 1000;
+      if (rtt >= 0) this.rttMs = this.rttMs === undefined ? rtt : 0.8 * this.rttMs + 0.2 * rtt;
+    }
   }
 
   close(): void {

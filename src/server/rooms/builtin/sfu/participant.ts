@@ -24,6 +24,8 @@ import {
   RtcpPayloadSpecificFeedback,
   type PeerConfig,
   type RTCDataChannel,
+  type RTCDtlsTransport,
+  type RtcpSrPacket,
   type RTCIceCandidate,
   type RTCRtpTransceiver,
 } from 'werift';
@@ -46,6 +48,8 @@ import {
 export const DATA_CHANNEL_LABEL = 'openvisit';
 /** How long a client's renegotiation offer waits for the first connection attempt to finish. */
 const CONNECT_WAIT_MS = 15_000;
+/** Sender reports per compound RTCP packet (28 bytes each: 20 stay well inside one UDP datagram). */
+const SR_PER_PACKET = 20;
 
 export interface ParticipantEvents {
   /** A local ICE candidate for the client; null = end of candidates. */
@@ -455,6 +459,30 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     dtls.sendRtcp([packet]).catch((error: unknown) => this.host.log.debug({ err: error, participantId: this.id }, 'sfu: REMB failed'));
   }
 
+  /**
+   * @internal RTCP sender reports for every slot that has sent media (the slots write their packets themselves,
+   * so werift's per-sender report loop never runs; see Slot). At most SR_PER_PACKET per compound packet.
+   */
+  sendSenderReports(nowMs = Date.now()): void {
+    const byTransport = new Map<RTCDtlsTransport, RtcpSrPacket[]>();
+    for (const slot of this.#slots) {
+      const transport = slot.transceiver.sender.dtlsTransport;
+      if (transport?.state !== 'connected') continue;
+      const report = slot.senderReport(nowMs);
+      if (!report) continue;
+      const reports = byTransport.get(transport) ?? [];
+      reports.push(report);
+      byTransport.set(transport, reports);
+    }
+    for (const [transport, reports] of byTransport) {
+      for (let i = 0; i < reports.length; i += SR_PER_PACKET) {
+        transport
+          .sendRtcp(reports.slice(i, i + SR_PER_PACKET))
+          .catch((error: unknown) => this.host.log.debug({ err: error, participantId: this.id }, 'sfu: sender report failed'));
+      }
+    }
+  }
+
   // ---- data channel --------------------------------------------------------------------------------------
 
   #adoptChannel(channel: RTCDataChannel): void {
@@ -559,6 +587,7 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
         downstreamLoss = Math.max(downstreamLoss ?? 0, own);
       }
       if (slot.remoteJitterMs !== undefined) jitterMs = Math.max(jitterMs ?? 0, slot.remoteJitterMs);
+      if (slot.rttMs !== undefined) rttMs = Math.max(rttMs ?? 0, slot.rttMs);
     }
     const upstreamLoss = expectedDelta > 0 ? lostDelta / expectedDelta : undefined;
     const lossFraction = upstreamLoss === undefined && downstreamLoss === undefined ? undefined : Math.max(upstreamLoss ?? 0, downstreamLoss ?? 0);

@@ -40,6 +40,12 @@ export class StreamRewriter {
     }
     return out;
   }
+
+  /** The outgoing timestamp that corresponds to wall time `nowMs` (the last one sent, advanced by the time since). */
+  timestampAt(nowMs: number): number | undefined {
+    if (this.#lastSeq === undefined) return undefined;
+    return (this.#lastTs + Math.round(((nowMs - this.#lastAt) * this.clockRate) / 1000)) >>> 0;
+  }
 }
 
 /** RFC 1982 serial-number comparison on 16 bits: whether a comes after b. */

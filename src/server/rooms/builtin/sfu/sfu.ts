@@ -387,7 +387,11 @@ export class Sfu extends TypedEmitter<SfuEvents> {
       this.#timers.push(setInterval(fn, ms));
     };
     every(1000, () => {
-      for (const session of this.#participants.values()) session.sendRemb(this.#options.rembBps);
+      const now = Date.now();
+      for (const session of this.#participants.values()) {
+        session.sendRemb(this.#options.rembBps);
+        session.sendSenderReports(now);
+      }
     });
     every(this.#options.statsIntervalMs, () => void this.#sampleQuality());
     every(this.#options.speakerIntervalMs, () => {
