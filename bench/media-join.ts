@@ -1,6 +1,6 @@
 // Chromium join-to-first-frame: through the embedded SFU (the app in-process, the SDK in two pages) beside a
 // direct peer-to-peer connection between two pages, alternating in the same run. Each sample: page A is in
-// the call (joined, publishing, alone); the clock starts when page B starts joining (before its getUserMedia)
+// the call (joined, publishing, alone, its connection up); the clock starts when page B starts joining (before its getUserMedia)
 // and stops when both pages have decoded a video frame from each other.
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp } from '../test/helpers/app.js';
@@ -68,6 +68,12 @@ export async function measureJoinTimes(runs: number): Promise<JoinTimes> {
       const b = await sdkPage(browser, base);
       try {
         await join(a, url, ta);
+        // A is in the call: its connection to the server is up (ICE and DTLS), as for anyone already talking.
+        await a.waitForFunction(
+          () => (globalThis as unknown as { ov: { room: { peerConnection?: { connectionState: string } } } }).ov.room.peerConnection?.connectionState === 'connected',
+          undefined,
+          { timeout: 10_000 },
+        );
         const firstA = firstFrameAt(a, PC);
         firstA.catch(() => undefined);
         const t0 = Date.now();

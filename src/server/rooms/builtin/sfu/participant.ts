@@ -33,7 +33,7 @@ import { TypedEmitter } from './emitter.js';
 import { Publication, Slot } from './media.js';
 import { chooseExtensionId, choosePayloadType, parseMediaSections, remoteSends, type CodecInUse, type ExtensionInUse, type MediaSection } from './negotiation.js';
 import type { QualitySample } from './quality.js';
-import { suppressDefaultStun } from './werift.js';
+import { prepareDtls, suppressDefaultStun } from './werift.js';
 import {
   SfuError,
   type ConnectionState,
@@ -207,6 +207,7 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
       }
       try {
         await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+        if (!this.#negotiated) prepareDtls(this.pc);
         const created = await this.pc.createAnswer();
         suppressDefaultStun(this.pc);
         await this.pc.setLocalDescription(created);
@@ -271,6 +272,7 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
       const created = await this.pc.createOffer();
       suppressDefaultStun(this.pc);
       await this.pc.setLocalDescription(created);
+      if (!this.#negotiated) prepareDtls(this.pc);
     } catch (error) {
       throw new SfuError('negotiation_failed', error instanceof Error ? error.message : String(error));
     }
