@@ -277,6 +277,8 @@ class TestPeer {
   readonly order: string[] = [];
   readonly channel: RTCDataChannel | undefined;
   channels: RTCDataChannel[] = [];
+  /** Every answer the SFU gave to this peer's offers. */
+  readonly answers: string[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   readonly #sourceByMid = new Map<string, TrackSource>();
   readonly #tracks = new Set<string>();
@@ -393,6 +395,7 @@ class TestPeer {
     }
     try {
       const answer = await this.session.createAnswer(this.pc.localDescription!.sdp, { sources });
+      this.answers.push(answer);
       this.order.push('server-answer');
       await this.pc.setRemoteDescription({ type: 'answer', sdp: answer });
     } catch (error) {
@@ -481,7 +484,7 @@ async function closeAll(sfu: Sfu, peers: TestPeer[]): Promise<void> {
 }
 
 describe('SFU media over loopback', () => {
-  test('same group receives, other group does not; data channel both ways; REMB; PLI forwarding; NACK', async () => {
+  test('same group receives, other group does not; DTLS server role; data channel both ways; REMB; PLI; NACK; sender reports', async () => {
     const sfu = newSfu();
     const dataAtSfu: [string, string][] = [];
     sfu.on('data', (participantId, payload) => dataAtSfu.push([participantId, String(payload)]));
@@ -491,6 +494,9 @@ describe('SFU media over loopback', () => {
     const b = await TestPeer.join(sfu, 'r1', 'bob', 'visit');
     const c = await TestPeer.join(sfu, 'r1', 'carol', 'lobby');
     try {
+      // The SFU answers a client's first offer (a=setup:actpass) as the DTLS server (prepareDtls in werift.ts).
+      assert.match(a.answers[0]!, /^a=setup:passive\r?$/m);
+      assert.doesNotMatch(a.answers[0]!, /^a=setup:(active|actpass)/m);
       assert.deepEqual(published.sort(), ['alice/camera/video', 'alice/microphone/audio']);
       await b.receives('alice/microphone');
       await b.receives('alice/camera');
