@@ -254,12 +254,12 @@ export class Slot {
   }
 
   /**
-   * The RTCP sender report for this slot at `nowMs`, or undefined before it sent anything. The RTP timestamp
+   * The RTCP sender report for this slot at `nowMs`, or undefined before it sent anything or while idle. The RTP timestamp
    * is the last sent one advanced by the wall time since (what the subscriber would see at `nowMs`), on the
    * same arrival clock for audio and video, so the pair keeps a publisher's tracks in sync.
    */
   senderReport(nowMs: number): RtcpSrPacket | undefined {
-    if (this.packetsSent === 0) return undefined;
+    if (this.packetsSent === 0 || this.publication === undefined) return undefined;
     const rtpTimestamp = this.#rewriter.timestampAt(nowMs);
     if (rtpTimestamp === undefined) return undefined;
     const seconds = Math.floor(nowMs / 1000);
