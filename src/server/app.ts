@@ -35,6 +35,11 @@ import { recordRoomEvents, restoreRooms, type RoomDeps } from './rooms/service.j
 import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
 import { realtimeRoutes } from './realtime/routes.js';
 import { userRoutes } from './users/routes.js';
+import { loadOrCreateSecret } from './secrets.js';
+import { visitRoomListener } from './visits/events.js';
+import { createLinkSigner } from './visits/links.js';
+import { visitRoutes } from './visits/routes.js';
+import type { VisitDeps } from './visits/service.js';
 import { webRoutes } from './web/routes.js';
 
 /** Everything the server runs on, created by the caller (CLI or test) and passed in: nothing global. */
@@ -60,6 +65,8 @@ declare module 'fastify' {
     roles?: readonly UserRole[];
     /** Whether an API key may call this route (default true). */
     apiKeys?: boolean;
+    /** Whether a visit participant (join-link session) may call this route (default false). */
+    participants?: boolean;
   }
   interface FastifyInstance {
     deps: AppDeps;
@@ -191,10 +198,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (!credentials) throw new AppError('unauthenticated');
     if (credentials.kind === 'malformed') throw new AppError('unauthenticated', 'The Authorization header must be "Bearer <API key>".');
     const principal = await app.principals.resolve(credentials);
-    if (!principal) throw new AppError('unauthenticated', credentials.kind === 'api_key' ? 'The API key is not valid.' : 'Your session has ended. Sign in again.');
+    if (!principal) {
+      throw new AppError(
+        'unauthenticated',
+        credentials.kind === 'api_key' ? 'The API key is not valid.' : credentials.kind === 'participant' ? 'Your visit session has ended. Open your visit link again.' : 'Your session has ended. Sign in again.',
+      );
+    }
     if (principal.kind === 'api_key' && options.apiKeys === false) throw new AppError('forbidden', 'This route is for signed-in staff, not API keys.');
+    if (principal.kind === 'participant' && options.participants !== true) throw new AppError('forbidden', 'This route is for staff and host apps, not visit participants.');
     if (principal.kind === 'user' && options.roles && !options.roles.includes(principal.role)) throw new AppError('forbidden');
-    if (principal.kind === 'user' && !isSafeMethod(request.method) && !originAllowed(request.headers.origin, request, config)) {
+    const viaCookie = principal.kind === 'user' || (credentials.kind === 'participant' && credentials.fromCookie);
+    if (viaCookie && !isSafeMethod(request.method) && !originAllowed(request.headers.origin, request, config)) {
       throw new AppError('origin_not_allowed');
     }
     request.principal = principal;
@@ -203,7 +217,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('realtime', createRealtimeHub(app, deps));
   const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms, recordingsDir: config.rtc.recordingsDir };
   app.decorate('rooms', rooms);
-  const roomEvents = recordRoomEvents(rooms, app.log);
+  const visits: VisitDeps = {
+    db: deps.database.db,
+    hub: app.realtime,
+    rooms,
+    config: config.visits,
+    links: createLinkSigner(config.visits.linkSigningSecret ?? loadOrCreateSecret(config.dataDir, 'join-links')),
+    publicUrl: config.publicUrl,
+  };
+  const roomEvents = recordRoomEvents(rooms, app.log, [visitRoomListener(visits)]);
   app.decorate('roomEvents', roomEvents);
   deps.media.attach?.({ registerUpgrade: (path, handler) => app.realtime.upgrades.register(path, handler) });
   app.addHook('preClose', async () => {
@@ -229,6 +251,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(appointmentRoutes);
       await api.register(auditRoutes);
       await api.register(roomRoutes);
+      await api.register(async (scope) => visitRoutes(scope as App, visits));
       await api.register(realtimeRoutes);
     },
     { prefix: '/api/v1' },

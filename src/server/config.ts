@@ -78,6 +78,10 @@ const EnvSchema = z
     TURN_SECRET: optionalString,
     TURN_CREDENTIAL_TTL_SECONDS: int(60, 7 * 86_400).default(86_400),
     RECORDINGS_DIR: optionalString,
+    VISIT_JOIN_WINDOW_BEFORE_MINUTES: int(0, 7 * 24 * 60).default(30),
+    VISIT_JOIN_WINDOW_AFTER_MINUTES: int(0, 7 * 24 * 60).default(120),
+    VISIT_LINK_TTL_HOURS: int(1, 90 * 24).default(7 * 24),
+    LINK_SIGNING_SECRET: optionalString,
     DEFAULT_PHONE_REGION: z
       .string()
       .trim()
@@ -116,6 +120,9 @@ const EnvSchema = z
       if (!env.TWILIO_FROM_NUMBER && !env.TWILIO_MESSAGING_SERVICE_SID) {
         issue('TWILIO_FROM_NUMBER', 'set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID when MESSAGING_PROVIDER=twilio');
       }
+    }
+    if (typeof env.LINK_SIGNING_SECRET === 'string' && env.LINK_SIGNING_SECRET.trim().length > 0 && env.LINK_SIGNING_SECRET.trim().length < 32) {
+      issue('LINK_SIGNING_SECRET', 'must be at least 32 characters (e.g. the output of: openssl rand -base64 48)');
     }
     if (typeof env.TOKEN_SIGNING_SECRET === 'string' && env.TOKEN_SIGNING_SECRET.trim().length > 0 && env.TOKEN_SIGNING_SECRET.trim().length < 32) {
       issue('TOKEN_SIGNING_SECRET', 'must be at least 32 characters (e.g. the output of: openssl rand -base64 48)');
@@ -188,6 +195,14 @@ export interface Config {
     readonly turnSecret: string | undefined;
     readonly turnCredentialTtlS: number;
     readonly recordingsDir: string;
+  };
+  /** Visits: when join links work (around the scheduled start), how long a link lives, what signs links. */
+  readonly visits: {
+    readonly joinWindowBeforeMs: number;
+    readonly joinWindowAfterMs: number;
+    readonly linkTtlMs: number;
+    /** Absent = a key generated once under DATA_DIR/secrets. */
+    readonly linkSigningSecret: string | undefined;
   };
   readonly defaultPhoneRegion: string;
   readonly mediaProvider: 'builtin' | 'twilio';
@@ -283,6 +298,12 @@ export function loadConfig(
       turnSecret: e.TURN_SECRET,
       turnCredentialTtlS: e.TURN_CREDENTIAL_TTL_SECONDS,
       recordingsDir: path.resolve(e.RECORDINGS_DIR ?? path.join(dataDir, 'recordings')),
+    },
+    visits: {
+      joinWindowBeforeMs: e.VISIT_JOIN_WINDOW_BEFORE_MINUTES * 60_000,
+      joinWindowAfterMs: e.VISIT_JOIN_WINDOW_AFTER_MINUTES * 60_000,
+      linkTtlMs: e.VISIT_LINK_TTL_HOURS * 3600_000,
+      linkSigningSecret: e.LINK_SIGNING_SECRET,
     },
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     mediaProvider: e.MEDIA_PROVIDER,

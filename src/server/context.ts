@@ -5,6 +5,8 @@ import type { UserRole } from './db/schema.js';
 export type Principal =
   | { kind: 'user'; orgId: string; userId: string; role: UserRole; sessionId: string; sessionExpiresAt: Date }
   | { kind: 'api_key'; orgId: string; apiKeyId: string }
+  /** Someone who joined a visit with a join link (patient, guest, interpreter, caregiver): visit routes only. */
+  | { kind: 'participant'; orgId: string; visitId: string; participantId: string; sessionId: string }
   /** The server itself or an operator at the CLI (demo data, maintenance); never from a request. */
   | { kind: 'system'; orgId: string };
 
@@ -28,6 +30,8 @@ export function actorOf(principal: Principal): Actor {
       return { type: 'user', id: principal.userId };
     case 'api_key':
       return { type: 'api_key', id: principal.apiKeyId };
+    case 'participant':
+      return { type: 'participant', id: principal.participantId };
     case 'system':
       return { type: 'system', id: null };
   }

@@ -18,7 +18,24 @@ export type OrgEventType =
   | 'room.participant_joined'
   | 'room.participant_left'
   | 'room.recording_started'
-  | 'room.recording_completed';
+  | 'room.recording_completed'
+  | 'visit.created'
+  | 'visit.opened'
+  | 'visit.started'
+  | 'visit.ended'
+  | 'visit.cancelled'
+  | 'visit.no_show'
+  | 'visit.updated'
+  | 'visit.participant_invited'
+  | 'visit.participant_waiting'
+  | 'visit.participant_admitted'
+  | 'visit.participant_denied'
+  | 'visit.participant_returned'
+  | 'visit.participant_muted'
+  | 'visit.participant_removed'
+  | 'visit.participant_joined'
+  | 'visit.participant_left'
+  | 'visit.consent_recorded';
 
 export interface OrgEvent {
   type: OrgEventType;

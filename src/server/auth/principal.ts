@@ -2,26 +2,34 @@ import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../context.js';
 import type { Db } from '../db/index.js';
-import { apiKeys, sessions, users } from '../db/schema.js';
-import { API_KEY_PREFIX, SESSION_COOKIE, sha256Hex } from './secrets.js';
+import { apiKeys, participantSessions, sessions, users, visitParticipants } from '../db/schema.js';
+import { API_KEY_PREFIX, PARTICIPANT_COOKIE, PARTICIPANT_SESSION_PREFIX, SESSION_COOKIE, sha256Hex } from './secrets.js';
 
 /** How often, at most, "last used" / "last seen" times are written: a write per request would halve throughput. */
 const TOUCH_INTERVAL_MS = 60_000;
 
-export type Credentials = { kind: 'api_key'; key: string } | { kind: 'session'; token: string } | { kind: 'malformed' } | undefined;
+export type Credentials =
+  | { kind: 'api_key'; key: string }
+  | { kind: 'session'; token: string }
+  /** A visit participant's session (`fromCookie`: sent by the browser on its own, so writes need an allowed Origin). */
+  | { kind: 'participant'; token: string; fromCookie: boolean }
+  | { kind: 'malformed' }
+  | undefined;
 
-/** Reads credentials from `Authorization: Bearer` (API keys) or the session cookie. */
+/** Reads credentials from `Authorization: Bearer` (API keys, participant sessions) or the session cookies. */
 export function credentialsOf(request: FastifyRequest): Credentials {
-  return credentialsFrom(request.headers.authorization, request.cookies[SESSION_COOKIE]);
+  return credentialsFrom(request.headers.authorization, request.cookies[SESSION_COOKIE], request.cookies[PARTICIPANT_COOKIE]);
 }
 
-export function credentialsFrom(header: string | undefined, token: string | undefined): Credentials {
+export function credentialsFrom(header: string | undefined, token: string | undefined, participantToken?: string): Credentials {
   if (header !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match || !match[1]!.startsWith(API_KEY_PREFIX)) return { kind: 'malformed' };
-    return { kind: 'api_key', key: match[1]! };
+    const value = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    if (value?.startsWith(API_KEY_PREFIX)) return { kind: 'api_key', key: value };
+    if (value?.startsWith(PARTICIPANT_SESSION_PREFIX)) return { kind: 'participant', token: value, fromCookie: false };
+    return { kind: 'malformed' };
   }
   if (token) return { kind: 'session', token };
+  if (participantToken) return { kind: 'participant', token: participantToken, fromCookie: true };
   return undefined;
 }
 
@@ -50,6 +58,20 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
     .where(and(eq(sessions.tokenHash, sql.placeholder('hash')), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql.placeholder('now')), isNull(users.disabledAt)))
     .limit(1)
     .prepare('ov_principal_session');
+  const participantByHash = db
+    .select({ id: participantSessions.id, orgId: participantSessions.orgId, visitId: participantSessions.visitId, participantId: participantSessions.participantId })
+    .from(participantSessions)
+    .innerJoin(visitParticipants, eq(visitParticipants.id, participantSessions.participantId))
+    .where(
+      and(
+        eq(participantSessions.tokenHash, sql.placeholder('hash')),
+        isNull(participantSessions.revokedAt),
+        gt(participantSessions.expiresAt, sql.placeholder('now')),
+        sql`${visitParticipants.admission} not in ('denied', 'removed')`,
+      ),
+    )
+    .limit(1)
+    .prepare('ov_principal_participant');
 
   async function fromApiKey(key: string, now: Date): Promise<Principal | undefined> {
     const [row] = await keyByHash.execute({ hash: sha256Hex(key) });
@@ -73,9 +95,22 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
     return { kind: 'user', orgId: row.orgId, userId: row.userId, role: row.role, sessionId: row.id, sessionExpiresAt: row.expiresAt };
   }
 
+  async function fromParticipant(token: string, now: Date): Promise<Principal | undefined> {
+    const [row] = await participantByHash.execute({ hash: sha256Hex(token), now: now.toISOString() });
+    if (!row) return undefined;
+    return { kind: 'participant', orgId: row.orgId, visitId: row.visitId, participantId: row.participantId, sessionId: row.id };
+  }
+
   return {
     resolve(credentials, now = new Date()) {
-      return credentials.kind === 'api_key' ? fromApiKey(credentials.key, now) : fromSession(credentials.token, now);
+      switch (credentials.kind) {
+        case 'api_key':
+          return fromApiKey(credentials.key, now);
+        case 'session':
+          return fromSession(credentials.token, now);
+        case 'participant':
+          return fromParticipant(credentials.token, now);
+      }
     },
   };
 }

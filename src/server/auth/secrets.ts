@@ -11,3 +11,5 @@ export function sha256Hex(value: string): string {
 
 export const API_KEY_PREFIX = 'ovk_';
 export const SESSION_COOKIE = 'ov_session';
+export const PARTICIPANT_SESSION_PREFIX = 'ovp_';
+export const PARTICIPANT_COOKIE = 'ov_participant';

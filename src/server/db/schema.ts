@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   bigserial,
+  boolean,
   check,
   date,
   foreignKey,
@@ -286,6 +287,174 @@ export const roomRecordings = pgTable(
   ],
 );
 
+export const VISIT_STATUSES = ['scheduled', 'open', 'in_progress', 'ended', 'cancelled', 'no_show'] as const;
+export type VisitStatus = (typeof VISIT_STATUSES)[number];
+
+/**
+ * A telehealth visit: the session of an appointment (at most one visit per appointment) or an instant one.
+ * Its room (through the rooms layer) exists from the moment the host opens it until it ends.
+ */
+export const visits = pgTable(
+  'visits',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    appointmentId: uuid('appointment_id'),
+    kind: text('kind', { enum: APPOINTMENT_KINDS }).notNull(),
+    hostUserId: uuid('host_user_id').notNull(),
+    status: text('status', { enum: VISIT_STATUSES }).notNull().default('scheduled'),
+    scheduledStart: ts('scheduled_start').notNull(),
+    durationMinutes: integer('duration_minutes').notNull(),
+    /** Minutes the host added (extend time). */
+    extendedMinutes: integer('extended_minutes').notNull().default(0),
+    locked: boolean('locked').notNull().default(false),
+    roomId: uuid('room_id'),
+    openedAt: ts('opened_at'),
+    startedAt: ts('started_at'),
+    endedAt: ts('ended_at'),
+    endReason: text('end_reason'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('visits_org_id_id_key').on(t.orgId, t.id),
+    uniqueIndex('visits_org_appointment_key')
+      .on(t.orgId, t.appointmentId)
+      .where(sql`${t.appointmentId} is not null`),
+    index('visits_org_start_idx').on(t.orgId, t.scheduledStart, t.id),
+    index('visits_org_host_start_idx').on(t.orgId, t.hostUserId, t.scheduledStart),
+    foreignKey({ name: 'visits_appointment_fk', columns: [t.orgId, t.appointmentId], foreignColumns: [appointments.orgId, appointments.id] }),
+    foreignKey({ name: 'visits_host_fk', columns: [t.orgId, t.hostUserId], foreignColumns: [users.orgId, users.id] }),
+    foreignKey({ name: 'visits_room_fk', columns: [t.orgId, t.roomId], foreignColumns: [rooms.orgId, rooms.id] }),
+    check('visits_duration_check', sql`${t.durationMinutes} between 1 and 1440 and ${t.extendedMinutes} between 0 and 1440`),
+  ],
+);
+
+export const VISIT_ROLES = ['host', 'patient', 'guest', 'interpreter', 'caregiver'] as const;
+export type VisitRole = (typeof VISIT_ROLES)[number];
+/** invited: has a link, not yet arrived; waiting: in the waiting room; admitted; denied; removed (by the host). */
+export const ADMISSIONS = ['invited', 'waiting', 'admitted', 'denied', 'removed'] as const;
+export type Admission = (typeof ADMISSIONS)[number];
+
+/** Everyone who takes part in a visit. The row id is also the participant's media identity. */
+export const visitParticipants = pgTable(
+  'visit_participants',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    visitId: uuid('visit_id').notNull(),
+    role: text('role', { enum: VISIT_ROLES }).notNull(),
+    patientId: uuid('patient_id'),
+    userId: uuid('user_id'),
+    displayName: text('display_name').notNull(),
+    admission: text('admission', { enum: ADMISSIONS }).notNull().default('invited'),
+    /** What the host told a denied participant. */
+    denyMessage: text('deny_message'),
+    /** When the participant accepted the current telehealth consent for this visit. */
+    telehealthConsentAt: ts('telehealth_consent_at'),
+    recordingConsentAt: ts('recording_consent_at'),
+    arrivedAt: ts('arrived_at'),
+    admittedAt: ts('admitted_at'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('visit_participants_org_id_id_key').on(t.orgId, t.id),
+    index('visit_participants_visit_idx').on(t.orgId, t.visitId, t.createdAt),
+    uniqueIndex('visit_participants_host_key')
+      .on(t.visitId)
+      .where(sql`${t.role} = 'host'`),
+    foreignKey({ name: 'visit_participants_visit_fk', columns: [t.orgId, t.visitId], foreignColumns: [visits.orgId, visits.id] }).onDelete('cascade'),
+    foreignKey({ name: 'visit_participants_patient_fk', columns: [t.orgId, t.patientId], foreignColumns: [patients.orgId, patients.id] }),
+    foreignKey({ name: 'visit_participants_user_fk', columns: [t.orgId, t.userId], foreignColumns: [users.orgId, users.id] }),
+  ],
+);
+
+/** Join links: one per invitation. The link carries only its id, signed; expiry and revocation live here. */
+export const visitLinks = pgTable(
+  'visit_links',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    visitId: uuid('visit_id').notNull(),
+    participantId: uuid('participant_id').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+    revokedAt: ts('revoked_at'),
+    lastUsedAt: ts('last_used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('visit_links_visit_idx').on(t.orgId, t.visitId),
+    foreignKey({ name: 'visit_links_participant_fk', columns: [t.orgId, t.participantId], foreignColumns: [visitParticipants.orgId, visitParticipants.id] }).onDelete('cascade'),
+  ],
+);
+
+/** A participant's session, from exchanging a join link: `Authorization: Bearer ovp_…` or the participant cookie. */
+export const participantSessions = pgTable(
+  'participant_sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    visitId: uuid('visit_id').notNull(),
+    participantId: uuid('participant_id').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    linkId: uuid('link_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    createdAt: createdAt(),
+    expiresAt: ts('expires_at').notNull(),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [
+    uniqueIndex('participant_sessions_token_hash_key').on(t.tokenHash),
+    index('participant_sessions_participant_idx').on(t.orgId, t.participantId),
+    foreignKey({ name: 'participant_sessions_participant_fk', columns: [t.orgId, t.participantId], foreignColumns: [visitParticipants.orgId, visitParticipants.id] }).onDelete('cascade'),
+  ],
+);
+
+export const CONSENT_TEXT_KINDS = ['telehealth', 'recording'] as const;
+export type ConsentTextKind = (typeof CONSENT_TEXT_KINDS)[number];
+
+/** Versioned consent texts per organisation; the newest version of a kind is the one shown. Never edited. */
+export const consentTexts = pgTable(
+  'consent_texts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    kind: text('kind', { enum: CONSENT_TEXT_KINDS }).notNull(),
+    version: text('version').notNull(),
+    body: text('body').notNull(),
+    createdByUserId: uuid('created_by_user_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('consent_texts_org_id_id_key').on(t.orgId, t.id),
+    uniqueIndex('consent_texts_org_kind_version_key').on(t.orgId, t.kind, t.version),
+    index('consent_texts_org_kind_idx').on(t.orgId, t.kind, t.createdAt),
+    foreignKey({ name: 'consent_texts_org_fk', columns: [t.orgId], foreignColumns: [organizations.id] }),
+  ],
+);
+
+/** Each acceptance of a consent text by a visit participant: version, time, IP and user agent. Append-only. */
+export const visitConsents = pgTable(
+  'visit_consents',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    visitId: uuid('visit_id').notNull(),
+    participantId: uuid('participant_id').notNull(),
+    kind: text('kind', { enum: CONSENT_TEXT_KINDS }).notNull(),
+    textVersion: text('text_version').notNull(),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    acceptedAt: ts('accepted_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('visit_consents_visit_idx').on(t.orgId, t.visitId, t.acceptedAt),
+    foreignKey({ name: 'visit_consents_participant_fk', columns: [t.orgId, t.participantId], foreignColumns: [visitParticipants.orgId, visitParticipants.id] }).onDelete('cascade'),
+  ],
+);
+
 /**
  * The audit log (HIPAA 164.312(b)). Append-only (a trigger refuses UPDATE and DELETE). Events form one
  * hash chain per organisation (`chain` = the organisation id, or `system` for events with none):
@@ -329,6 +498,13 @@ export const schema = {
   appointmentPatients,
   rooms,
   roomParticipants,
+  roomRecordings,
+  visits,
+  visitParticipants,
+  visitLinks,
+  participantSessions,
+  consentTexts,
+  visitConsents,
   auditEvents,
 };
 export type Schema = typeof schema;

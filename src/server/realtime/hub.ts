@@ -114,6 +114,8 @@ export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
     const cookies = request.headers.cookie ? app.parseCookie(request.headers.cookie) : {};
     const credentials = credentialsFrom(request.headers.authorization, cookies[SESSION_COOKIE]);
     if (!credentials || credentials.kind === 'malformed') return refuseUpgrade(socket, 401, 'unauthenticated');
+    // The hub carries the organisation's events: staff and host apps only, never a visit participant.
+    if (credentials.kind === 'participant') return refuseUpgrade(socket, 403, 'forbidden');
     // A browser always sends Origin on a WebSocket; refuse cross-site pages riding a staff cookie.
     if (credentials.kind === 'session') {
       const host = request.headers.host ?? '';

@@ -289,8 +289,24 @@ async function roomByProviderId(db: Db, providerRoomId: string): Promise<RoomRow
  * Persists the provider's normalised events: participant rows with join/leave times and durations, the
  * audit trail, and realtime events. Events are applied one at a time, in order.
  */
-export function recordRoomEvents(deps: RoomDeps, log: { warn(obj: object, msg: string): void }): { stop(): void; idle(): Promise<void> } {
+/** Told of each provider event once it is recorded (features built on rooms: visits). In order, one at a time. */
+export type RoomEventListener = (room: { id: string; orgId: string; name: string }, event: RoomEvent) => Promise<void>;
+
+export function recordRoomEvents(
+  deps: RoomDeps,
+  log: { warn(obj: object, msg: string): void },
+  listeners: readonly RoomEventListener[] = [],
+): { stop(): void; idle(): Promise<void> } {
   let chain: Promise<void> = Promise.resolve();
+  const record = async (event: RoomEvent) => {
+    await apply(event);
+    if (listeners.length === 0 || event.type === 'room.started') return;
+    const row = await roomByProviderId(deps.db, event.roomId);
+    if (!row) return;
+    for (const listener of listeners) {
+      await listener({ id: row.id, orgId: row.orgId, name: row.name }, event).catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event listener failed'));
+    }
+  };
   const apply = async (event: RoomEvent) => {
     if (event.type === 'room.started' || event.type === 'track.published' || event.type === 'track.unpublished') return;
     const row = await roomByProviderId(deps.db, event.roomId);
@@ -351,7 +367,7 @@ export function recordRoomEvents(deps: RoomDeps, log: { warn(obj: object, msg: s
     if (closed) await deps.hub.publish(row.orgId, 'room.participant_left', { roomId: row.id, name: row.name, identity: event.identity, reason: event.reason });
   };
   const unsubscribe = deps.media.onEvent((event) => {
-    chain = chain.then(() => apply(event)).catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event not recorded'));
+    chain = chain.then(() => record(event)).catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event not recorded'));
   });
   return { stop: unsubscribe, idle: () => chain };
 }

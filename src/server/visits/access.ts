@@ -1,0 +1,403 @@
+/**
+ * Getting into a visit: a join link becomes a participant session; the participant accepts the consents; a
+ * media token places them in the waiting room (or the visit, once admitted); the host admits, denies, sends
+ * back, mutes and removes. Every step is checked here, on the server.
+ */
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import type { AcceptConsentBody, ConsentText, CreateConsentTextBody, JoinResult, VisitConsent, VisitToken } from '../../shared/api/visits.js';
+import { audit } from '../audit/service.js';
+import { newSecret, PARTICIPANT_SESSION_PREFIX, sha256Hex } from '../auth/secrets.js';
+import type { Ctx } from '../context.js';
+import { sqlState, type Db } from '../db/index.js';
+import { consentTexts, participantSessions, patientConsents, visitConsents, visitLinks, visitParticipants, visits, type ConsentTextKind } from '../db/schema.js';
+import { AppError } from '../http/errors.js';
+import { issueToken, removeRoomParticipant } from '../rooms/service.js';
+import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
+import {
+  assertCanHost,
+  connectedIdentities,
+  endsAt,
+  ensureRoom,
+  joinWindow,
+  MAIN_GROUP,
+  maybeBegin,
+  participantRow,
+  placeParticipant,
+  toParticipantDto,
+  visitRow,
+  waitingGroup,
+  type ParticipantRow,
+  type VisitDeps,
+  type VisitRow,
+} from './service.js';
+import { isFinal, isLive } from './state.js';
+
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}
+
+// ---- consent texts ---------------------------------------------------------------------------------------
+
+/** The text of a kind in force: the organisation's newest version, or OpenVisit's default. */
+export async function currentConsentText(db: Db, orgId: string, kind: ConsentTextKind): Promise<ConsentText> {
+  const [row] = await db
+    .select()
+    .from(consentTexts)
+    .where(and(eq(consentTexts.orgId, orgId), eq(consentTexts.kind, kind)))
+    .orderBy(desc(consentTexts.createdAt), desc(consentTexts.id))
+    .limit(1);
+  if (row) return { kind, version: row.version, body: row.body, createdAt: row.createdAt.toISOString() };
+  return { ...DEFAULT_CONSENT_TEXTS[kind], kind };
+}
+
+export async function listConsentTexts(deps: VisitDeps, ctx: Ctx): Promise<ConsentText[]> {
+  return [await currentConsentText(deps.db, ctx.orgId, 'telehealth'), await currentConsentText(deps.db, ctx.orgId, 'recording')];
+}
+
+/** Publishes a new version (texts are never edited: acceptances point at the version shown). */
+export async function createConsentText(deps: VisitDeps, ctx: Ctx, body: CreateConsentTextBody): Promise<ConsentText> {
+  if (body.version === DEFAULT_CONSENT_TEXTS[body.kind].version) {
+    throw new AppError('already_exists', 'That version name is OpenVisit’s default text.', [{ path: 'body/version', message: 'is reserved' }]);
+  }
+  try {
+    const row = await deps.db.transaction(async (tx) => {
+      const [inserted] = await tx
+        .insert(consentTexts)
+        .values({ orgId: ctx.orgId, kind: body.kind, version: body.version, body: body.body, createdByUserId: ctx.principal.kind === 'user' ? ctx.principal.userId : null })
+        .returning();
+      await audit(tx, ctx, 'consent_text.created', { type: 'consent_text', id: inserted!.id }, { kind: body.kind, version: body.version });
+      return inserted!;
+    });
+    return { kind: row.kind, version: row.version, body: row.body, createdAt: row.createdAt.toISOString() };
+  } catch (err) {
+    if (sqlState(err) === '23505') throw new AppError('already_exists', `Version "${body.version}" of the ${body.kind} consent exists; texts are never edited, publish a new version.`, [{ path: 'body/version', message: 'exists' }]);
+    throw err;
+  }
+}
+
+// ---- joining ---------------------------------------------------------------------------------------------
+
+function assertWindow(visit: VisitRow, deps: VisitDeps, now: Date): void {
+  const { opensAt, closesAt } = joinWindow(visit, deps.config);
+  if (now < opensAt) {
+    throw new AppError('outside_join_window', `The visit opens for joining at ${opensAt.toISOString()}. Come back then.`, { opensAt: opensAt.toISOString(), closesAt: closesAt.toISOString() });
+  }
+  if (now > closesAt) {
+    throw new AppError('outside_join_window', 'The time to join this visit has passed. Contact the clinic.', { opensAt: opensAt.toISOString(), closesAt: closesAt.toISOString() });
+  }
+}
+
+async function requiredConsents(db: Db, orgId: string, participant: ParticipantRow): Promise<ConsentText[]> {
+  if (participant.role === 'host' || participant.telehealthConsentAt) return [];
+  return [await currentConsentText(db, orgId, 'telehealth')];
+}
+
+/** Exchanges a join link for a participant session (no account needed). */
+export async function joinWithLink(deps: VisitDeps, token: string, client: ClientInfo, now = new Date()): Promise<JoinResult> {
+  const linkId = deps.links.verify(token);
+  if (!linkId) throw new AppError('link_invalid');
+  const [found] = await deps.db
+    .select({ link: visitLinks, visit: visits, participant: visitParticipants })
+    .from(visitLinks)
+    .innerJoin(visits, and(eq(visits.orgId, visitLinks.orgId), eq(visits.id, visitLinks.visitId)))
+    .innerJoin(visitParticipants, and(eq(visitParticipants.orgId, visitLinks.orgId), eq(visitParticipants.id, visitLinks.participantId)))
+    .where(eq(visitLinks.id, linkId))
+    .limit(1);
+  if (!found) throw new AppError('link_invalid');
+  const { link, visit, participant } = found;
+  if (link.revokedAt) throw new AppError('link_revoked', isFinal(visit.status) ? 'This visit is over; the link no longer works.' : undefined);
+  if (isFinal(visit.status)) throw new AppError('link_revoked', 'This visit is over; the link no longer works.');
+  if (link.expiresAt <= now) throw new AppError('link_expired');
+  if (participant.admission === 'denied' || participant.admission === 'removed') {
+    throw new AppError('not_admitted', participant.denyMessage ?? 'The clinician has not let you into this visit.');
+  }
+  assertWindow(visit, deps, now);
+  if (visit.locked && participant.admission !== 'admitted') throw new AppError('visit_locked');
+  const session = newSecret(PARTICIPANT_SESSION_PREFIX);
+  const { opensAt, closesAt } = joinWindow(visit, deps.config);
+  const expiresAt = new Date(Math.max(closesAt.getTime(), endsAt(visit).getTime()) + 3600_000);
+  const ctx = participantCtx(visit.orgId, visit.id, participant.id, client);
+  await deps.db.transaction(async (tx) => {
+    await tx.insert(participantSessions).values({
+      orgId: visit.orgId,
+      visitId: visit.id,
+      participantId: participant.id,
+      tokenHash: sha256Hex(session),
+      linkId: link.id,
+      ip: client.ip,
+      userAgent: client.userAgent,
+      expiresAt,
+    });
+    await tx.update(visitLinks).set({ lastUsedAt: now }).where(eq(visitLinks.id, link.id));
+    await audit(tx, ctx, 'visit.link_used', { type: 'visit', id: visit.id }, { linkId: link.id, participantId: participant.id });
+  });
+  return {
+    session,
+    expiresAt: expiresAt.toISOString(),
+    visit: { id: visit.id, status: visit.status, scheduledStart: visit.scheduledStart.toISOString(), joinOpensAt: opensAt.toISOString(), joinClosesAt: closesAt.toISOString() },
+    participant: toParticipantDto(participant),
+    consentsRequired: await requiredConsents(deps.db, visit.orgId, participant),
+  };
+}
+
+function participantCtx(orgId: string, visitId: string, participantId: string, client: ClientInfo): Ctx {
+  return {
+    orgId,
+    actor: { type: 'participant', id: participantId },
+    principal: { kind: 'participant', orgId, visitId, participantId, sessionId: '' },
+    requestId: null,
+    ip: client.ip,
+  };
+}
+
+/** The participant behind a participant principal, checked against the visit in the URL. */
+function ownParticipantId(ctx: Ctx, visitId: string): string {
+  const p = ctx.principal;
+  if (p.kind !== 'participant') throw new AppError('forbidden', 'Only a visit participant can do this.');
+  if (p.visitId !== visitId) throw new AppError('not_found', 'There is no such visit.');
+  return p.participantId;
+}
+
+// ---- consents --------------------------------------------------------------------------------------------
+
+/** A participant accepts the text they were shown; a stale version is refused (show the new one). */
+export async function acceptConsent(deps: VisitDeps, ctx: Ctx, visitId: string, body: AcceptConsentBody, client: ClientInfo): Promise<VisitConsent> {
+  const participantId = ownParticipantId(ctx, visitId);
+  const current = await currentConsentText(deps.db, ctx.orgId, body.kind);
+  if (current.version !== body.version) {
+    throw new AppError('invalid_state', `The ${body.kind} consent has a newer text (version ${current.version}); show it and accept that one.`, { currentVersion: current.version });
+  }
+  const accepted = await deps.db.transaction(async (tx) => {
+    const visit = await visitRow(tx, ctx.orgId, visitId);
+    if (isFinal(visit.status)) throw new AppError('invalid_state', `The visit is ${visit.status.replace('_', ' ')}.`, { status: visit.status });
+    const participant = await participantRow(tx, ctx.orgId, visitId, participantId, true);
+    const now = new Date();
+    const [row] = await tx
+      .insert(visitConsents)
+      .values({ orgId: ctx.orgId, visitId, participantId, kind: body.kind, textVersion: body.version, ip: client.ip, userAgent: client.userAgent, acceptedAt: now })
+      .returning();
+    await tx
+      .update(visitParticipants)
+      .set({ ...(body.kind === 'telehealth' ? { telehealthConsentAt: now } : { recordingConsentAt: now }), updatedAt: now })
+      .where(eq(visitParticipants.id, participantId));
+    // A patient's acceptance is also their consent on record (what the patient's consents show).
+    if (participant.patientId) {
+      await tx.insert(patientConsents).values({
+        orgId: ctx.orgId,
+        patientId: participant.patientId,
+        kind: body.kind,
+        status: 'granted',
+        method: 'web',
+        textVersion: body.version,
+        ip: client.ip,
+        userAgent: client.userAgent,
+        recordedAt: now,
+      });
+    }
+    await audit(tx, ctx, 'consent.recorded', { type: 'visit', id: visitId }, { participantId, kind: body.kind, textVersion: body.version, patientId: participant.patientId });
+    return row!;
+  });
+  await deps.hub.publish(ctx.orgId, 'visit.consent_recorded', { visitId, participantId, kind: body.kind });
+  return toConsentDto(accepted);
+}
+
+function toConsentDto(row: typeof visitConsents.$inferSelect): VisitConsent {
+  return { participantId: row.participantId, kind: row.kind, textVersion: row.textVersion, acceptedAt: row.acceptedAt.toISOString(), ip: row.ip, userAgent: row.userAgent };
+}
+
+/** Staff: every acceptance in the visit. A participant: their own. */
+export async function listVisitConsents(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitConsent[]> {
+  const p = ctx.principal;
+  if (p.kind === 'participant' && p.visitId !== visitId) throw new AppError('not_found', 'There is no such visit.');
+  await visitRow(deps.db, ctx.orgId, visitId);
+  const rows = await deps.db
+    .select()
+    .from(visitConsents)
+    .where(
+      and(
+        eq(visitConsents.orgId, ctx.orgId),
+        eq(visitConsents.visitId, visitId),
+        p.kind === 'participant' ? eq(visitConsents.participantId, p.participantId) : undefined,
+      ),
+    )
+    .orderBy(visitConsents.acceptedAt);
+  return rows.map(toConsentDto);
+}
+
+// ---- media tokens ----------------------------------------------------------------------------------------
+
+/**
+ * The media token for the caller's place in the visit. The host (or an admin) is in the visit; a participant
+ * must have accepted the telehealth consent, and is routed to the waiting room until the host admits them.
+ * Asking again (a reconnect with an expired token) keeps the same identity and admission.
+ */
+export async function visitToken(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitToken> {
+  const p = ctx.principal;
+  if (p.kind === 'api_key' || p.kind === 'system') throw new AppError('forbidden', 'A visit token is for the host (signed in) or a participant (with their link).');
+  let visit = await visitRow(deps.db, ctx.orgId, visitId);
+  let participant: ParticipantRow;
+  if (p.kind === 'user') {
+    assertCanHost(ctx, visit);
+    const [host] = await deps.db
+      .select()
+      .from(visitParticipants)
+      .where(and(eq(visitParticipants.orgId, ctx.orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.role, 'host')))
+      .limit(1);
+    if (!host) throw new AppError('invalid_state', 'The visit has no host.');
+    participant = host;
+  } else {
+    participant = await participantRow(deps.db, ctx.orgId, visitId, ownParticipantId(ctx, visitId));
+  }
+  if (isFinal(visit.status)) throw new AppError('invalid_state', `The visit is ${visit.status.replace('_', ' ')}.`, { status: visit.status });
+  const isHost = participant.role === 'host';
+  if (!isHost) {
+    assertWindow(visit, deps, new Date());
+    if (participant.admission === 'denied' || participant.admission === 'removed') throw new AppError('not_admitted', participant.denyMessage ?? undefined);
+    if (!participant.telehealthConsentAt) throw new AppError('consent_required');
+    if (visit.locked && participant.admission !== 'admitted') throw new AppError('visit_locked');
+  }
+  const room = await ensureRoom(deps, ctx, visit);
+  visit = await visitRow(deps.db, ctx.orgId, visitId);
+
+  // Arrival: an invited participant enters the waiting room now (once); an admitted one goes to the visit.
+  let arrived = false;
+  if (!isHost && participant.admission === 'invited') {
+    const [updated] = await deps.db.transaction(async (tx) => {
+      const rows = await tx
+        .update(visitParticipants)
+        .set({ admission: 'waiting', arrivedAt: new Date(), updatedAt: new Date() })
+        .where(and(eq(visitParticipants.id, participant.id), eq(visitParticipants.admission, 'invited')))
+        .returning();
+      if (rows.length > 0) await audit(tx, ctx, 'visit.participant_waiting', { type: 'visit', id: visitId }, { participantId: participant.id, role: participant.role });
+      return rows;
+    });
+    if (updated) {
+      participant = updated;
+      arrived = true;
+    }
+  }
+  const admitted = isHost || participant.admission === 'admitted';
+  await placeParticipant(deps, ctx, visit, participant.id, { group: admitted ? MAIN_GROUP : waitingGroup(participant.id) });
+  const ttlSeconds = Math.min(86_400, Math.max(900, Math.ceil((joinWindow(visit, deps.config).closesAt.getTime() - Date.now()) / 1000) + 3600));
+  const issued = await issueToken(deps.rooms, ctx, {
+    room,
+    identity: participant.id,
+    ttlSeconds,
+    grants: { publish: true, subscribe: true, data: true, admin: isHost },
+  });
+  if (arrived) await deps.hub.publish(ctx.orgId, 'visit.participant_waiting', { visitId, participantId: participant.id, role: participant.role });
+  return { ...issued, admission: isHost ? 'admitted' : participant.admission };
+}
+
+// ---- the host's controls ---------------------------------------------------------------------------------
+
+type Control = 'admit' | 'deny' | 'return' | 'remove';
+
+/** Applies an admission change to one participant under the visit's lock; returns the row before and after. */
+async function changeAdmission(
+  deps: VisitDeps,
+  ctx: Ctx,
+  visitId: string,
+  participantId: string,
+  control: Control,
+  message?: string,
+): Promise<{ visit: VisitRow; before: ParticipantRow; after: ParticipantRow; changed: boolean }> {
+  return deps.db.transaction(async (tx) => {
+    const visit = await visitRow(tx, ctx.orgId, visitId, true);
+    assertCanHost(ctx, visit);
+    if (isFinal(visit.status)) throw new AppError('invalid_state', `The visit is ${visit.status.replace('_', ' ')}.`, { status: visit.status });
+    const before = await participantRow(tx, ctx.orgId, visitId, participantId, true);
+    if (before.role === 'host') throw new AppError('invalid_state', 'The host cannot be admitted, denied, sent back or removed.');
+    const allowed: Record<Control, { from: readonly string[]; to: ParticipantRow['admission'] }> = {
+      admit: { from: ['waiting'], to: 'admitted' },
+      deny: { from: ['waiting', 'invited'], to: 'denied' },
+      return: { from: ['admitted'], to: 'waiting' },
+      remove: { from: ['invited', 'waiting', 'admitted'], to: 'removed' },
+    };
+    const rule = allowed[control];
+    if (before.admission === rule.to) return { visit, before, after: before, changed: false };
+    if (!rule.from.includes(before.admission)) {
+      throw new AppError('invalid_state', `The participant is ${before.admission}; they cannot be ${CONTROL_PAST[control]}.`, { admission: before.admission });
+    }
+    const now = new Date();
+    const [after] = await tx
+      .update(visitParticipants)
+      .set({
+        admission: rule.to,
+        updatedAt: now,
+        ...(control === 'admit' ? { admittedAt: now } : {}),
+        ...(control === 'deny' ? { denyMessage: message ?? null } : {}),
+      })
+      .where(eq(visitParticipants.id, participantId))
+      .returning();
+    if (control === 'deny' || control === 'remove') {
+      await tx.update(participantSessions).set({ revokedAt: now }).where(and(eq(participantSessions.participantId, participantId), isNull(participantSessions.revokedAt)));
+      await tx.update(visitLinks).set({ revokedAt: now }).where(and(eq(visitLinks.participantId, participantId), isNull(visitLinks.revokedAt)));
+    }
+    await audit(tx, ctx, CONTROL_AUDIT[control], { type: 'visit', id: visitId }, { participantId, role: before.role, from: before.admission });
+    return { visit, before, after: after!, changed: true };
+  });
+}
+
+const CONTROL_PAST: Record<Control, string> = { admit: 'admitted', deny: 'denied', return: 'sent back to the waiting room', remove: 'removed' };
+const CONTROL_AUDIT = { admit: 'visit.participant_admitted', deny: 'visit.participant_denied', return: 'visit.participant_returned', remove: 'visit.participant_removed' } as const;
+const CONTROL_HUB = { admit: 'visit.participant_admitted', deny: 'visit.participant_denied', return: 'visit.participant_returned', remove: 'visit.participant_removed' } as const;
+
+export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: string, participantId: string, control: Control, message?: string) {
+  const { visit, after, changed } = await changeAdmission(deps, ctx, visitId, participantId, control, message);
+  if (!changed) return toParticipantDto(after);
+  if (isLive(visit.status) || visit.roomId) {
+    if (control === 'admit') await placeParticipant(deps, ctx, visit, participantId, { group: MAIN_GROUP });
+    if (control === 'return') await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId) });
+    if (control === 'deny' || control === 'remove') {
+      await removeRoomParticipant(deps.rooms, ctx, `visit-${visitId}`, participantId).catch((err: unknown) => {
+        // Not connected (or the room is gone): nothing to disconnect; the revoked session keeps them out.
+        if (!(err instanceof AppError && (err.code === 'not_found' || err.code === 'invalid_state'))) throw err;
+      });
+    }
+  }
+  await deps.hub.publish(ctx.orgId, CONTROL_HUB[control], { visitId, participantId });
+  if (control === 'admit') await maybeBegin(deps, ctx, visitId, await connectedIdentities(deps.db, ctx.orgId, visit.roomId));
+  return toParticipantDto(after);
+}
+
+/** Admits everyone waiting; returns who was admitted. */
+export async function admitAll(deps: VisitDeps, ctx: Ctx, visitId: string) {
+  const visit = await visitRow(deps.db, ctx.orgId, visitId);
+  assertCanHost(ctx, visit);
+  const waiting = await deps.db
+    .select({ id: visitParticipants.id })
+    .from(visitParticipants)
+    .where(and(eq(visitParticipants.orgId, ctx.orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.admission, 'waiting')));
+  const admitted = [];
+  for (const w of waiting) admitted.push(await controlParticipant(deps, ctx, visitId, w.id, 'admit'));
+  return admitted;
+}
+
+/** Who is in the waiting room, in order of arrival (host, admin or host app). */
+export async function waitingRoom(deps: VisitDeps, ctx: Ctx, visitId: string) {
+  const visit = await visitRow(deps.db, ctx.orgId, visitId);
+  assertCanHost(ctx, visit);
+  const rows = await deps.db
+    .select()
+    .from(visitParticipants)
+    .where(and(eq(visitParticipants.orgId, ctx.orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.admission, 'waiting')))
+    .orderBy(visitParticipants.arrivedAt);
+  return rows.map(toParticipantDto);
+}
+
+/** Host mute (routing: nobody receives that participant's audio / video while muted). */
+export async function muteParticipant(deps: VisitDeps, ctx: Ctx, visitId: string, participantId: string, mute: { audio?: boolean; video?: boolean }) {
+  const visit = await visitRow(deps.db, ctx.orgId, visitId);
+  assertCanHost(ctx, visit);
+  if (!isLive(visit.status) && !visit.roomId) throw new AppError('invalid_state', 'The visit is not under way.', { status: visit.status });
+  const participant = await participantRow(deps.db, ctx.orgId, visitId, participantId);
+  await placeParticipant(deps, ctx, visit, participant.id, {
+    ...(mute.audio !== undefined ? { audioMuted: mute.audio } : {}),
+    ...(mute.video !== undefined ? { videoMuted: mute.video } : {}),
+  });
+  await audit(deps.db, ctx, 'visit.participant_muted', { type: 'visit', id: visitId }, { participantId, audio: mute.audio ?? null, video: mute.video ?? null });
+  await deps.hub.publish(ctx.orgId, 'visit.participant_muted', { visitId, participantId });
+  return toParticipantDto(participant);
+}

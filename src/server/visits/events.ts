@@ -1,0 +1,41 @@
+/**
+ * What the rooms layer's events mean for visits: a participant connecting or leaving (announced on the hub;
+ * the host and an admitted patient both in makes the visit `in_progress`), and the room ending (the visit
+ * ends with it, e.g. after the empty-room timeout).
+ */
+import { systemCtx } from '../context.js';
+import { AppError } from '../http/errors.js';
+import type { RoomEventListener } from '../rooms/service.js';
+import { closeVisit, connectedIdentities, maybeBegin, visitRow, type VisitDeps } from './service.js';
+import { isLive } from './state.js';
+
+const VISIT_ROOM = /^visit-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+export function visitRoomListener(deps: VisitDeps): RoomEventListener {
+  return async (room, event) => {
+    const visitId = VISIT_ROOM.exec(room.name)?.[1];
+    if (!visitId) return;
+    const ctx = systemCtx(room.orgId);
+    let visit;
+    try {
+      visit = await visitRow(deps.db, room.orgId, visitId);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'not_found') return;
+      throw err;
+    }
+    switch (event.type) {
+      case 'participant.joined':
+        await deps.hub.publish(room.orgId, 'visit.participant_joined', { visitId, participantId: event.identity });
+        await maybeBegin(deps, ctx, visitId, await connectedIdentities(deps.db, room.orgId, room.id));
+        return;
+      case 'participant.left':
+        await deps.hub.publish(room.orgId, 'visit.participant_left', { visitId, participantId: event.identity, reason: event.reason });
+        return;
+      case 'room.ended':
+        if (isLive(visit.status) && visit.roomId === room.id) await closeVisit(deps, ctx, visitId, 'end', `room_${event.reason}`, false);
+        return;
+      default:
+        return;
+    }
+  };
+}

@@ -1,0 +1,193 @@
+import Type from 'typebox';
+import { ErrorResponse, IdParams, Page } from '../../shared/api/common.js';
+import {
+  AcceptConsentBody,
+  ConsentText,
+  CreateConsentTextBody,
+  CreateVisitBody,
+  DenyBody,
+  EndVisitBody,
+  ExtendVisitBody,
+  Invite,
+  InviteBody,
+  JoinParams,
+  JoinResult,
+  LinkParams,
+  ListVisitsQuery,
+  LockVisitBody,
+  MuteBody,
+  ParticipantActionParams,
+  Visit,
+  VisitConsent,
+  VisitParticipant,
+  VisitToken,
+} from '../../shared/api/visits.js';
+import { ctxOf, type App } from '../app.js';
+import { authErrors } from '../http/schemas.js';
+import {
+  acceptConsent,
+  admitAll,
+  controlParticipant,
+  createConsentText,
+  joinWithLink,
+  listConsentTexts,
+  listVisitConsents,
+  muteParticipant,
+  visitToken,
+  waitingRoom,
+  type ClientInfo,
+} from './access.js';
+import { closeVisit, createInvite, createVisit, extendVisit, getVisit, listVisits, lockVisit, openVisit, revokeLink, type VisitDeps } from './service.js';
+
+const STAFF = ['admin', 'clinician'] as const;
+
+function clientOf(request: { ip: string; headers: Record<string, string | string[] | undefined> }): ClientInfo {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, userAgent: typeof ua === 'string' ? ua.slice(0, 512) : null };
+}
+
+export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
+  const tags = ['visits'];
+
+  app.post(
+    '/visits',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Create a visit for an appointment, or an instant visit (`start: true` opens it now)', body: CreateVisitBody, response: { 201: Visit, ...authErrors } } },
+    async (request, reply) => reply.status(201).send(await createVisit(deps, ctxOf(request), request.body)),
+  );
+  app.get(
+    '/visits',
+    { schema: { tags, summary: 'List visits by scheduled start (a day in the organisation’s time zone, a clinician, a status)', querystring: ListVisitsQuery, response: { 200: Page(Visit), ...authErrors } } },
+    async (request) => listVisits(deps, ctxOf(request), request.query),
+  );
+  app.get(
+    '/visits/:id',
+    {
+      config: { participants: true },
+      schema: { tags, summary: 'Get a visit (a participant sees themselves, the host and who is admitted)', params: IdParams, response: { 200: Visit, ...authErrors } },
+    },
+    async (request) => getVisit(deps, ctxOf(request), request.params.id),
+  );
+  app.post(
+    '/visits/:id/start',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Start (open) the visit: its room opens and waiting patients can be admitted', params: IdParams, response: { 200: Visit, ...authErrors } } },
+    async (request) => openVisit(deps, ctxOf(request), request.params.id),
+  );
+  app.post(
+    '/visits/:id/end',
+    { config: { roles: STAFF }, schema: { tags, summary: 'End the visit for everyone (room ended, links and sessions revoked)', params: IdParams, body: Type.Optional(EndVisitBody), response: { 200: Visit, ...authErrors } } },
+    async (request) => closeVisit(deps, ctxOf(request), request.params.id, 'end', request.body?.reason),
+  );
+  app.post(
+    '/visits/:id/cancel',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Cancel a visit that has not started', params: IdParams, response: { 200: Visit, ...authErrors } } },
+    async (request) => closeVisit(deps, ctxOf(request), request.params.id, 'cancel'),
+  );
+  app.post(
+    '/visits/:id/no-show',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Mark the visit a no-show', params: IdParams, response: { 200: Visit, ...authErrors } } },
+    async (request) => closeVisit(deps, ctxOf(request), request.params.id, 'no_show'),
+  );
+  app.post(
+    '/visits/:id/extend',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Extend the visit’s time', params: IdParams, body: ExtendVisitBody, response: { 200: Visit, ...authErrors } } },
+    async (request) => extendVisit(deps, ctxOf(request), request.params.id, request.body.minutes),
+  );
+  app.post(
+    '/visits/:id/lock',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Lock (nobody new gets in) or unlock the visit', params: IdParams, body: LockVisitBody, response: { 200: Visit, ...authErrors } } },
+    async (request) => lockVisit(deps, ctxOf(request), request.params.id, request.body.locked),
+  );
+
+  app.post(
+    '/visits/:id/invites',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Invite a patient, guest, interpreter or caregiver: a signed, expiring join link', params: IdParams, body: InviteBody, response: { 201: Invite, ...authErrors } } },
+    async (request, reply) => reply.status(201).send(await createInvite(deps, ctxOf(request), request.params.id, request.body)),
+  );
+  app.post(
+    '/visits/:id/invites/:linkId/revoke',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Revoke a join link (and the sessions opened with it)', params: LinkParams, response: { 204: Type.Null(), ...authErrors } } },
+    async (request, reply) => {
+      await revokeLink(deps, ctxOf(request), request.params.id, request.params.linkId);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/join/:token',
+    {
+      config: { auth: 'public', rateLimit: { max: 30, timeWindow: 60_000 } },
+      schema: { tags, summary: 'Exchange a join link for a participant session (no account needed)', params: JoinParams, response: { 200: JoinResult, ...authErrors, 410: ErrorResponse, 429: ErrorResponse } },
+    },
+    async (request) => joinWithLink(deps, request.params.token, clientOf(request)),
+  );
+
+  app.get(
+    '/visits/:id/consents',
+    { config: { participants: true }, schema: { tags, summary: 'Consent acceptances in the visit (a participant: their own)', params: IdParams, response: { 200: Type.Array(VisitConsent), ...authErrors } } },
+    async (request) => listVisitConsents(deps, ctxOf(request), request.params.id),
+  );
+  app.post(
+    '/visits/:id/consents',
+    {
+      config: { participants: true, apiKeys: false },
+      schema: { tags, summary: 'A participant accepts the consent text they were shown', params: IdParams, body: AcceptConsentBody, response: { 201: VisitConsent, ...authErrors } },
+    },
+    async (request, reply) => reply.status(201).send(await acceptConsent(deps, ctxOf(request), request.params.id, request.body, clientOf(request))),
+  );
+  app.get(
+    '/consent-texts',
+    { config: { participants: true }, schema: { tags, summary: 'The consent texts in force (telehealth, recording)', response: { 200: Type.Array(ConsentText), ...authErrors } } },
+    async (request) => listConsentTexts(deps, ctxOf(request)),
+  );
+  app.post(
+    '/consent-texts',
+    { config: { roles: ['admin'] }, schema: { tags, summary: 'Publish a new version of a consent text', body: CreateConsentTextBody, response: { 201: ConsentText, ...authErrors } } },
+    async (request, reply) => reply.status(201).send(await createConsentText(deps, ctxOf(request), request.body)),
+  );
+
+  app.post(
+    '/visits/:id/token',
+    {
+      config: { participants: true, rateLimit: { max: 60, timeWindow: 60_000 } },
+      schema: { tags, summary: 'The media token for the caller’s place in the visit (waiting room until admitted)', params: IdParams, response: { 200: VisitToken, ...authErrors } },
+    },
+    async (request) => visitToken(deps, ctxOf(request), request.params.id),
+  );
+
+  app.get(
+    '/visits/:id/waiting-room',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Who is waiting, in order of arrival', params: IdParams, response: { 200: Type.Array(VisitParticipant), ...authErrors } } },
+    async (request) => waitingRoom(deps, ctxOf(request), request.params.id),
+  );
+  app.post(
+    '/visits/:id/waiting-room/admit-all',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Admit everyone waiting', params: IdParams, response: { 200: Type.Array(VisitParticipant), ...authErrors } } },
+    async (request) => admitAll(deps, ctxOf(request), request.params.id),
+  );
+  for (const control of ['admit', 'return', 'remove'] as const) {
+    app.post(
+      `/visits/:id/participants/:pid/${control}`,
+      {
+        config: { roles: STAFF },
+        schema: { tags, summary: CONTROL_SUMMARY[control], params: ParticipantActionParams, response: { 200: VisitParticipant, ...authErrors } },
+      },
+      async (request) => controlParticipant(deps, ctxOf(request), request.params.id, request.params.pid, control),
+    );
+  }
+  app.post(
+    '/visits/:id/participants/:pid/deny',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Deny a waiting participant, with a message for them', params: ParticipantActionParams, body: Type.Optional(DenyBody), response: { 200: VisitParticipant, ...authErrors } } },
+    async (request) => controlParticipant(deps, ctxOf(request), request.params.id, request.params.pid, 'deny', request.body?.message),
+  );
+  app.post(
+    '/visits/:id/participants/:pid/mute',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Host mute: nobody receives the participant’s audio and/or video', params: ParticipantActionParams, body: MuteBody, response: { 200: VisitParticipant, ...authErrors } } },
+    async (request) => muteParticipant(deps, ctxOf(request), request.params.id, request.params.pid, request.body),
+  );
+}
+
+const CONTROL_SUMMARY = {
+  admit: 'Admit a waiting participant into the visit',
+  return: 'Send an admitted participant back to the waiting room',
+  remove: 'Remove a participant from the visit (their link and session end)',
+} as const;
