@@ -161,6 +161,11 @@ for (const kind of DB_KINDS) {
         .insert(roomRecordings)
         .values({ orgId: a.orgId, roomId: room.json().id, identity: 'fuzz', content: 'camera', status: 'completed', providerRef: `fuzz-${randomUUID()}`, file: 'fuzz/missing.webm', startedAt: new Date(), endedAt: new Date(), bytes: 0 })
         .returning();
+      // A visit of that appointment with an invited patient.
+      const visit = await a.admin.post('/api/v1/visits', { appointmentId: appointment.json().id });
+      assert.equal(visit.statusCode, 201, visit.body);
+      const invite = await a.admin.post(`/api/v1/visits/${visit.json().id}/invites`, { role: 'patient', patientId: patient.json().id });
+      assert.equal(invite.statusCode, 201, invite.body);
       // Victims of the state-changing operations, so the callers themselves survive the run.
       const victimKey = await createApiKey(t.database.db, a.orgId, 'victim', { actor: { type: 'system', id: null } });
       await sessionFor(t.database, a.admin.user); // a second admin session, for /auth/sessions/{id}/revoke
@@ -174,6 +179,7 @@ for (const kind of DB_KINDS) {
         otherOrg: otherPatient.json().id,
         rooms: 'fuzz-room',
         recordings: recording!.id,
+        visits: visit.json().id,
       });
 
       const spec = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {

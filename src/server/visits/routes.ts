@@ -10,7 +10,7 @@ import {
   ExtendVisitBody,
   Invite,
   InviteBody,
-  JoinParams,
+  JoinBody,
   JoinResult,
   LinkParams,
   ListVisitsQuery,
@@ -23,6 +23,7 @@ import {
   VisitToken,
 } from '../../shared/api/visits.js';
 import { ctxOf, type App } from '../app.js';
+import type { Principal } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import {
   acceptConsent,
@@ -40,6 +41,13 @@ import {
 import { closeVisit, createInvite, createVisit, extendVisit, getVisit, listVisits, lockVisit, openVisit, revokeLink, type VisitDeps } from './service.js';
 
 const STAFF = ['admin', 'clinician'] as const;
+
+/** Rate limits count per caller, not per IP (a clinic's patients may share one address). */
+function principalKey(p: Principal | null, ip: string): string {
+  if (p?.kind === 'participant') return `participant:${p.participantId}`;
+  if (p?.kind === 'user') return `user:${p.userId}`;
+  return `ip:${ip}`;
+}
 
 function clientOf(request: { ip: string; headers: Record<string, string | string[] | undefined> }): ClientInfo {
   const ua = request.headers['user-agent'];
@@ -113,12 +121,12 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
   );
 
   app.post(
-    '/join/:token',
+    '/join',
     {
-      config: { auth: 'public', rateLimit: { max: 30, timeWindow: 60_000 } },
-      schema: { tags, summary: 'Exchange a join link for a participant session (no account needed)', params: JoinParams, response: { 200: JoinResult, ...authErrors, 410: ErrorResponse, 429: ErrorResponse } },
+      config: { auth: 'public', rateLimit: { max: app.deps.config.rateLimits.loginPerMinute, timeWindow: '1 minute' } },
+      schema: { tags, summary: 'Exchange a join link for a participant session (no account needed)', body: JoinBody, response: { 200: JoinResult, ...authErrors, 410: ErrorResponse, 429: ErrorResponse } },
     },
-    async (request) => joinWithLink(deps, request.params.token, clientOf(request)),
+    async (request) => joinWithLink(deps, request.body.token, clientOf(request)),
   );
 
   app.get(
@@ -148,7 +156,11 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
   app.post(
     '/visits/:id/token',
     {
-      config: { participants: true, rateLimit: { max: 60, timeWindow: 60_000 } },
+      config: {
+        participants: true,
+        apiKeys: false,
+        rateLimit: { max: app.deps.config.rateLimits.tokenPerMinute, timeWindow: '1 minute', keyGenerator: (request) => principalKey(request.principal, request.ip) },
+      },
       schema: { tags, summary: 'The media token for the caller’s place in the visit (waiting room until admitted)', params: IdParams, response: { 200: VisitToken, ...authErrors } },
     },
     async (request) => visitToken(deps, ctxOf(request), request.params.id),

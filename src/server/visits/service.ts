@@ -460,7 +460,7 @@ export async function createInvite(deps: VisitDeps, ctx: Ctx, visitId: string, b
   const token = deps.links.sign(result.link.id);
   return {
     linkId: result.link.id,
-    url: `${deps.publicUrl}/join/${token}`,
+    url: `${deps.publicUrl}/join#${token}`,
     token,
     expiresAt: result.link.expiresAt.toISOString(),
     participant: toParticipantDto(result.participant),

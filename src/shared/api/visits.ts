@@ -104,7 +104,7 @@ export type InviteBody = Type.Static<typeof InviteBody>;
 
 export const Invite = Type.Object({
   linkId: Uuid,
-  /** The join link to send (keep it secret: it lets its holder join as this participant). */
+  /** The join link to send, `PUBLIC_URL/join#<token>` (keep it secret: it lets its holder join as this participant). */
   url: Type.String(),
   token: Type.String(),
   expiresAt: IsoDateTime,
@@ -113,7 +113,8 @@ export const Invite = Type.Object({
 export type Invite = Type.Static<typeof Invite>;
 
 export const LinkParams = Type.Object({ id: Uuid, linkId: Uuid });
-export const JoinParams = Type.Object({ token: Type.String({ minLength: 1, maxLength: 128 }) });
+/** The link's token travels in the body (and after `#` in the link), never in a URL path a log could keep. */
+export const JoinBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false });
 export const ParticipantActionParams = Type.Object({ id: Uuid, pid: Uuid });
 
 export const ConsentText = Type.Object({

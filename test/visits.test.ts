@@ -1,0 +1,321 @@
+// Telehealth visits (src/server/visits): the state machine and join links as pure units, then every rule
+// through the HTTP API on both databases: creation, transitions (illegal ones are 409 with the state), join
+// links (signed, expiring, revocable, windowed), consent before the waiting room, the waiting room and the host's
+// controls, who may do what, and the audit trail.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { eq } from 'drizzle-orm';
+import { patientConsents, visitLinks } from '../src/server/db/schema.js';
+import { createLinkSigner, LINK_PREFIX } from '../src/server/visits/links.js';
+import { VISIT_EVENTS, VISIT_TRANSITIONS, nextVisitStatus } from '../src/server/visits/state.js';
+import { VISIT_STATUSES } from '../src/server/db/schema.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { auditActions } from './helpers/audit.js';
+import { caller, createTestOrg, detailPaths, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
+import { DB_KINDS } from './helpers/db.js';
+
+describe('visit state machine and join links (pure)', () => {
+  test('every (state, event) pair: exactly the drawn transitions are legal', () => {
+    const legal = new Map<string, string>([
+      ['scheduled/open', 'open'],
+      ['scheduled/cancel', 'cancelled'],
+      ['scheduled/no_show', 'no_show'],
+      ['open/begin', 'in_progress'],
+      ['open/end', 'ended'],
+      ['open/cancel', 'cancelled'],
+      ['open/no_show', 'no_show'],
+      ['in_progress/end', 'ended'],
+    ]);
+    let pairs = 0;
+    for (const status of VISIT_STATUSES) {
+      for (const event of VISIT_EVENTS) {
+        assert.equal(nextVisitStatus(status, event), legal.get(`${status}/${event}`), `${status} --${event}-->`);
+        pairs++;
+      }
+    }
+    assert.equal(pairs, 30);
+    assert.ok(Object.isFrozen(VISIT_TRANSITIONS));
+  });
+
+  test('links: round trip; any changed character, another key or another prefix is refused', () => {
+    const signer = createLinkSigner('k'.repeat(40));
+    const id = '0b9d6f2e-3c4a-4e8b-9f10-1a2b3c4d5e6f';
+    const token = signer.sign(id);
+    assert.ok(token.startsWith(LINK_PREFIX));
+    assert.equal(signer.verify(token), id);
+    assert.equal(createLinkSigner('x'.repeat(40)).verify(token), undefined);
+    for (let i = LINK_PREFIX.length; i < token.length; i++) {
+      const c = token[i] === 'A' ? 'B' : 'A';
+      const changed = token.slice(0, i) + c + token.slice(i + 1);
+      // base64url's last character carries unused bits: a change there may decode to the same bytes.
+      if (Buffer.from(changed.slice(4), 'base64url').equals(Buffer.from(token.slice(4), 'base64url'))) continue;
+      assert.equal(signer.verify(changed), undefined, `changed at ${i}`);
+    }
+    for (const bad of ['', 'ovj_', 'ovk_' + token.slice(4), token + 'A', token.slice(0, -2), 'ovj_' + 'A'.repeat(500)]) assert.equal(signer.verify(bad), undefined, bad);
+  });
+});
+
+for (const kind of DB_KINDS) {
+  describe(`visits API on ${kind}`, () => {
+    let t: TestApp;
+    let a: TestOrg;
+    let b: TestOrg;
+
+    before(async () => {
+      t = await createTestApp(kind, { env: { LINK_SIGNING_SECRET: 'test-link-secret-'.repeat(3), LOGIN_RATE_LIMIT_PER_MINUTE: '1000' } });
+      [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
+    });
+    after(() => t.close());
+
+    async function patient(org: TestOrg, givenName = 'Pat'): Promise<string> {
+      const res = await org.clinician.post('/api/v1/patients', { givenName, familyName: 'Visit' });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json().id;
+    }
+
+    async function appointment(org: TestOrg, patientIds: string[], startsAt = new Date(Date.now() + 10 * 60_000)): Promise<string> {
+      const res = await org.clinician.post('/api/v1/appointments', { kind: 'video', clinicianId: org.clinician.user.id, patientIds, startsAt: startsAt.toISOString(), durationMinutes: 45 });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json().id;
+    }
+
+    /** A participant's caller from a join link. */
+    async function join(token: string, ua = 'TestBrowser/1.0'): Promise<{ who: Caller; body: Record<string, unknown> }> {
+      const res = await a.anonymous.request('POST', '/api/v1/join', { token }, { 'user-agent': ua });
+      assert.equal(res.statusCode, 200, res.body);
+      const body = res.json();
+      return { who: caller(t.app, { authorization: `Bearer ${body.session}` }), body };
+    }
+
+    test('a visit of an appointment takes its host, patients and times; one visit per appointment; audited', async () => {
+      const p1 = await patient(a);
+      const p2 = await patient(a, 'Second');
+      const apptId = await appointment(a, [p1, p2]);
+      const res = await a.clinician.post('/api/v1/visits', { appointmentId: apptId });
+      assert.equal(res.statusCode, 201, res.body);
+      const v = res.json();
+      assert.equal(v.status, 'scheduled');
+      assert.equal(v.hostUserId, a.clinician.user.id);
+      assert.equal(v.durationMinutes, 45);
+      assert.equal(v.roomName, null);
+      assert.deepEqual(v.participants.map((p: { role: string; admission: string }) => `${p.role}:${p.admission}`).sort(), ['host:admitted', 'patient:invited', 'patient:invited']);
+      assert.equal(Date.parse(v.joinOpensAt), Date.parse(v.scheduledStart) - 30 * 60_000);
+      assert.equal(Date.parse(v.joinClosesAt), Date.parse(v.scheduledStart) + 120 * 60_000);
+      expectStatus(await a.clinician.post('/api/v1/visits', { appointmentId: apptId }), 409, 'already_exists');
+      const mixed = await a.clinician.post('/api/v1/visits', { appointmentId: apptId, durationMinutes: 10, kind: 'group' });
+      expectStatus(mixed, 400, 'validation_failed');
+      assert.deepEqual(detailPaths(mixed).sort(), ['body/durationMinutes', 'body/kind']);
+      assert.deepEqual(await auditActions(t, a.orgId, v.id), ['visit.created']);
+
+      // Another organisation cannot see it (404, like a missing one); a caregiver can look but not create.
+      expectStatus(await b.admin.get(`/api/v1/visits/${v.id}`), 404, 'not_found');
+      assert.equal((await a.caregiver.get(`/api/v1/visits/${v.id}`)).statusCode, 200);
+      expectStatus(await a.caregiver.post('/api/v1/visits', { appointmentId: apptId }), 403, 'forbidden');
+    });
+
+    test('illegal transitions are 409 with the current state; repeats are no-ops; another clinician cannot run it', async () => {
+      const created = (await a.clinician.post('/api/v1/visits', { patientIds: [await patient(a)] })).json();
+      const other = (await a.admin.post('/api/v1/users', { email: `other-${Date.now()}@example.test`, name: 'Other Clinician', role: 'clinician', password: 'correct horse battery staple' })).json();
+      assert.ok(other.id);
+      expectStatus(await a.clinician.post(`/api/v1/visits/${created.id}/end`), 409, 'invalid_state');
+      assert.deepEqual(errorOf(await a.clinician.post(`/api/v1/visits/${created.id}/end`)).details, { status: 'scheduled' });
+
+      const opened = await a.clinician.post(`/api/v1/visits/${created.id}/start`);
+      assert.equal(opened.statusCode, 200, opened.body);
+      assert.equal(opened.json().status, 'open');
+      assert.equal(opened.json().roomName, `visit-${created.id}`);
+      assert.equal((await a.clinician.get(`/api/v1/rooms/visit-${created.id}`)).json().status, 'in-progress');
+      assert.equal((await a.clinician.post(`/api/v1/visits/${created.id}/start`)).json().status, 'open', 'starting again is a no-op');
+
+      const ended = await a.admin.post(`/api/v1/visits/${created.id}/end`);
+      assert.equal(ended.statusCode, 200, ended.body);
+      assert.equal(ended.json().status, 'ended');
+      assert.equal(ended.json().endReason, 'ended_by_host');
+      assert.equal((await a.clinician.get(`/api/v1/rooms/visit-${created.id}`)).json().status, 'completed');
+      assert.equal((await a.clinician.post(`/api/v1/visits/${created.id}/end`)).json().status, 'ended', 'ending again is a no-op');
+      for (const action of ['start', 'cancel', 'no-show']) {
+        const res = await a.clinician.post(`/api/v1/visits/${created.id}/${action}`);
+        expectStatus(res, 409, 'invalid_state', action);
+        assert.deepEqual(errorOf(res).details, { status: 'ended' });
+      }
+      expectStatus(await a.clinician.post(`/api/v1/visits/${created.id}/extend`, { minutes: 10 }), 409, 'invalid_state');
+      assert.deepEqual(await auditActions(t, a.orgId, created.id), ['visit.created', 'visit.opened', 'visit.ended']);
+
+      // A clinician who is not the host may look but not act; an admin and the host app may.
+      const v2 = (await a.admin.post('/api/v1/visits', { hostUserId: other.id })).json();
+      expectStatus(await a.clinician.post(`/api/v1/visits/${v2.id}/start`), 403, 'forbidden');
+      assert.equal((await a.apiKey.post(`/api/v1/visits/${v2.id}/cancel`)).json().status, 'cancelled');
+    });
+
+    test('instant visit, lock and extend', async () => {
+      const res = await a.clinician.post('/api/v1/visits', { start: true, durationMinutes: 20 });
+      assert.equal(res.statusCode, 201, res.body);
+      const v = res.json();
+      assert.equal(v.status, 'open');
+      assert.ok(Math.abs(Date.parse(v.scheduledStart) - Date.now()) < 5000);
+      const extended = (await a.clinician.post(`/api/v1/visits/${v.id}/extend`, { minutes: 15 })).json();
+      assert.equal(extended.extendedMinutes, 15);
+      assert.equal(Date.parse(extended.endsAt), Date.parse(v.scheduledStart) + 35 * 60_000);
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/lock`, { locked: true })).json().locked, true);
+      assert.deepEqual((await auditActions(t, a.orgId, v.id)).slice(-2), ['visit.extended', 'visit.locked']);
+    });
+
+    test('join links: consent before the waiting room; admit, send back, deny, remove; the patient’s view; audit', async () => {
+      const p1 = await patient(a);
+      const p2 = await patient(a, 'Other');
+      const v = (await a.clinician.post('/api/v1/visits', { appointmentId: await appointment(a, [p1, p2]) })).json();
+      const invite1 = await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'patient', patientId: p1 });
+      assert.equal(invite1.statusCode, 201, invite1.body);
+      const link1 = invite1.json();
+      assert.ok(link1.url.endsWith(`/join#${link1.token}`), 'the token is in the fragment: browsers never send it');
+      const link2 = (await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'patient', patientId: p2 })).json();
+      const guest = await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'interpreter' });
+      expectStatus(guest, 400, 'validation_failed');
+      assert.deepEqual(detailPaths(guest), ['body/displayName']);
+
+      const { who: pat1, body: joined } = await join(link1.token);
+      assert.equal((joined.participant as { id: string }).id, link1.participant.id);
+      const required = joined.consentsRequired as { kind: string; version: string }[];
+      assert.deepEqual(required.map((c) => c.kind), ['telehealth']);
+
+      // A participant is not staff: no patient lists, no admitting, no hub.
+      expectStatus(await pat1.get('/api/v1/patients'), 403, 'forbidden');
+      expectStatus(await pat1.post(`/api/v1/visits/${v.id}/participants/${link2.participant.id}/admit`), 403, 'forbidden');
+      expectStatus(await pat1.get(`/api/v1/visits/${crypto.randomUUID()}`), 404, 'not_found');
+
+      // No token before the telehealth consent; a stale text version is refused.
+      expectStatus(await pat1.post(`/api/v1/visits/${v.id}/token`), 403, 'consent_required');
+      const stale = await pat1.post(`/api/v1/visits/${v.id}/consents`, { kind: 'telehealth', version: 'v0' });
+      expectStatus(stale, 409, 'invalid_state');
+      assert.deepEqual(errorOf(stale).details, { currentVersion: required[0]!.version });
+      const accepted = await pat1.request('POST', `/api/v1/visits/${v.id}/consents`, { kind: 'telehealth', version: required[0]!.version }, { 'user-agent': 'TestBrowser/2.0' });
+      assert.equal(accepted.statusCode, 201, accepted.body);
+      assert.equal(accepted.json().userAgent, 'TestBrowser/2.0');
+      const onRecord = await t.database.db.select().from(patientConsents).where(eq(patientConsents.patientId, p1));
+      assert.deepEqual(onRecord.map((c) => [c.kind, c.status, c.method, c.textVersion]), [['telehealth', 'granted', 'web', required[0]!.version]]);
+
+      // The token puts the patient in the waiting room (the visit is not even started: the room opens for them).
+      const tok = await pat1.post(`/api/v1/visits/${v.id}/token`);
+      assert.equal(tok.statusCode, 200, tok.body);
+      assert.equal(tok.json().admission, 'waiting');
+      assert.equal(tok.json().identity, link1.participant.id);
+      assert.equal(tok.json().room, `visit-${v.id}`);
+      assert.deepEqual((await a.clinician.get(`/api/v1/visits/${v.id}/waiting-room`)).json().map((p: { id: string }) => p.id), [link1.participant.id]);
+      // The host starting the visit does not admit anyone.
+      await a.clinician.post(`/api/v1/visits/${v.id}/start`);
+      assert.equal((await a.clinician.get(`/api/v1/visits/${v.id}/waiting-room`)).json().length, 1);
+
+      // The second patient waits too, but each sees only themselves and the host.
+      const { who: pat2 } = await join(link2.token);
+      await pat2.post(`/api/v1/visits/${v.id}/consents`, { kind: 'telehealth', version: required[0]!.version });
+      assert.equal((await pat2.post(`/api/v1/visits/${v.id}/token`)).json().admission, 'waiting');
+      const seenBy2 = (await pat2.get(`/api/v1/visits/${v.id}`)).json();
+      assert.deepEqual(seenBy2.participants.map((p: { role: string }) => p.role).sort(), ['host', 'patient']);
+      assert.equal(seenBy2.participants.find((p: { role: string }) => p.role === 'patient').id, link2.participant.id);
+
+      // Admit, send back, admit again; the admitted patient's next token says so.
+      const admitted = await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link1.participant.id}/admit`);
+      assert.equal(admitted.statusCode, 200, admitted.body);
+      assert.equal(admitted.json().admission, 'admitted');
+      assert.equal((await pat1.post(`/api/v1/visits/${v.id}/token`)).json().admission, 'admitted');
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link1.participant.id}/return`)).json().admission, 'waiting');
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link1.participant.id}/return`)).json().admission, 'waiting', 'sending back again is a no-op');
+      expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/participants/${v.participants.find((p: { role: string }) => p.role === 'host').id}/remove`), 409, 'invalid_state');
+      assert.deepEqual((await a.clinician.post(`/api/v1/visits/${v.id}/waiting-room/admit-all`)).json().map((p: { admission: string }) => p.admission), ['admitted', 'admitted']);
+
+      // Deny the second (after sending them back): their session ends, their link no longer works.
+      await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link2.participant.id}/return`);
+      const denied = await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link2.participant.id}/deny`, { message: 'Please call the clinic.' });
+      assert.equal(denied.json().admission, 'denied');
+      expectStatus(await pat2.post(`/api/v1/visits/${v.id}/token`), 401, 'unauthenticated');
+      expectStatus(await a.anonymous.post('/api/v1/join', { token: link2.token }), 410, 'link_revoked');
+
+      // Mute (routing) and remove.
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link1.participant.id}/mute`, { audio: true })).statusCode, 200);
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link1.participant.id}/remove`)).json().admission, 'removed');
+      expectStatus(await pat1.get(`/api/v1/visits/${v.id}`), 401, 'unauthenticated');
+
+      const actions = await auditActions(t, a.orgId, v.id);
+      for (const expected of [
+        'visit.invite_created',
+        'visit.link_used',
+        'consent.recorded',
+        'visit.participant_waiting',
+        'visit.opened',
+        'visit.participant_admitted',
+        'visit.participant_returned',
+        'visit.participant_denied',
+        'visit.participant_muted',
+        'visit.participant_removed',
+      ]) {
+        assert.ok(actions.includes(expected), `${expected} in ${actions.join(', ')}`);
+      }
+      // Nothing a participant typed or was called reaches the logs.
+      const logs = t.logs.join('');
+      assert.ok(!logs.includes(link1.token) && !logs.includes(String(joined.session)), 'no link or session in the logs');
+      assert.ok(!logs.includes('Please call the clinic.'));
+    });
+
+    test('links: invalid, expired, revoked, outside the join window, locked visit, ended visit', async () => {
+      const p1 = await patient(a);
+      expectStatus(await a.anonymous.post('/api/v1/join', { token: 'ovj_nonsense' }), 404, 'link_invalid');
+      expectStatus(await a.anonymous.post('/api/v1/join', { token: 'x'.repeat(200) }), 400, 'validation_failed');
+
+      // Tomorrow's visit: too early to join; the error says when to come back.
+      const later = (await a.clinician.post('/api/v1/visits', { appointmentId: await appointment(a, [p1], new Date(Date.now() + 86_400_000)) })).json();
+      const early = (await a.clinician.post(`/api/v1/visits/${later.id}/invites`, { role: 'patient', patientId: p1 })).json();
+      const tooEarly = await a.anonymous.post('/api/v1/join', { token: early.token });
+      expectStatus(tooEarly, 403, 'outside_join_window');
+      assert.deepEqual(errorOf(tooEarly).details, { opensAt: later.joinOpensAt, closesAt: later.joinClosesAt });
+
+      const v = (await a.clinician.post('/api/v1/visits', { patientIds: [p1], start: true })).json();
+      const link = (await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'patient', patientId: p1 })).json();
+      await t.database.db.update(visitLinks).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(visitLinks.id, link.linkId));
+      expectStatus(await a.anonymous.post('/api/v1/join', { token: link.token }), 410, 'link_expired');
+
+      const fresh = (await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'guest', displayName: 'Aunt May' })).json();
+      expectStatus(await b.admin.post(`/api/v1/visits/${v.id}/invites/${fresh.linkId}/revoke`), 404, 'not_found');
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/invites/${fresh.linkId}/revoke`)).statusCode, 204);
+      expectStatus(await a.anonymous.post('/api/v1/join', { token: fresh.token }), 410, 'link_revoked');
+
+      // Locked: a new participant may open their link but gets no token.
+      const guest = (await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'guest', displayName: 'Friend' })).json();
+      await a.clinician.post(`/api/v1/visits/${v.id}/lock`, { locked: true });
+      expectStatus(await a.anonymous.post('/api/v1/join', { token: guest.token }), 403, 'visit_locked');
+      await a.clinician.post(`/api/v1/visits/${v.id}/lock`, { locked: false });
+      const { who } = await join(guest.token);
+
+      // Ended: every link and session is revoked.
+      await a.clinician.post(`/api/v1/visits/${v.id}/end`);
+      expectStatus(await a.anonymous.post('/api/v1/join', { token: guest.token }), 410, 'link_revoked');
+      expectStatus(await who.get(`/api/v1/visits/${v.id}`), 401, 'unauthenticated');
+    });
+
+    test('visit tokens: the host gets admin grants; an API key and a caregiver cannot; list by day and clinician', async () => {
+      const v = (await a.clinician.post('/api/v1/visits', { start: true })).json();
+      const host = await a.clinician.post(`/api/v1/visits/${v.id}/token`);
+      assert.equal(host.statusCode, 200, host.body);
+      assert.equal(host.json().admission, 'admitted');
+      expectStatus(await a.apiKey.post(`/api/v1/visits/${v.id}/token`), 403, 'forbidden');
+      expectStatus(await a.caregiver.post(`/api/v1/visits/${v.id}/token`), 403, 'forbidden');
+
+      const today = new Date().toISOString().slice(0, 10);
+      const listed = (await a.admin.get(`/api/v1/visits?day=${today}&hostUserId=${a.clinician.user.id}`)).json();
+      assert.ok(listed.data.some((x: { id: string }) => x.id === v.id));
+      const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+      assert.ok(!(await a.admin.get(`/api/v1/visits?day=${yesterday}`)).json().data.some((x: { id: string }) => x.id === v.id));
+      assert.equal((await b.admin.get(`/api/v1/visits?day=${today}`)).json().data.length, 0);
+    });
+
+    test('consent texts: versioned per organisation, never edited; admins publish', async () => {
+      const texts = (await a.clinician.get('/api/v1/consent-texts')).json();
+      assert.deepEqual(texts.map((x: { kind: string }) => x.kind), ['telehealth', 'recording']);
+      const body = { kind: 'telehealth', version: 'clinic-2026-1', body: 'Our clinic’s own telehealth consent text, long enough.' };
+      expectStatus(await a.clinician.post('/api/v1/consent-texts', body), 403, 'forbidden');
+      assert.equal((await a.admin.post('/api/v1/consent-texts', body)).statusCode, 201);
+      expectStatus(await a.admin.post('/api/v1/consent-texts', body), 409, 'already_exists');
+      assert.equal((await a.clinician.get('/api/v1/consent-texts')).json()[0].version, 'clinic-2026-1');
+      assert.equal((await b.clinician.get('/api/v1/consent-texts')).json()[0].version, 'openvisit-default-1');
+    });
+  });
+}
