@@ -13,6 +13,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
 import { caller, createTestOrg, detailPaths, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
+import { RtcClient } from './helpers/rtc.js';
 
 describe('visit state machine and join links (pure)', () => {
   test('every (state, event) pair: exactly the drawn transitions are legal', () => {
@@ -305,6 +306,40 @@ for (const kind of DB_KINDS) {
       const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
       assert.ok(!(await a.admin.get(`/api/v1/visits?day=${yesterday}`)).json().data.some((x: { id: string }) => x.id === v.id));
       assert.equal((await b.admin.get(`/api/v1/visits?day=${today}`)).json().data.length, 0);
+    });
+
+    test('media: a waiting patient receives nothing and sends to nobody; admitted, both ways; sent back, it stops', async () => {
+      const p1 = await patient(a);
+      const v = (await a.clinician.post('/api/v1/visits', { patientIds: [p1], start: true })).json();
+      const link = (await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'patient', patientId: p1 })).json();
+      const { who, body } = await join(link.token);
+      const version = (body.consentsRequired as { version: string }[])[0]!.version;
+      await who.post(`/api/v1/visits/${v.id}/consents`, { kind: 'telehealth', version });
+      const hostToken = (await a.clinician.post(`/api/v1/visits/${v.id}/token`)).json();
+      const patientToken = (await who.post(`/api/v1/visits/${v.id}/token`)).json();
+      assert.equal(patientToken.admission, 'waiting');
+      const base = await t.listen();
+      const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { publish: ['microphone', 'camera'] });
+      const pat = await RtcClient.connect(base, patientToken.token, patientToken.identity, { publish: ['microphone', 'camera'] });
+      const [hostCam, patCam, patMic] = [`${hostToken.identity}/camera`, `${patientToken.identity}/camera`, `${patientToken.identity}/microphone`];
+      try {
+        await Promise.all([pat.receivesNothingOf(hostCam), host.receivesNothingOf(patCam, patMic)]);
+        assert.equal(pat.participants.has(hostToken.identity), false, 'a waiting patient does not even see the host');
+
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/admit`)).statusCode, 200);
+        await Promise.all([pat.receives(hostCam), host.receives(patCam), host.receives(patMic)]);
+        // The host and an admitted patient are both in: the visit is under way.
+        await t.app.roomEvents.idle();
+        const deadline = Date.now() + 5000;
+        let status = '';
+        while (Date.now() < deadline && (status = (await a.clinician.get(`/api/v1/visits/${v.id}`)).json().status) !== 'in_progress') await new Promise((r) => setTimeout(r, 50));
+        assert.equal(status, 'in_progress');
+
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/return`)).statusCode, 200);
+        await Promise.all([pat.receivesNothingOf(hostCam), host.receivesNothingOf(patCam, patMic)]);
+      } finally {
+        await Promise.all([host.close(), pat.close()]);
+      }
     });
 
     test('consent texts: versioned per organisation, never edited; admins publish', async () => {
