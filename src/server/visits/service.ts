@@ -391,11 +391,17 @@ export async function connectedIdentities(db: Db, orgId: string, roomId: string 
   return new Set(rows.map((r) => r.identity));
 }
 
+/** Inside a transaction: the visit's row, locked, for its host (or admin, host app), and not over yet. */
+async function hostedVisit(tx: Db, ctx: Ctx, id: string): Promise<VisitRow> {
+  const v = await visitRow(tx, ctx.orgId, id, true);
+  assertCanHost(ctx, v);
+  if (isFinal(v.status)) throw new AppError('invalid_state', `The visit is ${v.status.replace('_', ' ')}.`, { status: v.status });
+  return v;
+}
+
 export async function extendVisit(deps: VisitDeps, ctx: Ctx, id: string, minutes: number): Promise<Visit> {
   const row = await deps.db.transaction(async (tx) => {
-    const v = await visitRow(tx, ctx.orgId, id, true);
-    assertCanHost(ctx, v);
-    if (isFinal(v.status)) throw new AppError('invalid_state', `The visit is ${v.status.replace('_', ' ')}.`, { status: v.status });
+    const v = await hostedVisit(tx, ctx, id);
     if (v.extendedMinutes + minutes > 1440) throw new AppError('validation_failed', undefined, [{ path: 'body/minutes', message: 'would extend the visit by more than 24 hours' }]);
     const [updated] = await tx.update(visits).set({ extendedMinutes: v.extendedMinutes + minutes, updatedAt: new Date() }).where(eq(visits.id, id)).returning();
     await audit(tx, ctx, 'visit.extended', { type: 'visit', id }, { minutes, totalExtendedMinutes: v.extendedMinutes + minutes });
@@ -408,9 +414,7 @@ export async function extendVisit(deps: VisitDeps, ctx: Ctx, id: string, minutes
 /** A locked visit lets nobody new in: links still open, but only participants already admitted get a token. */
 export async function lockVisit(deps: VisitDeps, ctx: Ctx, id: string, locked: boolean): Promise<Visit> {
   const row = await deps.db.transaction(async (tx) => {
-    const v = await visitRow(tx, ctx.orgId, id, true);
-    assertCanHost(ctx, v);
-    if (isFinal(v.status)) throw new AppError('invalid_state', `The visit is ${v.status.replace('_', ' ')}.`, { status: v.status });
+    const v = await hostedVisit(tx, ctx, id);
     if (v.locked === locked) return v;
     const [updated] = await tx.update(visits).set({ locked, updatedAt: new Date() }).where(eq(visits.id, id)).returning();
     await audit(tx, ctx, locked ? 'visit.locked' : 'visit.unlocked', { type: 'visit', id });
