@@ -56,6 +56,8 @@ describe('visit state machine and join links (pure)', () => {
   });
 });
 
+const ENV = { LINK_SIGNING_SECRET: 'test-link-secret-'.repeat(3), TOKEN_SIGNING_SECRET: 'test-token-secret-'.repeat(3), LOGIN_RATE_LIMIT_PER_MINUTE: '1000' };
+
 for (const kind of DB_KINDS) {
   describe(`visits API on ${kind}`, () => {
     let t: TestApp;
@@ -63,7 +65,7 @@ for (const kind of DB_KINDS) {
     let b: TestOrg;
 
     before(async () => {
-      t = await createTestApp(kind, { env: { LINK_SIGNING_SECRET: 'test-link-secret-'.repeat(3), LOGIN_RATE_LIMIT_PER_MINUTE: '1000' } });
+      t = await createTestApp(kind, { env: ENV });
       [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
     });
     after(() => t.close());
@@ -339,6 +341,39 @@ for (const kind of DB_KINDS) {
         await Promise.all([pat.receivesNothingOf(hostCam), host.receivesNothingOf(patCam, patMic)]);
       } finally {
         await Promise.all([host.close(), pat.close()]);
+      }
+    });
+
+    test('restart: the visit, its waiting list and routing survive; a waiting patient who reconnects still sees nobody', async () => {
+      const p1 = await patient(a);
+      const v = (await a.clinician.post('/api/v1/visits', { patientIds: [p1], start: true })).json();
+      const link = (await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'patient', patientId: p1 })).json();
+      const { who, body } = await join(link.token);
+      await who.post(`/api/v1/visits/${v.id}/consents`, { kind: 'telehealth', version: (body.consentsRequired as { version: string }[])[0]!.version });
+      const patientToken = (await who.post(`/api/v1/visits/${v.id}/token`)).json();
+      const hostToken = (await a.clinician.post(`/api/v1/visits/${v.id}/token`)).json();
+      await t.app.roomEvents.idle();
+
+      // A second process on the same database (the first one's media plane is gone with it for these clients).
+      const restarted = await createTestApp(kind, { database: t.database, env: ENV });
+      try {
+        const base = await restarted.listen();
+        const again = (await a.clinician.get(`/api/v1/visits/${v.id}`)).json();
+        assert.equal(again.status, 'open');
+        assert.deepEqual(again.participants.map((p: { role: string; admission: string }) => `${p.role}:${p.admission}`).sort(), ['host:admitted', 'patient:waiting']);
+        // Both reconnect with the tokens they had: the patient is still in the waiting room.
+        const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { publish: ['camera'] });
+        const pat = await RtcClient.connect(base, patientToken.token, patientToken.identity, { publish: ['camera'] });
+        try {
+          await Promise.all([pat.receivesNothingOf(`${hostToken.identity}/camera`), host.receivesNothingOf(`${patientToken.identity}/camera`)]);
+          const admitted = await caller(restarted.app, a.clinician.headers).post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/admit`);
+          assert.equal(admitted.statusCode, 200, admitted.body);
+          await Promise.all([pat.receives(`${hostToken.identity}/camera`), host.receives(`${patientToken.identity}/camera`)]);
+        } finally {
+          await Promise.all([host.close(), pat.close()]);
+        }
+      } finally {
+        await restarted.close();
       }
     });
 

@@ -39,7 +39,7 @@ import { loadOrCreateSecret } from './secrets.js';
 import { visitRoomListener } from './visits/events.js';
 import { createLinkSigner } from './visits/links.js';
 import { visitRoutes } from './visits/routes.js';
-import type { VisitDeps } from './visits/service.js';
+import { restoreVisitRouting, type VisitDeps } from './visits/service.js';
 import { webRoutes } from './web/routes.js';
 
 /** Everything the server runs on, created by the caller (CLI or test) and passed in: nothing global. */
@@ -232,6 +232,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await deps.media.shutdown?.();
   });
   await restoreRooms(rooms, app.log);
+  await restoreVisitRouting(visits, app.log);
   const sweeper = startRoomSweeper(rooms, app.log);
   app.addHook('onClose', async () => {
     await sweeper.stop();

@@ -17,6 +17,7 @@ import {
   participantSessions,
   patients,
   roomParticipants,
+  rooms,
   users,
   visitLinks,
   visitParticipants,
@@ -489,4 +490,32 @@ export async function revokeLink(deps: VisitDeps, ctx: Ctx, visitId: string, lin
     await tx.update(participantSessions).set({ revokedAt: new Date() }).where(and(eq(participantSessions.linkId, linkId), isNull(participantSessions.revokedAt)));
     await audit(tx, ctx, 'visit.link_revoked', { type: 'visit', id: visitId }, { linkId, participantId: link.participantId });
   });
+}
+
+/**
+ * At start-up, after the rooms layer has restored its rooms: the builtin media plane keeps routing in memory, so
+ * every live visit's participants are placed again before anyone reconnects. Admitted people (and the host) go to
+ * the visit; everyone else to their own waiting group, so a reconnecting waiting, denied or removed participant
+ * never lands in the visit. Returns how many participants were placed.
+ */
+export async function restoreVisitRouting(deps: VisitDeps, log: { warn(obj: object, msg: string): void }): Promise<number> {
+  const live = await deps.db
+    .select({ visit: visits, room: rooms })
+    .from(visits)
+    .innerJoin(rooms, and(eq(rooms.orgId, visits.orgId), eq(rooms.id, visits.roomId)))
+    .where(and(inArray(visits.status, ['scheduled', 'open', 'in_progress']), eq(rooms.status, 'in-progress')))
+    .limit(10_000);
+  let placed = 0;
+  for (const { visit, room } of live) {
+    if (!room.providerRoomId) continue;
+    for (const p of await participantRows(deps.db, visit.orgId, visit.id)) {
+      const group = p.role === 'host' || p.admission === 'admitted' ? MAIN_GROUP : waitingGroup(p.id);
+      const state = await deps.rooms.media.setRouting(room.providerRoomId, p.id, { group }).catch((err: unknown) => {
+        log.warn({ err, visitId: visit.id }, 'visit routing not restored');
+        return null;
+      });
+      if (state) placed++;
+    }
+  }
+  return placed;
 }
