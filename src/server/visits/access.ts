@@ -351,6 +351,8 @@ export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: str
     if (control === 'admit') await placeParticipant(deps, ctx, visit, participantId, { group: MAIN_GROUP });
     if (control === 'return') await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId) });
     if (control === 'deny' || control === 'remove') {
+      // Isolated first: should they come back with the media token they still hold, they reach nobody.
+      await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId) });
       await removeRoomParticipant(deps.rooms, ctx, `visit-${visitId}`, participantId).catch((err: unknown) => {
         // Not connected (or the room is gone): nothing to disconnect; the revoked session keeps them out.
         if (!(err instanceof AppError && (err.code === 'not_found' || err.code === 'invalid_state'))) throw err;
