@@ -308,6 +308,11 @@ for (const kind of DB_KINDS) {
       const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
       assert.ok(!(await a.admin.get(`/api/v1/visits?day=${yesterday}`)).json().data.some((x: { id: string }) => x.id === v.id));
       assert.equal((await b.admin.get(`/api/v1/visits?day=${today}`)).json().data.length, 0);
+      for (const day of ['2026-02-30', '2026-13-01', '2026-00-10']) {
+        const bad = await a.admin.get(`/api/v1/visits?day=${day}`);
+        expectStatus(bad, 400, 'validation_failed', day);
+        assert.deepEqual(detailPaths(bad), ['querystring/day']);
+      }
     });
 
     test('media: a waiting patient receives nothing and sends to nobody; admitted, both ways; sent back, it stops', async () => {

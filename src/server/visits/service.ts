@@ -158,7 +158,8 @@ export async function listVisits(deps: VisitDeps, ctx: Ctx, q: ListVisitsQuery):
   if (q.day) {
     const [org] = await deps.db.select({ timeZone: organizations.timeZone }).from(organizations).where(eq(organizations.id, ctx.orgId)).limit(1);
     const tz = org?.timeZone ?? 'UTC';
-    if (Number.isNaN(Date.parse(`${q.day}T00:00:00Z`))) throw new AppError('validation_failed', undefined, [{ path: 'querystring/day', message: 'is not a calendar day' }]);
+    const ms = Date.parse(`${q.day}T00:00:00Z`);
+    if (Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== q.day) throw new AppError('validation_failed', undefined, [{ path: 'querystring/day', message: 'is not a calendar day' }]);
     // The day's bounds in the organisation's zone, computed by the database (it knows every zone's rules).
     where.push(sql`${visits.scheduledStart} >= (${q.day}::date::timestamp at time zone ${tz})`);
     where.push(sql`${visits.scheduledStart} < ((${q.day}::date + 1)::timestamp at time zone ${tz})`);
