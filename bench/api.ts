@@ -33,7 +33,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { gitCommit, machineTicks, ROOT } from './common.js';
+import { gitCommit, machineTicks, ROOT, runBench } from './common.js';
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
@@ -440,13 +440,4 @@ async function main(): Promise<number> {
   return checks.length === 0 ? 0 : 1;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (err) {
-  console.error('\nBENCHMARK FAILED:', err instanceof Error ? (err.stack ?? err.message) : err);
-  code = 1;
-} finally {
-  await cleanUp();
-}
-process.exit(code);
+await runBench(main, cleanUp);

@@ -25,3 +25,17 @@ export function gitCommit(): string | null {
     return null;
   }
 }
+
+/** Runs a benchmark's `main` (its exit code), always runs `cleanUp`, reports a failure, and exits the process. */
+export async function runBench(main: () => Promise<number>, cleanUp: () => Promise<void>): Promise<never> {
+  let code = 1;
+  try {
+    code = await main();
+  } catch (err) {
+    console.error('\nBENCHMARK FAILED:', err instanceof Error ? (err.stack ?? err.message) : err);
+    code = 1;
+  } finally {
+    await cleanUp();
+  }
+  process.exit(code);
+}

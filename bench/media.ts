@@ -31,7 +31,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Requester, isChildMessage, type Message, type ProcessSample } from './media-ipc.js';
-import { gitCommit, machineTicks, ROOT } from './common.js';
+import { gitCommit, machineTicks, ROOT, runBench } from './common.js';
 
 const RESULTS = fileURLToPath(new URL('./results/media.json', import.meta.url));
 
@@ -500,13 +500,4 @@ const watchdog = setTimeout(() => {
 }, RUN_LIMIT_MS + 20_000);
 watchdog.unref();
 
-let code = 1;
-try {
-  code = await main();
-} catch (err) {
-  console.error('\nBENCHMARK FAILED:', err instanceof Error ? (err.stack ?? err.message) : err);
-  code = 1;
-} finally {
-  await stopChildren();
-}
-process.exit(code);
+await runBench(main, stopChildren);

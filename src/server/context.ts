@@ -42,3 +42,17 @@ export function systemCtx(orgId: string): Ctx {
   const principal: Principal = { kind: 'system', orgId };
   return { orgId, actor: actorOf(principal), principal, requestId: null, ip: null };
 }
+
+/** Who to count a rate limit against: the caller, not their IP (a host app or a clinic's patients share one address). */
+export function callerKey(principal: Principal | null, ip: string): string {
+  switch (principal?.kind) {
+    case 'api_key':
+      return `key:${principal.apiKeyId}`;
+    case 'user':
+      return `user:${principal.userId}`;
+    case 'participant':
+      return `participant:${principal.participantId}`;
+    default:
+      return `ip:${ip}`;
+  }
+}

@@ -2,6 +2,7 @@ import Type from 'typebox';
 import { createReadStream } from 'node:fs';
 import { CreateRoomBody, ParticipantParams, ParticipantRouting, ParticipantRoutingBody, Recording, RecordingParams, RecordingState, Room, RoomParams, RoomParticipant, TokenBody, TokenResponse } from '../../shared/api/rooms.js';
 import { ctxOf, type App } from '../app.js';
+import { callerKey } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import { ErrorResponse } from '../../shared/api/common.js';
 import {
@@ -128,10 +129,7 @@ export async function roomRoutes(app: App): Promise<void> {
         rateLimit: {
           max: config.rateLimits.tokenPerMinute,
           timeWindow: '1 minute',
-          keyGenerator: (request) => {
-            const p = request.principal;
-            return p?.kind === 'api_key' ? `key:${p.apiKeyId}` : p?.kind === 'user' ? `user:${p.userId}` : `ip:${request.ip}`;
-          },
+          keyGenerator: (request) => callerKey(request.principal, request.ip),
         },
       },
       schema: { tags, summary: 'Mint an access token for one identity in one room', body: TokenBody, response: { 201: TokenResponse, ...authErrors, 429: ErrorResponse } },

@@ -11,7 +11,7 @@ import type { Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import { consentTexts, participantSessions, patientConsents, visitConsents, visitLinks, visitParticipants, visits, type ConsentTextKind } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
-import { issueToken, removeRoomParticipant } from '../rooms/service.js';
+import { issueToken, removeRoomParticipant, routeParticipant } from '../rooms/service.js';
 import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
 import {
   assertCanHost,
@@ -23,6 +23,7 @@ import {
   maybeBegin,
   participantRow,
   placeParticipant,
+  roomNameOf,
   toParticipantDto,
   visitRow,
   waitingGroup,
@@ -30,7 +31,7 @@ import {
   type VisitDeps,
   type VisitRow,
 } from './service.js';
-import { isFinal, isLive } from './state.js';
+import { isFinal } from './state.js';
 
 export interface ClientInfo {
   ip: string | null;
@@ -106,8 +107,8 @@ export async function joinWithLink(deps: VisitDeps, token: string, client: Clien
     .limit(1);
   if (!found) throw new AppError('link_invalid');
   const { link, visit, participant } = found;
-  if (link.revokedAt) throw new AppError('link_revoked', isFinal(visit.status) ? 'This visit is over; the link no longer works.' : undefined);
   if (isFinal(visit.status)) throw new AppError('link_revoked', 'This visit is over; the link no longer works.');
+  if (link.revokedAt) throw new AppError('link_revoked');
   if (link.expiresAt <= now) throw new AppError('link_expired');
   if (participant.admission === 'denied' || participant.admission === 'removed') {
     throw new AppError('not_admitted', participant.denyMessage ?? 'The clinician has not let you into this visit.');
@@ -235,7 +236,7 @@ export async function listVisitConsents(deps: VisitDeps, ctx: Ctx, visitId: stri
 export async function visitToken(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitToken> {
   const p = ctx.principal;
   if (p.kind === 'api_key' || p.kind === 'system') throw new AppError('forbidden', 'A visit token is for the host (signed in) or a participant (with their link).');
-  let visit = await visitRow(deps.db, ctx.orgId, visitId);
+  const visit = await visitRow(deps.db, ctx.orgId, visitId);
   let participant: ParticipantRow;
   if (p.kind === 'user') {
     assertCanHost(ctx, visit);
@@ -258,7 +259,6 @@ export async function visitToken(deps: VisitDeps, ctx: Ctx, visitId: string): Pr
     if (visit.locked && participant.admission !== 'admitted') throw new AppError('visit_locked');
   }
   const room = await ensureRoom(deps, ctx, visit);
-  visit = await visitRow(deps.db, ctx.orgId, visitId);
 
   // Arrival: an invited participant enters the waiting room now (once); an admitted one goes to the visit.
   let arrived = false;
@@ -278,7 +278,7 @@ export async function visitToken(deps: VisitDeps, ctx: Ctx, visitId: string): Pr
     }
   }
   const admitted = isHost || participant.admission === 'admitted';
-  await placeParticipant(deps, ctx, visit, participant.id, { group: admitted ? MAIN_GROUP : waitingGroup(participant.id) });
+  await routeParticipant(deps.rooms, ctx, room, participant.id, { group: admitted ? MAIN_GROUP : waitingGroup(participant.id) });
   const ttlSeconds = Math.min(86_400, Math.max(900, Math.ceil((joinWindow(visit, deps.config).closesAt.getTime() - Date.now()) / 1000) + 3600));
   const issued = await issueToken(deps.rooms, ctx, {
     room,
@@ -347,13 +347,13 @@ const CONTROL_HUB = { admit: 'visit.participant_admitted', deny: 'visit.particip
 export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: string, participantId: string, control: Control, message?: string) {
   const { visit, after, changed } = await changeAdmission(deps, ctx, visitId, participantId, control, message);
   if (!changed) return toParticipantDto(after);
-  if (isLive(visit.status) || visit.roomId) {
+  if (visit.roomId) {
     if (control === 'admit') await placeParticipant(deps, ctx, visit, participantId, { group: MAIN_GROUP });
     if (control === 'return') await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId) });
     if (control === 'deny' || control === 'remove') {
       // Isolated first: should they come back with the media token they still hold, they reach nobody.
       await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId) });
-      await removeRoomParticipant(deps.rooms, ctx, `visit-${visitId}`, participantId).catch((err: unknown) => {
+      await removeRoomParticipant(deps.rooms, ctx, roomNameOf(visitId), participantId).catch((err: unknown) => {
         // Not connected (or the room is gone): nothing to disconnect; the revoked session keeps them out.
         if (!(err instanceof AppError && (err.code === 'not_found' || err.code === 'invalid_state'))) throw err;
       });
@@ -393,7 +393,7 @@ export async function waitingRoom(deps: VisitDeps, ctx: Ctx, visitId: string) {
 export async function muteParticipant(deps: VisitDeps, ctx: Ctx, visitId: string, participantId: string, mute: { audio?: boolean; video?: boolean }) {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
   assertCanHost(ctx, visit);
-  if (!isLive(visit.status) && !visit.roomId) throw new AppError('invalid_state', 'The visit is not under way.', { status: visit.status });
+  if (isFinal(visit.status) || !visit.roomId) throw new AppError('invalid_state', 'Nobody is in the visit’s room yet.', { status: visit.status });
   const participant = await participantRow(deps.db, ctx.orgId, visitId, participantId);
   await placeParticipant(deps, ctx, visit, participant.id, {
     ...(mute.audio !== undefined ? { audioMuted: mute.audio } : {}),

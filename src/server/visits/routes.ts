@@ -23,7 +23,7 @@ import {
   VisitToken,
 } from '../../shared/api/visits.js';
 import { ctxOf, type App } from '../app.js';
-import type { Principal } from '../context.js';
+import { callerKey } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import {
   acceptConsent,
@@ -41,13 +41,6 @@ import {
 import { closeVisit, createInvite, createVisit, extendVisit, getVisit, listVisits, lockVisit, openVisit, revokeLink, type VisitDeps } from './service.js';
 
 const STAFF = ['admin', 'clinician'] as const;
-
-/** Rate limits count per caller, not per IP (a clinic's patients may share one address). */
-function principalKey(p: Principal | null, ip: string): string {
-  if (p?.kind === 'participant') return `participant:${p.participantId}`;
-  if (p?.kind === 'user') return `user:${p.userId}`;
-  return `ip:${ip}`;
-}
 
 function clientOf(request: { ip: string; headers: Record<string, string | string[] | undefined> }): ClientInfo {
   const ua = request.headers['user-agent'];
@@ -159,7 +152,7 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
       config: {
         participants: true,
         apiKeys: false,
-        rateLimit: { max: app.deps.config.rateLimits.tokenPerMinute, timeWindow: '1 minute', keyGenerator: (request) => principalKey(request.principal, request.ip) },
+        rateLimit: { max: app.deps.config.rateLimits.tokenPerMinute, timeWindow: '1 minute', keyGenerator: (request) => callerKey(request.principal, request.ip) },
       },
       schema: { tags, summary: 'The media token for the caller’s place in the visit (waiting room until admitted)', params: IdParams, response: { 200: VisitToken, ...authErrors } },
     },

@@ -8,7 +8,7 @@ import { and, asc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { CreateVisitBody, InviteBody, ListVisitsQuery, Visit, VisitParticipant, Invite } from '../../shared/api/visits.js';
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
-import type { Ctx } from '../context.js';
+import { systemCtx, type Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import {
   appointmentPatients,
@@ -508,14 +508,14 @@ export async function restoreVisitRouting(deps: VisitDeps, log: { warn(obj: obje
     .limit(10_000);
   let placed = 0;
   for (const { visit, room } of live) {
-    if (!room.providerRoomId) continue;
     for (const p of await participantRows(deps.db, visit.orgId, visit.id)) {
       const group = p.role === 'host' || p.admission === 'admitted' ? MAIN_GROUP : waitingGroup(p.id);
-      const state = await deps.rooms.media.setRouting(room.providerRoomId, p.id, { group }).catch((err: unknown) => {
+      try {
+        await routeParticipant(deps.rooms, systemCtx(visit.orgId), room.name, p.id, { group });
+        placed++;
+      } catch (err) {
         log.warn({ err, visitId: visit.id }, 'visit routing not restored');
-        return null;
-      });
-      if (state) placed++;
+      }
     }
   }
   return placed;

@@ -148,7 +148,7 @@ export class Slot {
   #waitingForKeyframe = false;
   readonly #subscriptions: Unsubscribable[] = [];
   /** The `sdes:mid` extension written on every packet, built once per (mid, id). */
-  #midExtension: { id: number; payload: Buffer } | undefined;
+  #midExtension: { mid: string; extension: { id: number; payload: Buffer } } | undefined;
   /** Encrypted packets as sent, by sequence number modulo RTP_HISTORY_SIZE (video only; audio has no NACK). */
   readonly #history: (Buffer | undefined)[] | undefined;
   readonly #historySeq: Int32Array | undefined;
@@ -280,11 +280,11 @@ export class Slot {
   #midExtensionFor(mid: string | null): { id: number; payload: Buffer } | undefined {
     if (mid === null) return undefined;
     const cached = this.#midExtension;
-    if (cached !== undefined && cached.payload.toString() === mid) return cached;
+    if (cached?.mid === mid) return cached.extension;
     const id = this.transceiver.headerExtensions.find((e) => e.uri === RTP_EXTENSION_URI.sdesMid)?.id;
     if (id === undefined) return undefined;
-    this.#midExtension = { id, payload: Buffer.from(mid, 'utf8') };
-    return this.#midExtension;
+    this.#midExtension = { mid, extension: { id, payload: Buffer.from(mid, 'utf8') } };
+    return this.#midExtension.extension;
   }
 
   #transmit(packet: Buffer): void {
