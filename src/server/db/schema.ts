@@ -455,6 +455,94 @@ export const visitConsents = pgTable(
   ],
 );
 
+/** In-call chat, kept with the visit: visible to the visit's admitted participants and its host only. */
+export const visitMessages = pgTable(
+  'visit_messages',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    visitId: uuid('visit_id').notNull(),
+    /** The sender (a visit participant: the host has one too). */
+    participantId: uuid('participant_id').notNull(),
+    body: text('body').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('visit_messages_visit_idx').on(t.orgId, t.visitId, t.createdAt, t.id),
+    foreignKey({ name: 'visit_messages_visit_fk', columns: [t.orgId, t.visitId], foreignColumns: [visits.orgId, visits.id] }).onDelete('cascade'),
+    foreignKey({ name: 'visit_messages_participant_fk', columns: [t.orgId, t.participantId], foreignColumns: [visitParticipants.orgId, visitParticipants.id] }).onDelete('cascade'),
+  ],
+);
+
+/** A host app's webhook endpoint: which events it wants and the secret deliveries are signed with. */
+export const webhookSubscriptions = pgTable(
+  'webhook_subscriptions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    url: text('url').notNull(),
+    /** Event types (`visit.ended`), or a prefix with a star (`participant.*`), or `*` for all. */
+    events: jsonb('events').$type<string[]>().notNull(),
+    /** Standard Webhooks secret, `whsec_` + base64 of the key. */
+    secret: text('secret').notNull(),
+    description: text('description'),
+    active: boolean('active').notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('webhook_subscriptions_org_id_id_key').on(t.orgId, t.id),
+    index('webhook_subscriptions_org_idx').on(t.orgId, t.createdAt),
+    foreignKey({ name: 'webhook_subscriptions_org_fk', columns: [t.orgId], foreignColumns: [organizations.id] }),
+  ],
+);
+
+export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+
+/** One event for one subscription: the message (its id is the `webhook-id` header) and where it stands. */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    subscriptionId: uuid('subscription_id').notNull(),
+    /** The Standard Webhooks message id (`msg_…`), the same on every attempt and redelivery. */
+    messageId: text('message_id').notNull(),
+    eventType: text('event_type').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    status: text('status', { enum: WEBHOOK_DELIVERY_STATUSES }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    deliveredAt: ts('delivered_at'),
+  },
+  (t) => [
+    unique('webhook_deliveries_org_id_id_key').on(t.orgId, t.id),
+    index('webhook_deliveries_subscription_idx').on(t.orgId, t.subscriptionId, t.createdAt),
+    foreignKey({ name: 'webhook_deliveries_subscription_fk', columns: [t.orgId, t.subscriptionId], foreignColumns: [webhookSubscriptions.orgId, webhookSubscriptions.id] }).onDelete('cascade'),
+  ],
+);
+
+/** Each HTTP attempt of a delivery: when, the answer's status (null when none came) and how long it took. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    deliveryId: uuid('delivery_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    at: ts('at').notNull().defaultNow(),
+    statusCode: integer('status_code'),
+    durationMs: integer('duration_ms').notNull(),
+    error: text('error'),
+  },
+  (t) => [
+    index('webhook_attempts_delivery_idx').on(t.orgId, t.deliveryId, t.attempt),
+    foreignKey({ name: 'webhook_attempts_delivery_fk', columns: [t.orgId, t.deliveryId], foreignColumns: [webhookDeliveries.orgId, webhookDeliveries.id] }).onDelete('cascade'),
+  ],
+);
+
 /**
  * The audit log (HIPAA 164.312(b)). Append-only (a trigger refuses UPDATE and DELETE). Events form one
  * hash chain per organisation (`chain` = the organisation id, or `system` for events with none):
@@ -505,6 +593,10 @@ export const schema = {
   participantSessions,
   consentTexts,
   visitConsents,
+  visitMessages,
+  webhookSubscriptions,
+  webhookDeliveries,
+  webhookAttempts,
   auditEvents,
 };
 export type Schema = typeof schema;
