@@ -2,12 +2,14 @@
 // microphone fed a known picture and a 440 Hz tone) load /sdk/openvisit.js from the app under its strict CSP,
 // join one room with tokens from the REST API, and each proves the other's media arrived: decoded frames grow,
 // the picture has the known colour, two grabs differ, the audio peaks at 440 Hz. Then the signaling socket of
-// one page is dropped and media is shown to resume on the same session.
+// one page is dropped and media is shown to resume on the same session, and a token that expired meanwhile is
+// replaced through the SDK's getToken (same identity, nobody sees a leave).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, type TestOrg } from './helpers/builders.js';
+import { createTokenSigner } from '../src/server/rooms/builtin/tokens.js';
 import {
   closeBrowser,
   expectFramesDiffer,
@@ -22,17 +24,20 @@ import {
 } from './helpers/browser.js';
 
 const PC = 'window.ov.room.peerConnection';
+const SECRET = 'browser-sdk-token-secret-'.repeat(2);
 const REMOTE_VIDEO = 'window.ov.remote.camera.el';
 const REMOTE_AUDIO = 'window.ov.remote.microphone.track';
 
 /** Loads the SDK from the app into the page and connects; remote tracks land in window.ov.remote[source]. */
-async function joinInPage(page: Page, base: string, token: string): Promise<{ identity: string; participants: string[] }> {
+async function joinInPage(page: Page, base: string, token: string, options: { refreshable?: boolean } = {}): Promise<{ identity: string; participants: string[] }> {
   await page.goto(`${base}/`);
   await installProbes(page);
   return page.evaluate(
-    async ({ url, token }) => {
+    async ({ url, token, refreshable }) => {
       const sdk = await import('/sdk/openvisit.js' as string);
-      const room = new sdk.Room(url, token);
+      // `freshToken` is exposed by the test (page.exposeFunction): the page asks its server for a new token.
+      const fresh = (globalThis as unknown as { freshToken?: () => Promise<string> }).freshToken;
+      const room = new sdk.Room(url, token, refreshable && fresh ? { getToken: fresh } : {});
       const ov = { room, remote: {} as Record<string, unknown>, events: [] as string[] };
       // Runs in the page (this test file is type-checked without the DOM library: page globals via globalThis).
       const page = globalThis as unknown as { ov: typeof ov; document: { body: { append(el: unknown): void } } };
@@ -50,7 +55,7 @@ async function joinInPage(page: Page, base: string, token: string): Promise<{ id
       await room.connect();
       return { identity: room.localParticipant.identity as string, participants: [...room.participants.keys()] as string[] };
     },
-    { url: `${base.replace('http', 'ws')}/rtc`, token },
+    { url: `${base.replace('http', 'ws')}/rtc`, token, refreshable: options.refreshable ?? false },
   );
 }
 
@@ -68,7 +73,7 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
   };
 
   before(async () => {
-    t = await createTestApp('pglite', { env: { RTC_RECONNECT_GRACE_SECONDS: '15' } });
+    t = await createTestApp('pglite', { env: { RTC_RECONNECT_GRACE_SECONDS: '15', TOKEN_SIGNING_SECRET: SECRET } });
     org = await createTestOrg(t.app);
     base = await t.listen();
     assert.equal((await org.apiKey.post('/api/v1/rooms', { name: 'browser-visit' })).statusCode, 201);
@@ -161,6 +166,29 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
     await t.app.roomEvents.idle();
     const people = (await org.apiKey.get('/api/v1/rooms/browser-visit/participants')).json().data as { identity: string; status: string }[];
     assert.equal(people.find((p) => p.identity === 'patient')?.status, 'disconnected');
+  });
+
+  test('a token that expired while the socket was down: the SDK asks for a fresh one and resumes as the same identity', async () => {
+    const guest = await newMediaPage(browser);
+    const sockets = await cuttableSockets(guest);
+    let refreshed = 0;
+    await guest.exposeFunction('freshToken', async () => {
+      refreshed++;
+      return token('guest');
+    });
+    // A token living 3 s (signed as the server signs them; the API's minimum is 60 s).
+    const room = (await org.apiKey.get('/api/v1/rooms/browser-visit')).json() as { id: string };
+    const short = await createTokenSigner(SECRET).sign({ orgId: org.orgId, roomId: room.id, roomName: 'browser-visit', identity: 'guest', grants: { publish: true, subscribe: true, data: true, admin: false } }, 3);
+    assert.equal((await joinInPage(guest, base, short.token, { refreshable: true })).identity, 'guest');
+    await new Promise((r) => setTimeout(r, 3500));
+    await sockets.drop();
+    await until('the guest to report reconnected', async () => (await events(guest)).includes('reconnected:undefined'), 20_000);
+    assert.equal(refreshed, 1, 'one fresh token');
+    assert.equal(await guest.evaluate(() => (globalThis as unknown as { ov: { room: { localParticipant: { identity: string } } } }).ov.room.localParticipant.identity), 'guest');
+    assert.equal((await events(guest)).some((e) => e.startsWith('disconnected')), false);
+    assert.equal((await events(clinician)).some((e) => e === 'participantDisconnected:guest'), false, 'the others never saw the guest leave');
+    await guest.evaluate(() => (globalThis as unknown as { ov: { room: { disconnect(): Promise<void> } } }).ov.room.disconnect());
+    await guest.context().close();
   });
 });
 

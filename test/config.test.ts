@@ -85,9 +85,9 @@ describe('loadConfig', () => {
     assert.equal(config.bodyLimitBytes, 1024 * 1024);
     assert.equal(config.wsMaxPayloadBytes, 64 * 1024);
     assert.equal(config.sessionTtlMs, 12 * 3600_000);
-    assert.deepEqual(config.rateLimits, { loginPerMinute: 10, tokenPerMinute: 120 });
+    assert.deepEqual(config.rateLimits, { loginPerMinute: 10, tokenPerMinute: 120, chatPerMinute: 60 });
     assert.equal(config.tokenSigningSecret, undefined);
-    assert.deepEqual(config.rooms, { maxParticipants: 50, maxParticipantDurationS: 14_400, emptyTimeoutS: 300, unusedTimeoutS: 300 });
+    assert.deepEqual(config.rooms, { maxParticipants: 50, maxParticipantDurationS: 14_400, emptyTimeoutS: 300, unusedTimeoutS: 300, recordingRetentionDays: 0 });
     assert.equal(config.defaultPhoneRegion, 'US');
     assert.deepEqual(config.twilio, { accountSid: undefined, authToken: undefined, apiKeySid: undefined, apiKeySecret: undefined, messagingServiceSid: undefined, fromNumber: undefined });
 
@@ -238,6 +238,25 @@ describe('loadConfig', () => {
       assert.ok(problems[0]!.includes(`"${bad}"`), 'the offending entry is quoted');
     }
     assert.deepEqual(settingsNamed(problemsOf({ CORS_ORIGINS: '*, https://a.example.org/x' })), ['CORS_ORIGINS', 'CORS_ORIGINS'], 'every bad entry is reported');
+  });
+
+  test('webhook deliveries: timeout, attempts and retry delay, with their bounds', () => {
+    assert.deepEqual(loadConfig({}).webhooks, { timeoutMs: 10_000, maxAttempts: 8, retryDelayS: 10 });
+    assert.deepEqual(loadConfig({ WEBHOOK_TIMEOUT_SECONDS: '3', WEBHOOK_MAX_ATTEMPTS: '1', WEBHOOK_RETRY_DELAY_SECONDS: '1' }).webhooks, { timeoutMs: 3000, maxAttempts: 1, retryDelayS: 1 });
+    const problems = problemsOf({ WEBHOOK_TIMEOUT_SECONDS: '0', WEBHOOK_MAX_ATTEMPTS: '21', WEBHOOK_RETRY_DELAY_SECONDS: '1.5' });
+    assert.deepEqual(settingsNamed(problems), ['WEBHOOK_MAX_ATTEMPTS', 'WEBHOOK_RETRY_DELAY_SECONDS', 'WEBHOOK_TIMEOUT_SECONDS']);
+  });
+
+  test('usage rates, the survey link and recording retention', () => {
+    const defaults = loadConfig({});
+    assert.deepEqual(defaults.usage, { participantMinuteRate: 0.004, recordingMinuteRate: 0.004, currency: 'USD' });
+    assert.equal(defaults.visits.surveyUrl, undefined);
+    const set = loadConfig({ USAGE_PARTICIPANT_MINUTE_RATE: '0.0015', USAGE_RECORDING_MINUTE_RATE: '0', USAGE_CURRENCY: 'EUR', VISIT_SURVEY_URL: 'https://s.example.org/?v={visitId}', RECORDING_RETENTION_DAYS: '90' });
+    assert.deepEqual(set.usage, { participantMinuteRate: 0.0015, recordingMinuteRate: 0, currency: 'EUR' });
+    assert.equal(set.visits.surveyUrl, 'https://s.example.org/?v={visitId}');
+    assert.equal(set.rooms.recordingRetentionDays, 90);
+    const problems = problemsOf({ USAGE_PARTICIPANT_MINUTE_RATE: '4e-3', USAGE_RECORDING_MINUTE_RATE: '-1', USAGE_CURRENCY: 'usd', VISIT_SURVEY_URL: 'ftp://x', RECORDING_RETENTION_DAYS: '1.5' });
+    assert.deepEqual(settingsNamed(problems), ['RECORDING_RETENTION_DAYS', 'USAGE_CURRENCY', 'USAGE_PARTICIPANT_MINUTE_RATE', 'USAGE_RECORDING_MINUTE_RATE', 'VISIT_SURVEY_URL']);
   });
 
   test('the configuration is deeply frozen', () => {

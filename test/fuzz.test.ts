@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createApiKey } from '../src/server/apikeys/service.js';
 import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
-import { roomRecordings } from '../src/server/db/schema.js';
+import { roomRecordings, webhookDeliveries } from '../src/server/db/schema.js';
 import { ERRORS } from '../src/shared/errors.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, sessionFor, type TestOrg } from './helpers/builders.js';
@@ -140,7 +140,7 @@ for (const kind of DB_KINDS) {
     const ids: Record<string, string> = {};
 
     before(async () => {
-      t = await createTestApp(kind, { env: { BODY_LIMIT_BYTES: String(BODY_LIMIT), LOGIN_RATE_LIMIT_PER_MINUTE: '10000', TOKEN_RATE_LIMIT_PER_MINUTE: '100000' } });
+      t = await createTestApp(kind, { env: { BODY_LIMIT_BYTES: String(BODY_LIMIT), LOGIN_RATE_LIMIT_PER_MINUTE: '10000', TOKEN_RATE_LIMIT_PER_MINUTE: '100000', CHAT_RATE_LIMIT_PER_MINUTE: '100000' } });
       [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
       const patient = await a.admin.post('/api/v1/patients', { givenName: 'Fuzz', familyName: 'Target', phone: '+14155550123' });
       assert.equal(patient.statusCode, 201, patient.body);
@@ -166,6 +166,13 @@ for (const kind of DB_KINDS) {
       assert.equal(visit.statusCode, 201, visit.body);
       const invite = await a.admin.post(`/api/v1/visits/${visit.json().id}/invites`, { role: 'patient', patientId: patient.json().id });
       assert.equal(invite.statusCode, 201, invite.body);
+      // An inactive webhook (to a closed loopback port, should the run activate it) and a settled delivery.
+      const webhook = await a.admin.post('/api/v1/webhooks', { url: 'http://127.0.0.1:9/fuzz', events: ['*'], active: false });
+      assert.equal(webhook.statusCode, 201, webhook.body);
+      const [delivery] = await t.database.db
+        .insert(webhookDeliveries)
+        .values({ orgId: a.orgId, subscriptionId: webhook.json().webhook.id, messageId: `msg_fuzz${randomUUID().slice(0, 8)}`, eventType: 'webhook.test', payload: { type: 'webhook.test', timestamp: new Date().toISOString(), data: {} }, status: 'failed' })
+        .returning();
       // Victims of the state-changing operations, so the callers themselves survive the run.
       const victimKey = await createApiKey(t.database.db, a.orgId, 'victim', { actor: { type: 'system', id: null } });
       await sessionFor(t.database, a.admin.user); // a second admin session, for /auth/sessions/{id}/revoke
@@ -180,6 +187,8 @@ for (const kind of DB_KINDS) {
         rooms: 'fuzz-room',
         recordings: recording!.id,
         visits: visit.json().id,
+        webhooks: webhook.json().webhook.id,
+        'webhook-deliveries': delivery!.id,
       });
 
       const spec = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {
@@ -197,6 +206,7 @@ for (const kind of DB_KINDS) {
     /** The id to put in a path: the seeded resource the path is about. */
     const realIdFor = (path: string): string => {
       if (path.startsWith('/api/v1/auth/sessions/')) return ids.sessions!;
+      if (path.startsWith('/api/v1/webhooks/deliveries/')) return ids['webhook-deliveries']!;
       const resource = /^\/api\/v1\/([a-z-]+)\//.exec(path)?.[1];
       const id = resource ? ids[resource] : undefined;
       assert.ok(id, `no seeded id for ${path}`);
@@ -447,7 +457,8 @@ for (const kind of DB_KINDS) {
       const problems: string[] = [];
       for (const op of operations.filter((o) => o.params.some((p) => p.in === 'query' && p.name === 'cursor'))) {
         for (const cursor of forged) {
-          const res = await t.app.inject({ method: 'GET', url: `${op.path}?cursor=${cursor}`, headers: admin });
+          const path = op.path.includes('{') ? encodePath(op.path, realIdFor(op.path)) : op.path;
+          const res = await t.app.inject({ method: 'GET', url: `${path}?cursor=${cursor}`, headers: admin });
           // A forged cursor of the right shape may simply be a position (audit: a number); then 200 is fine.
           const code = res.statusCode < 500 && res.statusCode >= 400 ? (res.json() as { error?: { code?: string } }).error?.code : undefined;
           if (res.statusCode >= 300 && (res.statusCode !== 400 || code !== 'invalid_cursor')) {

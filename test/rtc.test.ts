@@ -173,7 +173,7 @@ for (const kind of DB_KINDS) {
 
       const movedAt = performance.now();
       const moved = await route('groups', 'p1', { group: 'breakout' });
-      assert.deepEqual(moved.json(), { identity: 'p1', group: 'breakout', audioMuted: false, videoMuted: false });
+      assert.deepEqual(moved.json(), { identity: 'p1', group: 'breakout', audioMuted: false, videoMuted: false, recorded: true });
       await Promise.all([p2.receives('p1/camera', 1), p1.receives('p2/camera', 1)]);
       const firstFrameMs = Math.round(performance.now() - movedAt);
       await host.receivesNothingOf('p1/camera', 'p1/microphone');

@@ -14,6 +14,8 @@ import { auditActions } from './helpers/audit.js';
 import { caller, createTestOrg, detailPaths, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
 import { RtcClient } from './helpers/rtc.js';
+import { RTC_CLOSE } from '../src/shared/rtc.js';
+import WebSocket from 'ws';
 
 describe('visit state machine and join links (pure)', () => {
   test('every (state, event) pair: exactly the drawn transitions are legal', () => {
@@ -344,6 +346,16 @@ for (const kind of DB_KINDS) {
 
         assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/return`)).statusCode, 200);
         await Promise.all([pat.receivesNothingOf(hostCam), host.receivesNothingOf(patCam, patMic)]);
+
+        // Removed: disconnected, and the media token they still hold no longer gets them in.
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/remove`)).statusCode, 200);
+        assert.equal(await pat.closed(), RTC_CLOSE.removed);
+        const ws = new WebSocket(`${base.replace('http', 'ws')}/rtc`);
+        await new Promise((resolve) => ws.once('open', resolve));
+        ws.send(JSON.stringify({ type: 'join', token: patientToken.token }));
+        assert.equal(await new Promise((resolve) => ws.once('close', (code) => resolve(code))), RTC_CLOSE.removed);
+        const roomId = (await a.clinician.get(`/api/v1/rooms/visit-${v.id}`)).json().id;
+        assert.ok((await auditActions(t, a.orgId, roomId)).includes('room.tokens_revoked'));
       } finally {
         await Promise.all([host.close(), pat.close()]);
       }

@@ -75,6 +75,7 @@ export interface RoomEvents {
   reconnecting: (cause: 'signal' | 'media') => void;
   reconnected: () => void;
   disconnected: (reason: DisconnectReason, message: string) => void;
+  /** `participant` is null for a message from the server (a visit's chat message, stored before it is sent). */
   dataReceived: (payload: string, participant: RemoteParticipant | null) => void;
   notice: (notice: { code: string; message: string }) => void;
   /** A local publication changed (camera on/off, screen share started/stopped). */
@@ -574,7 +575,7 @@ export class Room extends Emitter<RoomEvents> {
         this.emit('dominantSpeaker', message.identity === null ? null : (this.#remotes.get(message.identity) ?? null));
         return;
       case 'data':
-        this.emit('dataReceived', message.payload, this.#remotes.get(message.from) ?? null);
+        this.emit('dataReceived', message.payload, message.from === null ? null : (this.#remotes.get(message.from) ?? null));
         return;
       case 'notice':
         this.emit('notice', { code: message.code, message: message.message });

@@ -32,6 +32,7 @@ import type { MediaProvider } from './rooms/provider.js';
 import { roomRoutes } from './rooms/routes.js';
 import { startRoomSweeper } from './rooms/lifecycle.js';
 import { recordRoomEvents, restoreRooms, type RoomDeps } from './rooms/service.js';
+import { createJobs, type Jobs } from './jobs/index.js';
 import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
 import { realtimeRoutes } from './realtime/routes.js';
 import { userRoutes } from './users/routes.js';
@@ -41,6 +42,9 @@ import { createLinkSigner } from './visits/links.js';
 import { visitRoutes } from './visits/routes.js';
 import { restoreVisitRouting, type VisitDeps } from './visits/service.js';
 import { webRoutes } from './web/routes.js';
+import { startDeliveryWorkers } from './webhooks/deliver.js';
+import { webhookRoutes } from './webhooks/routes.js';
+import { enqueueEvent, type WebhookDeps } from './webhooks/service.js';
 
 /** Everything the server runs on, created by the caller (CLI or test) and passed in: nothing global. */
 export interface AppDeps {
@@ -76,11 +80,16 @@ declare module 'fastify' {
     /** Persists the media provider's events; `idle()` resolves once every event so far is recorded. */
     roomEvents: { idle(): Promise<void> };
     realtime: RealtimeHub;
+    /** Background jobs (pg-boss on the app's database): webhook deliveries and their retries. */
+    jobs: Jobs;
   }
   interface FastifyRequest {
     principal: Principal | null;
   }
 }
+
+/** How often idle job workers look for due jobs (retries, jobs sent by other processes); pg-boss's minimum. */
+const JOBS_POLLING_INTERVAL_S = 0.5;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -214,7 +223,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     request.principal = principal;
   });
 
-  app.decorate('realtime', createRealtimeHub(app, deps));
+  // Jobs start when the app is ready if this database has used them before, else on the first job sent
+  // (an app that never sends one skips pg-boss's schema and pollers); they stop on close, below.
+  const jobs = createJobs(deps.database, app.log, { pollingIntervalSeconds: JOBS_POLLING_INTERVAL_S });
+  app.decorate('jobs', jobs);
+  const webhooks: WebhookDeps = { db: deps.database.db, jobs, config: config.webhooks, log: app.log };
+  await startDeliveryWorkers(webhooks);
+  app.addHook('onReady', async () => {
+    await jobs.startIfUsed();
+  });
+  // Webhooks hear the events this process publishes (once per event, whichever server publishes it).
+  app.decorate('realtime', createRealtimeHub(app, deps, { observe: (orgId, event) => enqueueEvent(webhooks, orgId, event) }));
   const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms, recordingsDir: config.rtc.recordingsDir };
   app.decorate('rooms', rooms);
   const visits: VisitDeps = {
@@ -224,6 +243,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     config: config.visits,
     links: createLinkSigner(config.visits.linkSigningSecret ?? loadOrCreateSecret(config.dataDir, 'join-links')),
     publicUrl: config.publicUrl,
+    usage: config.usage,
   };
   const roomEvents = recordRoomEvents(rooms, app.log, [visitRoomListener(visits)]);
   app.decorate('roomEvents', roomEvents);
@@ -238,6 +258,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await sweeper.stop();
     roomEvents.stop();
     await roomEvents.idle();
+    // Last: events recorded while closing still queue their webhooks.
+    await jobs.stop();
   });
 
   await app.register(opsRoutes);
@@ -254,6 +276,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(roomRoutes);
       await api.register(async (scope) => visitRoutes(scope as App, visits));
       await api.register(realtimeRoutes);
+      await api.register(async (scope) => webhookRoutes(scope as App, webhooks));
     },
     { prefix: '/api/v1' },
   );

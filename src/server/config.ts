@@ -24,6 +24,12 @@ const int = (min: number, max: number) =>
       .max(max, { message: `must be at most ${max}` }),
   );
 
+// A money rate such as 0.004: decimal digits only (no exponent, no hex), never negative.
+const rate = z.preprocess(
+  (v) => (typeof v === 'string' && !/^\s*\d+(\.\d+)?\s*$/.test(v) ? Number.NaN : v),
+  z.coerce.number({ message: 'must be a decimal number such as 0.004' }).min(0).max(1000),
+);
+
 const optionalString = z
   .string()
   .optional()
@@ -62,6 +68,7 @@ const EnvSchema = z
     SESSION_TTL_HOURS: int(1, 24 * 90).default(12),
     LOGIN_RATE_LIMIT_PER_MINUTE: int(1, 10_000).default(10),
     TOKEN_RATE_LIMIT_PER_MINUTE: int(1, 100_000).default(120),
+    CHAT_RATE_LIMIT_PER_MINUTE: int(1, 100_000).default(60),
     TOKEN_SIGNING_SECRET: optionalString,
     ROOM_MAX_PARTICIPANTS: int(1, 500).default(50),
     ROOM_MAX_PARTICIPANT_DURATION_SECONDS: int(10, 86_400).default(14_400),
@@ -82,6 +89,14 @@ const EnvSchema = z
     VISIT_JOIN_WINDOW_AFTER_MINUTES: int(0, 7 * 24 * 60).default(120),
     VISIT_LINK_TTL_HOURS: int(1, 90 * 24).default(7 * 24),
     LINK_SIGNING_SECRET: optionalString,
+    VISIT_SURVEY_URL: url(['http:', 'https:'], 'must be an http(s) URL; {visitId} in it is replaced').optional(),
+    RECORDING_RETENTION_DAYS: int(0, 36_500).default(0),
+    USAGE_PARTICIPANT_MINUTE_RATE: rate.default(0.004),
+    USAGE_RECORDING_MINUTE_RATE: rate.default(0.004),
+    USAGE_CURRENCY: z.string().trim().regex(/^[A-Z]{3}$/, { message: 'must be a three-letter currency code such as USD' }).default('USD'),
+    WEBHOOK_TIMEOUT_SECONDS: int(1, 60).default(10),
+    WEBHOOK_MAX_ATTEMPTS: int(1, 20).default(8),
+    WEBHOOK_RETRY_DELAY_SECONDS: int(1, 3600).default(10),
     DEFAULT_PHONE_REGION: z
       .string()
       .trim()
@@ -170,7 +185,7 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly wsMaxPayloadBytes: number;
   readonly sessionTtlMs: number;
-  readonly rateLimits: { readonly loginPerMinute: number; readonly tokenPerMinute: number };
+  readonly rateLimits: { readonly loginPerMinute: number; readonly tokenPerMinute: number; readonly chatPerMinute: number };
   /** Signs builtin media access tokens; absent = a key generated once under DATA_DIR/secrets. */
   readonly tokenSigningSecret: string | undefined;
   /** Defaults for new rooms (a request may set its own within limits). */
@@ -179,6 +194,8 @@ export interface Config {
     readonly maxParticipantDurationS: number;
     readonly emptyTimeoutS: number;
     readonly unusedTimeoutS: number;
+    /** Recording files older than this many days are deleted (the record stays); 0 = kept. */
+    readonly recordingRetentionDays: number;
   };
   /** The builtin media plane's network settings. */
   readonly rtc: {
@@ -203,6 +220,23 @@ export interface Config {
     readonly linkTtlMs: number;
     /** Absent = a key generated once under DATA_DIR/secrets. */
     readonly linkSigningSecret: string | undefined;
+    /** The post-visit survey offered to patients (`{visitId}` replaced); absent = none. */
+    readonly surveyUrl: string | undefined;
+  };
+  /** Usage metering: the rates an estimate of cost uses (the seeds' Twilio rates by default). */
+  readonly usage: {
+    readonly participantMinuteRate: number;
+    readonly recordingMinuteRate: number;
+    readonly currency: string;
+  };
+  /** Deliveries to host apps' webhook endpoints (Standard Webhooks), retried by the job queue. */
+  readonly webhooks: {
+    /** How long one delivery attempt may take (connect to the end of the answer's headers). */
+    readonly timeoutMs: number;
+    /** Attempts per delivery, the first included; after the last one the delivery is `failed`. */
+    readonly maxAttempts: number;
+    /** Before the first retry; each later retry waits about twice as long (exponential backoff with jitter). */
+    readonly retryDelayS: number;
   };
   readonly defaultPhoneRegion: string;
   readonly mediaProvider: 'builtin' | 'twilio';
@@ -279,13 +313,14 @@ export function loadConfig(
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
     sessionTtlMs: e.SESSION_TTL_HOURS * 3600_000,
-    rateLimits: { loginPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE, tokenPerMinute: e.TOKEN_RATE_LIMIT_PER_MINUTE },
+    rateLimits: { loginPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE, tokenPerMinute: e.TOKEN_RATE_LIMIT_PER_MINUTE, chatPerMinute: e.CHAT_RATE_LIMIT_PER_MINUTE },
     tokenSigningSecret: e.TOKEN_SIGNING_SECRET,
     rooms: {
       maxParticipants: e.ROOM_MAX_PARTICIPANTS,
       maxParticipantDurationS: e.ROOM_MAX_PARTICIPANT_DURATION_SECONDS,
       emptyTimeoutS: e.ROOM_EMPTY_TIMEOUT_SECONDS,
       unusedTimeoutS: e.ROOM_UNUSED_TIMEOUT_SECONDS,
+      recordingRetentionDays: e.RECORDING_RETENTION_DAYS,
     },
     rtc: {
       announcedAddresses: splitList(e.RTC_ANNOUNCED_ADDRESSES),
@@ -304,6 +339,17 @@ export function loadConfig(
       joinWindowAfterMs: e.VISIT_JOIN_WINDOW_AFTER_MINUTES * 60_000,
       linkTtlMs: e.VISIT_LINK_TTL_HOURS * 3600_000,
       linkSigningSecret: e.LINK_SIGNING_SECRET,
+      surveyUrl: e.VISIT_SURVEY_URL,
+    },
+    usage: {
+      participantMinuteRate: e.USAGE_PARTICIPANT_MINUTE_RATE,
+      recordingMinuteRate: e.USAGE_RECORDING_MINUTE_RATE,
+      currency: e.USAGE_CURRENCY,
+    },
+    webhooks: {
+      timeoutMs: e.WEBHOOK_TIMEOUT_SECONDS * 1000,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      retryDelayS: e.WEBHOOK_RETRY_DELAY_SECONDS,
     },
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
     mediaProvider: e.MEDIA_PROVIDER,

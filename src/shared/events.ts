@@ -35,7 +35,10 @@ export type OrgEventType =
   | 'visit.participant_removed'
   | 'visit.participant_joined'
   | 'visit.participant_left'
-  | 'visit.consent_recorded';
+  | 'visit.consent_recorded'
+  | 'visit.recording_started'
+  | 'visit.recording_stopped'
+  | 'visit.message_sent';
 
 export interface OrgEvent {
   type: OrgEventType;

@@ -150,7 +150,8 @@ export type ServerMessage =
   | { type: 'participantLeft'; identity: string; reason: string }
   | { type: 'networkQuality'; identity: string; level: number }
   | { type: 'dominantSpeaker'; identity: string | null }
-  | { type: 'data'; from: string; payload: string }
+  /** `from`: the sender's identity, or null for the server (e.g. a chat message it stored). */
+  | { type: 'data'; from: string | null; payload: string }
   | { type: 'notice'; code: string; message: string }
   | { type: 'error'; code: RtcErrorCode; message: string; ref?: ClientMessage['type'] }
   | { type: 'pong' }

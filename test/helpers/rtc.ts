@@ -32,7 +32,7 @@ export class RtcClient {
   readonly routes = new Map<string, RtcRoute>();
   readonly sources = new Map<TrackSource, SyntheticSource | ReplaySource>();
   readonly arrivals = new Map<string, { count: number; firstAt: number; mids: Set<string> }>();
-  readonly data: { from: string; payload: string }[] = [];
+  readonly data: { from: string | null; payload: string }[] = [];
   joined: Join | undefined;
   closeCode: number | undefined;
   #queue: Promise<unknown> = Promise.resolve();

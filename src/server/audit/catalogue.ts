@@ -34,6 +34,8 @@ export const AUDIT_ACTIONS = [
   'room.recording_started',
   'room.recording_stopped',
   'room.recording_downloaded',
+  'room.recording_deleted',
+  'room.tokens_revoked',
   'demo.seeded',
   'visit.created',
   'visit.opened',
@@ -53,7 +55,18 @@ export const AUDIT_ACTIONS = [
   'visit.participant_returned',
   'visit.participant_muted',
   'visit.participant_removed',
+  'visit.recording_started',
+  'visit.recording_stopped',
+  'visit.recording_downloaded',
+  'visit.message_sent',
+  'visit.summary_viewed',
   'consent_text.created',
+  'webhook.created',
+  'webhook.updated',
+  'webhook.deleted',
+  'webhook.secret_rotated',
+  'webhook.redelivered',
+  'webhook.test_sent',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -23,6 +23,12 @@ export interface Database {
   readonly pglite?: PGlite;
   /** Cheap liveness query for /readyz. */
   ping(): Promise<void>;
+  /**
+   * Raw SQL for libraries that bring their own (the job queue, pg-boss): `$1`-style parameters. Without
+   * values the text may hold several statements (PGlite runs it with exec(), PostgreSQL with the simple
+   * protocol); the answer is the last statement's rows. Feature code uses `db`, never this.
+   */
+  executeSql(text: string, values?: readonly unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   close(): Promise<void>;
 }
 
@@ -71,6 +77,16 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database>
     async ping() {
       await client.query('select 1');
     },
+    async executeSql(text, values) {
+      // A prepared statement holds one command: parameterless SQL (pg-boss's schema and maintenance scripts)
+      // goes through exec(), which runs several.
+      if (!values || values.length === 0) {
+        const results = await client.exec(text);
+        return { rows: (results.at(-1)?.rows ?? []) as Record<string, unknown>[] };
+      }
+      const result = await client.query<Record<string, unknown>>(text, values as unknown[]);
+      return { rows: result.rows };
+    },
     pglite: client,
     async close() {
       if (closed) return;
@@ -105,6 +121,12 @@ export async function openPostgres(url: string, poolSize = 10): Promise<Database
     },
     async ping() {
       await db.execute(sql`select 1`);
+    },
+    async executeSql(text, values) {
+      // Without values pg uses the simple protocol, which runs several statements and answers an array.
+      const result = (await pool.query(text, values && values.length > 0 ? (values as unknown[]) : undefined)) as pg.QueryResult | pg.QueryResult[];
+      const last = Array.isArray(result) ? result.at(-1) : result;
+      return { rows: (last?.rows ?? []) as Record<string, unknown>[] };
     },
     async close() {
       if (closed) return;

@@ -11,6 +11,8 @@ import {
   jsonb,
   pgTable,
   primaryKey,
+  real,
+  smallint,
   text,
   timestamp,
   unique,
@@ -253,6 +255,9 @@ export const roomParticipants = pgTable(
     leftAt: ts('left_at'),
     durationS: integer('duration_s'),
     leaveReason: text('leave_reason'),
+    /** Network quality over the stay (0–5, the provider's scale): the mean and the worst sample; null if none. */
+    qualityAvg: real('quality_avg'),
+    qualityMin: smallint('quality_min'),
   },
   (t) => [
     index('room_participants_room_idx').on(t.orgId, t.roomId, t.joinedAt),
@@ -279,6 +284,8 @@ export const roomRecordings = pgTable(
     endedAt: ts('ended_at'),
     bytes: bigint('bytes', { mode: 'number' }),
     error: text('error'),
+    /** When the retention period (or a person) deleted the file; the row stays as the record that it existed. */
+    deletedAt: ts('deleted_at'),
   },
   (t) => [
     unique('room_recordings_provider_ref_key').on(t.providerRef),
@@ -308,6 +315,8 @@ export const visits = pgTable(
     /** Minutes the host added (extend time). */
     extendedMinutes: integer('extended_minutes').notNull().default(0),
     locked: boolean('locked').notNull().default(false),
+    /** Since when the host has the visit recorded; null while it is not. */
+    recordingSince: ts('recording_since'),
     roomId: uuid('room_id'),
     openedAt: ts('opened_at'),
     startedAt: ts('started_at'),

@@ -16,18 +16,38 @@ export function orgChannel(orgId: string): string {
  * every server process, including when the change was made by the CLI.
  */
 export interface OrgEvents {
-  /** Publishes to every connected client of the organisation. Never rejects: the change is committed already. */
+  /**
+   * Publishes to every connected client of the organisation, then hands the event to the observer (webhooks).
+   * Never rejects: the change is committed already.
+   */
   publish(orgId: string, type: OrgEventType, data: OrgEvent['data']): Promise<void>;
   /** Closes the hub connections of ended sessions, disabled users or revoked keys. Never rejects. */
   revoke(orgId: string, who: { sessionIds?: string[]; userIds?: string[]; apiKeyIds?: string[] }): Promise<void>;
 }
 
-export function createOrgEvents(pubsub: PubSub, log: Pick<FastifyBaseLogger, 'warn'>): OrgEvents {
+/**
+ * Sees every event this process publishes, once, after the hub has it: how work that must happen once per
+ * event (webhook deliveries) hooks in, where subscribers on every server would each see it.
+ */
+export interface OrgEventObserver {
+  observe(orgId: string, event: OrgEvent): Promise<void> | void;
+}
+
+export function createOrgEvents(pubsub: PubSub, log: Pick<FastifyBaseLogger, 'warn'>, observer?: OrgEventObserver): OrgEvents {
   const send = (orgId: string, message: ChannelMessage, what: string) =>
     pubsub.publish(orgChannel(orgId), message).catch((err: unknown) => log.warn({ err, what }, 'realtime publish failed'));
   return {
     async publish(orgId, type, data) {
-      await send(orgId, { kind: 'event', event: { type, at: new Date().toISOString(), data } }, type);
+      const event: OrgEvent = { type, at: new Date().toISOString(), data };
+      await send(orgId, { kind: 'event', event }, type);
+      // Awaited, so a caller's answer comes after the event's webhooks are queued (never before their rows exist).
+      if (observer) {
+        try {
+          await observer.observe(orgId, event);
+        } catch (err) {
+          log.warn({ err: { message: (err as Error).message }, what: type }, 'event observer failed');
+        }
+      }
     },
     async revoke(orgId, who) {
       await send(orgId, { kind: 'revoke', ...who }, 'revoke');

@@ -9,7 +9,7 @@ import type { Principal } from '../context.js';
 import { originAllowed } from '../http/origin.js';
 import { refuseUpgrade, UpgradeRouter } from '../http/upgrade.js';
 import type { Unsubscribe } from '../pubsub/index.js';
-import { createOrgEvents, orgChannel, type ChannelMessage, type OrgEvents } from './events.js';
+import { createOrgEvents, orgChannel, type ChannelMessage, type OrgEventObserver, type OrgEvents } from './events.js';
 
 export const EVENTS_PATH = '/api/v1/events';
 const HEARTBEAT_MS = 30_000;
@@ -31,9 +31,9 @@ interface Client {
  * organisation's events. Fan-out goes through the PubSub (memory or Redis), one subscription per
  * organisation per process, multiplexed to that organisation's sockets.
  */
-export function createRealtimeHub(app: App, deps: AppDeps): RealtimeHub {
+export function createRealtimeHub(app: App, deps: AppDeps, observer?: OrgEventObserver): RealtimeHub {
   const upgrades = new UpgradeRouter();
-  const events = createOrgEvents(deps.pubsub, app.log);
+  const events = createOrgEvents(deps.pubsub, app.log, observer);
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.wsMaxPayloadBytes });
   /** Per organisation: its clients on this process and the one pub/sub subscription serving them. */
   interface OrgEntry {

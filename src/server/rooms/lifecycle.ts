@@ -1,6 +1,9 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { and, eq, isNull, lt, ne, sql } from 'drizzle-orm';
+import { audit } from '../audit/service.js';
 import { systemCtx } from '../context.js';
-import { roomParticipants, rooms } from '../db/schema.js';
+import { roomParticipants, roomRecordings, rooms } from '../db/schema.js';
 import { endRoomById, type RoomDeps } from './service.js';
 
 /**
@@ -59,11 +62,22 @@ export async function sweepRooms(deps: RoomDeps, now = new Date()): Promise<Swee
   return { ended, removed };
 }
 
-/** Sweeps every `intervalMs` until stopped; a failed sweep is logged and the next one tries again. */
+/** The retention sweep runs this often (files expire in days; a minute late is fine). */
+const RETENTION_EVERY_MS = 60_000;
+
+/**
+ * Sweeps every `intervalMs` until stopped (and applies the recording retention period once a minute); a failed
+ * sweep is logged and the next one tries again.
+ */
 export function startRoomSweeper(deps: RoomDeps, log: { warn(obj: object, msg: string): void }, intervalMs = 1000): { stop(): Promise<void> } {
   let running: Promise<unknown> = Promise.resolve();
+  let lastRetention = 0;
   const timer = setInterval(() => {
     running = running.then(() => sweepRooms(deps)).catch((err: unknown) => log.warn({ err }, 'room sweep failed'));
+    if (deps.defaults.recordingRetentionDays > 0 && Date.now() - lastRetention >= RETENTION_EVERY_MS) {
+      lastRetention = Date.now();
+      running = running.then(() => deleteExpiredRecordings(deps, deps.defaults.recordingRetentionDays)).catch((err: unknown) => log.warn({ err }, 'recording retention sweep failed'));
+    }
   }, intervalMs);
   timer.unref();
   return {
@@ -72,4 +86,37 @@ export function startRoomSweeper(deps: RoomDeps, log: { warn(obj: object, msg: s
       await running;
     },
   };
+}
+
+/**
+ * The retention period: completed (or failed) recording files that ended more than `days` days ago are deleted
+ * from disk; their rows stay, marked deleted, as the record that they existed. Audited per file.
+ */
+export async function deleteExpiredRecordings(deps: RoomDeps, days: number, now = new Date()): Promise<number> {
+  if (days <= 0) return 0;
+  const cutoff = new Date(now.getTime() - days * 86_400_000);
+  const due = await deps.db
+    .select({ id: roomRecordings.id, orgId: roomRecordings.orgId, roomId: roomRecordings.roomId, file: roomRecordings.file })
+    .from(roomRecordings)
+    .where(and(isNull(roomRecordings.deletedAt), ne(roomRecordings.status, 'recording'), lt(roomRecordings.endedAt, cutoff)))
+    .limit(500);
+  let deleted = 0;
+  for (const r of due) {
+    if (r.file) {
+      const file = path.resolve(deps.recordingsDir, r.file);
+      if (!file.startsWith(deps.recordingsDir + path.sep)) continue;
+      try {
+        await unlink(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    const done = await deps.db.transaction(async (tx) => {
+      const rows = await tx.update(roomRecordings).set({ deletedAt: now }).where(and(eq(roomRecordings.id, r.id), isNull(roomRecordings.deletedAt))).returning({ id: roomRecordings.id });
+      if (rows.length > 0) await audit(tx, systemCtx(r.orgId), 'room.recording_deleted', { type: 'room', id: r.roomId }, { recordingId: r.id, reason: 'retention', days });
+      return rows.length > 0;
+    });
+    if (done) deleted++;
+  }
+  return deleted;
 }

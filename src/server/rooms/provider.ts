@@ -61,11 +61,17 @@ export type RoomEvent =
   | { type: 'room.started'; roomId: string; at: Date }
   | { type: 'room.ended'; roomId: string; at: Date; reason: string }
   | { type: 'participant.joined'; roomId: string; identity: string; at: Date }
-  | { type: 'participant.left'; roomId: string; identity: string; at: Date; reason: string }
+  | { type: 'participant.left'; roomId: string; identity: string; at: Date; reason: string; quality?: QualitySummary }
   | { type: 'track.published'; roomId: string; identity: string; kind: 'audio' | 'video'; source: 'microphone' | 'camera' | 'screen'; at: Date }
   | { type: 'track.unpublished'; roomId: string; identity: string; kind: 'audio' | 'video'; source: 'microphone' | 'camera' | 'screen'; at: Date }
   | { type: 'recording.started'; roomId: string; identity: string; at: Date; recording: RecordingFile }
   | { type: 'recording.completed'; roomId: string; identity: string; at: Date; recording: RecordingFile & { endedAt: Date; bytes: number; error?: string } };
+
+/** Network quality over a participant's stay, on the provider's 0–5 scale (5 best). */
+export interface QualitySummary {
+  average: number;
+  min: number;
+}
 
 /** One recorded file: a participant's camera and microphone, or their screen, for one stretch of time. */
 export interface RecordingFile {
@@ -84,12 +90,15 @@ export interface RoutingUpdate {
   /** Host mute: nobody receives this participant's audio / video while true. */
   audioMuted?: boolean;
   videoMuted?: boolean;
+  /** Whether the participant's media is recorded while the room is being recorded (default true). */
+  recorded?: boolean;
 }
 
 export interface RoutingState {
   group: string;
   audioMuted: boolean;
   videoMuted: boolean;
+  recorded: boolean;
 }
 
 /** What an in-process provider may need from the HTTP server (the builtin provider's `/rtc` socket). */
@@ -115,10 +124,17 @@ export interface MediaProvider {
   setRouting(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<RoutingState | null>;
   /** A per-pair override: whether `subscriber` receives `publisher`'s media of `kind` ('*': all); null removes it. */
   setSubscription(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null): Promise<boolean>;
-  /** Records everyone in the room (and whoever joins) until stopped; false when the room is not live. */
+  /** Records everyone in the room (and whoever joins) whose routing says `recorded`, until stopped; false when the room is not live. */
   startRecording(providerRoomId: string): Promise<boolean>;
   /** Stops recording; the files are final when it resolves (recording.completed events). */
   stopRecording(providerRoomId: string): Promise<boolean>;
+  /**
+   * The identity's tokens issued at or before `issuedBefore` no longer let it into the room (a denied or removed
+   * participant still holding one). Resolves false when the room is not live. Does not disconnect anyone.
+   */
+  revokeTokens(providerRoomId: string, identity: string, issuedBefore: Date): Promise<boolean>;
+  /** A data message from the server to participants (all when `to` is absent), e.g. a chat message; resolves how many received it. */
+  sendData(providerRoomId: string, payload: string, to?: readonly string[]): Promise<number>;
   /** A server notice shown to participants (all when `to` is absent); resolves how many received it. */
   notify(providerRoomId: string, notice: { code: string; message: string }, to?: readonly string[]): Promise<number>;
   /** Normalised events; the rooms layer persists them and fans them out. Returns an unsubscribe function. */

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, isNull, notInArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { CreateRoomBody, ParticipantRouting, ParticipantRoutingBody, Recording, Room, TokenBody } from '../../shared/api/rooms.js';
@@ -184,8 +184,36 @@ export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, i
     group: update.group ?? null,
     audioMuted: update.audioMuted ?? null,
     videoMuted: update.videoMuted ?? null,
+    recorded: update.recorded ?? null,
   });
   return { identity, ...state };
+}
+
+/** Tokens of `identity` issued until `issuedBefore` no longer join the room (the provider refuses them). Audited. */
+export async function revokeParticipantTokens(deps: RoomDeps, ctx: Ctx, name: string, identity: string, issuedBefore = new Date()): Promise<boolean> {
+  const row = await findRoom(deps.db, ctx.orgId, name);
+  if (!row || row.status !== 'in-progress' || !row.providerRoomId) return false;
+  const done = await deps.media.revokeTokens(row.providerRoomId, identity, issuedBefore);
+  if (done) await audit(deps.db, ctx, 'room.tokens_revoked', { type: 'room', id: row.id }, { identity });
+  return done;
+}
+
+/** The live room's provider id, or null when the room is not live (messages to it go nowhere). */
+async function liveProviderRoom(deps: RoomDeps, orgId: string, name: string): Promise<string | null> {
+  const row = await findRoom(deps.db, orgId, name);
+  return row && row.status === 'in-progress' && row.providerRoomId ? row.providerRoomId : null;
+}
+
+/** A data message from the server to some of the room's participants (all when `to` is absent); how many got it. */
+export async function sendRoomData(deps: RoomDeps, ctx: Ctx, name: string, payload: string, to?: readonly string[]): Promise<number> {
+  const providerRoomId = await liveProviderRoom(deps, ctx.orgId, name);
+  return providerRoomId ? deps.media.sendData(providerRoomId, payload, to) : 0;
+}
+
+/** A notice shown to some of the room's participants (all when `to` is absent); how many got it. */
+export async function notifyRoom(deps: RoomDeps, ctx: Ctx, name: string, notice: { code: string; message: string }, to?: readonly string[]): Promise<number> {
+  const providerRoomId = await liveProviderRoom(deps, ctx.orgId, name);
+  return providerRoomId ? deps.media.notify(providerRoomId, notice, to) : 0;
 }
 
 /** Starts recording the room (everyone in it and whoever joins) until stopped or the room ends. Audited. */
@@ -212,6 +240,7 @@ function toRecordingDto(row: RecordingRow): Recording {
     bytes: row.bytes,
     mediaType: 'video/webm',
     error: row.error,
+    deletedAt: row.deletedAt?.toISOString() ?? null,
   };
 }
 
@@ -226,10 +255,23 @@ export async function listRoomRecordings(deps: RoomDeps, ctx: Ctx, name: string)
   return rows.map(toRecordingDto);
 }
 
+/** The recordings of several rooms (a feature's rooms over time), oldest first. */
+export async function listRecordingsOfRooms(deps: RoomDeps, ctx: Ctx, roomIds: readonly string[]): Promise<Recording[]> {
+  if (roomIds.length === 0) return [];
+  const rows = await deps.db
+    .select()
+    .from(roomRecordings)
+    .where(and(eq(roomRecordings.orgId, ctx.orgId), inArray(roomRecordings.roomId, [...roomIds])))
+    .orderBy(asc(roomRecordings.startedAt), asc(roomRecordings.id))
+    .limit(1000);
+  return rows.map(toRecordingDto);
+}
+
 /** The file of a completed recording, for download; audited. */
 export async function openRecording(deps: RoomDeps, ctx: Ctx, id: string): Promise<{ path: string; bytes: number; recording: Recording }> {
   const [row] = await deps.db.select().from(roomRecordings).where(and(eq(roomRecordings.orgId, ctx.orgId), eq(roomRecordings.id, id))).limit(1);
   if (!row) throw new AppError('not_found', 'There is no such recording.');
+  if (row.deletedAt) throw new AppError('not_found', `The recording file was deleted on ${row.deletedAt.toISOString()} (retention period).`);
   if (row.status === 'recording' || !row.file) throw new AppError('invalid_state', 'The recording is not finished yet.', { status: row.status });
   const file = path.resolve(deps.recordingsDir, row.file);
   if (!file.startsWith(deps.recordingsDir + path.sep)) throw new AppError('not_found', 'There is no such recording.');
@@ -358,10 +400,22 @@ export function recordRoomEvents(
           leftAt: event.at,
           leaveReason: event.reason,
           durationS: secondsSinceJoined(event.at),
+          qualityAvg: event.quality?.average ?? null,
+          qualityMin: event.quality?.min ?? null,
         })
         .where(and(eq(roomParticipants.orgId, row.orgId), eq(roomParticipants.roomId, row.id), eq(roomParticipants.identity, event.identity), isNull(roomParticipants.leftAt)))
         .returning({ id: roomParticipants.id });
       if (updated.length > 0) await audit(tx, ctx, 'room.participant_left', { type: 'room', id: row.id }, { identity: event.identity, reason: event.reason });
+      else if (event.quality) {
+        // The stay was closed already (the room ended first): its quality still belongs on it.
+        await tx
+          .update(roomParticipants)
+          .set({ qualityAvg: event.quality.average, qualityMin: event.quality.min })
+          .where(
+            sql`${roomParticipants.id} = (select id from ${roomParticipants} where ${roomParticipants.orgId} = ${row.orgId} and ${roomParticipants.roomId} = ${row.id}
+                 and ${roomParticipants.identity} = ${event.identity} and ${roomParticipants.qualityAvg} is null order by ${roomParticipants.joinedAt} desc limit 1)`,
+          );
+      }
       return updated.length > 0;
     });
     if (closed) await deps.hub.publish(row.orgId, 'room.participant_left', { roomId: row.id, name: row.name, identity: event.identity, reason: event.reason });

@@ -11,7 +11,7 @@ import type { Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import { consentTexts, participantSessions, patientConsents, visitConsents, visitLinks, visitParticipants, visits, type ConsentTextKind } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
-import { issueToken, removeRoomParticipant, routeParticipant } from '../rooms/service.js';
+import { issueToken, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
 import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
 import {
   assertCanHost,
@@ -21,6 +21,7 @@ import {
   joinWindow,
   MAIN_GROUP,
   maybeBegin,
+  mayBeRecorded,
   participantRow,
   placeParticipant,
   roomNameOf,
@@ -197,10 +198,14 @@ export async function acceptConsent(deps: VisitDeps, ctx: Ctx, visitId: string, 
       });
     }
     await audit(tx, ctx, 'consent.recorded', { type: 'visit', id: visitId }, { participantId, kind: body.kind, textVersion: body.version, patientId: participant.patientId });
-    return row!;
+    return { row: row!, visit, participant: { ...participant, recordingConsentAt: body.kind === 'recording' ? now : participant.recordingConsentAt } };
   });
+  // Agreeing to be recorded in a visit being recorded: from now on they are (routing lets the recorder take them).
+  if (body.kind === 'recording' && accepted.visit.roomId && mayBeRecorded(accepted.participant)) {
+    await placeParticipant(deps, ctx, accepted.visit, participantId, { recorded: true });
+  }
   await deps.hub.publish(ctx.orgId, 'visit.consent_recorded', { visitId, participantId, kind: body.kind });
-  return toConsentDto(accepted);
+  return toConsentDto(accepted.row);
 }
 
 function toConsentDto(row: typeof visitConsents.$inferSelect): VisitConsent {
@@ -278,16 +283,23 @@ export async function visitToken(deps: VisitDeps, ctx: Ctx, visitId: string): Pr
     }
   }
   const admitted = isHost || participant.admission === 'admitted';
-  await routeParticipant(deps.rooms, ctx, room, participant.id, { group: admitted ? MAIN_GROUP : waitingGroup(participant.id) });
+  await routeParticipant(deps.rooms, ctx, room, participant.id, { group: admitted ? MAIN_GROUP : waitingGroup(participant.id), recorded: mayBeRecorded(participant) });
   const ttlSeconds = Math.min(86_400, Math.max(900, Math.ceil((joinWindow(visit, deps.config).closesAt.getTime() - Date.now()) / 1000) + 3600));
   const issued = await issueToken(deps.rooms, ctx, {
     room,
     identity: participant.id,
     ttlSeconds,
-    grants: { publish: true, subscribe: true, data: true, admin: isHost },
+    // Chat goes through the API (stored with the visit, then delivered by the server), never peer to peer.
+    grants: { publish: true, subscribe: true, data: false, admin: isHost },
   });
   if (arrived) await deps.hub.publish(ctx.orgId, 'visit.participant_waiting', { visitId, participantId: participant.id, role: participant.role });
-  return { ...issued, admission: isHost ? 'admitted' : participant.admission };
+  const recording = visit.recordingSince !== null;
+  return {
+    ...issued,
+    admission: isHost ? 'admitted' : participant.admission,
+    recording,
+    consentsRequired: recording && !isHost && !participant.recordingConsentAt ? [await currentConsentText(deps.db, ctx.orgId, 'recording')] : [],
+  };
 }
 
 // ---- the host's controls ---------------------------------------------------------------------------------
@@ -348,11 +360,12 @@ export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: str
   const { visit, after, changed } = await changeAdmission(deps, ctx, visitId, participantId, control, message);
   if (!changed) return toParticipantDto(after);
   if (visit.roomId) {
-    if (control === 'admit') await placeParticipant(deps, ctx, visit, participantId, { group: MAIN_GROUP });
-    if (control === 'return') await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId) });
+    if (control === 'admit') await placeParticipant(deps, ctx, visit, participantId, { group: MAIN_GROUP, recorded: mayBeRecorded(after) });
+    if (control === 'return') await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId), recorded: false });
     if (control === 'deny' || control === 'remove') {
-      // Isolated first: should they come back with the media token they still hold, they reach nobody.
-      await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId) });
+      // Isolated first, and their media tokens revoked: the token they still hold neither reaches anyone nor gets in.
+      await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId), recorded: false });
+      await revokeParticipantTokens(deps.rooms, ctx, roomNameOf(visitId), participantId);
       await removeRoomParticipant(deps.rooms, ctx, roomNameOf(visitId), participantId).catch((err: unknown) => {
         // Not connected (or the room is gone): nothing to disconnect; the revoked session keeps them out.
         if (!(err instanceof AppError && (err.code === 'not_found' || err.code === 'invalid_state'))) throw err;

@@ -6,7 +6,9 @@
 import { systemCtx } from '../context.js';
 import { AppError } from '../http/errors.js';
 import type { RoomEventListener } from '../rooms/service.js';
-import { closeVisit, connectedIdentities, maybeBegin, visitRow, type VisitDeps } from './service.js';
+import { notifyRoom } from '../rooms/service.js';
+import { RECORDING_NOTICES } from './recording.js';
+import { closeVisit, connectedIdentities, maybeBegin, mayBeRecorded, participantRows, visitRow, type VisitDeps } from './service.js';
 import { isLive } from './state.js';
 
 const VISIT_ROOM = /^visit-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
@@ -26,6 +28,12 @@ export function visitRoomListener(deps: VisitDeps): RoomEventListener {
     switch (event.type) {
       case 'participant.joined':
         await deps.hub.publish(room.orgId, 'visit.participant_joined', { visitId, participantId: event.identity });
+        if (visit.recordingSince) {
+          // Whoever arrives in a recorded visit is told at once; without consent they are asked (and not recorded).
+          const who = (await participantRows(deps.db, room.orgId, visitId)).find((p) => p.id === event.identity);
+          const notice = who && mayBeRecorded(who) ? RECORDING_NOTICES.started : RECORDING_NOTICES.askConsent;
+          await notifyRoom(deps.rooms, ctx, room.name, notice, [event.identity]);
+        }
         await maybeBegin(deps, ctx, visitId, await connectedIdentities(deps.db, room.orgId, room.id));
         return;
       case 'participant.left':

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import Type from 'typebox';
 import { ErrorResponse, IdParams, Page } from '../../shared/api/common.js';
 import {
@@ -21,7 +22,19 @@ import {
   VisitConsent,
   VisitParticipant,
   VisitToken,
+  VisitRecordingState,
+  RecordingParams,
+  ChatMessage,
+  SendMessageBody,
+  ListMessagesQuery,
+  VisitSummary,
+  UsageQuery,
+  Usage,
 } from '../../shared/api/visits.js';
+import { listMessages, sendMessage } from './chat.js';
+import { listVisitRecordings, openVisitRecording, recordingState, startVisitRecording, stopVisitRecording } from './recording.js';
+import { usage, visitSummary } from './summary.js';
+import { Recording } from '../../shared/api/rooms.js';
 import { ctxOf, type App } from '../app.js';
 import { callerKey } from '../context.js';
 import { authErrors } from '../http/schemas.js';
@@ -188,6 +201,79 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
     '/visits/:id/participants/:pid/mute',
     { config: { roles: STAFF }, schema: { tags, summary: 'Host mute: nobody receives the participant’s audio and/or video', params: ParticipantActionParams, body: MuteBody, response: { 200: VisitParticipant, ...authErrors } } },
     async (request) => muteParticipant(deps, ctxOf(request), request.params.id, request.params.pid, request.body),
+  );
+
+  app.get(
+    '/visits/:id/recording',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Whether the visit is being recorded, and who in it is not (no consent, or waiting)', params: IdParams, response: { 200: VisitRecordingState, ...authErrors } } },
+    async (request) => recordingState(deps, ctxOf(request), request.params.id),
+  );
+  app.post(
+    '/visits/:id/recordings/start',
+    {
+      config: { roles: STAFF },
+      schema: { tags, summary: 'Start recording (refused while anyone in the visit has not agreed to be recorded)', params: IdParams, response: { 200: VisitRecordingState, ...authErrors } },
+    },
+    async (request) => startVisitRecording(deps, ctxOf(request), request.params.id),
+  );
+  app.post(
+    '/visits/:id/recordings/stop',
+    { config: { roles: STAFF }, schema: { tags, summary: 'Stop recording (the files are final when this answers)', params: IdParams, response: { 200: VisitRecordingState, ...authErrors } } },
+    async (request) => stopVisitRecording(deps, ctxOf(request), request.params.id),
+  );
+  app.get(
+    '/visits/:id/recordings',
+    { config: { roles: STAFF }, schema: { tags, summary: 'The visit’s recording files (one per participant and stretch)', params: IdParams, response: { 200: Type.Object({ data: Type.Array(Recording) }), ...authErrors } } },
+    async (request) => ({ data: await listVisitRecordings(deps, ctxOf(request), request.params.id) }),
+  );
+  app.get(
+    '/visits/:id/recordings/:recordingId/media',
+    {
+      config: { roles: STAFF },
+      schema: {
+        tags,
+        summary: 'Download one of the visit’s recordings (video/webm); audited',
+        params: RecordingParams,
+        response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'video/webm' }), ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const { path: file, bytes, recording } = await openVisitRecording(deps, ctxOf(request), request.params.id, request.params.recordingId);
+      return reply
+        .type(recording.mediaType)
+        .header('content-length', bytes)
+        .header('content-disposition', `attachment; filename="visit-${request.params.id}-${recording.id}.webm"`)
+        .header('cache-control', 'no-store')
+        .send(createReadStream(file));
+    },
+  );
+
+  app.post(
+    '/visits/:id/messages',
+    {
+      config: { participants: true, apiKeys: false, rateLimit: { max: app.deps.config.rateLimits.chatPerMinute, timeWindow: '1 minute', keyGenerator: (request) => callerKey(request.principal, request.ip) } },
+      schema: { tags, summary: 'Send a chat message in the visit (stored, then delivered to everyone in it)', params: IdParams, body: SendMessageBody, response: { 201: ChatMessage, ...authErrors, 429: ErrorResponse } },
+    },
+    async (request, reply) => reply.status(201).send(await sendMessage(deps, ctxOf(request), request.params.id, request.body.body)),
+  );
+  app.get(
+    '/visits/:id/messages',
+    {
+      config: { participants: true },
+      schema: { tags, summary: 'The visit’s chat, oldest first (`after`: only newer messages)', params: IdParams, querystring: ListMessagesQuery, response: { 200: Type.Object({ data: Type.Array(ChatMessage) }), ...authErrors } },
+    },
+    async (request) => ({ data: await listMessages(deps, ctxOf(request), request.params.id, request.query) }),
+  );
+
+  app.get(
+    '/visits/:id/summary',
+    { config: { roles: STAFF }, schema: { tags, summary: 'The post-visit summary: attendance, consents, recordings, chat, quality, usage; audited', params: IdParams, response: { 200: VisitSummary, ...authErrors } } },
+    async (request) => visitSummary(deps, ctxOf(request), request.params.id),
+  );
+  app.get(
+    '/usage',
+    { config: { roles: ['admin'] }, schema: { tags: ['usage'], summary: 'Participant-minutes, recorded minutes and estimated cost for a month, in all and per visit', querystring: UsageQuery, response: { 200: Usage, ...authErrors } } },
+    async (request) => usage(deps.db, ctxOf(request), request.query, deps.usage),
   );
 }
 

@@ -28,7 +28,7 @@ import { AppError } from '../http/errors.js';
 import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
 import { parseInstant } from '../http/validators.js';
 import type { OrgEvents } from '../realtime/events.js';
-import { createRoom, endRoomById, findRoom, routeParticipant, type RoomDeps } from '../rooms/service.js';
+import { createRoom, endRoomById, findRoom, revokeParticipantTokens, routeParticipant, sendRoomData, setRoomRecording, type RoomDeps } from '../rooms/service.js';
 import type { LinkSigner } from './links.js';
 import { isFinal, isLive, nextVisitStatus, type VisitEvent } from './state.js';
 
@@ -43,6 +43,8 @@ export interface VisitDeps {
   links: LinkSigner;
   /** Where join links point (PUBLIC_URL). */
   publicUrl: string;
+  /** Rates for the usage estimate. */
+  usage: Config['usage'];
 }
 
 export const MAIN_GROUP = 'main';
@@ -62,6 +64,20 @@ export function joinWindow(v: VisitRow, config: Config['visits']): { opensAt: Da
 }
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+/** The post-visit survey link, once the visit has ended and when the organisation configured one. */
+export function surveyUrlOf(v: VisitRow, config: Config['visits']): string | null {
+  if (v.status !== 'ended' || !config.surveyUrl) return null;
+  return config.surveyUrl.replaceAll('{visitId}', encodeURIComponent(v.id));
+}
+
+/**
+ * Whether a participant may be recorded: the host (who starts the recording), and an admitted participant who
+ * agreed to be recorded. Everyone else is kept out of the recording by routing (`recorded: false`).
+ */
+export function mayBeRecorded(p: ParticipantRow): boolean {
+  return p.role === 'host' || (p.admission === 'admitted' && p.recordingConsentAt !== null);
+}
 
 export function toParticipantDto(p: ParticipantRow): VisitParticipant {
   return {
@@ -93,6 +109,8 @@ export function toVisitDto(v: VisitRow, participants: ParticipantRow[], config: 
     joinOpensAt: window.opensAt.toISOString(),
     joinClosesAt: window.closesAt.toISOString(),
     locked: v.locked,
+    recordingSince: iso(v.recordingSince),
+    surveyUrl: surveyUrlOf(v, config),
     roomName: v.roomId && isLive(v.status) ? roomNameOf(v.id) : null,
     openedAt: iso(v.openedAt),
     startedAt: iso(v.startedAt),
@@ -302,7 +320,13 @@ export async function ensureRoom(deps: VisitDeps, ctx: Ctx, visit: VisitRow): Pr
 }
 
 /** Routes a participant in the visit's room if the room is live (a later token applies it otherwise). */
-export async function placeParticipant(deps: VisitDeps, ctx: Ctx, visit: VisitRow, participantId: string, update: { group?: string; audioMuted?: boolean; videoMuted?: boolean }): Promise<void> {
+export async function placeParticipant(
+  deps: VisitDeps,
+  ctx: Ctx,
+  visit: VisitRow,
+  participantId: string,
+  update: { group?: string; audioMuted?: boolean; videoMuted?: boolean; recorded?: boolean },
+): Promise<void> {
   const room = await findRoom(deps.db, ctx.orgId, roomNameOf(visit.id));
   if (!room || room.status !== 'in-progress') return;
   await routeParticipant(deps.rooms, ctx, room.name, participantId, update);
@@ -354,7 +378,7 @@ export async function openVisit(deps: VisitDeps, ctx: Ctx, id: string): Promise<
  */
 export async function closeVisit(deps: VisitDeps, ctx: Ctx, id: string, event: 'end' | 'cancel' | 'no_show', reason?: string, asHost = true): Promise<Visit> {
   const final = ({ end: 'ended', cancel: 'cancelled', no_show: 'no_show' } as const)[event];
-  const { row, changed } = await transition(deps, ctx, id, event, () => ({ endedAt: new Date(), endReason: reason ?? (event === 'end' ? 'ended_by_host' : event) }), {
+  const { row, changed } = await transition(deps, ctx, id, event, () => ({ endedAt: new Date(), endReason: reason ?? (event === 'end' ? 'ended_by_host' : event), recordingSince: null }), {
     asHost,
     idempotent: final,
   });
@@ -365,6 +389,12 @@ export async function closeVisit(deps: VisitDeps, ctx: Ctx, id: string, event: '
       .update(participantSessions)
       .set({ revokedAt: now })
       .where(and(eq(participantSessions.orgId, ctx.orgId), eq(participantSessions.visitId, id), isNull(participantSessions.revokedAt)));
+    const survey = surveyUrlOf(row, deps.config);
+    if (survey && row.roomId) {
+      // Patients still connected get the post-visit survey before the room closes (the summary carries it too).
+      const patientIds = (await participantRows(deps.db, ctx.orgId, id)).filter((p) => p.role === 'patient').map((p) => p.id);
+      await sendRoomData(deps.rooms, ctx, roomNameOf(id), JSON.stringify({ type: 'survey', visitId: id, url: survey }), patientIds);
+    }
     if (row.roomId) await endRoomById(deps.rooms, ctx, row.roomId, `visit_${final}`);
     await deps.hub.publish(ctx.orgId, EVENT_HUB[event], { visitId: id });
   }
@@ -508,14 +538,20 @@ export async function restoreVisitRouting(deps: VisitDeps, log: { warn(obj: obje
     .limit(10_000);
   let placed = 0;
   for (const { visit, room } of live) {
+    const ctx = systemCtx(visit.orgId);
     for (const p of await participantRows(deps.db, visit.orgId, visit.id)) {
       const group = p.role === 'host' || p.admission === 'admitted' ? MAIN_GROUP : waitingGroup(p.id);
       try {
-        await routeParticipant(deps.rooms, systemCtx(visit.orgId), room.name, p.id, { group });
+        await routeParticipant(deps.rooms, ctx, room.name, p.id, { group, recorded: mayBeRecorded(p) });
+        if (p.admission === 'denied' || p.admission === 'removed') await revokeParticipantTokens(deps.rooms, ctx, room.name, p.id, p.updatedAt);
         placed++;
       } catch (err) {
         log.warn({ err, visitId: visit.id }, 'visit routing not restored');
       }
+    }
+    // A visit the host was recording is recorded again as people reconnect (the files cut at the restart are kept, marked failed).
+    if (visit.recordingSince) {
+      await setRoomRecording(deps.rooms, ctx, room.name, true).catch((err: unknown) => log.warn({ err, visitId: visit.id }, 'visit recording not resumed'));
     }
   }
   return placed;

@@ -80,6 +80,7 @@ export const ParticipantRoutingBody = Type.Object(
     group: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Participants receive the media of their own group only. Default "main".' })),
     audioMuted: Type.Optional(Type.Boolean({ description: 'Host mute: nobody receives this participant’s audio.' })),
     videoMuted: Type.Optional(Type.Boolean({ description: 'Nobody receives this participant’s video.' })),
+    recorded: Type.Optional(Type.Boolean({ description: 'Whether this participant is recorded while the room is being recorded (default true).' })),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -90,6 +91,7 @@ export const ParticipantRouting = Type.Object({
   group: Type.String(),
   audioMuted: Type.Boolean(),
   videoMuted: Type.Boolean(),
+  recorded: Type.Boolean(),
 });
 export type ParticipantRouting = Type.Static<typeof ParticipantRouting>;
 
@@ -104,6 +106,7 @@ export const Recording = Type.Object({
   bytes: Type.Union([Type.Integer(), Type.Null()]),
   mediaType: Type.String({ description: 'video/webm for the builtin provider.' }),
   error: Type.Union([Type.String(), Type.Null()]),
+  deletedAt: Type.Union([IsoDateTime, Type.Null()], { description: 'When the file was deleted (retention period); the record stays.' }),
 });
 export type Recording = Type.Static<typeof Recording>;
 

@@ -1,6 +1,7 @@
 import Type from 'typebox';
 import { IsoDateTime, Uuid } from './common.js';
 import { AppointmentKind } from './appointments.js';
+import { Recording } from './rooms.js';
 
 const Nullable = <T extends Type.TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -45,6 +46,10 @@ export const Visit = Type.Object({
   joinOpensAt: IsoDateTime,
   joinClosesAt: IsoDateTime,
   locked: Type.Boolean(),
+  /** Since when the host has the visit recorded (everyone is shown an indicator); null while it is not. */
+  recordingSince: Nullable(IsoDateTime),
+  /** The post-visit survey for the patient, once the visit has ended (when the organisation has one). */
+  surveyUrl: Nullable(Type.String()),
   /** The visit's room in the rooms layer while it is open. */
   roomName: Nullable(Type.String()),
   openedAt: Nullable(IsoDateTime),
@@ -182,5 +187,108 @@ export const VisitToken = Type.Object({
   provider: Type.String(),
   /** Where the participant is: `admitted` (in the visit) or `waiting` (connected, receiving nothing until admitted). */
   admission: Admission,
+  /** Whether the visit is being recorded now (show the indicator). */
+  recording: Type.Boolean(),
+  /** Consents to ask for now: the recording consent when the visit is recorded and this participant has not agreed
+   * (until they do, they are kept out of the recording). */
+  consentsRequired: Type.Array(ConsentText),
 });
 export type VisitToken = Type.Static<typeof VisitToken>;
+
+// ---- recording, chat, summary, usage ---------------------------------------------------------------------
+
+export const VisitRecordingState = Type.Object({
+  recording: Type.Boolean(),
+  recordingSince: Nullable(IsoDateTime),
+  /** Participants in the visit now who are not recorded (not agreed yet, or in the waiting room). */
+  notRecorded: Type.Array(Uuid),
+});
+export type VisitRecordingState = Type.Static<typeof VisitRecordingState>;
+
+export const RecordingParams = Type.Object({ id: Uuid, recordingId: Uuid });
+
+export const ChatMessage = Type.Object({
+  id: Uuid,
+  participantId: Uuid,
+  role: VisitRole,
+  displayName: Type.String(),
+  body: Type.String(),
+  createdAt: IsoDateTime,
+});
+export type ChatMessage = Type.Static<typeof ChatMessage>;
+
+export const SendMessageBody = Type.Object({ body: Type.String({ minLength: 1, maxLength: 4000 }) }, { additionalProperties: false });
+export type SendMessageBody = Type.Static<typeof SendMessageBody>;
+
+export const ListMessagesQuery = Type.Object(
+  {
+    /** Only messages after this one (the last id the client has). */
+    after: Type.Optional(Uuid),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 200 }),
+  },
+  { additionalProperties: false },
+);
+export type ListMessagesQuery = Type.Static<typeof ListMessagesQuery>;
+
+export const UsageFigures = Type.Object({
+  participantMinutes: Type.Integer({ description: 'Each stay in the room rounded up to a whole minute, as providers bill.' }),
+  recordedMinutes: Type.Integer(),
+  estimatedCost: Type.Number({ description: 'participant-minutes × rate + recorded minutes × rate, in `currency`.' }),
+  currency: Type.String(),
+});
+export type UsageFigures = Type.Static<typeof UsageFigures>;
+
+export const SummaryStay = Type.Object({
+  joinedAt: IsoDateTime,
+  leftAt: Nullable(IsoDateTime),
+  durationSeconds: Nullable(Type.Integer()),
+  leaveReason: Nullable(Type.String()),
+  /** Network quality during the stay (0–5, 5 best): mean and worst; null when not measured. */
+  qualityAverage: Nullable(Type.Number()),
+  qualityMin: Nullable(Type.Integer()),
+});
+
+export const VisitSummary = Type.Object({
+  visit: Visit,
+  /** From the host opening it (or the first arrival) to its end (or now). */
+  durationSeconds: Nullable(Type.Integer()),
+  participants: Type.Array(
+    Type.Object({
+      id: Uuid,
+      role: VisitRole,
+      displayName: Type.String(),
+      admission: Admission,
+      stays: Type.Array(SummaryStay),
+      secondsInVisit: Type.Integer(),
+      /** Times the participant came back after their connection ended (a new stay in the room). */
+      reconnects: Type.Integer(),
+    }),
+  ),
+  consents: Type.Array(VisitConsent),
+  recordings: Type.Array(Recording),
+  chat: Type.Array(ChatMessage),
+  quality: Type.Object({
+    /** Mean of the stays' mean network quality (0–5), null when nothing was measured. */
+    average: Nullable(Type.Number()),
+    worst: Nullable(Type.Integer()),
+    reconnects: Type.Integer(),
+  }),
+  usage: UsageFigures,
+  surveyUrl: Nullable(Type.String()),
+});
+export type VisitSummary = Type.Static<typeof VisitSummary>;
+
+export const UsageQuery = Type.Object(
+  { month: Type.Optional(Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM (UTC); default the current month.' })) },
+  { additionalProperties: false },
+);
+export type UsageQuery = Type.Static<typeof UsageQuery>;
+
+export const Usage = Type.Object({
+  month: Type.String(),
+  /** Every room of the organisation (visits, group sessions, check-ins, rooms made through the API). */
+  total: UsageFigures,
+  rooms: Type.Integer(),
+  visits: Type.Array(Type.Object({ visitId: Uuid, scheduledStart: IsoDateTime, status: VisitStatus, usage: UsageFigures })),
+});
+export type Usage = Type.Static<typeof Usage>;

@@ -98,6 +98,14 @@ export class BuiltinProvider implements MediaProvider {
     return this.rtc.stopRecording(providerRoomId);
   }
 
+  async revokeTokens(providerRoomId: string, identity: string, issuedBefore: Date) {
+    return this.rtc.revokeTokens(providerRoomId, identity, issuedBefore);
+  }
+
+  async sendData(providerRoomId: string, payload: string, to?: readonly string[]) {
+    return this.rtc.sendData(providerRoomId, payload, to);
+  }
+
   async notify(providerRoomId: string, notice: { code: string; message: string }, to?: readonly string[]) {
     return this.rtc.notify(providerRoomId, notice, to);
   }

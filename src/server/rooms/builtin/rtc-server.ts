@@ -50,6 +50,8 @@ export interface RtcServerOptions {
 interface RoutingPreference {
   group: string;
   hostMuted: Set<TrackKind>;
+  /** Whether the participant is recorded while the room is (default true). */
+  recorded: boolean;
 }
 
 interface SubscriptionOverride {
@@ -67,6 +69,8 @@ interface LiveRoom {
   readonly peers: Map<string, Peer>;
   readonly prefs: Map<string, RoutingPreference>;
   readonly overrides: Map<string, SubscriptionOverride>;
+  /** identity → tokens issued at or before this time (ms) no longer join (a denied or removed participant). */
+  readonly revoked: Map<string, number>;
   /** The directory recordings go to while the room is being recorded. */
   recording: string | null;
 }
@@ -83,6 +87,8 @@ interface Peer {
   readonly tracks: Map<string, { source: TrackSource; kind: TrackKind }>;
   readonly localMuted: Set<TrackSource>;
   quality: number | null;
+  /** Network quality over the whole stay (time-weighted; levels are reported on change), for participant.left. */
+  readonly qualityStats: { weightedMs: number; ms: number; min: number; since: number };
   grace: NodeJS.Timeout | null;
   /** The identities this peer's client has been told about. */
   readonly known: Set<string>;
@@ -108,6 +114,17 @@ const END_MESSAGES: Record<RtcEndReason, string> = {
   server_shutdown: 'The server is restarting; reconnect shortly.',
   server_error: 'The server could not continue the session.',
 };
+
+/** Adds the time spent at the current quality level to the peer's running, time-weighted figures. */
+function accrueQuality(peer: Peer): void {
+  const now = Date.now();
+  const q = peer.qualityStats;
+  if (peer.quality !== null) {
+    q.weightedMs += peer.quality * (now - q.since);
+    q.ms += now - q.since;
+  }
+  q.since = now;
+}
 
 /** Maps a rooms-layer reason to what the client is told. */
 function endReasonFor(reason: string): RtcEndReason {
@@ -162,7 +179,7 @@ export class RtcServer {
 
   openRoom(spec: { roomId: string; orgId: string; name: string; maxParticipants: number }): boolean {
     if (this.#rooms.has(spec.roomId)) return false;
-    this.#rooms.set(spec.roomId, { id: spec.roomId, orgId: spec.orgId, name: spec.name, maxParticipants: spec.maxParticipants, peers: new Map(), prefs: new Map(), overrides: new Map(), recording: null });
+    this.#rooms.set(spec.roomId, { id: spec.roomId, orgId: spec.orgId, name: spec.name, maxParticipants: spec.maxParticipants, peers: new Map(), prefs: new Map(), overrides: new Map(), revoked: new Map(), recording: null });
     return true;
   }
 
@@ -202,7 +219,7 @@ export class RtcServer {
   async #record(peer: Peer): Promise<void> {
     const directory = peer.room.recording;
     const session = peer.session;
-    if (!directory || !session || peer.tracks.size === 0) return;
+    if (!directory || !session || peer.tracks.size === 0 || !this.#pref(peer.room, peer.identity).recorded) return;
     try {
       await this.#o.sfu.startRecording(session.id, { directory });
     } catch (err) {
@@ -238,12 +255,28 @@ export class RtcServer {
       if (muted) pref.hostMuted.add(kind);
       else pref.hostMuted.delete(kind);
     }
+    if (update.recorded !== undefined && update.recorded !== pref.recorded) {
+      pref.recorded = update.recorded;
+      // Leaving the recording finalises the participant's files now; joining it starts new ones.
+      if (peer?.session && room.recording) {
+        if (update.recorded) void this.#record(peer);
+        else void this.#o.sfu.stopRecording(peer.session.id);
+      }
+    }
     if (peer?.session) this.#applyRouting(peer, peer.session);
     if (peer) {
       this.#syncVisibility(room);
       this.#broadcastUpdate(peer);
     }
-    return { group: pref.group, audioMuted: pref.hostMuted.has('audio'), videoMuted: pref.hostMuted.has('video') };
+    return { group: pref.group, audioMuted: pref.hostMuted.has('audio'), videoMuted: pref.hostMuted.has('video'), recorded: pref.recorded };
+  }
+
+  /** Tokens of `identity` issued at or before `issuedBefore` no longer join this room (nor resume in it). */
+  revokeTokens(roomId: string, identity: string, issuedBefore: Date): boolean {
+    const room = this.#rooms.get(roomId);
+    if (!room) return false;
+    room.revoked.set(identity, Math.max(room.revoked.get(identity) ?? 0, issuedBefore.getTime()));
+    return true;
   }
 
   /** Per-pair override of the group rule (null removes it); a host mute still wins. */
@@ -257,6 +290,18 @@ export class RtcServer {
     const pub = room.peers.get(publisher);
     if (sub?.session && pub?.session) this.#o.sfu.setRoute(sub.session.id, pub.session.id, kind, allow);
     return true;
+  }
+
+  /** A data message from the server (`from: null`) to some participants of a room (all when `to` is absent), whatever their grants. */
+  sendData(roomId: string, payload: string, to?: readonly string[]): number {
+    const room = this.#rooms.get(roomId);
+    if (!room) return 0;
+    let n = 0;
+    for (const peer of room.peers.values()) {
+      if (to && !to.includes(peer.identity)) continue;
+      if (this.#send(peer, { type: 'data', from: null, payload })) n++;
+    }
+    return n;
   }
 
   /** A server notice to some participants of a room (all when `to` is absent); returns how many got it. */
@@ -341,6 +386,11 @@ export class RtcServer {
       this.#closeSocket(ws, 'room_not_found', END_MESSAGES.room_not_found);
       return null;
     }
+    const revokedAt = room.revoked.get(claims.identity);
+    if (revokedAt !== undefined && claims.issuedAt.getTime() <= revokedAt) {
+      this.#closeSocket(ws, 'removed', END_MESSAGES.removed);
+      return null;
+    }
     const existing = room.peers.get(claims.identity);
     if (existing && message.sessionId !== undefined && message.sessionId === existing.sessionId && existing.session && !existing.session.closed) {
       return this.#resume(existing, ws, claims.grants);
@@ -372,6 +422,7 @@ export class RtcServer {
         tracks: new Map(),
         localMuted: new Set(),
         quality: null,
+        qualityStats: { weightedMs: 0, ms: 0, min: 5, since: 0 },
         grace: null,
         known: new Set(),
         dataWindow: { start: 0, count: 0 },
@@ -476,7 +527,9 @@ export class RtcServer {
     });
     session.on('networkQuality', (level) => {
       if (!current()) return;
+      accrueQuality(peer);
       peer.quality = level;
+      peer.qualityStats.min = Math.min(peer.qualityStats.min, level);
       for (const viewer of peer.room.peers.values()) {
         if (viewer === peer || viewer.known.has(peer.identity)) this.#send(viewer, { type: 'networkQuality', identity: peer.identity, level });
       }
@@ -553,7 +606,7 @@ export class RtcServer {
   #pref(room: LiveRoom, identity: string): RoutingPreference {
     let pref = room.prefs.get(identity);
     if (!pref) {
-      pref = { group: DEFAULT_GROUP, hostMuted: new Set() };
+      pref = { group: DEFAULT_GROUP, hostMuted: new Set(), recorded: true };
       room.prefs.set(identity, pref);
     }
     return pref;
@@ -675,7 +728,16 @@ export class RtcServer {
     for (const viewer of room.peers.values()) {
       if (viewer.known.delete(peer.identity)) this.#send(viewer, { type: 'participantLeft', identity: peer.identity, reason: eventReason });
     }
-    this.#o.emit({ type: 'participant.left', roomId: room.id, identity: peer.identity, at: new Date(), reason: eventReason });
+    accrueQuality(peer);
+    const q = peer.qualityStats;
+    this.#o.emit({
+      type: 'participant.left',
+      roomId: room.id,
+      identity: peer.identity,
+      at: new Date(),
+      reason: eventReason,
+      ...(q.ms > 0 ? { quality: { average: q.weightedMs / q.ms, min: q.min } } : peer.quality !== null ? { quality: { average: peer.quality, min: q.min } } : {}),
+    });
   }
 
   // ---- plumbing ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ export interface TokenClaims {
   grants: Grants;
   /** Unique per token, for audit and revocation. */
   tokenId: string;
+  issuedAt: Date;
   expiresAt: Date;
 }
 
@@ -32,7 +33,7 @@ export class TokenError extends Error {
 }
 
 export interface TokenSigner {
-  sign(input: Omit<TokenClaims, 'tokenId' | 'expiresAt'>, ttlSeconds: number, now?: Date): Promise<{ token: string; claims: TokenClaims }>;
+  sign(input: Omit<TokenClaims, 'tokenId' | 'issuedAt' | 'expiresAt'>, ttlSeconds: number, now?: Date): Promise<{ token: string; claims: TokenClaims }>;
   verify(token: string, now?: Date): Promise<TokenClaims>;
 }
 
@@ -52,7 +53,7 @@ export function createTokenSigner(secret: string | Buffer): TokenSigner {
         .setIssuedAt(iat)
         .setExpirationTime(exp)
         .sign(key);
-      return { token, claims: { ...input, tokenId, expiresAt: new Date(exp * 1000) } };
+      return { token, claims: { ...input, tokenId, issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) } };
     },
     async verify(token, now = new Date()) {
       try {
@@ -70,6 +71,7 @@ export function createTokenSigner(secret: string | Buffer): TokenSigner {
           typeof payload.room !== 'string' ||
           typeof payload.jti !== 'string' ||
           typeof payload.exp !== 'number' ||
+          typeof payload.iat !== 'number' ||
           !grants ||
           typeof grants !== 'object'
         ) {
@@ -82,6 +84,7 @@ export function createTokenSigner(secret: string | Buffer): TokenSigner {
           identity: payload.sub,
           grants: { publish: grants.publish === true, subscribe: grants.subscribe === true, data: grants.data === true, admin: grants.admin === true },
           tokenId: payload.jti,
+          issuedAt: new Date(payload.iat * 1000),
           expiresAt: new Date(payload.exp * 1000),
         };
       } catch (err) {

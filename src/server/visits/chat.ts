@@ -1,0 +1,92 @@
+/**
+ * In-call chat, kept with the visit. A message is stored first, then the server hands it to everyone in the visit
+ * through the rooms layer (a data message from the server), so what was said is exactly what the record holds.
+ * Only the visit's host and its admitted participants write and read it (plus an admin or the organisation's
+ * host app, reading the record); someone waiting sees nothing. Bodies never reach a log, the audit or the hub.
+ */
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { ChatMessage, ListMessagesQuery } from '../../shared/api/visits.js';
+import { audit } from '../audit/service.js';
+import type { Ctx } from '../context.js';
+import type { Db } from '../db/index.js';
+import { visitMessages, visitParticipants } from '../db/schema.js';
+import { AppError } from '../http/errors.js';
+import { sendRoomData } from '../rooms/service.js';
+import { participantRows, roomNameOf, visitRow, type ParticipantRow, type VisitDeps, type VisitRow } from './service.js';
+import { isFinal } from './state.js';
+
+/** What a client receives on the media connection (the SDK's `dataReceived` with no participant). */
+export interface ChatPayload {
+  type: 'chat';
+  visitId: string;
+  message: ChatMessage;
+}
+
+/** The caller as a chat member: a participant in the visit (admitted, or the host); null for a reader. */
+async function memberOf(db: Db, ctx: Ctx, visit: VisitRow, people: ParticipantRow[]): Promise<ParticipantRow | null> {
+  const p = ctx.principal;
+  if (p.kind === 'participant') {
+    if (p.visitId !== visit.id) throw new AppError('not_found', 'There is no such visit.');
+    const me = people.find((x) => x.id === p.participantId);
+    if (!me || (me.role !== 'host' && me.admission !== 'admitted')) throw new AppError('not_admitted', 'The chat is for people in the visit.');
+    return me;
+  }
+  if (p.kind === 'user' && p.userId === visit.hostUserId) return people.find((x) => x.role === 'host') ?? null;
+  if ((p.kind === 'user' && p.role === 'admin') || p.kind === 'api_key' || p.kind === 'system') return null;
+  throw new AppError('forbidden', 'The chat is for the visit’s participants.');
+}
+
+function toDto(row: typeof visitMessages.$inferSelect, sender: Pick<ParticipantRow, 'role' | 'displayName'>): ChatMessage {
+  return { id: row.id, participantId: row.participantId, role: sender.role, displayName: sender.displayName, body: row.body, createdAt: row.createdAt.toISOString() };
+}
+
+export async function sendMessage(deps: VisitDeps, ctx: Ctx, visitId: string, body: string): Promise<ChatMessage> {
+  const text = body.trim();
+  if (text === '') throw new AppError('validation_failed', undefined, [{ path: 'body/body', message: 'is empty' }]);
+  const visit = await visitRow(deps.db, ctx.orgId, visitId);
+  const people = await participantRows(deps.db, ctx.orgId, visitId);
+  const sender = await memberOf(deps.db, ctx, visit, people);
+  if (!sender) throw new AppError('forbidden', 'Only the visit’s participants write in its chat.');
+  if (isFinal(visit.status)) throw new AppError('invalid_state', `The visit is ${visit.status.replace('_', ' ')}.`, { status: visit.status });
+  const row = await deps.db.transaction(async (tx) => {
+    const [inserted] = await tx.insert(visitMessages).values({ orgId: ctx.orgId, visitId, participantId: sender.id, body: text }).returning();
+    await audit(tx, ctx, 'visit.message_sent', { type: 'visit', id: visitId }, { messageId: inserted!.id, participantId: sender.id, chars: text.length });
+    return inserted!;
+  });
+  const message = toDto(row, sender);
+  const to = people.filter((p) => p.role === 'host' || p.admission === 'admitted').map((p) => p.id);
+  const payload: ChatPayload = { type: 'chat', visitId, message };
+  await sendRoomData(deps.rooms, ctx, roomNameOf(visitId), JSON.stringify(payload), to);
+  await deps.hub.publish(ctx.orgId, 'visit.message_sent', { visitId, messageId: row.id, participantId: sender.id });
+  return message;
+}
+
+/** The transcript (oldest first), or what came after the message `after`. */
+export async function listMessages(deps: VisitDeps, ctx: Ctx, visitId: string, q: ListMessagesQuery): Promise<ChatMessage[]> {
+  const visit = await visitRow(deps.db, ctx.orgId, visitId);
+  await memberOf(deps.db, ctx, visit, await participantRows(deps.db, ctx.orgId, visitId));
+  return transcript(deps.db, ctx.orgId, visitId, q.limit, q.after);
+}
+
+export async function transcript(db: Db, orgId: string, visitId: string, limit: number, after?: string): Promise<ChatMessage[]> {
+  let cursor;
+  if (after) {
+    const id = after.toLowerCase();
+    const [from] = await db
+      .select({ id: visitMessages.id })
+      .from(visitMessages)
+      .where(and(eq(visitMessages.orgId, orgId), eq(visitMessages.visitId, visitId), eq(visitMessages.id, id)))
+      .limit(1);
+    if (!from) throw new AppError('validation_failed', undefined, [{ path: 'querystring/after', message: 'is not a message of this visit' }]);
+    // Compared in the database: its timestamps have microseconds, a JavaScript Date only milliseconds.
+    cursor = sql`(${visitMessages.createdAt}, ${visitMessages.id}) > (select m.created_at, m.id from ${visitMessages} m where m.id = ${id}::uuid)`;
+  }
+  const rows = await db
+    .select({ message: visitMessages, role: visitParticipants.role, displayName: visitParticipants.displayName })
+    .from(visitMessages)
+    .innerJoin(visitParticipants, and(eq(visitParticipants.orgId, visitMessages.orgId), eq(visitParticipants.id, visitMessages.participantId)))
+    .where(and(eq(visitMessages.orgId, orgId), eq(visitMessages.visitId, visitId), cursor))
+    .orderBy(asc(visitMessages.createdAt), asc(visitMessages.id))
+    .limit(limit);
+  return rows.map((r) => toDto(r.message, r));
+}

@@ -1,0 +1,156 @@
+/**
+ * After the visit: its summary (duration, who was there and when, consents, recordings, the chat transcript,
+ * connection quality and reconnects, usage) and the organisation's usage metering (participant-minutes per
+ * visit and per month, with a cost estimated from the configured rates, as the seeds estimate it).
+ */
+import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import type { Usage, UsageFigures, UsageQuery, VisitSummary } from '../../shared/api/visits.js';
+import { audit } from '../audit/service.js';
+import type { Config } from '../config.js';
+import type { Ctx } from '../context.js';
+import type { Db } from '../db/index.js';
+import { roomParticipants, roomRecordings, rooms, visits } from '../db/schema.js';
+import { listRecordingsOfRooms } from '../rooms/service.js';
+import { listVisitConsents } from './access.js';
+import { transcript } from './chat.js';
+import { visitRoomIds } from './recording.js';
+import { assertCanHost, participantRows, surveyUrlOf, toVisitDto, visitRow, type VisitDeps } from './service.js';
+
+/** The most chat messages a summary carries (a visit's whole conversation, in practice). */
+const SUMMARY_CHAT_LIMIT = 5000;
+
+/** Billing minutes of a stay: whole minutes rounded up, at least one (as providers bill participant-minutes). */
+const billedMinutes = (seconds: number) => Math.max(1, Math.ceil(seconds / 60));
+
+export function usageFigures(participantMinutes: number, recordedMinutes: number, rates: Config['usage']): UsageFigures {
+  const cost = participantMinutes * rates.participantMinuteRate + recordedMinutes * rates.recordingMinuteRate;
+  return { participantMinutes, recordedMinutes, estimatedCost: Math.round(cost * 10_000) / 10_000, currency: rates.currency };
+}
+
+export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitSummary> {
+  const visit = await visitRow(deps.db, ctx.orgId, visitId);
+  assertCanHost(ctx, visit);
+  const people = await participantRows(deps.db, ctx.orgId, visitId);
+  const roomIds = await visitRoomIds(deps, ctx.orgId, visitId);
+  const stays =
+    roomIds.length === 0
+      ? []
+      : await deps.db
+          .select()
+          .from(roomParticipants)
+          .where(and(eq(roomParticipants.orgId, ctx.orgId), inArray(roomParticipants.roomId, roomIds)))
+          .orderBy(asc(roomParticipants.joinedAt), asc(roomParticipants.id));
+  const now = Date.now();
+  const secondsOf = (s: (typeof stays)[number]) => s.durationS ?? Math.max(0, Math.round(((s.leftAt?.getTime() ?? now) - s.joinedAt.getTime()) / 1000));
+  const recordings = await listRecordingsOfRooms(deps.rooms, ctx, roomIds);
+
+  const participants = people.map((p) => {
+    const mine = stays.filter((s) => s.identity === p.id);
+    return {
+      id: p.id,
+      role: p.role,
+      displayName: p.displayName,
+      admission: p.admission,
+      stays: mine.map((s) => ({
+        joinedAt: s.joinedAt.toISOString(),
+        leftAt: s.leftAt?.toISOString() ?? null,
+        durationSeconds: s.leftAt ? secondsOf(s) : null,
+        leaveReason: s.leaveReason,
+        qualityAverage: s.qualityAvg === null ? null : Math.round(s.qualityAvg * 100) / 100,
+        qualityMin: s.qualityMin,
+      })),
+      secondsInVisit: mine.reduce((sum, s) => sum + secondsOf(s), 0),
+      reconnects: Math.max(0, mine.length - 1),
+    };
+  });
+  const measured = stays.filter((s) => s.qualityAvg !== null);
+  const participantMinutes = stays.reduce((sum, s) => sum + billedMinutes(secondsOf(s)), 0);
+  const recordedMinutes = recordings.reduce((sum, r) => sum + (r.durationSeconds === null ? 0 : billedMinutes(r.durationSeconds)), 0);
+  const from = visit.startedAt ?? visit.openedAt;
+  const summary: VisitSummary = {
+    visit: toVisitDto(visit, people, deps.config),
+    durationSeconds: from ? Math.round(((visit.endedAt?.getTime() ?? now) - from.getTime()) / 1000) : null,
+    participants,
+    consents: await listVisitConsents(deps, ctx, visitId),
+    recordings,
+    chat: await transcript(deps.db, ctx.orgId, visitId, SUMMARY_CHAT_LIMIT),
+    quality: {
+      average: measured.length === 0 ? null : Math.round((measured.reduce((sum, s) => sum + s.qualityAvg!, 0) / measured.length) * 100) / 100,
+      worst: measured.length === 0 ? null : Math.min(...measured.map((s) => s.qualityMin ?? 5)),
+      reconnects: participants.reduce((sum, p) => sum + p.reconnects, 0),
+    },
+    usage: usageFigures(participantMinutes, recordedMinutes, deps.usage),
+    surveyUrl: surveyUrlOf(visit, deps.config),
+  };
+  // The summary carries the transcript and who attended: reading it is recorded.
+  await audit(deps.db, ctx, 'visit.summary_viewed', { type: 'visit', id: visitId });
+  return summary;
+}
+
+/** A month's bounds in UTC from `YYYY-MM` (default: the current month). */
+function monthBounds(month: string | undefined, now = new Date()): { label: string; start: Date; end: Date } {
+  const [y, m] = month ? month.split('-').map(Number) : [now.getUTCFullYear(), now.getUTCMonth() + 1];
+  const start = new Date(Date.UTC(y!, m! - 1, 1));
+  const end = new Date(Date.UTC(y!, m!, 1));
+  return { label: `${start.getUTCFullYear()}-${String(start.getUTCMonth() + 1).padStart(2, '0')}`, start, end };
+}
+
+const VISIT_ROOM_NAME = /^visit-([0-9a-f-]{36})$/;
+
+/**
+ * Usage for a month: every stay that began in it (all rooms: visits, group sessions, check-ins, API rooms),
+ * rounded up to whole minutes per stay, and the recordings that began in it; then per visit.
+ */
+export async function usage(db: Db, ctx: Ctx, q: UsageQuery, rates: Config['usage']): Promise<Usage> {
+  const { label, start, end } = monthBounds(q.month);
+  const seconds = sql<number>`greatest(1, coalesce(${roomParticipants.durationS}, extract(epoch from (coalesce(${roomParticipants.leftAt}, now()) - ${roomParticipants.joinedAt}))::int))`;
+  const stayRows = await db
+    .select({ name: rooms.name, minutes: sql<string>`sum(ceil(${seconds} / 60.0))`, roomCount: sql<string>`count(distinct ${rooms.id})` })
+    .from(roomParticipants)
+    .innerJoin(rooms, and(eq(rooms.orgId, roomParticipants.orgId), eq(rooms.id, roomParticipants.roomId)))
+    .where(and(eq(roomParticipants.orgId, ctx.orgId), gte(roomParticipants.joinedAt, start), lt(roomParticipants.joinedAt, end)))
+    .groupBy(rooms.name);
+  const recSeconds = sql<number>`greatest(1, extract(epoch from (${roomRecordings.endedAt} - ${roomRecordings.startedAt}))::int)`;
+  const recRows = await db
+    .select({ name: rooms.name, minutes: sql<string>`sum(ceil(${recSeconds} / 60.0))` })
+    .from(roomRecordings)
+    .innerJoin(rooms, and(eq(rooms.orgId, roomRecordings.orgId), eq(rooms.id, roomRecordings.roomId)))
+    .where(and(eq(roomRecordings.orgId, ctx.orgId), gte(roomRecordings.startedAt, start), lt(roomRecordings.startedAt, end), sql`${roomRecordings.endedAt} is not null`))
+    .groupBy(rooms.name);
+
+  const byVisit = new Map<string, { participant: number; recorded: number }>();
+  let participantMinutes = 0;
+  let recordedMinutes = 0;
+  let roomCount = 0;
+  for (const r of stayRows) {
+    const minutes = Number(r.minutes);
+    participantMinutes += minutes;
+    roomCount += Number(r.roomCount);
+    const visitId = VISIT_ROOM_NAME.exec(r.name)?.[1];
+    if (visitId) byVisit.set(visitId, { participant: minutes, recorded: 0 });
+  }
+  for (const r of recRows) {
+    const minutes = Number(r.minutes);
+    recordedMinutes += minutes;
+    const visitId = VISIT_ROOM_NAME.exec(r.name)?.[1];
+    if (visitId) byVisit.set(visitId, { participant: byVisit.get(visitId)?.participant ?? 0, recorded: minutes });
+  }
+  const ids = [...byVisit.keys()];
+  const visitRows =
+    ids.length === 0
+      ? []
+      : await db
+          .select({ id: visits.id, scheduledStart: visits.scheduledStart, status: visits.status })
+          .from(visits)
+          .where(and(eq(visits.orgId, ctx.orgId), inArray(visits.id, ids)))
+          .orderBy(asc(visits.scheduledStart), asc(visits.id));
+  return {
+    month: label,
+    total: usageFigures(participantMinutes, recordedMinutes, rates),
+    rooms: roomCount,
+    visits: visitRows.map((v) => {
+      const u = byVisit.get(v.id)!;
+      return { visitId: v.id, scheduledStart: v.scheduledStart.toISOString(), status: v.status, usage: usageFigures(u.participant, u.recorded, rates) };
+    }),
+  };
+}

@@ -1,0 +1,322 @@
+// What a visit leaves behind, on both databases: recording only with everyone's consent (and nobody recorded
+// who has not agreed), the recordings' retention, the in-call chat (stored, then delivered by the server, for the
+// visit's people only), the post-visit summary with its survey link, and usage metering.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { and, eq } from 'drizzle-orm';
+import { auditEvents, roomRecordings } from '../src/server/db/schema.js';
+import { deleteExpiredRecordings } from '../src/server/rooms/lifecycle.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { auditActions } from './helpers/audit.js';
+import { caller, createTestOrg, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
+import { DB_KINDS } from './helpers/db.js';
+import { sleep, waitFor } from './helpers/media.js';
+import { RtcClient } from './helpers/rtc.js';
+
+const SURVEY = 'https://survey.example.test/after-visit?v={visitId}';
+const ENV = {
+  LINK_SIGNING_SECRET: 'test-link-secret-'.repeat(3),
+  TOKEN_SIGNING_SECRET: 'test-token-secret-'.repeat(3),
+  LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
+  VISIT_SURVEY_URL: SURVEY,
+  USAGE_PARTICIPANT_MINUTE_RATE: '0.004',
+  USAGE_RECORDING_MINUTE_RATE: '0.01',
+};
+
+interface Token {
+  token: string;
+  identity: string;
+  admission: string;
+  recording: boolean;
+  consentsRequired: { kind: string; version: string }[];
+}
+
+for (const kind of DB_KINDS) {
+  describe(`visit recording, chat, summary and usage on ${kind}`, () => {
+    let t: TestApp;
+    let a: TestOrg;
+    let b: TestOrg;
+    let base: string;
+
+    before(async () => {
+      t = await createTestApp(kind, { env: ENV });
+      [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
+      base = await t.listen();
+    });
+    after(() => t.close());
+
+    async function patient(givenName = 'Pat'): Promise<string> {
+      const res = await a.clinician.post('/api/v1/patients', { givenName, familyName: 'Records' });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json().id;
+    }
+
+    /** An instant visit, started, with one patient. */
+    async function openVisit(): Promise<{ id: string; patientId: string }> {
+      const patientId = await patient();
+      const res = await a.clinician.post('/api/v1/visits', { patientIds: [patientId], start: true });
+      assert.equal(res.statusCode, 201, res.body);
+      return { id: res.json().id, patientId };
+    }
+
+    /** Invites, joins with the link and accepts the telehealth consent: the participant's caller. */
+    async function arrive(visitId: string, invite: Record<string, unknown>): Promise<Caller> {
+      const link = await a.clinician.post(`/api/v1/visits/${visitId}/invites`, invite);
+      assert.equal(link.statusCode, 201, link.body);
+      const joined = await a.anonymous.post('/api/v1/join', { token: link.json().token });
+      assert.equal(joined.statusCode, 200, joined.body);
+      const who = caller(t.app, { authorization: `Bearer ${joined.json().session}` });
+      const version = joined.json().consentsRequired[0].version;
+      assert.equal((await who.post(`/api/v1/visits/${visitId}/consents`, { kind: 'telehealth', version })).statusCode, 201);
+      return who;
+    }
+
+    async function token(who: Caller, visitId: string): Promise<Token> {
+      const res = await who.post(`/api/v1/visits/${visitId}/token`);
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json();
+    }
+
+    async function admit(visitId: string, participantId: string): Promise<void> {
+      const res = await a.clinician.post(`/api/v1/visits/${visitId}/participants/${participantId}/admit`);
+      assert.equal(res.statusCode, 200, res.body);
+    }
+
+    /** Polls an async check until it holds (or fails after 10 s). */
+    async function until(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+      const deadline = Date.now() + ms;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await sleep(50);
+      }
+    }
+
+    const notice = (client: RtcClient, code: string) => waitFor(`${client.identity} to be told ${code}`, () => client.messages.some((m) => m.type === 'notice' && m.code === code));
+
+    async function recordingsOf(visitId: string): Promise<{ id: string; identity: string; status: string; bytes: number | null; deletedAt: string | null }[]> {
+      const res = await a.clinician.get(`/api/v1/visits/${visitId}/recordings`);
+      assert.equal(res.statusCode, 200, res.body);
+      return res.json().data;
+    }
+
+    test('recording starts only when everyone in the visit agreed; a later joiner is asked and not recorded until they agree', async () => {
+      const v = await openVisit();
+      const pat = await arrive(v.id, { role: 'patient', patientId: v.patientId });
+      const hostToken = await token(a.clinician, v.id);
+      const patToken = await token(pat, v.id);
+      assert.deepEqual([patToken.recording, patToken.consentsRequired], [false, []]);
+      await admit(v.id, patToken.identity);
+      const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { publish: ['microphone', 'camera'], replay: true });
+      const patient = await RtcClient.connect(base, patToken.token, patToken.identity, { publish: ['microphone', 'camera'], replay: true });
+      const clients = [host, patient];
+      try {
+        await until('both in the room', async () => (await a.clinician.get(`/api/v1/visits/${v.id}/recording`)).json().notRecorded.length === 1);
+        const state = (await a.clinician.get(`/api/v1/visits/${v.id}/recording`)).json();
+        assert.deepEqual(state, { recording: false, recordingSince: null, notRecorded: [patToken.identity] });
+
+        // Who may start it: not the patient, not another organisation; and not while the patient has not agreed.
+        expectStatus(await pat.post(`/api/v1/visits/${v.id}/recordings/start`), 403, 'forbidden');
+        expectStatus(await b.admin.post(`/api/v1/visits/${v.id}/recordings/start`), 404, 'not_found');
+        expectStatus(await a.caregiver.post(`/api/v1/visits/${v.id}/recordings/start`), 403, 'forbidden');
+        const refused = await a.clinician.post(`/api/v1/visits/${v.id}/recordings/start`);
+        expectStatus(refused, 409, 'recording_consent_missing');
+        assert.deepEqual(errorOf(refused).details, { participantIds: [patToken.identity] });
+        assert.equal((await a.clinician.get(`/api/v1/visits/${v.id}`)).json().recordingSince, null);
+
+        const texts = (await pat.get('/api/v1/consent-texts')).json() as { kind: string; version: string }[];
+        const recordingText = texts.find((x) => x.kind === 'recording')!;
+        assert.equal((await pat.post(`/api/v1/visits/${v.id}/consents`, { kind: 'recording', version: recordingText.version })).statusCode, 201);
+        const started = await a.clinician.post(`/api/v1/visits/${v.id}/recordings/start`);
+        assert.equal(started.statusCode, 200, started.body);
+        assert.equal(started.json().recording, true);
+        assert.deepEqual(started.json().notRecorded, []);
+        assert.ok((await pat.get(`/api/v1/visits/${v.id}`)).json().recordingSince, 'the patient sees the recording indicator');
+        await Promise.all([notice(host, 'recording_started'), notice(patient, 'recording_started')]);
+
+        // An interpreter joins the recorded visit: asked first, and kept out of the recording until they agree.
+        const interp = await arrive(v.id, { role: 'interpreter', displayName: 'Ivy Interpreter' });
+        const interpToken = await token(interp, v.id);
+        assert.equal(interpToken.recording, true);
+        assert.deepEqual(interpToken.consentsRequired.map((c) => [c.kind, c.version]), [['recording', recordingText.version]]);
+        await admit(v.id, interpToken.identity);
+        const interpreter = await RtcClient.connect(base, interpToken.token, interpToken.identity, { publish: ['microphone', 'camera'], replay: true });
+        clients.push(interpreter);
+        await notice(interpreter, 'recording_consent_required');
+        await until('host and patient recorded', async () => {
+          const ids = new Set((await recordingsOf(v.id)).filter((r) => r.status === 'recording').map((r) => r.identity));
+          return ids.has(hostToken.identity) && ids.has(patToken.identity);
+        });
+        await sleep(1500);
+        assert.ok(!(await recordingsOf(v.id)).some((r) => r.identity === interpToken.identity), 'the interpreter is not recorded before agreeing');
+        assert.deepEqual((await a.clinician.get(`/api/v1/visits/${v.id}/recording`)).json().notRecorded, [interpToken.identity]);
+
+        assert.equal((await interp.post(`/api/v1/visits/${v.id}/consents`, { kind: 'recording', version: recordingText.version })).statusCode, 201);
+        await until('the interpreter recorded', async () => (await recordingsOf(v.id)).some((r) => r.identity === interpToken.identity && r.status === 'recording'));
+        await sleep(1000);
+
+        const stopped = await a.clinician.post(`/api/v1/visits/${v.id}/recordings/stop`);
+        assert.equal(stopped.statusCode, 200, stopped.body);
+        assert.equal(stopped.json().recording, false);
+        await notice(patient, 'recording_stopped');
+        await t.app.roomEvents.idle();
+        const files = await recordingsOf(v.id);
+        assert.deepEqual(new Set(files.map((f) => f.identity)), new Set([hostToken.identity, patToken.identity, interpToken.identity]));
+        for (const f of files) assert.equal(f.status, 'completed', JSON.stringify(f));
+
+        // Download: the host gets the WebM; nobody else's visit, organisation or role does.
+        const download = await a.clinician.get(`/api/v1/visits/${v.id}/recordings/${files[0]!.id}/media`);
+        assert.equal(download.statusCode, 200);
+        assert.equal(download.headers['content-type'], 'video/webm');
+        assert.equal(download.rawPayload.subarray(0, 4).toString('hex'), '1a45dfa3', 'an EBML (WebM) file');
+        assert.equal(Number(download.headers['content-length']), files[0]!.bytes);
+        expectStatus(await a.caregiver.get(`/api/v1/visits/${v.id}/recordings/${files[0]!.id}/media`), 403, 'forbidden');
+        expectStatus(await b.admin.get(`/api/v1/visits/${v.id}/recordings/${files[0]!.id}/media`), 404, 'not_found');
+        expectStatus(await pat.get(`/api/v1/visits/${v.id}/recordings`), 403, 'forbidden');
+        const otherVisit = await openVisit();
+        expectStatus(await a.clinician.get(`/api/v1/visits/${otherVisit.id}/recordings/${files[0]!.id}/media`), 404, 'not_found');
+        const actions = await auditActions(t, a.orgId, v.id);
+        for (const action of ['visit.recording_started', 'visit.recording_stopped', 'visit.recording_downloaded']) assert.ok(actions.includes(action), action);
+
+        // The end: quality over each stay reaches the summary.
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/end`)).statusCode, 200);
+        await t.app.roomEvents.idle();
+        const summary = (await a.clinician.get(`/api/v1/visits/${v.id}/summary`)).json();
+        assert.equal(summary.recordings.length, files.length);
+        assert.ok(typeof summary.quality.average === 'number' && summary.quality.average >= 0 && summary.quality.average <= 5, JSON.stringify(summary.quality));
+        assert.ok(Number.isInteger(summary.quality.worst), JSON.stringify(summary.quality));
+        assert.ok(summary.usage.recordedMinutes >= 3, JSON.stringify(summary.usage));
+
+        // Retention: files past it are deleted from disk; the record of them stays, and says so.
+        const paths = await t.database.db.select({ file: roomRecordings.file }).from(roomRecordings).where(eq(roomRecordings.orgId, a.orgId));
+        assert.equal(await deleteExpiredRecordings(t.app.rooms, 30, new Date(Date.now() + 29 * 86_400_000)), 0, 'not yet');
+        assert.ok((await deleteExpiredRecordings(t.app.rooms, 30, new Date(Date.now() + 31 * 86_400_000))) >= files.length);
+        for (const p of paths) assert.equal(existsSync(path.join(t.config.rtc.recordingsDir, p.file!)), false, p.file!);
+        const after = await recordingsOf(v.id);
+        assert.ok(after.every((f) => f.deletedAt !== null));
+        const gone = await a.clinician.get(`/api/v1/visits/${v.id}/recordings/${files[0]!.id}/media`);
+        expectStatus(gone, 404, 'not_found');
+        assert.match(errorOf(gone).message, /retention/);
+        const deletions = await t.database.db
+          .select()
+          .from(auditEvents)
+          .where(and(eq(auditEvents.orgId, a.orgId), eq(auditEvents.action, 'room.recording_deleted')));
+        assert.equal(deletions.length, after.length);
+      } finally {
+        await Promise.all(clients.map((c) => c.close()));
+      }
+    });
+
+    test('chat: stored, then delivered by the server to the people in the visit; nobody waiting or outside reads it', async () => {
+      const v = await openVisit();
+      const pat = await arrive(v.id, { role: 'patient', patientId: v.patientId });
+      const patToken = await token(pat, v.id);
+      // Waiting: neither writes nor reads.
+      expectStatus(await pat.post(`/api/v1/visits/${v.id}/messages`, { body: 'hello?' }), 403, 'not_admitted');
+      expectStatus(await pat.get(`/api/v1/visits/${v.id}/messages`), 403, 'not_admitted');
+      await admit(v.id, patToken.identity);
+      const patient = await RtcClient.connect(base, patToken.token, patToken.identity, { media: false });
+      try {
+        const first = await a.clinician.post(`/api/v1/visits/${v.id}/messages`, { body: '  Can you hear me?  ' });
+        assert.equal(first.statusCode, 201, first.body);
+        assert.equal(first.json().body, 'Can you hear me?');
+        assert.equal(first.json().role, 'host');
+        const delivered = await waitFor('the chat message over the media connection', () => patient.data.find((d) => d.from === null));
+        assert.deepEqual(JSON.parse(delivered.payload), { type: 'chat', visitId: v.id, message: first.json() });
+
+        const second = await pat.post(`/api/v1/visits/${v.id}/messages`, { body: 'Yes, loud and clear.' });
+        assert.equal(second.statusCode, 201, second.body);
+        assert.equal(second.json().participantId, patToken.identity);
+        const transcript = (await a.clinician.get(`/api/v1/visits/${v.id}/messages`)).json().data as { id: string; body: string }[];
+        assert.deepEqual(transcript.map((m) => m.body), ['Can you hear me?', 'Yes, loud and clear.']);
+        assert.deepEqual((await pat.get(`/api/v1/visits/${v.id}/messages?after=${transcript[0]!.id}`)).json().data.map((m: { body: string }) => m.body), ['Yes, loud and clear.']);
+        // The organisation's record: an admin and the host app read it; they do not write in it.
+        assert.equal((await a.apiKey.get(`/api/v1/visits/${v.id}/messages`)).json().data.length, 2);
+        assert.equal((await a.admin.get(`/api/v1/visits/${v.id}/messages`)).json().data.length, 2);
+        expectStatus(await a.apiKey.post(`/api/v1/visits/${v.id}/messages`, { body: 'x' }), 403, 'forbidden');
+        expectStatus(await a.admin.post(`/api/v1/visits/${v.id}/messages`, { body: 'x' }), 403, 'forbidden');
+        expectStatus(await a.caregiver.get(`/api/v1/visits/${v.id}/messages`), 403, 'forbidden');
+        expectStatus(await b.admin.get(`/api/v1/visits/${v.id}/messages`), 404, 'not_found');
+        expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/messages`, { body: '   ' }), 400, 'validation_failed');
+        expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/messages`, { body: 'x'.repeat(4001) }), 400, 'validation_failed');
+        expectStatus(await a.clinician.get(`/api/v1/visits/${v.id}/messages?after=${v.id}`), 400, 'validation_failed');
+
+        // Bodies are PHI: the audit has the message's id and size, never its words.
+        const sent = await t.database.db.select().from(auditEvents).where(and(eq(auditEvents.orgId, a.orgId), eq(auditEvents.action, 'visit.message_sent')));
+        assert.ok(sent.length >= 2);
+        for (const e of sent) assert.doesNotMatch(JSON.stringify(e), /hear me|loud and clear/);
+
+        // The end: the patient is handed the survey before the room closes; the chat is closed.
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/end`)).statusCode, 200);
+        const survey = await waitFor('the survey link', () => patient.data.map((d) => JSON.parse(d.payload) as { type: string; url?: string }).find((p) => p.type === 'survey'));
+        assert.equal(survey.url, SURVEY.replace('{visitId}', v.id));
+        expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/messages`, { body: 'too late' }), 409, 'invalid_state');
+        expectStatus(await pat.post(`/api/v1/visits/${v.id}/messages`, { body: 'too late' }), 401, 'unauthenticated');
+      } finally {
+        await patient.close();
+      }
+    });
+
+    test('summary: attendance with reconnects, consents, chat, usage and the survey link; usage per month', async () => {
+      const v = await openVisit();
+      const pat = await arrive(v.id, { role: 'patient', patientId: v.patientId });
+      const hostToken = await token(a.clinician, v.id);
+      const patToken = await token(pat, v.id);
+      await admit(v.id, patToken.identity);
+      const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { media: false });
+      let patient = await RtcClient.connect(base, patToken.token, patToken.identity, { media: false });
+      await a.clinician.post(`/api/v1/visits/${v.id}/messages`, { body: 'Welcome.' });
+      // The patient's connection ends and they come back (a second stay, the same identity, no re-admission).
+      patient.send({ type: 'leave' });
+      await patient.closed();
+      await t.app.roomEvents.idle();
+      const again = await token(pat, v.id);
+      assert.deepEqual([again.identity, again.admission], [patToken.identity, 'admitted']);
+      patient = await RtcClient.connect(base, again.token, again.identity, { media: false });
+      await t.app.roomEvents.idle();
+      assert.equal((await a.clinician.get(`/api/v1/visits/${v.id}/summary`)).statusCode, 200, 'a summary while the visit is on');
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/end`)).statusCode, 200);
+      await Promise.all([host.close(), patient.close()]);
+      await t.app.roomEvents.idle();
+
+      const res = await a.clinician.get(`/api/v1/visits/${v.id}/summary`);
+      assert.equal(res.statusCode, 200, res.body);
+      const s = res.json();
+      assert.equal(s.visit.status, 'ended');
+      assert.ok(s.durationSeconds >= 0);
+      const byId = new Map((s.participants as { id: string; stays: { leftAt: string | null; leaveReason: string }[]; reconnects: number }[]).map((p) => [p.id, p]));
+      assert.equal(byId.get(patToken.identity)!.stays.length, 2);
+      assert.equal(byId.get(patToken.identity)!.reconnects, 1);
+      assert.equal(byId.get(patToken.identity)!.stays[0]!.leaveReason, 'left');
+      assert.equal(byId.get(hostToken.identity)!.stays.length, 1);
+      assert.ok([...byId.values()].every((p) => p.stays.every((st) => st.leftAt !== null)));
+      assert.equal(s.quality.reconnects, 1);
+      assert.deepEqual(s.consents.map((c: { kind: string; participantId: string }) => [c.kind, c.participantId]), [['telehealth', patToken.identity]]);
+      assert.deepEqual(s.chat.map((m: { body: string }) => m.body), ['Welcome.']);
+      // Three stays of under a minute: three participant-minutes at 0.004 each.
+      assert.deepEqual(s.usage, { participantMinutes: 3, recordedMinutes: 0, estimatedCost: 0.012, currency: 'USD' });
+      assert.equal(s.surveyUrl, SURVEY.replace('{visitId}', v.id));
+      assert.equal(s.visit.surveyUrl, s.surveyUrl);
+      assert.ok((await auditActions(t, a.orgId, v.id)).includes('visit.summary_viewed'));
+      expectStatus(await a.caregiver.get(`/api/v1/visits/${v.id}/summary`), 403, 'forbidden');
+      expectStatus(await b.admin.get(`/api/v1/visits/${v.id}/summary`), 404, 'not_found');
+      assert.equal((await a.apiKey.get(`/api/v1/visits/${v.id}/summary`)).statusCode, 200);
+
+      // Usage: this month holds the visit (and every other room of the organisation); other organisations' do not.
+      const usage = await a.admin.get('/api/v1/usage');
+      assert.equal(usage.statusCode, 200, usage.body);
+      const u = usage.json();
+      assert.match(u.month, /^\d{4}-\d{2}$/);
+      const mine = (u.visits as { visitId: string; usage: unknown }[]).find((x) => x.visitId === v.id);
+      assert.deepEqual(mine?.usage, { participantMinutes: 3, recordedMinutes: 0, estimatedCost: 0.012, currency: 'USD' });
+      assert.ok(u.total.participantMinutes >= 3);
+      assert.ok(u.rooms >= 1);
+      assert.equal((await b.admin.get('/api/v1/usage')).json().visits.length, 0);
+      assert.deepEqual((await a.admin.get('/api/v1/usage?month=2020-01')).json().total, { participantMinutes: 0, recordedMinutes: 0, estimatedCost: 0, currency: 'USD' });
+      expectStatus(await a.admin.get('/api/v1/usage?month=2026-13'), 400, 'validation_failed');
+      expectStatus(await a.clinician.get('/api/v1/usage'), 403, 'forbidden');
+      assert.equal((await a.apiKey.get('/api/v1/usage')).statusCode, 200);
+    });
+  });
+}
