@@ -33,7 +33,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { gitCommit, machineTicks, ROOT, runBench } from './common.js';
+import { ROOT, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
@@ -54,30 +54,8 @@ for (const kind of DB_KINDS) if (kind !== 'pglite' && kind !== 'postgres') throw
 // ---------------------------------------------------------------------------------------------------------
 // Cleanup: everything acquired registers its release here; it runs on success, failure and Ctrl-C.
 
-const cleanups: Array<{ what: string; run: () => Promise<void> | void }> = [];
-let cleaningUp: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaningUp ??= (async () => {
-    for (const { what, run } of cleanups.reverse()) {
-      try {
-        await run();
-      } catch (err) {
-        console.error(`cleanup (${what}) failed:`, (err as Error).message);
-      }
-    }
-  })();
-  return cleaningUp;
-}
-process.on('uncaughtException', (err) => {
-  console.error('\nBENCHMARK FAILED (uncaught):', err);
-  void cleanUp().then(() => process.exit(1));
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (!cleaningUp) console.error(`\n${signal}: cleaning up…`);
-    void cleanUp().then(() => process.exit(130));
-  });
-}
+const cleanups = installCleanups();
+const cleanUp = cleanups.run;
 
 // ---------------------------------------------------------------------------------------------------------
 // The server child process.
@@ -113,7 +91,7 @@ async function startServer(mode: 'bare' | 'pglite' | 'postgres', target?: string
     await exit;
     clearTimeout(killer);
   };
-  cleanups.push({ what: `${mode} server (pid ${child.pid})`, run: stop });
+  cleanups.add(`${mode} server (pid ${child.pid})`, stop);
 
   const waiting: Array<(message: Record<string, unknown>) => void> = [];
   const lines = createInterface({ input: child.stdout! });
@@ -371,7 +349,7 @@ function printTable(results: CaseResult[]): void {
 async function main(): Promise<number> {
   const started = Date.now();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'openvisit-bench-'));
-  cleanups.push({ what: `temp dir ${tmp}`, run: () => rmSync(tmp, { recursive: true, force: true }) });
+  cleanups.add(`temp dir ${tmp}`, () => rmSync(tmp, { recursive: true, force: true }));
   console.error(`OpenVisit API benchmark: ${SECONDS} s per case, ${CONNECTIONS} connections, warm-up ${WARMUP_SECONDS} s; ${os.cpus().length} cores, Node ${process.version}`);
 
   // Other work on the machine (a test suite, a build) skews every figure: measure it, and say so.
@@ -400,7 +378,7 @@ async function main(): Promise<number> {
       server = await startServer('pglite', path.join(tmp, 'pglite'));
     } else {
       const database = await createTestDatabase('postgres');
-      cleanups.push({ what: 'PostgreSQL benchmark database', run: () => database.close() });
+      cleanups.add('PostgreSQL benchmark database', () => database.close());
       server = await startServer('postgres', database.url!);
     }
     results.push(...(await benchOpenVisit(db, server, checks)));

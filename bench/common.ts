@@ -39,3 +39,38 @@ export async function runBench(main: () => Promise<number>, cleanUp: () => Promi
   }
   process.exit(code);
 }
+
+/** Releases a benchmark acquired (servers, databases, temp dirs), run in reverse order, each at most once in all. */
+export interface Cleanups {
+  /** Registers a release; it runs on success, failure, Ctrl-C and uncaught errors. */
+  add(what: string, run: () => Promise<void> | void): void;
+  /** Runs every release (later calls get the same promise); a failing one is reported and the rest still run. */
+  run(): Promise<void>;
+}
+
+/** A benchmark's cleanup registry, with the process handlers that run it on Ctrl-C and uncaught errors. */
+export function installCleanups(): Cleanups {
+  const entries: Array<{ what: string; run: () => Promise<void> | void }> = [];
+  let running: Promise<void> | undefined;
+  const run = () =>
+    (running ??= (async () => {
+      for (const { what, run: release } of entries.reverse()) {
+        try {
+          await release();
+        } catch (err) {
+          console.error(`cleanup (${what}) failed:`, (err as Error).message);
+        }
+      }
+    })());
+  process.on('uncaughtException', (err) => {
+    console.error('\nBENCHMARK FAILED (uncaught):', err);
+    void run().then(() => process.exit(1));
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (!running) console.error(`\n${signal}: cleaning up…`);
+      void run().then(() => process.exit(130));
+    });
+  }
+  return { add: (what, release) => void entries.push({ what, run: release }), run };
+}

@@ -42,7 +42,7 @@ import { WebSocket } from 'ws';
 import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
 import type { HubMessage } from '../src/shared/events.js';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { gitCommit, machineTicks, ROOT, runBench } from './common.js';
+import { ROOT, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
 import { isChildMessage, Requester, type ProcessSample } from './media-ipc.js';
 import type { PeerCounters, PeerSpec } from './visits-peers.js';
 
@@ -100,30 +100,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 // ---------------------------------------------------------------------------------------------------------
 // Cleanup: everything acquired registers its release here; it runs on success, failure, Ctrl-C and timeout.
 
-const cleanups: Array<{ what: string; run: () => Promise<void> | void }> = [];
-let cleaningUp: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaningUp ??= (async () => {
-    for (const { what, run } of cleanups.reverse()) {
-      try {
-        await run();
-      } catch (err) {
-        console.error(`cleanup (${what}) failed:`, (err as Error).message);
-      }
-    }
-  })();
-  return cleaningUp;
-}
-process.on('uncaughtException', (err) => {
-  console.error('\nBENCHMARK FAILED (uncaught):', err);
-  void cleanUp().then(() => process.exit(1));
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (!cleaningUp) console.error(`\n${signal}: cleaning up…`);
-    void cleanUp().then(() => process.exit(130));
-  });
-}
+const cleanups = installCleanups();
+const cleanUp = cleanups.run;
 
 // ---------------------------------------------------------------------------------------------------------
 // CPU and memory of a process (Linux /proc; null elsewhere) and of the machine.
@@ -208,7 +186,7 @@ async function startServer(label: string, args: string[]): Promise<Server> {
       await exit;
       clearTimeout(killer);
     })());
-  cleanups.push({ what: `${label} server (pid ${child.pid})`, run: stop });
+  cleanups.add(`${label} server (pid ${child.pid})`, stop);
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${label} server did not start within 120 s`)), 120_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -225,7 +203,7 @@ async function startServer(label: string, args: string[]): Promise<Server> {
 async function startServerFor(label: string, tmp: string): Promise<Server> {
   if (DB === 'pglite') return startServer(label, ['pglite', mkdtempSync(path.join(tmp, `${label}-`))]);
   const database = await createTestDatabase('postgres');
-  cleanups.push({ what: `PostgreSQL database (${label})`, run: () => database.close() });
+  cleanups.add(`PostgreSQL database (${label})`, () => database.close());
   return startServer(label, ['postgres', database.url!]);
 }
 
@@ -303,7 +281,7 @@ interface Hub {
 async function openHub(server: Server, auth: { cookie: string }): Promise<Hub> {
   const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/v1/events`, { headers: { cookie: auth.cookie } });
   const waiting = new Map<string, { resolve: (at: number) => void; timer: NodeJS.Timeout }>();
-  cleanups.push({ what: 'hub socket', run: () => ws.terminate() });
+  cleanups.add('hub socket', () => ws.terminate());
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the hub sent no hello within 10 s')), 10_000);
     ws.on('message', (raw) => {
@@ -637,7 +615,7 @@ async function startPeerProc(index: number): Promise<PeerProc> {
       clearTimeout(term);
       clearTimeout(kill);
     })());
-  cleanups.push({ what: `peers process (pid ${proc.pid})`, run: stop });
+  cleanups.add(`peers process (pid ${proc.pid})`, stop);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the peers process did not start within 30 s')), 30_000);
     proc.on('message', (raw) => {
@@ -1021,7 +999,7 @@ async function main(): Promise<number> {
   const started = Date.now();
   const deadline = started + RUN_LIMIT_MS;
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'openvisit-bench-visits-'));
-  cleanups.push({ what: `temp dir ${tmp}`, run: () => rmSync(tmp, { recursive: true, force: true }) });
+  cleanups.add(`temp dir ${tmp}`, () => rmSync(tmp, { recursive: true, force: true }));
   console.error(`OpenVisit visits benchmark (${DB}): parts ${[...PARTS].join(', ')}; ${os.cpus().length} cores, Node ${process.version}`);
 
   const idleBefore = machineTicks();
