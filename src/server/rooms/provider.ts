@@ -120,8 +120,11 @@ export interface MediaProvider {
   /** Disconnects one participant; resolves false when they were not connected. */
   removeParticipant(providerRoomId: string, identity: string, reason: string): Promise<boolean>;
   mintToken(input: MintTokenInput): Promise<MintedToken>;
-  /** Server-authoritative routing; may be set before the participant connects. Resolves the resulting state, null when the room is not live. */
-  setRouting(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<RoutingState | null>;
+  /**
+   * Server-authoritative routing; may be set before the participant connects. Resolves the resulting state and
+   * whether it changed, null when the room is not live.
+   */
+  setRouting(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<{ state: RoutingState; changed: boolean } | null>;
   /** A per-pair override: whether `subscriber` receives `publisher`'s media of `kind` ('*': all); null removes it. */
   setSubscription(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null): Promise<boolean>;
   /** Records everyone in the room (and whoever joins) whose routing says `recorded`, until stopped; false when the room is not live. */

@@ -171,22 +171,25 @@ export async function removeRoomParticipant(deps: RoomDeps, ctx: Ctx, name: stri
 }
 
 /**
- * Sets where a participant's media goes (group, host mutes). Works before the participant joins, so a
- * feature can place someone (a waiting room, a breakout) before handing out their token. Audited.
+ * Sets where a participant's media goes (group, host mutes, recorded). Works before the participant joins, so a
+ * feature can place someone (a waiting room, a breakout) before handing out their token. Audited when it changes
+ * something (placing someone where they already are is not an event).
  */
 export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, identity: string, update: ParticipantRoutingBody): Promise<ParticipantRouting> {
   const row = await getRoom(deps.db, ctx.orgId, name);
   if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
-  const state = await deps.media.setRouting(row.providerRoomId, identity, update);
-  if (!state) throw new AppError('provider_error', 'The media provider does not have this room live.');
-  await audit(deps.db, ctx, 'room.participant_routed', { type: 'room', id: row.id }, {
-    identity,
-    group: update.group ?? null,
-    audioMuted: update.audioMuted ?? null,
-    videoMuted: update.videoMuted ?? null,
-    recorded: update.recorded ?? null,
-  });
-  return { identity, ...state };
+  const result = await deps.media.setRouting(row.providerRoomId, identity, update);
+  if (!result) throw new AppError('provider_error', 'The media provider does not have this room live.');
+  if (result.changed) {
+    await audit(deps.db, ctx, 'room.participant_routed', { type: 'room', id: row.id }, {
+      identity,
+      group: update.group ?? null,
+      audioMuted: update.audioMuted ?? null,
+      videoMuted: update.videoMuted ?? null,
+      recorded: update.recorded ?? null,
+    });
+  }
+  return { identity, ...result.state };
 }
 
 /** Tokens of `identity` issued until `issuedBefore` no longer join the room (the provider refuses them). Audited. */

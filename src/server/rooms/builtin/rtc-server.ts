@@ -244,11 +244,13 @@ export class RtcServer {
   }
 
   /** Sets where a participant's media goes; works before the participant connects (applied on join). */
-  setRouting(roomId: string, identity: string, update: RoutingUpdate): RoutingState | null {
+  setRouting(roomId: string, identity: string, update: RoutingUpdate): { state: RoutingState; changed: boolean } | null {
     const room = this.#rooms.get(roomId);
     if (!room) return null;
     const pref = this.#pref(room, identity);
     const peer = room.peers.get(identity);
+    const stateOf = (): RoutingState => ({ group: pref.group, audioMuted: pref.hostMuted.has('audio'), videoMuted: pref.hostMuted.has('video'), recorded: pref.recorded });
+    const before = stateOf();
     if (update.group !== undefined) pref.group = update.group;
     for (const [kind, muted] of [['audio', update.audioMuted], ['video', update.videoMuted]] as const) {
       if (muted === undefined) continue;
@@ -263,12 +265,15 @@ export class RtcServer {
         else void this.#o.sfu.stopRecording(peer.session.id);
       }
     }
+    const state = stateOf();
+    const changed = state.group !== before.group || state.audioMuted !== before.audioMuted || state.videoMuted !== before.videoMuted || state.recorded !== before.recorded;
+    if (!changed) return { state, changed };
     if (peer?.session) this.#applyRouting(peer, peer.session);
     if (peer) {
       this.#syncVisibility(room);
       this.#broadcastUpdate(peer);
     }
-    return { group: pref.group, audioMuted: pref.hostMuted.has('audio'), videoMuted: pref.hostMuted.has('video'), recorded: pref.recorded };
+    return { state, changed };
   }
 
   /** Tokens of `identity` issued at or before `issuedBefore` no longer join this room (nor resume in it). */
