@@ -337,6 +337,8 @@ for (const kind of DB_KINDS) {
 
         assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/admit`)).statusCode, 200);
         await Promise.all([pat.receives(hostCam), host.receives(patCam), host.receives(patMic)]);
+        const told = (code: string) => pat.messages.some((m) => m.type === 'notice' && m.code === code);
+        assert.ok(told('admitted'), 'the patient is told they are in');
         // The host and an admitted patient are both in: the visit is under way.
         await t.app.roomEvents.idle();
         const deadline = Date.now() + 5000;
@@ -346,6 +348,7 @@ for (const kind of DB_KINDS) {
 
         assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/return`)).statusCode, 200);
         await Promise.all([pat.receivesNothingOf(hostCam), host.receivesNothingOf(patCam, patMic)]);
+        assert.ok(told('returned_to_waiting_room'));
 
         // Removed: disconnected, and the media token they still hold no longer gets them in.
         assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/remove`)).statusCode, 200);
@@ -392,6 +395,51 @@ for (const kind of DB_KINDS) {
       } finally {
         await restarted.close();
       }
+    });
+
+    test('post-visit survey: each patient gets their own link at the end; one answer, shown in the summary', async () => {
+      const p1 = await patient(a);
+      const v = (await a.clinician.post('/api/v1/visits', { patientIds: [p1], start: true })).json();
+      const link = (await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'patient', patientId: p1 })).json();
+      const { who, body } = await join(link.token);
+      await who.post(`/api/v1/visits/${v.id}/consents`, { kind: 'telehealth', version: (body.consentsRequired as { version: string }[])[0]!.version });
+      const patToken = (await who.post(`/api/v1/visits/${v.id}/token`)).json();
+      await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patToken.identity}/admit`);
+      const base = await t.listen();
+      const pat = await RtcClient.connect(base, patToken.token, patToken.identity, { media: false });
+      let url: string;
+      try {
+        // Not before the end: a survey link of a visit still on is refused.
+        const early = createLinkSigner(ENV.LINK_SIGNING_SECRET, 'survey').sign(patToken.identity);
+        expectStatus(await a.anonymous.post('/api/v1/survey', { token: early }), 404, 'link_invalid');
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/end`)).statusCode, 200);
+        const deadline = Date.now() + 5000;
+        let found: { type: string; url: string } | undefined;
+        while (!(found = pat.data.map((d) => JSON.parse(d.payload) as { type: string; url: string }).find((x) => x.type === 'survey')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(found, 'the survey link reached the patient');
+        url = found.url;
+      } finally {
+        await pat.close();
+      }
+      assert.match(url, /\/survey#ovs_[A-Za-z0-9_-]+$/);
+      const token = url.split('#')[1]!;
+      const info = await a.anonymous.post('/api/v1/survey', { token });
+      assert.equal(info.statusCode, 200, info.body);
+      assert.equal(info.json().visitId, v.id);
+      assert.equal(info.json().answered, false);
+      assert.equal(info.json().clinicianName, a.clinician.user.name);
+      expectStatus(await a.anonymous.post('/api/v1/survey/answer', { token, rating: 6 }), 400, 'validation_failed');
+      const answer = await a.anonymous.post('/api/v1/survey/answer', { token, rating: 5, comment: '  Easy to join.  ' });
+      assert.equal(answer.statusCode, 201, answer.body);
+      assert.equal(answer.json().comment, 'Easy to join.');
+      expectStatus(await a.anonymous.post('/api/v1/survey/answer', { token, rating: 1 }), 409, 'already_exists');
+      assert.equal((await a.anonymous.post('/api/v1/survey', { token })).json().answered, true);
+      // A join link is not a survey link, nor is a changed one.
+      expectStatus(await a.anonymous.post('/api/v1/survey', { token: link.token }), 404, 'link_invalid');
+      expectStatus(await a.anonymous.post('/api/v1/survey', { token: token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA') }), 404, 'link_invalid');
+      const summary = (await a.clinician.get(`/api/v1/visits/${v.id}/summary`)).json();
+      assert.deepEqual(summary.surveys.map((x: { participantId: string; rating: number }) => [x.participantId, x.rating]), [[patToken.identity, 5]]);
+      assert.ok((await auditActions(t, a.orgId, v.id)).includes('visit.survey_answered'));
     });
 
     test('consent texts: versioned per organisation, never edited; admins publish', async () => {

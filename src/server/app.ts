@@ -236,12 +236,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('realtime', createRealtimeHub(app, deps, { observe: (orgId, event) => enqueueEvent(webhooks, orgId, event) }));
   const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms, recordingsDir: config.rtc.recordingsDir };
   app.decorate('rooms', rooms);
+  const linkSecret = config.visits.linkSigningSecret ?? loadOrCreateSecret(config.dataDir, 'join-links');
   const visits: VisitDeps = {
     db: deps.database.db,
     hub: app.realtime,
     rooms,
     config: config.visits,
-    links: createLinkSigner(config.visits.linkSigningSecret ?? loadOrCreateSecret(config.dataDir, 'join-links')),
+    links: createLinkSigner(linkSecret, 'join'),
+    surveys: createLinkSigner(linkSecret, 'survey'),
     publicUrl: config.publicUrl,
     usage: config.usage,
   };

@@ -60,6 +60,7 @@ export const AUDIT_ACTIONS = [
   'visit.recording_downloaded',
   'visit.message_sent',
   'visit.summary_viewed',
+  'visit.survey_answered',
   'consent_text.created',
   'webhook.created',
   'webhook.updated',

@@ -483,6 +483,27 @@ export const visitMessages = pgTable(
   ],
 );
 
+/** A patient's answer to the post-visit survey (OpenVisit's own, when no external survey is configured). */
+export const visitSurveys = pgTable(
+  'visit_surveys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    visitId: uuid('visit_id').notNull(),
+    participantId: uuid('participant_id').notNull(),
+    /** 1 (poor) to 5 (excellent). */
+    rating: smallint('rating').notNull(),
+    comment: text('comment'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('visit_surveys_participant_key').on(t.participantId),
+    index('visit_surveys_visit_idx').on(t.orgId, t.visitId),
+    check('visit_surveys_rating_check', sql`${t.rating} between 1 and 5`),
+    foreignKey({ name: 'visit_surveys_participant_fk', columns: [t.orgId, t.participantId], foreignColumns: [visitParticipants.orgId, visitParticipants.id] }).onDelete('cascade'),
+  ],
+);
+
 /** A host app's webhook endpoint: which events it wants and the secret deliveries are signed with. */
 export const webhookSubscriptions = pgTable(
   'webhook_subscriptions',
@@ -603,6 +624,7 @@ export const schema = {
   consentTexts,
   visitConsents,
   visitMessages,
+  visitSurveys,
   webhookSubscriptions,
   webhookDeliveries,
   webhookAttempts,

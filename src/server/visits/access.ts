@@ -11,7 +11,7 @@ import type { Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import { consentTexts, participantSessions, patientConsents, visitConsents, visitLinks, visitParticipants, visits, type ConsentTextKind } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
-import { issueToken, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
+import { issueToken, notifyRoom, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
 import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
 import {
   assertCanHost,
@@ -352,6 +352,14 @@ async function changeAdmission(
   });
 }
 
+/** What a participant is told when the host admits, sends back, denies or removes them (notice codes are stable). */
+export const ADMISSION_NOTICES: Record<Control, (p: ParticipantRow) => { code: string; message: string }> = {
+  admit: () => ({ code: 'admitted', message: 'The clinician let you in.' }),
+  return: () => ({ code: 'returned_to_waiting_room', message: 'The clinician moved you back to the waiting room.' }),
+  deny: (p) => ({ code: 'denied', message: p.denyMessage ?? 'The clinician could not let you into this visit.' }),
+  remove: () => ({ code: 'removed', message: 'The clinician removed you from the visit.' }),
+};
+
 const CONTROL_PAST: Record<Control, string> = { admit: 'admitted', deny: 'denied', return: 'sent back to the waiting room', remove: 'removed' };
 const CONTROL_AUDIT = { admit: 'visit.participant_admitted', deny: 'visit.participant_denied', return: 'visit.participant_returned', remove: 'visit.participant_removed' } as const;
 const CONTROL_HUB = { admit: 'visit.participant_admitted', deny: 'visit.participant_denied', return: 'visit.participant_returned', remove: 'visit.participant_removed' } as const;
@@ -360,6 +368,9 @@ export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: str
   const { visit, after, changed } = await changeAdmission(deps, ctx, visitId, participantId, control, message);
   if (!changed) return toParticipantDto(after);
   if (visit.roomId) {
+    const room = roomNameOf(visitId);
+    // The participant's page hears it from the server first (what happened, and the host's words when denied).
+    await notifyRoom(deps.rooms, ctx, room, ADMISSION_NOTICES[control](after), [participantId]);
     if (control === 'admit') await placeParticipant(deps, ctx, visit, participantId, { group: MAIN_GROUP, recorded: mayBeRecorded(after) });
     if (control === 'return') await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId), recorded: false });
     if (control === 'deny' || control === 'remove') {

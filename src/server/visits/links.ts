@@ -7,9 +7,14 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export const LINK_PREFIX = 'ovj_';
+/** Post-visit survey links (`ovs_`): the same construction over a participant id, under another context. */
+export const SURVEY_PREFIX = 'ovs_';
 const ID_BYTES = 16;
 const MAC_BYTES = 16;
-const CONTEXT = Buffer.from('openvisit join link v1\0');
+const KINDS = {
+  join: { prefix: LINK_PREFIX, context: Buffer.from('openvisit join link v1\0') },
+  survey: { prefix: SURVEY_PREFIX, context: Buffer.from('openvisit survey link v1\0') },
+} as const;
 
 export interface LinkSigner {
   /** The link token for a link id (a uuid). */
@@ -18,18 +23,20 @@ export interface LinkSigner {
   verify(token: string): string | undefined;
 }
 
-export function createLinkSigner(secret: string | Buffer): LinkSigner {
+/** A signer of join links (`join`, over link ids) or survey links (`survey`, over participant ids); one never passes as the other. */
+export function createLinkSigner(secret: string | Buffer, kind: keyof typeof KINDS = 'join'): LinkSigner {
   const key: KeyObject = createSecretKey(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret);
-  const mac = (id: Buffer) => createHmac('sha256', key).update(CONTEXT).update(id).digest().subarray(0, MAC_BYTES);
+  const { prefix, context } = KINDS[kind];
+  const mac = (id: Buffer) => createHmac('sha256', key).update(context).update(id).digest().subarray(0, MAC_BYTES);
   return {
     sign(linkId) {
       const id = Buffer.from(linkId.replace(/-/g, ''), 'hex');
       if (id.length !== ID_BYTES) throw new Error('a link id is a uuid');
-      return LINK_PREFIX + Buffer.concat([id, mac(id)]).toString('base64url');
+      return prefix + Buffer.concat([id, mac(id)]).toString('base64url');
     },
     verify(token) {
-      if (!token.startsWith(LINK_PREFIX) || token.length > 64) return undefined;
-      const raw = Buffer.from(token.slice(LINK_PREFIX.length), 'base64url');
+      if (!token.startsWith(prefix) || token.length > 64) return undefined;
+      const raw = Buffer.from(token.slice(prefix.length), 'base64url');
       if (raw.length !== ID_BYTES + MAC_BYTES) return undefined;
       const id = raw.subarray(0, ID_BYTES);
       if (!timingSafeEqual(raw.subarray(ID_BYTES), mac(id))) return undefined;

@@ -30,7 +30,12 @@ import {
   VisitSummary,
   UsageQuery,
   Usage,
+  SurveyTokenBody,
+  SurveyInfo,
+  SurveyAnswerBody,
+  SurveyAnswer,
 } from '../../shared/api/visits.js';
+import { answerSurvey, openSurvey } from './survey.js';
 import { listMessages, sendMessage } from './chat.js';
 import { listVisitRecordings, openVisitRecording, recordingState, startVisitRecording, stopVisitRecording } from './recording.js';
 import { usage, visitSummary } from './summary.js';
@@ -269,6 +274,22 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
     '/visits/:id/summary',
     { config: { roles: STAFF }, schema: { tags, summary: 'The post-visit summary: attendance, consents, recordings, chat, quality, usage; audited', params: IdParams, response: { 200: VisitSummary, ...authErrors } } },
     async (request) => visitSummary(deps, ctxOf(request), request.params.id),
+  );
+  app.post(
+    '/survey',
+    {
+      config: { auth: 'public', rateLimit: { max: app.deps.config.rateLimits.loginPerMinute, timeWindow: '1 minute' } },
+      schema: { tags, summary: 'Open a post-visit survey link (no account): whose visit, and whether it is answered', body: SurveyTokenBody, response: { 200: SurveyInfo, ...authErrors, 410: ErrorResponse, 429: ErrorResponse } },
+    },
+    async (request) => openSurvey(deps, request.body.token),
+  );
+  app.post(
+    '/survey/answer',
+    {
+      config: { auth: 'public', rateLimit: { max: app.deps.config.rateLimits.loginPerMinute, timeWindow: '1 minute' } },
+      schema: { tags, summary: 'Answer the post-visit survey (once per participant)', body: SurveyAnswerBody, response: { 201: SurveyAnswer, ...authErrors, 410: ErrorResponse, 429: ErrorResponse } },
+    },
+    async (request, reply) => reply.status(201).send(await answerSurvey(deps, request.body, clientOf(request))),
   );
   app.get(
     '/usage',

@@ -30,6 +30,7 @@ import { parseInstant } from '../http/validators.js';
 import type { OrgEvents } from '../realtime/events.js';
 import { createRoom, endRoomById, findRoom, revokeParticipantTokens, routeParticipant, sendRoomData, setRoomRecording, type RoomDeps } from '../rooms/service.js';
 import type { LinkSigner } from './links.js';
+import { surveyLinkFor } from './survey.js';
 import { isFinal, isLive, nextVisitStatus, type VisitEvent } from './state.js';
 
 export type VisitRow = typeof visits.$inferSelect;
@@ -45,6 +46,8 @@ export interface VisitDeps {
   publicUrl: string;
   /** Rates for the usage estimate. */
   usage: Config['usage'];
+  /** Signs the patients' post-visit survey links. */
+  surveys: LinkSigner;
 }
 
 export const MAIN_GROUP = 'main';
@@ -389,11 +392,12 @@ export async function closeVisit(deps: VisitDeps, ctx: Ctx, id: string, event: '
       .update(participantSessions)
       .set({ revokedAt: now })
       .where(and(eq(participantSessions.orgId, ctx.orgId), eq(participantSessions.visitId, id), isNull(participantSessions.revokedAt)));
-    const survey = surveyUrlOf(row, deps.config);
-    if (survey && row.roomId) {
-      // Patients still connected get the post-visit survey before the room closes (the summary carries it too).
-      const patientIds = (await participantRows(deps.db, ctx.orgId, id)).filter((p) => p.role === 'patient').map((p) => p.id);
-      await sendRoomData(deps.rooms, ctx, roomNameOf(id), JSON.stringify({ type: 'survey', visitId: id, url: survey }), patientIds);
+    if (event === 'end' && row.roomId) {
+      // Patients still connected get their post-visit survey link before the room closes.
+      for (const p of await participantRows(deps.db, ctx.orgId, id)) {
+        if (p.role !== 'patient' || p.admission !== 'admitted') continue;
+        await sendRoomData(deps.rooms, ctx, roomNameOf(id), JSON.stringify({ type: 'survey', visitId: id, url: surveyLinkFor(deps, row, p.id) }), [p.id]);
+      }
     }
     if (row.roomId) await endRoomById(deps.rooms, ctx, row.roomId, `visit_${final}`);
     await deps.hub.publish(ctx.orgId, EVENT_HUB[event], { visitId: id });

@@ -14,6 +14,7 @@ import { listRecordingsOfRooms } from '../rooms/service.js';
 import { listVisitConsents } from './access.js';
 import { transcript } from './chat.js';
 import { visitRoomIds } from './recording.js';
+import { surveyAnswers } from './survey.js';
 import { assertCanHost, participantRows, surveyUrlOf, toVisitDto, visitRow, type VisitDeps } from './service.js';
 
 /** The most chat messages a summary carries (a visit's whole conversation, in practice). */
@@ -81,6 +82,7 @@ export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): 
     },
     usage: usageFigures(participantMinutes, recordedMinutes, deps.usage),
     surveyUrl: surveyUrlOf(visit, deps.config),
+    surveys: await surveyAnswers(deps.db, ctx.orgId, visitId),
   };
   // The summary carries the transcript and who attended: reading it is recorded.
   await audit(deps.db, ctx, 'visit.summary_viewed', { type: 'visit', id: visitId });

@@ -1,33 +1,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
 import type { App } from '../app.js';
 import { AppError } from '../http/errors.js';
 
-/**
- * The browser app's entry point. Until the web console lands (clinician console and patient join flow),
- * `/` is a plain page that says what is running and where the API lives. No script, no inline style:
- * it passes the strict Content-Security-Policy as is.
- */
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>OpenVisit</title>
-</head>
-<body>
-<main>
-<h1>OpenVisit</h1>
-<p>The OpenVisit server is running.</p>
-<ul>
-<li><a href="/api/docs">API reference</a> (OpenAPI: <a href="/api/openapi.json">/api/openapi.json</a>)</li>
-<li><a href="/readyz">Readiness</a></li>
-</ul>
-<p>Sign in through <code>POST /api/v1/auth/login</code>, or call the API with a key from <code>openvisit apikey create</code>.</p>
-</main>
-</body>
-</html>
+/** The web app (src/web, built by Vite into dist/web): its page for every client route, its hashed assets. */
+const WEB_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
+
+/** Paths the web app answers (client-side routes): the console, the patient's join flow and survey. */
+export const WEB_ROUTES = ['/', '/join', '/survey', '/patients', '/visits/:id', '/visits/:id/summary'] as const;
+
+const NOT_BUILT = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>OpenVisit</title></head>
+<body><main><h1>OpenVisit</h1><p>The web app is not built: run <code>npm run build</code>. The API reference is at
+<a href="/api/docs">/api/docs</a>.</p></main></body></html>
 `;
 
 /** The browser SDK bundle (scripts/build.js writes it to dist/sdk), read once at start-up. */
@@ -42,7 +29,21 @@ function readSdk(file: string): Buffer | null {
 }
 
 export async function webRoutes(app: App): Promise<void> {
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(PAGE));
+  let page: Buffer | null = null;
+  try {
+    page = readFileSync(path.join(WEB_DIR, 'index.html'));
+  } catch {
+    page = null;
+  }
+  for (const route of WEB_ROUTES) {
+    app.get(route, { schema: { hide: true } }, async (_request, reply) =>
+      reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page ?? NOT_BUILT),
+    );
+  }
+  if (page) {
+    // Hashed file names: cached for good. Only the built assets folder is served, nothing else of dist/.
+    await app.register(fastifyStatic, { root: path.join(WEB_DIR, 'assets'), prefix: '/assets/', immutable: true, maxAge: '365d', index: false, list: false, wildcard: true });
+  }
 
   const files = { 'openvisit.js': 'text/javascript; charset=utf-8', 'openvisit.js.map': 'application/json; charset=utf-8' } as const;
   for (const [file, type] of Object.entries(files)) {

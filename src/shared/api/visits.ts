@@ -238,6 +238,36 @@ export const UsageFigures = Type.Object({
 });
 export type UsageFigures = Type.Static<typeof UsageFigures>;
 
+export const SurveyAnswer = Type.Object({
+  participantId: Uuid,
+  displayName: Type.String(),
+  rating: Type.Integer({ minimum: 1, maximum: 5 }),
+  comment: Nullable(Type.String()),
+  createdAt: IsoDateTime,
+});
+export type SurveyAnswer = Type.Static<typeof SurveyAnswer>;
+
+export const SurveyTokenBody = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
+export const SurveyAnswerBody = Type.Object(
+  {
+    token: Type.String({ minLength: 1, maxLength: 200 }),
+    /** 1 (poor) to 5 (excellent). */
+    rating: Type.Integer({ minimum: 1, maximum: 5 }),
+    comment: Type.Optional(Type.String({ maxLength: 2000 })),
+  },
+  { additionalProperties: false },
+);
+export type SurveyAnswerBody = Type.Static<typeof SurveyAnswerBody>;
+
+export const SurveyInfo = Type.Object({
+  visitId: Uuid,
+  clinicianName: Type.String(),
+  endedAt: IsoDateTime,
+  displayName: Type.String(),
+  answered: Type.Boolean(),
+});
+export type SurveyInfo = Type.Static<typeof SurveyInfo>;
+
 export const SummaryStay = Type.Object({
   joinedAt: IsoDateTime,
   leftAt: Nullable(IsoDateTime),
@@ -275,6 +305,8 @@ export const VisitSummary = Type.Object({
   }),
   usage: UsageFigures,
   surveyUrl: Nullable(Type.String()),
+  /** Answers to OpenVisit's own post-visit survey. */
+  surveys: Type.Array(SurveyAnswer),
 });
 export type VisitSummary = Type.Static<typeof VisitSummary>;
 
