@@ -1,7 +1,9 @@
 // The build shared by `npm start` and `npm test`: the server (tsc, incremental), a type-check of the browser
-// SDK (tsc with the DOM library), and the SDK bundle served at /sdk/openvisit.js (esbuild, one ES module).
+// SDK and of the web app (tsc with the DOM library), the SDK bundle served at /sdk/openvisit.js (esbuild, one ES
+// module) and the web app (Vite, into dist/web; skipped when nothing it is made of changed).
 // Returns true when everything built; errors are printed.
 import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +13,7 @@ const require = createRequire(import.meta.url);
 
 export async function build() {
   const tsc = require.resolve('typescript/bin/tsc');
-  for (const project of ['tsconfig.build.json', 'tsconfig.sdk.json']) {
+  for (const project of ['tsconfig.build.json', 'tsconfig.sdk.json', 'tsconfig.web.json']) {
     const result = spawnSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit', cwd: root });
     if (result.status !== 0) return false;
   }
@@ -33,7 +35,44 @@ export async function build() {
   } catch {
     return false;
   }
+  if (newestChange(['src/web', 'src/sdk', 'src/shared', 'vite.config.ts', 'package-lock.json']) > mtime('dist/web/index.html')) {
+    const vite = await import('vite');
+    try {
+      await vite.build({ configFile: path.join(root, 'vite.config.ts'), logLevel: 'warn' });
+    } catch (err) {
+      console.error(err instanceof Error ? err.message : err);
+      return false;
+    }
+  }
   return true;
+}
+
+function mtime(file) {
+  try {
+    return statSync(path.join(root, file)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** The newest modification time of the files (and files below the folders) given. */
+function newestChange(entries) {
+  let newest = 0;
+  for (const entry of entries) {
+    const full = path.join(root, entry);
+    let info;
+    try {
+      info = statSync(full);
+    } catch {
+      continue;
+    }
+    if (!info.isDirectory()) {
+      newest = Math.max(newest, info.mtimeMs);
+      continue;
+    }
+    for (const name of readdirSync(full, { recursive: true })) newest = Math.max(newest, mtime(path.join(entry, String(name))));
+  }
+  return newest;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
