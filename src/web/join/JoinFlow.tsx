@@ -1,0 +1,193 @@
+import { useCallback, useEffect, useState } from 'react';
+import { useNavigate } from 'react-router';
+import type { ConsentText, JoinResult, Visit, VisitToken } from '../../shared/api/visits.js';
+import { ApiError, asParticipant, participantSession, type ParticipantSession } from '../api.js';
+import { Call } from '../call/Call.js';
+import type { CallEnd } from '../call/types.js';
+import { DeviceCheck } from './DeviceCheck.js';
+import './join.css';
+
+/**
+ * The patient's (or guest's) way in, no account and no install: the join link → device check → consent →
+ * the waiting room and the call (one connection: the server routes them to nobody until the host admits them)
+ * → the post-visit survey.
+ */
+type Step =
+  | { at: 'joining' }
+  | { at: 'problem'; title: string; message: string }
+  | { at: 'devices'; session: ParticipantSession; consents: ConsentText[] }
+  | { at: 'consent'; session: ParticipantSession; consents: ConsentText[]; tracks: MediaStreamTrack[] }
+  | { at: 'call'; session: ParticipantSession; tracks: MediaStreamTrack[] }
+  | { at: 'ended'; end: CallEnd };
+
+const fmtTime = (iso: string) => new Date(iso).toLocaleString(undefined, { weekday: 'long', hour: 'numeric', minute: '2-digit', month: 'long', day: 'numeric' });
+
+/** Words for why a link did not work; the API's own message otherwise. */
+function linkProblem(err: unknown): { title: string; message: string } {
+  if (!(err instanceof ApiError)) return { title: 'Something went wrong', message: 'Please reload the page.' };
+  const details = err.details as { opensAt?: string; closesAt?: string } | undefined;
+  switch (err.code) {
+    case 'outside_join_window':
+      return details?.opensAt && Date.parse(details.opensAt) > Date.now()
+        ? { title: 'Your visit is not open yet', message: `You can join from ${fmtTime(details.opensAt)}. Come back then, using the same link.` }
+        : { title: 'The time to join has passed', message: err.message };
+    case 'link_expired':
+      return { title: 'This link has expired', message: err.message };
+    case 'link_revoked':
+      return { title: 'This link is no longer valid', message: err.message };
+    case 'link_invalid':
+      return { title: 'This link does not work', message: err.message };
+    case 'not_admitted':
+      return { title: 'You cannot join this visit', message: err.message };
+    case 'visit_locked':
+      return { title: 'The visit is locked', message: err.message };
+    default:
+      return { title: 'Something went wrong', message: err.message };
+  }
+}
+
+export function JoinFlow() {
+  const [step, setStep] = useState<Step>({ at: 'joining' });
+  const navigate = useNavigate();
+
+  useEffect(() => {
+    const token = decodeURIComponent(window.location.hash.slice(1));
+    // The token never stays in the address bar (or the history, or a screenshot).
+    if (token) history.replaceState(null, '', '/join');
+    const resume = participantSession.get();
+    if (!token) {
+      if (resume) {
+        // A reload: the session is this tab's; ask again for the consent if it was not given yet.
+        asParticipant<Visit>('GET', `/visits/${resume.visitId}`)
+          .then(async (visit) => {
+            const me = visit.participants.find((p) => p.id === resume.participantId);
+            const texts = me?.telehealthConsentAt ? [] : (await asParticipant<ConsentText[]>('GET', '/consent-texts')).filter((c) => c.kind === 'telehealth');
+            setStep({ at: 'devices', session: resume, consents: texts });
+          })
+          .catch((err: unknown) => {
+            participantSession.clear();
+            setStep({ at: 'problem', ...linkProblem(err) });
+          });
+        return;
+      }
+      setStep({ at: 'problem', title: 'This link is incomplete', message: 'Open the whole link from your invitation (it ends with a long code).' });
+      return;
+    }
+    asParticipant<JoinResult>('POST', '/join', { token })
+      .then((joined) => {
+        const session = { session: joined.session, visitId: joined.visit.id, participantId: joined.participant.id };
+        participantSession.set(session);
+        setStep({ at: 'devices', session, consents: joined.consentsRequired });
+      })
+      .catch((err: unknown) => setStep({ at: 'problem', ...linkProblem(err) }));
+  }, []);
+
+  const getToken = useCallback(
+    () => asParticipant<VisitToken>('POST', `/visits/${step.at === 'call' ? step.session.visitId : ''}/token`),
+    [step],
+  );
+
+  return (
+    <main className="join">
+      <header className="join-header">
+        <span className="brand">OpenVisit</span>
+      </header>
+      {step.at === 'joining' && <p role="status">Opening your visit…</p>}
+      {step.at === 'problem' && (
+        <section className="card stack" role="alert">
+          <h1>{step.title}</h1>
+          <p>{step.message}</p>
+        </section>
+      )}
+      {step.at === 'devices' && (
+        <DeviceCheck
+          onReady={(tracks) =>
+            setStep(step.consents.length > 0 ? { at: 'consent', session: step.session, consents: step.consents, tracks } : { at: 'call', session: step.session, tracks })
+          }
+        />
+      )}
+      {step.at === 'consent' && <ConsentForm step={step} onAccepted={() => setStep({ at: 'call', session: step.session, tracks: step.tracks })} />}
+      {step.at === 'call' && (
+        <Call
+          visitId={step.session.visitId}
+          as="participant"
+          getToken={getToken}
+          tracks={step.tracks}
+          onLeft={(end) => {
+            step.tracks.forEach((t) => t.stop());
+            participantSession.clear();
+            const own = end.surveyUrl && new URL(end.surveyUrl, window.location.href);
+            // OpenVisit's own survey opens here; an organisation's survey is offered as a link.
+            if (own && own.origin === window.location.origin && own.pathname === '/survey') return void navigate(`/survey${own.hash}`);
+            setStep({ at: 'ended', end });
+          }}
+        />
+      )}
+      {step.at === 'ended' && <Ended end={step.end} />}
+    </main>
+  );
+}
+
+function ConsentForm({ step, onAccepted }: { step: Extract<Step, { at: 'consent' }>; onAccepted: () => void }) {
+  const [agreed, setAgreed] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const consent = step.consents[0]!;
+  const accept = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      for (const c of step.consents) await asParticipant('POST', `/visits/${step.session.visitId}/consents`, { kind: c.kind, version: c.version });
+      onAccepted();
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : 'Your answer could not be saved. Try again.');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="card stack" aria-labelledby="consent-title">
+      <h1 id="consent-title">Consent to a video visit</h1>
+      <div className="consent-text" tabIndex={0} aria-label="Consent text">
+        {consent.body.split(/\n{2,}/).map((para, i) => (
+          <p key={i}>{para}</p>
+        ))}
+      </div>
+      <p className="muted">Version {consent.version}</p>
+      <label className="checkbox">
+        <input type="checkbox" checked={agreed} onChange={(e) => setAgreed(e.target.checked)} /> I have read this and I agree
+      </label>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <button type="button" className="primary" disabled={!agreed || busy} onClick={() => void accept()}>
+        Accept and continue
+      </button>
+    </section>
+  );
+}
+
+const ENDINGS: Record<string, string> = {
+  room_ended: 'The visit has ended.',
+  left: 'You left the visit.',
+  removed: 'You are no longer in the visit.',
+};
+
+function Ended({ end }: { end: CallEnd }) {
+  return (
+    <section className="card stack" aria-labelledby="ended-title">
+      <h1 id="ended-title">{ENDINGS[end.reason] ?? 'The call has ended.'}</h1>
+      {end.message && <p>{end.message}</p>}
+      {end.surveyUrl && (
+        <p>
+          <a className="button primary" href={end.surveyUrl} target="_blank" rel="noreferrer">
+            Tell us how it went
+          </a>
+        </p>
+      )}
+      <p className="muted">You can close this page.</p>
+    </section>
+  );
+}
