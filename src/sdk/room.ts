@@ -437,7 +437,7 @@ export class Room extends Emitter<RoomEvents> {
     const pc = new RTCPeerConnection({ iceServers: [...this.#iceServers, ...(this.#options.iceServers ?? [])], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     this.#pc = pc;
     pc.onicecandidate = (event) => {
-      if (this.#pc === pc) this.#send({ type: 'candidate', candidate: event.candidate ? event.candidate.toJSON() : null });
+      if (this.#pc === pc) this.#send({ type: 'candidate', candidate: event.candidate ? { ...event.candidate.toJSON(), candidate: event.candidate.candidate } : null });
     };
     pc.ontrack = () => {
       if (this.#pc === pc) this.#applyRoutes();
@@ -484,7 +484,8 @@ export class Room extends Emitter<RoomEvents> {
     this.#answerWaiter = null;
     if (this.#pc !== pc) return;
     if (sdp === null) {
-      if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      // The state may have moved while the answer was awaited (TypeScript still narrows it to the earlier check).
+      if ((pc.signalingState as RTCSignalingState) === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
       this.#needsOffer = true;
       return;
     }

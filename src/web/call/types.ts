@@ -4,7 +4,25 @@ import type { VisitToken } from '../../shared/api/visits.js';
  * The in-call screen, shared by the clinician console (host) and the patient's page. It connects with the SDK,
  * shows gallery or speaker layout, self view, controls (microphone, camera, screen share, leave), the participant
  * list with network quality, the chat sidebar (API + server-delivered messages), the recording indicator, the
- * session timer and the reconnecting banner, and an "enable sound" button when autoplay is blocked.
+ * session timer and the reconnecting banner, and an "enable sound" button when autoplay is blocked. For a
+ * participant it is also the waiting room ("Waiting for the clinician to let you in") until the host admits them.
+ *
+ * Pass stable `getToken` / `hostControls` / `onLeft` (useCallback / useMemo): the call connects once per mount
+ * (remount it, e.g. with a new `key`, to join again). It sits in the page's flow as tall as the viewport allows
+ * (override with the CSS variable `--ov-call-height`), and has a "Full screen" toggle.
+ *
+ * What tests can find (role and label locators):
+ * - buttons: "Mute microphone" / "Unmute microphone", "Turn camera off" / "Turn camera on", "Share screen" /
+ *   "Stop sharing", "Switch to speaker view" / "Switch to gallery view", "Participants", "Chat" ("Chat (N unread)"
+ *   while messages wait), "Leave", "Full screen" (aria-pressed), "Enable sound"; host: "Record" / "Stop recording"
+ *   (aria-disabled, with the reason as its description, until everyone has agreed), "End visit for everyone" then
+ *   "Yes, end visit" in the dialog; per person in the participants list (`li[data-identity=<participant id>]`):
+ *   "Mute audio" / "Unmute audio", "Mute video" / "Unmute video", "Send to waiting room", "Remove" then
+ *   "Yes, remove"; chat: textbox "Message", "Send", "Close chat"; consent: "I agree to be recorded", "Not now",
+ *   "Review recording consent" (participants panel).
+ * - media: `video` labelled "Video of <name>", "Screen shared by <name>", "Self view"; `audio[data-identity=<id>]`.
+ * - texts: "Recording" (indicator), "Reconnecting…" (role status), "Waiting for the clinician to let you in",
+ *   "Nobody else is here yet"; `window.ovCall.room` is the SDK Room.
  */
 export interface CallProps {
   visitId: string;
@@ -12,7 +30,11 @@ export interface CallProps {
   as: 'host' | 'participant';
   /** Asks the server for a media token (first join, and again if one expires during a reconnect). */
   getToken: () => Promise<VisitToken>;
-  /** Tracks already captured by the device check (published instead of capturing again). */
+  /**
+   * Tracks already captured by the device check, published instead of capturing again. Only the kinds given are
+   * published (audio only: the camera starts off, the user can turn it on); none still live: both are captured.
+   * The SDK stops them when the call ends.
+   */
   tracks?: MediaStreamTrack[];
   /** When the visit is scheduled to end (the session timer counts against it). */
   endsAt?: string;

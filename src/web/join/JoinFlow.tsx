@@ -116,9 +116,10 @@ export function JoinFlow() {
           onLeft={(end) => {
             step.tracks.forEach((t) => t.stop());
             participantSession.clear();
-            const own = end.surveyUrl && new URL(end.surveyUrl, window.location.href);
-            // OpenVisit's own survey opens here; an organisation's survey is offered as a link.
-            if (own && own.origin === window.location.origin && own.pathname === '/survey') return void navigate(`/survey${own.hash}`);
+            const survey = end.surveyUrl ? new URL(end.surveyUrl, window.location.href) : null;
+            // OpenVisit's own survey (its signed ovs_ link) opens here, on whatever name this page has; an
+            // organisation's own survey is offered as a link.
+            if (survey && survey.pathname === '/survey' && survey.hash.startsWith('#ovs_')) return void navigate(`/survey${survey.hash}`);
             setStep({ at: 'ended', end });
           }}
         />

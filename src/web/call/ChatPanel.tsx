@@ -1,0 +1,114 @@
+/** The chat sidebar: the transcript (sender, time, text) and a box to write in (Enter sends, Shift+Enter breaks the line). */
+import { useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import type { Chat } from './useChat.js';
+
+export function ChatPanel({ chat, me, onClose }: { chat: Chat; me: string | null; onClose: () => void }) {
+  const id = useId();
+  const [draft, setDraft] = useState('');
+  const [sending, setSending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const listRef = useRef<HTMLOListElement>(null);
+  const inputRef = useRef<HTMLTextAreaElement>(null);
+  const stick = useRef(true);
+
+  useEffect(() => {
+    inputRef.current?.focus();
+  }, []);
+
+  // Keep the newest message in view unless the reader scrolled up to read older ones.
+  useLayoutEffect(() => {
+    const list = listRef.current;
+    if (list && stick.current) list.scrollTop = list.scrollHeight;
+  }, [chat.messages.length]);
+
+  const submit = async (event?: FormEvent) => {
+    event?.preventDefault();
+    const body = draft.trim();
+    if (!body || sending) return;
+    setSending(true);
+    setError(null);
+    try {
+      await chat.send(body);
+      setDraft('');
+      stick.current = true;
+    } catch (err) {
+      setError(err instanceof Error ? err.message : 'The message could not be sent.');
+    } finally {
+      setSending(false);
+      inputRef.current?.focus();
+    }
+  };
+
+  const onKeyDown = (event: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
+      event.preventDefault();
+      void submit();
+    }
+  };
+
+  return (
+    <section className="ov-side__panel" aria-labelledby={`${id}-title`}>
+      <header className="ov-side__head">
+        <h2 id={`${id}-title`}>Chat</h2>
+        <button type="button" className="ov-close" aria-label="Close chat" onClick={onClose}>
+          ×
+        </button>
+      </header>
+      <ol
+        ref={listRef}
+        className="ov-chat__list"
+        role="log"
+        aria-label="Chat history"
+        aria-live="polite"
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+        }}
+      >
+        {chat.messages.length === 0 ? <li className="ov-chat__empty muted">No messages yet. Messages are kept with the visit record.</li> : null}
+        {chat.messages.map((m) => (
+          <li key={m.id} className={m.participantId === me ? 'ov-chat__msg is-mine' : 'ov-chat__msg'}>
+            <div className="ov-chat__meta">
+              <strong>{m.participantId === me ? 'You' : m.displayName}</strong>{' '}
+              <time dateTime={m.createdAt}>{timeOf(m.createdAt)}</time>
+            </div>
+            <p className="ov-chat__body">{m.body}</p>
+          </li>
+        ))}
+      </ol>
+      {chat.loadError ? (
+        <p className="error" role="alert">
+          {chat.loadError}{' '}
+          <button type="button" onClick={() => void chat.load()}>
+            Retry
+          </button>
+        </p>
+      ) : null}
+      <form className="ov-chat__form" onSubmit={(e) => void submit(e)}>
+        <label htmlFor={`${id}-message`}>Message</label>
+        <textarea
+          id={`${id}-message`}
+          ref={inputRef}
+          rows={2}
+          maxLength={4000}
+          value={draft}
+          onChange={(e) => setDraft(e.target.value)}
+          onKeyDown={onKeyDown}
+          aria-describedby={error ? `${id}-error` : undefined}
+        />
+        <button type="submit" className="primary" disabled={sending || draft.trim() === ''}>
+          Send
+        </button>
+        {error ? (
+          <p id={`${id}-error`} className="error" role="alert">
+            {error}
+          </p>
+        ) : null}
+      </form>
+    </section>
+  );
+}
+
+function timeOf(iso: string): string {
+  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
