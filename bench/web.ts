@@ -81,7 +81,7 @@ async function hostInCall(browser: Browser, base: string, org: TestOrg, visitId:
 /** In the page: a decoded frame in a video tile that is not the patient's own (run as page script). */
 const REMOTE_FRAME = `(() => {
   const me = JSON.parse(sessionStorage.getItem('openvisit.participant') || '{}').participantId;
-  return [...document.querySelectorAll('figure[data-identity]')].some((f) => {
+  return [...document.querySelectorAll('figure.ov-tile--camera[data-identity]')].some((f) => {
     const v = f.querySelector('video');
     return f.getAttribute('data-identity') !== me && v !== null && v.getVideoPlaybackQuality().totalVideoFrames > 0;
   });

@@ -22,7 +22,7 @@ const shot = async (page: Page, name: string) => {
 };
 
 /** The remote camera of `identity` and its audio track, as page expressions for the probes. */
-const videoOf = (identity: string) => `document.querySelector('figure[data-identity="${identity}"] video')`;
+const videoOf = (identity: string) => `document.querySelector('figure.ov-tile--camera[data-identity="${identity}"] video')`;
 const audioOf = (identity: string) => `document.querySelector('audio[data-identity="${identity}"]')?.srcObject?.getAudioTracks()[0]`;
 
 /** Routes a page's /rtc WebSockets through Playwright so the test can cut the current one, as a network drop would. */

@@ -1,8 +1,8 @@
 /**
  * The in-call screen, shared by the clinician console (`as: 'host'`, with `hostControls`) and the patient's page
- * (`as: 'participant'`, which also uses it as the waiting room: connected, seeing nobody, until admitted). It owns
- * the whole viewport while mounted. Props: types.ts. Connection: useCallRoom.ts; names, admission and recording
- * state: useVisit.ts (the API); chat: useChat.ts.
+ * (`as: 'participant'`, which also uses it as the waiting room: connected, seeing nobody, until admitted). It sits
+ * in the page's flow, as tall as the viewport allows. Props and what tests can find: types.ts. Connection:
+ * useCallRoom.ts; names, admission and recording state: useVisit.ts (the API); chat: useChat.ts.
  */
 import { useCallback, useEffect, useId, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { RemoteParticipant } from '../../sdk/index.js';

@@ -20,7 +20,7 @@ export type CallPhase = 'connecting' | 'connected' | 'reconnecting' | 'failed' |
 /** Joining failed in a way worth retrying (network, server, devices). */
 export interface JoinFailure {
   message: string;
-  /** The camera or microphone could not be started: offer to join without them. */
+  /** The camera or microphone could not be started: offer to join without the camera. */
   media: boolean;
 }
 
@@ -171,7 +171,7 @@ export function useCallRoom(getToken: () => Promise<VisitToken>, tracks: MediaSt
     };
   }, [attempt]);
 
-  /** Tries joining again (after a failure), optionally without the camera and/or microphone. */
+  /** Tries joining again (after a failure), optionally capturing less (e.g. no camera). */
   const retry = (capture: Capture | null = null) => {
     setFailure(null);
     setPhase('connecting');
@@ -221,13 +221,13 @@ export function mediaMessage(error: Error): string {
   switch (error.name) {
     case 'NotAllowedError':
     case 'SecurityError':
-      return 'Your browser did not allow the camera or microphone. Allow them in the browser’s address bar (the camera icon), then try again — or join without them.';
+      return 'Your browser did not allow the camera or microphone. Allow them in the address bar (the camera icon), then try again.';
     case 'NotFoundError':
     case 'OverconstrainedError':
-      return 'No camera or microphone was found. Plug one in and try again — or join without them.';
+      return 'No camera or microphone was found. Plug one in, then try again.';
     case 'NotReadableError':
     case 'AbortError':
-      return 'Your camera or microphone is in use by another app. Close that app and try again — or join without them.';
+      return 'Your camera or microphone is in use by another app. Close that app, then try again.';
     default:
       return error.message || 'Your camera or microphone could not be started.';
   }
