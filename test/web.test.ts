@@ -178,15 +178,19 @@ describe('web app in Chromium: a whole visit, clinician and patient', () => {
     return v.participants.find((p) => p.role === 'patient')!.id;
   }
 
-  test('a denied patient is told why; an expired link and a refused camera get clear help', async () => {
+  test('on a phone, a denied patient is told why; an expired link and a refused camera get clear help', async () => {
     const patientId = await newPatient('Dora');
     const visit = (await org.clinician.post('/api/v1/visits', { patientIds: [patientId], start: true })).json() as { id: string };
     const invite = (await org.clinician.post(`/api/v1/visits/${visit.id}/invites`, { role: 'patient', patientId })).json() as { url: string; linkId: string };
-    const patient = await patientArrives(invite.url, 'denied');
+    // This one on a phone: nothing wider than the screen, at each step.
+    const patient = await patientArrives(invite.url, 'phone', (page) => page.setViewportSize({ width: 390, height: 844 }));
+    const pageWidth = () => patient.evaluate(() => (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document.documentElement.scrollWidth);
+    assert.ok((await pageWidth()) <= 390, `the waiting screen is ${await pageWidth()} px wide on a 390 px phone`);
     const pid = await patientIdentity(visit.id);
     assert.equal((await org.clinician.post(`/api/v1/visits/${visit.id}/participants/${pid}/deny`, { message: 'Please call the front desk to reschedule.' })).statusCode, 200);
     await patient.getByText('Please call the front desk to reschedule.').waitFor({ timeout: 15_000 });
-    await shot(patient, 'denied');
+    await shot(patient, 'phone-denied');
+    assert.ok((await pageWidth()) <= 390);
     await patient.context().close();
 
     // An expired link.
