@@ -73,19 +73,24 @@ async function hostInCall(browser: Browser, base: string, org: TestOrg, visitId:
       const sdk = await import('/sdk/openvisit.js' as string);
       (globalThis as unknown as { host: unknown }).host = await sdk.connect(url, token);
     },
-    { url: token.url, token: token.token },
+    // The page's own origin (the token's URL names PUBLIC_URL, another name for this server).
+    { url: `${base.replace('http', 'ws')}/rtc`, token: token.token },
   );
   return page;
 }
 
-/** In the page: a decoded frame in a video tile that is not the patient's own (run as page script). */
-const REMOTE_FRAME = `(() => {
-  const me = JSON.parse(sessionStorage.getItem('openvisit.participant') || '{}').participantId;
-  return [...document.querySelectorAll('figure.ov-tile--camera[data-identity]')].some((f) => {
+/** In the page (a function, not a string: the page's CSP forbids eval): a decoded frame in a camera tile not the patient's own. */
+function remoteFrame(): boolean {
+  const g = globalThis as unknown as {
+    sessionStorage: { getItem(k: string): string | null };
+    document: { querySelectorAll(q: string): ArrayLike<{ getAttribute(n: string): string | null; querySelector(q: string): { getVideoPlaybackQuality(): { totalVideoFrames: number } } | null }> };
+  };
+  const me = (JSON.parse(g.sessionStorage.getItem('openvisit.participant') ?? '{}') as { participantId?: string }).participantId;
+  return Array.from(g.document.querySelectorAll('figure.ov-tile--camera[data-identity]')).some((f) => {
     const v = f.querySelector('video');
     return f.getAttribute('data-identity') !== me && v !== null && v.getVideoPlaybackQuality().totalVideoFrames > 0;
   });
-})()`;
+}
 
 /** One run: a fresh visit; the host waits in it; the patient opens the link; ms until their first remote frame. */
 async function joinLinkToFirstFrame(browser: Browser, base: string, org: TestOrg): Promise<number> {
@@ -101,7 +106,7 @@ async function joinLinkToFirstFrame(browser: Browser, base: string, org: TestOrg
     await patient.getByLabel('I have read this and I agree').check();
     await patient.getByRole('button', { name: 'Accept and continue' }).click();
     // A decoded frame in a tile that is not the patient's own.
-    await patient.waitForFunction(REMOTE_FRAME, undefined, { timeout: 30_000, polling: 10 });
+    await patient.waitForFunction(remoteFrame, undefined, { timeout: 30_000, polling: 10 });
     return Date.now() - started;
   } finally {
     await Promise.all([patient.context().close(), host.context().close()]);
