@@ -144,10 +144,13 @@ describe('web app in Chromium: a whole visit, clinician and patient', () => {
     await clinician.getByRole('button', { name: 'Stop sharing' }).click();
 
     // The patient's signaling socket drops: "Reconnecting…", then back, media still flowing.
+    const reconnects = () => patient.evaluate(() => (globalThis as unknown as { ovCall: { room: { reconnects: number } } }).ovCall.room.reconnects);
+    assert.equal(await reconnects(), 0);
     await sockets.drop();
-    await patient.getByText('Reconnecting').waitFor({ timeout: 10_000 }).catch(() => undefined);
+    await patient.waitForFunction(() => (globalThis as unknown as { ovCall: { room: { reconnects: number } } }).ovCall.room.reconnects === 1, undefined, { timeout: 20_000 });
     await patient.getByText('Reconnecting').waitFor({ state: 'detached', timeout: 20_000 });
     await expectFramesDiffer(patient, videoOf(hostId));
+    assert.equal(await reconnects(), 1);
 
     // Sent back to the waiting room: the patient sees the waiting screen again, then is admitted again.
     assert.equal((await org.clinician.post(`/api/v1/visits/${visit.id}/participants/${patientIdentityId}/return`)).statusCode, 200);
