@@ -12,15 +12,14 @@ import { sqlState, type Db } from '../db/index.js';
 import { users, visitParticipants, visits, visitSurveys } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { ClientInfo } from './access.js';
-import type { VisitDeps, VisitRow } from './service.js';
+import { surveyUrlOf, type VisitDeps, type VisitRow } from './service.js';
 
 /** How long after the visit its survey can be answered. */
 export const SURVEY_DAYS = 30;
 
 /** The survey link for one participant of an ended visit: the organisation's survey, or OpenVisit's own. */
 export function surveyLinkFor(deps: VisitDeps, visit: VisitRow, participantId: string): string {
-  if (deps.config.surveyUrl) return deps.config.surveyUrl.replaceAll('{visitId}', encodeURIComponent(visit.id));
-  return `${deps.publicUrl}/survey#${deps.surveys.sign(participantId)}`;
+  return surveyUrlOf(visit, deps.config) ?? `${deps.publicUrl}/survey#${deps.surveys.sign(participantId)}`;
 }
 
 async function surveyTarget(deps: VisitDeps, token: string) {
