@@ -42,6 +42,14 @@ import { createLinkSigner } from './visits/links.js';
 import { visitRoutes } from './visits/routes.js';
 import { restoreVisitRouting, type VisitDeps } from './visits/service.js';
 import { webRoutes } from './web/routes.js';
+import { createCipher } from './messaging/crypto.js';
+import type { IntakeDeps } from './messaging/intake.js';
+import { loadMessagingProviders } from './messaging/providers/loader.js';
+import { reconcileReminders, reminderObserver, startReminderWorkers, type ReminderDeps } from './messaging/reminders.js';
+import { messagingRoutes } from './messaging/routes.js';
+import { applyStatus } from './messaging/service.js';
+import { twilioWebhookRoutes } from './messaging/twilio-webhooks.js';
+import { startOutboxWorker, type OutboxWorker } from './messaging/worker.js';
 import { startDeliveryWorkers } from './webhooks/deliver.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { enqueueEvent, type WebhookDeps } from './webhooks/service.js';
@@ -80,8 +88,12 @@ declare module 'fastify' {
     /** Persists the media provider's events; `idle()` resolves once every event so far is recorded. */
     roomEvents: { idle(): Promise<void> };
     realtime: RealtimeHub;
-    /** Background jobs (pg-boss on the app's database): webhook deliveries and their retries. */
+    /** Background jobs (pg-boss on the app's database): webhook deliveries and their retries, reminders. */
     jobs: Jobs;
+    /** Patient messaging (providers, cipher, the outbox worker's kick). */
+    messaging: ReminderDeps & IntakeDeps;
+    /** The outbox worker of this process (started when the app is ready). */
+    outbox: { idle(): Promise<void> };
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -232,8 +244,25 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onReady', async () => {
     await jobs.startIfUsed();
   });
-  // Webhooks hear the events this process publishes (once per event, whichever server publishes it).
-  app.decorate('realtime', createRealtimeHub(app, deps, { observe: (orgId, event) => enqueueEvent(webhooks, orgId, event) }));
+  // Patient messaging: the providers report through the same status path as a provider's webhook.
+  const messagingLate: { hub?: RealtimeHub } = {};
+  const providers = loadMessagingProviders(config, async (provider, providerMessageId, status) => {
+    if (messagingLate.hub) await applyStatus({ db: deps.database.db, hub: messagingLate.hub }, { provider, providerMessageId, status });
+  });
+  const messagingKey = config.messaging.encryptionKey ? Buffer.from(config.messaging.encryptionKey, 'base64') : loadOrCreateSecret(config.dataDir, 'message-encryption', 32);
+  const reminderRef: { observe?: (orgId: string, event: Parameters<typeof enqueueEvent>[2]) => Promise<void> } = {};
+  // Webhooks hear the events this process publishes (once per event, whichever server publishes it); so do
+  // appointment reminders (an appointment created, moved or cancelled).
+  app.decorate(
+    'realtime',
+    createRealtimeHub(app, deps, {
+      observe: async (orgId, event) => {
+        await enqueueEvent(webhooks, orgId, event);
+        await reminderRef.observe?.(orgId, event);
+      },
+    }),
+  );
+  messagingLate.hub = app.realtime;
   const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms, recordingsDir: config.rtc.recordingsDir };
   app.decorate('rooms', rooms);
   const linkSecret = config.visits.linkSigningSecret ?? loadOrCreateSecret(config.dataDir, 'join-links');
@@ -247,6 +276,34 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     publicUrl: config.publicUrl,
     usage: config.usage,
   };
+  let outbox: OutboxWorker | undefined;
+  const messaging: ReminderDeps & IntakeDeps = {
+    db: deps.database.db,
+    hub: app.realtime,
+    config: config.messaging,
+    publicUrl: config.publicUrl,
+    defaultPhoneRegion: config.defaultPhoneRegion,
+    cipher: createCipher(messagingKey),
+    sms: providers.sms,
+    email: providers.email,
+    kick: () => outbox?.kick(),
+    jobs,
+    log: app.log,
+    intakeLinks: createLinkSigner(linkSecret, 'intake'),
+  };
+  app.decorate('messaging', messaging);
+  reminderRef.observe = reminderObserver(messaging);
+  await startReminderWorkers(messaging);
+  app.decorate('outbox', { idle: () => outbox?.idle() ?? Promise.resolve() });
+  app.addHook('onReady', async () => {
+    outbox = startOutboxWorker(messaging, app.log);
+    await reconcileReminders(messaging).catch((err: unknown) => app.log.warn({ err: { message: (err as Error).message } }, 'reminder reconciliation failed'));
+  });
+  app.addHook('preClose', async () => {
+    await outbox?.stop();
+    await providers.sms.close?.();
+    await providers.email.close?.();
+  });
   const roomEvents = recordRoomEvents(rooms, app.log, [visitRoomListener(visits)]);
   app.decorate('roomEvents', roomEvents);
   deps.media.attach?.({ registerUpgrade: (path, handler) => app.realtime.upgrades.register(path, handler) });
@@ -266,6 +323,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await app.register(opsRoutes);
   await app.register(webRoutes);
+  if (config.messaging.smsProvider === 'twilio' && config.twilio.authToken) {
+    const token = config.twilio.authToken;
+    await app.register(async (scope) => twilioWebhookRoutes(scope as App, messaging, token));
+  }
   await app.register(
     async (api) => {
       await api.register(authRoutes);
@@ -279,6 +340,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await api.register(async (scope) => visitRoutes(scope as App, visits));
       await api.register(realtimeRoutes);
       await api.register(async (scope) => webhookRoutes(scope as App, webhooks));
+      await api.register(async (scope) => messagingRoutes(scope as App, messaging));
     },
     { prefix: '/api/v1' },
   );

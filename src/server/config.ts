@@ -110,6 +110,29 @@ const EnvSchema = z
     TWILIO_API_KEY_SECRET: optionalString,
     TWILIO_MESSAGING_SERVICE_SID: optionalString,
     TWILIO_FROM_NUMBER: optionalString,
+    TWILIO_API_BASE_URL: url(['http:', 'https:'], 'must be an http(s) URL (Twilio\'s API host, or a proxy in front of it)').default('https://api.twilio.com'),
+    EMAIL_PROVIDER: z.enum(['outbox', 'smtp'], { message: 'must be outbox or smtp' }).default('outbox'),
+    SMTP_URL: url(['smtp:', 'smtps:'], 'must be an smtp:// or smtps:// URL such as smtps://user:pass@mail.example.org').optional(),
+    EMAIL_FROM: z.string().trim().min(3).default('OpenVisit <no-reply@localhost>'),
+    MESSAGE_ENCRYPTION_KEY: optionalString,
+    SMS_SEGMENT_PRICE: rate.default(0.0079),
+    SMS_SENDER_RATE_PER_SECOND: int(1, 10_000).default(1),
+    MESSAGING_QUIET_HOURS: z
+      .string()
+      .trim()
+      .regex(/^(([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)?$/, { message: 'must be HH:MM-HH:MM such as 21:00-08:00, or empty for none' })
+      .default('21:00-08:00'),
+    REMINDER_OFFSETS_MINUTES: z
+      .string()
+      .trim()
+      .regex(/^(\d{1,5}(\s*,\s*\d{1,5})*)?$/, { message: 'must be minutes before the appointment, comma-separated, such as 1440,15' })
+      .default('1440,15'),
+    MESSAGING_MAX_ATTEMPTS: int(1, 50).default(8),
+    MESSAGING_RETRY_DELAY_SECONDS: int(1, 3600).default(2),
+    MESSAGING_CONCURRENCY: int(1, 64).default(4),
+    MESSAGING_SEND_TIMEOUT_SECONDS: int(1, 120).default(15),
+    OUTBOX_DELIVERY_DELAY_MS: int(0, 600_000).default(1500),
+    INTAKE_LINK_TTL_HOURS: int(1, 90 * 24).default(7 * 24),
   })
   .superRefine((env, ctx) => {
     const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
@@ -135,6 +158,10 @@ const EnvSchema = z
       if (!env.TWILIO_FROM_NUMBER && !env.TWILIO_MESSAGING_SERVICE_SID) {
         issue('TWILIO_FROM_NUMBER', 'set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID when MESSAGING_PROVIDER=twilio');
       }
+    }
+    if (env.EMAIL_PROVIDER === 'smtp' && !env.SMTP_URL) issue('SMTP_URL', 'is required when EMAIL_PROVIDER=smtp');
+    if (typeof env.MESSAGE_ENCRYPTION_KEY === 'string' && Buffer.from(env.MESSAGE_ENCRYPTION_KEY, 'base64').length !== 32) {
+      issue('MESSAGE_ENCRYPTION_KEY', 'must be 32 bytes in base64 (e.g. the output of: openssl rand -base64 32)');
     }
     if (typeof env.LINK_SIGNING_SECRET === 'string' && env.LINK_SIGNING_SECRET.trim().length > 0 && env.LINK_SIGNING_SECRET.trim().length < 32) {
       issue('LINK_SIGNING_SECRET', 'must be at least 32 characters (e.g. the output of: openssl rand -base64 48)');
@@ -239,6 +266,28 @@ export interface Config {
     readonly retryDelayS: number;
   };
   readonly defaultPhoneRegion: string;
+  /** Patient messaging: providers, the outbox worker, quiet hours, reminders, encryption at rest. */
+  readonly messaging: {
+    readonly smsProvider: 'outbox' | 'twilio';
+    readonly emailProvider: 'outbox' | 'smtp';
+    readonly smtpUrl: string | undefined;
+    readonly emailFrom: string;
+    /** 32 bytes in base64; absent = a key generated once under DATA_DIR/secrets. */
+    readonly encryptionKey: string | undefined;
+    readonly segmentPrice: number;
+    readonly currency: string;
+    /** SMS segments per second per sender (a long code sends about 1, toll-free 3). */
+    readonly senderRatePerSecond: number;
+    /** Minutes after midnight [start, end); null = no quiet hours. */
+    readonly quietHours: { readonly start: number; readonly end: number } | null;
+    readonly reminderOffsetsMinutes: readonly number[];
+    readonly maxAttempts: number;
+    readonly retryDelayMs: number;
+    readonly concurrency: number;
+    readonly sendTimeoutMs: number;
+    readonly outboxDeliveryDelayMs: number;
+    readonly intakeLinkTtlMs: number;
+  };
   readonly mediaProvider: 'builtin' | 'twilio';
   readonly messagingProvider: 'outbox' | 'twilio';
   readonly twilio: {
@@ -248,6 +297,7 @@ export interface Config {
     readonly apiKeySecret: string | undefined;
     readonly messagingServiceSid: string | undefined;
     readonly fromNumber: string | undefined;
+    readonly apiBaseUrl: string;
   };
 }
 
@@ -352,6 +402,24 @@ export function loadConfig(
       retryDelayS: e.WEBHOOK_RETRY_DELAY_SECONDS,
     },
     defaultPhoneRegion: e.DEFAULT_PHONE_REGION,
+    messaging: {
+      smsProvider: e.MESSAGING_PROVIDER,
+      emailProvider: e.EMAIL_PROVIDER,
+      smtpUrl: e.SMTP_URL,
+      emailFrom: e.EMAIL_FROM,
+      encryptionKey: e.MESSAGE_ENCRYPTION_KEY,
+      segmentPrice: e.SMS_SEGMENT_PRICE,
+      currency: e.USAGE_CURRENCY,
+      senderRatePerSecond: e.SMS_SENDER_RATE_PER_SECOND,
+      quietHours: parseQuietHours(e.MESSAGING_QUIET_HOURS),
+      reminderOffsetsMinutes: [...new Set(splitList(e.REMINDER_OFFSETS_MINUTES).map(Number))].sort((a, b) => b - a),
+      maxAttempts: e.MESSAGING_MAX_ATTEMPTS,
+      retryDelayMs: e.MESSAGING_RETRY_DELAY_SECONDS * 1000,
+      concurrency: e.MESSAGING_CONCURRENCY,
+      sendTimeoutMs: e.MESSAGING_SEND_TIMEOUT_SECONDS * 1000,
+      outboxDeliveryDelayMs: e.OUTBOX_DELIVERY_DELAY_MS,
+      intakeLinkTtlMs: e.INTAKE_LINK_TTL_HOURS * 3600_000,
+    },
     mediaProvider: e.MEDIA_PROVIDER,
     messagingProvider: e.MESSAGING_PROVIDER,
     twilio: {
@@ -361,9 +429,19 @@ export function loadConfig(
       apiKeySecret: e.TWILIO_API_KEY_SECRET,
       messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID,
       fromNumber: e.TWILIO_FROM_NUMBER,
+      apiBaseUrl: e.TWILIO_API_BASE_URL.replace(/\/+$/, ''),
     },
   };
   return deepFreeze(config);
+}
+
+/** "21:00-08:00" → minutes after midnight; "" → none. */
+export function parseQuietHours(value: string): { start: number; end: number } | null {
+  const m = /^(\d\d):(\d\d)-(\d\d):(\d\d)$/.exec(value.trim());
+  if (!m) return null;
+  const start = Number(m[1]) * 60 + Number(m[2]);
+  const end = Number(m[3]) * 60 + Number(m[4]);
+  return start === end ? null : { start, end };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -38,7 +38,11 @@ export type OrgEventType =
   | 'visit.consent_recorded'
   | 'visit.recording_started'
   | 'visit.recording_stopped'
-  | 'visit.message_sent';
+  | 'visit.message_sent'
+  | 'message.created'
+  | 'message.updated'
+  | 'message.received'
+  | 'intake.submitted';
 
 export interface OrgEvent {
   type: OrgEventType;

@@ -573,6 +573,183 @@ export const webhookAttempts = pgTable(
   ],
 );
 
+/* ---------------------------------------------------------------- patient messaging */
+
+export const MESSAGE_CHANNELS = ['sms', 'email'] as const;
+export type MessageChannel = (typeof MESSAGE_CHANNELS)[number];
+export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'received', 'canceled'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+export const MESSAGE_PURPOSES = ['chat', 'visit_invite', 'appointment_reminder', 'intake_form', 'checkin_notice', 'keyword_reply', 'other'] as const;
+export type MessagePurpose = (typeof MESSAGE_PURPOSES)[number];
+
+/**
+ * The conversation with patients, and the outbox: an outbound row is committed before any provider call, and
+ * the worker claims due rows (`send_after`) with SKIP LOCKED under a lease (`locked_until`). `status_rank` only
+ * grows (a late or duplicate status callback never moves a message backwards). Bodies and subjects are
+ * encrypted at rest (messaging/crypto.ts). `patient_id` is null for an inbound message nobody matched yet.
+ */
+export const messages = pgTable(
+  'messages',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    patientId: uuid('patient_id'),
+    direction: text('direction', { enum: ['outbound', 'inbound'] }).notNull(),
+    channel: text('channel', { enum: MESSAGE_CHANNELS }).notNull(),
+    purpose: text('purpose', { enum: MESSAGE_PURPOSES }).notNull().default('chat'),
+    toAddress: text('to_address').notNull(),
+    fromAddress: text('from_address'),
+    subjectEnc: text('subject_enc'),
+    bodyEnc: text('body_enc').notNull(),
+    status: text('status', { enum: MESSAGE_STATUSES }).notNull(),
+    statusRank: smallint('status_rank').notNull(),
+    urgent: boolean('urgent').notNull().default(false),
+    provider: text('provider').notNull(),
+    providerMessageId: text('provider_message_id'),
+    errorCode: text('error_code'),
+    errorReason: text('error_reason'),
+    segments: integer('segments').notNull().default(1),
+    encoding: text('encoding'),
+    attempts: integer('attempts').notNull().default(0),
+    sendAfter: ts('send_after').notNull().defaultNow(),
+    lockedUntil: ts('locked_until'),
+    /** When the latest attempt was handed to the provider (a crash after it leaves the outcome in doubt). */
+    attemptStartedAt: ts('attempt_started_at'),
+    idempotencyKey: text('idempotency_key'),
+    appointmentId: uuid('appointment_id'),
+    intakeRequestId: uuid('intake_request_id'),
+    createdByUserId: uuid('created_by_user_id'),
+    createdByApiKeyId: uuid('created_by_api_key_id'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+    sentAt: ts('sent_at'),
+    deliveredAt: ts('delivered_at'),
+    failedAt: ts('failed_at'),
+  },
+  (t) => [
+    unique('messages_org_id_id_key').on(t.orgId, t.id),
+    index('messages_patient_idx').on(t.orgId, t.patientId, t.createdAt, t.id),
+    index('messages_org_created_idx').on(t.orgId, t.createdAt, t.id),
+    index('messages_due_idx').on(t.sendAfter).where(sql`status in ('queued', 'sending')`),
+    index('messages_to_idx').on(t.orgId, t.toAddress, t.createdAt),
+    uniqueIndex('messages_provider_id_key').on(t.provider, t.providerMessageId),
+    uniqueIndex('messages_idempotency_key').on(t.orgId, t.idempotencyKey),
+    foreignKey({ name: 'messages_patient_fk', columns: [t.orgId, t.patientId], foreignColumns: [patients.orgId, patients.id] }),
+  ],
+);
+
+export const TEMPLATE_KEYS = ['visit_invite', 'appointment_reminder', 'intake_form', 'checkin_notice', 'custom'] as const;
+export type TemplateKey = (typeof TEMPLATE_KEYS)[number];
+
+/** An organisation's message templates, `{{variable}}` placeholders from a fixed list (messaging/templates.ts). */
+export const messageTemplates = pgTable(
+  'message_templates',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull().references(() => organizations.id),
+    name: text('name').notNull(),
+    purpose: text('purpose', { enum: TEMPLATE_KEYS }).notNull(),
+    channel: text('channel', { enum: MESSAGE_CHANNELS }).notNull(),
+    subject: text('subject'),
+    body: text('body').notNull(),
+    /** The template this organisation uses for `purpose` on `channel` (one each). */
+    isDefault: boolean('is_default').notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('message_templates_org_id_id_key').on(t.orgId, t.id),
+    uniqueIndex('message_templates_org_name_key').on(t.orgId, t.name),
+    uniqueIndex('message_templates_default_key').on(t.orgId, t.purpose, t.channel).where(sql`is_default`),
+  ],
+);
+
+/** Per organisation: the HELP reply, quiet hours and reminder offsets (absent = the configured defaults). */
+export const messagingSettings = pgTable('messaging_settings', {
+  orgId: uuid('org_id').primaryKey().references(() => organizations.id),
+  helpText: text('help_text'),
+  quietHoursStart: text('quiet_hours_start'),
+  quietHoursEnd: text('quiet_hours_end'),
+  reminderOffsetsMinutes: jsonb('reminder_offsets_minutes').$type<number[]>(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export interface IntakeField {
+  id: string;
+  label: string;
+  type: 'text' | 'textarea' | 'yesno' | 'date' | 'choice';
+  required: boolean;
+  options?: string[];
+}
+
+export const intakeForms = pgTable(
+  'intake_forms',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull().references(() => organizations.id),
+    name: text('name').notNull(),
+    description: text('description'),
+    fields: jsonb('fields').$type<IntakeField[]>().notNull(),
+    archivedAt: ts('archived_at'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [unique('intake_forms_org_id_id_key').on(t.orgId, t.id)],
+);
+
+/** A form sent to a patient (a signed link), and their answers (encrypted) once submitted. */
+export const intakeRequests = pgTable(
+  'intake_requests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    patientId: uuid('patient_id').notNull(),
+    formId: uuid('form_id').notNull(),
+    delivery: text('delivery', { enum: ['sms', 'email_sms', 'email'] }).notNull(),
+    status: text('status', { enum: ['sent', 'submitted'] }).notNull().default('sent'),
+    expiresAt: ts('expires_at').notNull(),
+    answersEnc: text('answers_enc'),
+    submittedAt: ts('submitted_at'),
+    createdByUserId: uuid('created_by_user_id'),
+    createdByApiKeyId: uuid('created_by_api_key_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    unique('intake_requests_org_id_id_key').on(t.orgId, t.id),
+    index('intake_requests_patient_idx').on(t.orgId, t.patientId, t.createdAt),
+    foreignKey({ name: 'intake_requests_patient_fk', columns: [t.orgId, t.patientId], foreignColumns: [patients.orgId, patients.id] }),
+    foreignKey({ name: 'intake_requests_form_fk', columns: [t.orgId, t.formId], foreignColumns: [intakeForms.orgId, intakeForms.id] }),
+  ],
+);
+
+/** Appointment reminders: one pg-boss job each, cancelled with the appointment. */
+export const appointmentReminders = pgTable(
+  'appointment_reminders',
+  {
+    orgId: uuid('org_id').notNull(),
+    appointmentId: uuid('appointment_id').notNull(),
+    patientId: uuid('patient_id').notNull(),
+    offsetMinutes: integer('offset_minutes').notNull(),
+    /** The appointment start this reminder was made for (a reschedule makes new reminders). */
+    startsAt: ts('starts_at').notNull(),
+    dueAt: ts('due_at').notNull(),
+    jobId: text('job_id'),
+    status: text('status', { enum: ['scheduled', 'sent', 'cancelled', 'skipped'] }).notNull().default('scheduled'),
+    reason: text('reason'),
+    messageId: uuid('message_id'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.appointmentId, t.patientId, t.offsetMinutes, t.startsAt] }),
+    index('appointment_reminders_org_idx').on(t.orgId, t.appointmentId),
+    foreignKey({
+      name: 'appointment_reminders_appointment_fk',
+      columns: [t.orgId, t.appointmentId],
+      foreignColumns: [appointments.orgId, appointments.id],
+    }).onDelete('cascade'),
+  ],
+);
+
 /**
  * The audit log (HIPAA 164.312(b)). Append-only (a trigger refuses UPDATE and DELETE). Events form one
  * hash chain per organisation (`chain` = the organisation id, or `system` for events with none):
@@ -628,6 +805,12 @@ export const schema = {
   webhookSubscriptions,
   webhookDeliveries,
   webhookAttempts,
+  messages,
+  messageTemplates,
+  messagingSettings,
+  intakeForms,
+  intakeRequests,
+  appointmentReminders,
   auditEvents,
 };
 export type Schema = typeof schema;

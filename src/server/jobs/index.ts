@@ -43,8 +43,13 @@ export type JobHandler<T> = (job: Job<T>) => Promise<void>;
 export interface Jobs {
   /** Declares a queue (created or updated with the policy) and runs its handler; before or after start(). */
   work<T extends object>(queue: string, options: WorkOptions, handler: JobHandler<T>): Promise<void>;
-  /** Enqueues a job on a declared queue (starting the layer if it is not yet) and wakes a local worker; resolves the job id. */
-  send<T extends object>(queue: string, data: T): Promise<string>;
+  /**
+   * Enqueues a job on a declared queue (starting the layer if it is not yet) and wakes a local worker; resolves the
+   * job id. `startAfter` schedules it (reminders); `singletonKey` keeps one queued job per key.
+   */
+  send<T extends object>(queue: string, data: T, options?: SendOptions): Promise<string>;
+  /** Cancels jobs not yet run (a cancelled appointment's reminders). Unknown or finished ids are ignored. */
+  cancel(queue: string, ids: string[]): Promise<void>;
   /** Creates or migrates pg-boss's schema, then starts the declared workers and maintenance. */
   start(): Promise<void>;
   /**
@@ -55,6 +60,11 @@ export interface Jobs {
   startIfUsed(): Promise<void>;
   /** Stops fetching, aborts running handlers, waits for them briefly. Safe to call twice or before start. */
   stop(): Promise<void>;
+}
+
+export interface SendOptions {
+  startAfter?: Date;
+  singletonKey?: string;
 }
 
 export interface JobsOptions {
@@ -184,14 +194,23 @@ export function createJobs(database: Database, log: Pick<FastifyBaseLogger, 'war
       if (state === 'started') await runWorkers(d);
     },
 
-    async send(queue, data) {
+    async send(queue, data, sendOptions) {
       if (state !== 'started') await start();
       if (!workers.has(queue)) throw new Error(`queue ${queue} is not declared`);
-      const id = await boss.send(queue, data);
+      const id = await boss.send(queue, data, {
+        ...(sendOptions?.startAfter ? { startAfter: sendOptions.startAfter } : {}),
+        ...(sendOptions?.singletonKey ? { singletonKey: sendOptions.singletonKey } : {}),
+      });
       if (!id) throw new Error(`queue ${queue} refused the job`);
       const idle = workers.get(queue)?.find((w) => !w.busy);
-      if (idle) boss.notifyWorker(idle.id);
+      if (idle && !sendOptions?.startAfter) boss.notifyWorker(idle.id);
       return id;
+    },
+
+    async cancel(queue, ids) {
+      if (ids.length === 0) return;
+      if (state !== 'started') await start();
+      await boss.cancel(queue, ids);
     },
 
     start,

@@ -9,11 +9,14 @@ import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'no
 export const LINK_PREFIX = 'ovj_';
 /** Post-visit survey links (`ovs_`): the same construction over a participant id, under another context. */
 export const SURVEY_PREFIX = 'ovs_';
+/** Intake-form links (`ovi_`): the same construction over an intake request id. */
+export const INTAKE_PREFIX = 'ovi_';
 const ID_BYTES = 16;
 const MAC_BYTES = 16;
 const KINDS = {
   join: { prefix: LINK_PREFIX, context: Buffer.from('openvisit join link v1\0') },
   survey: { prefix: SURVEY_PREFIX, context: Buffer.from('openvisit survey link v1\0') },
+  intake: { prefix: INTAKE_PREFIX, context: Buffer.from('openvisit intake link v1\0') },
 } as const;
 
 export interface LinkSigner {

@@ -42,6 +42,10 @@ const HUB_EVENTS = {
   'visit.recording_started': true,
   'visit.recording_stopped': true,
   'visit.message_sent': true,
+  'message.created': true,
+  'message.updated': true,
+  'message.received': true,
+  'intake.submitted': true,
 } as const satisfies Record<OrgEventType, boolean>;
 
 /**

@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import type { MessagingProvider, SendResult } from '../provider.js';
+
+/**
+ * The default provider for SMS and email: nothing leaves the machine. A "sent" message is the row itself, shown
+ * on the Outbox page; after `deliveryDelayMs` it is reported delivered through the same status path a real
+ * provider's callback takes (the page can also mark one undelivered or failed, or inject a patient's reply).
+ */
+export function createOutboxProvider(options: {
+  channel: 'sms' | 'email';
+  from: string;
+  deliveryDelayMs: number;
+  report: (providerMessageId: string, status: 'delivered') => Promise<void>;
+}): MessagingProvider {
+  const timers = new Set<NodeJS.Timeout>();
+  return {
+    name: 'outbox',
+    senderKey: `outbox:${options.channel}`,
+    ratePerSecond: Number.POSITIVE_INFINITY,
+    async send(): Promise<SendResult> {
+      const providerMessageId = `OB${randomBytes(16).toString('hex')}`;
+      if (options.deliveryDelayMs > 0) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          options.report(providerMessageId, 'delivered').catch(() => undefined);
+        }, options.deliveryDelayMs);
+        timers.add(timer);
+      }
+      return { providerMessageId, status: 'sent', from: options.from };
+    },
+    async close() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
+  };
+}

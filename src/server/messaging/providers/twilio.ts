@@ -1,0 +1,82 @@
+import twilio from 'twilio';
+import { ProviderError, type MessagingProvider, type OutgoingMessage, type SendResult } from '../provider.js';
+
+export interface TwilioSmsOptions {
+  accountSid: string;
+  authToken: string;
+  fromNumber: string | undefined;
+  messagingServiceSid: string | undefined;
+  /** https://api.twilio.com, or a proxy / local fake in front of it. */
+  apiBaseUrl: string;
+  timeoutMs: number;
+  ratePerSecond: number;
+}
+
+const TWILIO_HOST = 'https://api.twilio.com';
+
+/** Network failures after which the request may or may not have reached Twilio. */
+const IN_DOUBT = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'ERR_BAD_RESPONSE', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
+
+/** Twilio Programmable Messaging through the official SDK. Status comes back on our StatusCallback. */
+export function createTwilioSmsProvider(options: TwilioSmsOptions): MessagingProvider {
+  const base = options.apiBaseUrl.replace(/\/+$/, '');
+  class RoutedClient extends twilio.RequestClient {
+    override request<T>(opts: Parameters<InstanceType<typeof twilio.RequestClient>['request']>[0] & { data?: T }) {
+      if (base !== TWILIO_HOST && opts.uri.startsWith(TWILIO_HOST)) opts.uri = base + opts.uri.slice(TWILIO_HOST.length);
+      return super.request({ ...opts, timeout: options.timeoutMs });
+    }
+  }
+  const client = twilio(options.accountSid, options.authToken, { httpClient: new RoutedClient({ timeout: options.timeoutMs, keepAlive: true }) });
+  const sender = options.messagingServiceSid ?? options.fromNumber!;
+
+  const classify = (err: unknown): ProviderError => {
+    const e = err as { status?: number; code?: number | string; message?: string; moreInfo?: string };
+    if (typeof e.status === 'number') {
+      const code = typeof e.code === 'number' ? e.code : undefined;
+      const reason = e.message ?? `HTTP ${e.status}`;
+      if (e.status === 429 || code === 20429) return new ProviderError(String(code ?? 20429), reason, { retry: true });
+      if (e.status >= 500) return new ProviderError(String(code ?? `http_${e.status}`), reason, { retry: true });
+      return new ProviderError(String(code ?? `http_${e.status}`), reason, { retry: false, optedOut: code === 21610 });
+    }
+    const netCode = typeof e.code === 'string' ? e.code : 'network_error';
+    if (netCode === 'ECONNREFUSED' || netCode === 'ENOTFOUND' || netCode === 'EAI_AGAIN') {
+      return new ProviderError('network_error', `Twilio could not be reached (${netCode})`, { retry: true });
+    }
+    return new ProviderError('network_error', `No answer from Twilio (${IN_DOUBT.has(netCode) ? netCode : 'connection lost'})`, { retry: true, inDoubt: true });
+  };
+
+  return {
+    name: 'twilio',
+    senderKey: `twilio:${sender}`,
+    ratePerSecond: options.ratePerSecond,
+    async send(message: OutgoingMessage): Promise<SendResult> {
+      try {
+        const created = await client.messages.create({
+          to: message.to,
+          body: message.body,
+          statusCallback: message.statusCallbackUrl,
+          ...(options.messagingServiceSid ? { messagingServiceSid: options.messagingServiceSid } : { from: options.fromNumber! }),
+        });
+        return { providerMessageId: created.sid, status: 'sending', from: created.from ?? sender };
+      } catch (err) {
+        throw classify(err);
+      }
+    },
+    async find(message, since, exclude) {
+      // Twilio has no idempotency key for a send: look for a message to the same number, with the same body,
+      // created since the attempt began, that no other message of ours has claimed.
+      try {
+        const recent = await client.messages.list({ to: message.to, ...(options.fromNumber && !options.messagingServiceSid ? { from: options.fromNumber } : {}), limit: 50 });
+        for (const m of recent) {
+          if (m.body !== message.body) continue;
+          if (m.dateCreated && m.dateCreated.getTime() < since.getTime() - 120_000) continue;
+          if (await exclude(m.sid)) continue;
+          return { providerMessageId: m.sid, status: 'sending', from: m.from ?? sender };
+        }
+        return null;
+      } catch (err) {
+        throw classify(err);
+      }
+    },
+  };
+}
