@@ -22,14 +22,18 @@ export function inQuietHours(at: Date, timeZone: string, quiet: QuietHours): boo
 /** When a message created at `at` may go: `at` itself outside quiet hours, else the first minute they are over. */
 export function nextSendTime(at: Date, timeZone: string, quiet: QuietHours | null): Date {
   if (!quiet || !inQuietHours(at, timeZone, quiet)) return at;
-  // Step to the end of quiet hours by local minutes; re-check across daylight-saving shifts (at most a day ahead).
-  const now = localMinutes(at, timeZone);
-  let wait = (quiet.end - now + 24 * 60) % (24 * 60);
+  // Step to the end of quiet hours by local minutes, then correct for a daylight-saving shift in between (the
+  // local clock then reads an hour off the end; an end time the shift skips is passed by the last check).
+  const wait = (quiet.end - localMinutes(at, timeZone) + 24 * 60) % (24 * 60);
   let candidate = new Date(Math.floor(at.getTime() / 60_000) * 60_000 + wait * 60_000);
-  for (let i = 0; i < 4 && inQuietHours(candidate, timeZone, quiet); i++) {
-    wait = (quiet.end - localMinutes(candidate, timeZone) + 24 * 60) % (24 * 60) || 60;
-    candidate = new Date(candidate.getTime() + wait * 60_000);
+  for (let i = 0; i < 3; i++) {
+    let diff = quiet.end - localMinutes(candidate, timeZone);
+    if (diff > 720) diff -= 1440;
+    if (diff < -720) diff += 1440;
+    if (diff === 0) break;
+    candidate = new Date(candidate.getTime() + diff * 60_000);
   }
+  while (inQuietHours(candidate, timeZone, quiet)) candidate = new Date(candidate.getTime() + 15 * 60_000);
   return candidate;
 }
 

@@ -21,7 +21,7 @@ const CLINICAL_TERMS = [
   'depression', 'anxiety', 'bipolar', 'schizophrenia', 'overdose', 'opioid', 'methadone', 'rehab', 'addiction',
   'abortion', 'hepatitis', 'diabetes', 'condition', 'symptoms', 'icd-10', 'mrn', 'date of birth', 'dob', 'ssn',
 ] as const;
-const clinical = new RegExp(`(?<![\\p{L}\\p{N}])(${CLINICAL_TERMS.map((t) => t.replace(/[-\s]/g, (c) => (c === '-' ? '\\-' : '\\s+'))).join('|')})(?![\\p{L}\\p{N}])`, 'giu');
+const clinical = new RegExp(`(?<![\\p{L}\\p{N}])(${CLINICAL_TERMS.map((t) => t.replace(/\s/g, '\\s+')).join('|')})(?![\\p{L}\\p{N}])`, 'giu');
 const placeholder = /\{\{\s*([^{}]*?)\s*\}\}/g;
 
 export type TemplateProblem = { path: string; message: string };
