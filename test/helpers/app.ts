@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -19,8 +21,8 @@ export interface TestApp {
   pubsub: PubSub;
   /** Every log line the app wrote, as text (tests check nothing sensitive reaches it). */
   logs: string[];
-  /** Starts listening on 127.0.0.1 (an ephemeral port) for clients that need a socket; resolves the base URL. */
-  listen(): Promise<string>;
+  /** Starts listening on 127.0.0.1 (an ephemeral port unless given) for clients that need a socket; resolves the base URL. */
+  listen(port?: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,15 @@ export interface TestAppOptions {
   /** Reuse a database (several apps sharing one, as several processes would). */
   database?: Database;
   pubsub?: PubSub;
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a PUBLIC_URL that must be known before the app listens). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** The real app, in-process, on a real database; configuration is built from `env` alone. */
@@ -63,8 +74,8 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
     database,
     pubsub,
     logs,
-    async listen() {
-      if (!app.server.listening) await app.listen({ host: '127.0.0.1', port: 0 });
+    async listen(port = 0) {
+      if (!app.server.listening) await app.listen({ host: '127.0.0.1', port });
       const address = app.server.address();
       if (!address || typeof address === 'string') throw new Error('not listening on a TCP port');
       return `http://127.0.0.1:${address.port}`;
