@@ -78,7 +78,7 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
     const port = (app.server.address() as AddressInfo).port;
     const url = config.publicUrl === `http://localhost:${config.port}` ? `http://localhost:${port}` : config.publicUrl;
     console.log(`\n  OpenVisit is running at ${url}  (API docs: ${url}/api/docs)`);
-    console.log(`  Database: ${describeDatabase(config)}; events: ${pubsub.kind}; media: ${config.mediaProvider}; messaging: ${config.messagingProvider}`);
+    console.log(`  Database: ${describeDatabase(config)}; events: ${pubsub.kind}; media: ${config.mediaProvider}; sms: ${config.messaging.smsProvider}; email: ${config.messaging.emailProvider}`);
     if (seeded) console.log('  Demo data was seeded into the empty database.');
     if (options.seedDemoIfEmpty && (await findOrganizationBySlug(database.db, DEMO_SLUG))) printDemoSignIns(url);
 
