@@ -89,7 +89,7 @@ describe('loadConfig', () => {
     assert.equal(config.tokenSigningSecret, undefined);
     assert.deepEqual(config.rooms, { maxParticipants: 50, maxParticipantDurationS: 14_400, emptyTimeoutS: 300, unusedTimeoutS: 300, recordingRetentionDays: 0 });
     assert.equal(config.defaultPhoneRegion, 'US');
-    assert.deepEqual(config.twilio, { accountSid: undefined, authToken: undefined, apiKeySid: undefined, apiKeySecret: undefined, messagingServiceSid: undefined, fromNumber: undefined });
+    assert.deepEqual(config.twilio, { accountSid: undefined, authToken: undefined, apiKeySid: undefined, apiKeySecret: undefined, messagingServiceSid: undefined, fromNumber: undefined, apiBaseUrl: 'https://api.twilio.com' });
 
     // With nothing set at all, the data directory is ./data, made absolute.
     const bare = loadConfig({});
@@ -223,7 +223,7 @@ describe('loadConfig', () => {
     });
     assert.equal(config.mediaProvider, 'twilio');
     assert.equal(config.messagingProvider, 'twilio');
-    assert.deepEqual(config.twilio, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiKeySid: API_KEY_SID, apiKeySecret: 'key-secret', messagingServiceSid: MESSAGING_SID, fromNumber: undefined });
+    assert.deepEqual(config.twilio, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiKeySid: API_KEY_SID, apiKeySecret: 'key-secret', messagingServiceSid: MESSAGING_SID, fromNumber: undefined, apiBaseUrl: 'https://api.twilio.com' });
     // A from-number stands in for the messaging service.
     assert.equal(loadConfig({ MESSAGING_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_FROM_NUMBER: '+15555550100' }).twilio.fromNumber, '+15555550100');
   });
@@ -257,6 +257,34 @@ describe('loadConfig', () => {
     assert.equal(set.rooms.recordingRetentionDays, 90);
     const problems = problemsOf({ USAGE_PARTICIPANT_MINUTE_RATE: '4e-3', USAGE_RECORDING_MINUTE_RATE: '-1', USAGE_CURRENCY: 'usd', VISIT_SURVEY_URL: 'ftp://x', RECORDING_RETENTION_DAYS: '1.5' });
     assert.deepEqual(settingsNamed(problems), ['RECORDING_RETENTION_DAYS', 'USAGE_CURRENCY', 'USAGE_PARTICIPANT_MINUTE_RATE', 'USAGE_RECORDING_MINUTE_RATE', 'VISIT_SURVEY_URL']);
+  });
+
+  test('messaging: providers, quiet hours, reminders, the encryption key, the outbox worker', () => {
+    const d = loadConfig({}).messaging;
+    assert.equal(d.smsProvider, 'outbox');
+    assert.equal(d.emailProvider, 'outbox');
+    assert.deepEqual(d.quietHours, { start: 21 * 60, end: 8 * 60 });
+    assert.deepEqual(d.reminderOffsetsMinutes, [1440, 15]);
+    assert.equal(d.encryptionKey, undefined);
+    assert.equal(d.segmentPrice, 0.0079);
+    assert.equal(d.senderRatePerSecond, 1);
+    assert.deepEqual([d.maxAttempts, d.retryDelayMs, d.concurrency, d.sendTimeoutMs, d.outboxDeliveryDelayMs, d.intakeLinkTtlMs], [8, 2000, 4, 15_000, 1500, 7 * 24 * 3600_000]);
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const set = loadConfig({
+      EMAIL_PROVIDER: 'smtp',
+      SMTP_URL: 'smtps://u:p@mail.example.org:465',
+      MESSAGING_QUIET_HOURS: '',
+      REMINDER_OFFSETS_MINUTES: '15, 60,1440,60',
+      MESSAGE_ENCRYPTION_KEY: key,
+      TWILIO_API_BASE_URL: 'http://127.0.0.1:9999/',
+    });
+    assert.equal(set.messaging.emailProvider, 'smtp');
+    assert.equal(set.messaging.quietHours, null);
+    assert.deepEqual(set.messaging.reminderOffsetsMinutes, [1440, 60, 15]);
+    assert.equal(set.messaging.encryptionKey, key);
+    assert.equal(set.twilio.apiBaseUrl, 'http://127.0.0.1:9999');
+    const problems = problemsOf({ EMAIL_PROVIDER: 'smtp', MESSAGING_QUIET_HOURS: '9pm-8am', REMINDER_OFFSETS_MINUTES: '1 day', MESSAGE_ENCRYPTION_KEY: 'c2hvcnQ=', SMS_SENDER_RATE_PER_SECOND: '0' });
+    assert.deepEqual(settingsNamed(problems), ['MESSAGE_ENCRYPTION_KEY', 'MESSAGING_QUIET_HOURS', 'REMINDER_OFFSETS_MINUTES', 'SMS_SENDER_RATE_PER_SECOND', 'SMTP_URL']);
   });
 
   test('the configuration is deeply frozen', () => {

@@ -173,6 +173,17 @@ for (const kind of DB_KINDS) {
         .insert(webhookDeliveries)
         .values({ orgId: a.orgId, subscriptionId: webhook.json().webhook.id, messageId: `msg_fuzz${randomUUID().slice(0, 8)}`, eventType: 'webhook.test', payload: { type: 'webhook.test', timestamp: new Date().toISOString(), data: {} }, status: 'failed' })
         .returning();
+      // A text to the patient (with SMS consent), a template, an intake form sent to the patient.
+      const pid = patient.json().id as string;
+      assert.equal((await a.admin.post(`/api/v1/patients/${pid}/consents`, { kind: 'sms', status: 'granted', method: 'verbal' })).statusCode, 201);
+      const text = await a.admin.post(`/api/v1/patients/${pid}/messages`, { body: 'Fuzz hello' });
+      assert.equal(text.statusCode, 201, text.body);
+      const template = await a.admin.post('/api/v1/templates', { name: 'Fuzz template', purpose: 'custom', channel: 'sms', body: 'Hello from {{orgName}}' });
+      assert.equal(template.statusCode, 201, template.body);
+      const form = await a.admin.post('/api/v1/intake-forms', { name: 'Fuzz form', fields: [{ id: 'q', label: 'Question', type: 'text', required: false }] });
+      assert.equal(form.statusCode, 201, form.body);
+      const intake = await a.admin.post(`/api/v1/intake-forms/${form.json().id}/send`, { patientId: pid, delivery: 'sms' });
+      assert.equal(intake.statusCode, 201, intake.body);
       // Victims of the state-changing operations, so the callers themselves survive the run.
       const victimKey = await createApiKey(t.database.db, a.orgId, 'victim', { actor: { type: 'system', id: null } });
       await sessionFor(t.database, a.admin.user); // a second admin session, for /auth/sessions/{id}/revoke
@@ -189,6 +200,11 @@ for (const kind of DB_KINDS) {
         visits: visit.json().id,
         webhooks: webhook.json().webhook.id,
         'webhook-deliveries': delivery!.id,
+        messages: text.json().id,
+        outbox: text.json().id,
+        templates: template.json().id,
+        'intake-forms': form.json().id,
+        'intake-requests': intake.json().id,
       });
 
       const spec = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {

@@ -69,7 +69,7 @@ describe('the outbox across a crash (postgres)', () => {
     // The organisation, its API key and patients with SMS consent, written through the app on the same database.
     const setup = await createTestApp('postgres', { database });
     const org = await createTestOrg(setup.app);
-    const patients = [];
+    const patients: { id: string }[] = [];
     for (let i = 0; i < PATIENTS; i++) patients.push(await newPatient(org, { phone: `55555502${String(i).padStart(2, '0')}` }));
     await setup.close();
 

@@ -314,6 +314,32 @@ for (const kind of DB_KINDS) {
       expectStatus(await other.clinician.get(`/api/v1/intake-requests/${request.id}`), 404, 'not_found');
     });
 
+    test('a visit invite sends the join link by SMS and email with the visit-invite template', async () => {
+      const p = await newPatient(org, { phone: '5555550165', email: 'joiner@example.test', givenName: 'Ada' });
+      const visit = await org.clinician.post('/api/v1/visits', { patientIds: [p.id], durationMinutes: 30 });
+      assert.equal(visit.statusCode, 201, visit.body);
+      const visitId = (visit.json() as { id: string }).id;
+      const invite = await org.clinician.post(`/api/v1/visits/${visitId}/invites`, { role: 'patient', patientId: p.id, sendVia: ['sms', 'email'] });
+      assert.equal(invite.statusCode, 201, invite.body);
+      const { url, messageIds } = invite.json() as { url: string; messageIds: string[] };
+      assert.equal(messageIds.length, 2);
+      const sms = await messageOf(org.clinician, messageIds[0]!);
+      assert.equal(sms.purpose, 'visit_invite');
+      assert.ok(sms.body.includes(url), 'the text carries the join link');
+      assert.match(sms.body, /your video visit with Test clinician is ready/);
+      const email = await messageOf(org.clinician, messageIds[1]!);
+      assert.equal(email.channel, 'email');
+      assert.match(email.subject ?? '', /^Your video visit with Test clinic/);
+      assert.ok(email.body.startsWith('Hello Ada,'));
+      await untilStatus(org.clinician, sms.id, 'delivered');
+      const noPhone = await newPatient(org, { sms: null });
+      const v2 = (await org.clinician.post('/api/v1/visits', { patientIds: [noPhone.id], durationMinutes: 30 })).json() as { id: string };
+      expectStatus(await org.clinician.post(`/api/v1/visits/${v2.id}/invites`, { role: 'patient', patientId: noPhone.id, sendVia: ['sms'] }), 409, 'no_phone_number');
+      const guest = await org.clinician.post(`/api/v1/visits/${v2.id}/invites`, { role: 'guest', displayName: 'Sam', sendVia: ['sms'] });
+      expectStatus(guest, 400, 'validation_failed');
+      assert.ok(!(await auditActions(t, org.orgId, v2.id)).includes('visit.invite_created'), 'no link made for a refused send');
+    });
+
     test('appointment reminders are scheduled on the job queue, sent when due, cancelled with the appointment', async () => {
       const p = await newPatient(org, { phone: '5555550160' });
       const clinicianId = org.clinician.user.id;

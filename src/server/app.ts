@@ -40,14 +40,14 @@ import { loadOrCreateSecret } from './secrets.js';
 import { visitRoomListener } from './visits/events.js';
 import { createLinkSigner } from './visits/links.js';
 import { visitRoutes } from './visits/routes.js';
-import { restoreVisitRouting, type VisitDeps } from './visits/service.js';
+import { joinLinkForAppointment, restoreVisitRouting, type VisitDeps } from './visits/service.js';
 import { webRoutes } from './web/routes.js';
 import { createCipher } from './messaging/crypto.js';
 import type { IntakeDeps } from './messaging/intake.js';
 import { loadMessagingProviders } from './messaging/providers/loader.js';
 import { reconcileReminders, reminderObserver, startReminderWorkers, type ReminderDeps } from './messaging/reminders.js';
 import { messagingRoutes } from './messaging/routes.js';
-import { applyStatus } from './messaging/service.js';
+import { applyStatus, patientNotifier } from './messaging/service.js';
 import { twilioWebhookRoutes } from './messaging/twilio-webhooks.js';
 import { startOutboxWorker, type OutboxWorker } from './messaging/worker.js';
 import { startDeliveryWorkers } from './webhooks/deliver.js';
@@ -292,6 +292,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     intakeLinks: createLinkSigner(linkSecret, 'intake'),
   };
   app.decorate('messaging', messaging);
+  visits.notifier = patientNotifier(messaging);
+  // A video appointment's reminder carries the patient's join link (a new invite for its visit, if it has one).
+  messaging.joinLinkFor = (orgId, appointmentId, patientId) => joinLinkForAppointment(visits, orgId, appointmentId, patientId);
   reminderRef.observe = reminderObserver(messaging);
   await startReminderWorkers(messaging);
   app.decorate('outbox', { idle: () => outbox?.idle() ?? Promise.resolve() });

@@ -153,6 +153,8 @@ export async function sendIntakeForm(deps: IntakeDeps, ctx: Ctx, formId: string,
 }
 
 export async function listIntakeRequests(deps: IntakeDeps, ctx: Ctx, patientId: string): Promise<IntakeRequest[]> {
+  const [patient] = await deps.db.select({ id: patients.id }).from(patients).where(and(eq(patients.orgId, ctx.orgId), eq(patients.id, patientId))).limit(1);
+  if (!patient) throw new AppError('not_found', 'There is no such patient.');
   const rows = await deps.db
     .select({ r: intakeRequests, name: intakeForms.name })
     .from(intakeRequests)

@@ -174,13 +174,13 @@ export async function messagingRoutes(app: App, deps: IntakeDeps): Promise<void>
   // The patient's side: the link's token is the credential (kept out of URLs: it travels in the body).
   app.post(
     '/intake/open',
-    { config: { auth: 'public', rateLimit: { max: 60, timeWindow: 60_000 } }, schema: { tags, summary: 'The form behind an intake link (public: the token is the credential)', body: Type.Object({ token: TokenParams.properties.token }, { additionalProperties: false }), response: { 200: PublicIntakeForm, 400: ErrorResponse, 404: ErrorResponse, 410: ErrorResponse } } },
+    { config: { auth: 'public', rateLimit: { max: app.deps.config.rateLimits.loginPerMinute, timeWindow: '1 minute' } }, schema: { tags, summary: 'The form behind an intake link (public: the token is the credential)', body: Type.Object({ token: TokenParams.properties.token }, { additionalProperties: false }), response: { 200: PublicIntakeForm, 400: ErrorResponse, 404: ErrorResponse, 410: ErrorResponse } } },
     async (request) => openIntake(deps, request.body.token, request.ip),
   );
   app.post(
     '/intake/submit',
     {
-      config: { auth: 'public', rateLimit: { max: 30, timeWindow: 60_000 } },
+      config: { auth: 'public', rateLimit: { max: app.deps.config.rateLimits.loginPerMinute, timeWindow: '1 minute' } },
       schema: { tags, summary: 'Submit an intake form (once)', body: Type.Object({ token: TokenParams.properties.token, answers: IntakeSubmission.properties.answers }, { additionalProperties: false }), response: { 200: Type.Object({ status: Type.Literal('submitted') }), 400: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 410: ErrorResponse } },
     },
     async (request) => submitIntake(deps, request.body.token, request.body.answers, request.ip),

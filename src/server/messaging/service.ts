@@ -939,3 +939,39 @@ export async function messageIdsFor(db: Db, orgId: string, intakeRequestIds: str
   for (const r of rows) out.set(r.req!, [...(out.get(r.req!) ?? []), r.id]);
   return out;
 }
+
+/* ------------------------------------------------------------------------------------------------ for other features */
+
+/** How other features (visit invites, check-in notices) text or email a patient with one of the organisation's templates. */
+export interface PatientNotifier {
+  /** Why the patient cannot be reached on this channel now (no_phone_number, sms_consent_required…), or null. */
+  blockedBy(ctx: Ctx, patientId: string, channel: MessageChannel): Promise<string | null>;
+  send(
+    ctx: Ctx,
+    patientId: string,
+    purpose: Exclude<TemplateRow['purpose'], 'custom'>,
+    channel: MessageChannel,
+    values: TemplateValues,
+    options?: { urgent?: boolean; idempotencyKey?: string; appointmentId?: string },
+  ): Promise<Message>;
+}
+
+export function patientNotifier(deps: MessagingDeps): PatientNotifier {
+  return {
+    async blockedBy(ctx, patientId, channel) {
+      return (await previewMessage(deps, ctx, patientId, { channel, body: 'x' })).blockedBy;
+    },
+    async send(ctx, patientId, purpose, channel, values, options = {}) {
+      const template = await defaultTemplate(deps.db, ctx.orgId, purpose, channel);
+      const { link, appointmentDate, appointmentTime, clinicianName } = values;
+      const { message } = await sendToPatient(
+        deps,
+        ctx,
+        patientId,
+        { channel, urgent: options.urgent === true, values: { ...(link ? { link } : {}), ...(appointmentDate ? { appointmentDate } : {}), ...(appointmentTime ? { appointmentTime } : {}), ...(clinicianName ? { clinicianName } : {}) } },
+        { purpose, template, idempotencyKey: options.idempotencyKey, appointmentId: options.appointmentId },
+      );
+      return message;
+    },
+  };
+}

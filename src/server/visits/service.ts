@@ -27,6 +27,7 @@ import {
 import { AppError } from '../http/errors.js';
 import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
 import { parseInstant } from '../http/validators.js';
+import type { PatientNotifier } from '../messaging/service.js';
 import type { OrgEvents } from '../realtime/events.js';
 import { createRoom, endRoomById, findRoom, revokeParticipantTokens, routeParticipant, sendRoomData, setRoomRecording, type RoomDeps } from '../rooms/service.js';
 import type { LinkSigner } from './links.js';
@@ -48,6 +49,8 @@ export interface VisitDeps {
   usage: Config['usage'];
   /** Signs the patients' post-visit survey links. */
   surveys: LinkSigner;
+  /** Texts and emails patients (join links sent with an invite); set by the app. */
+  notifier?: PatientNotifier | undefined;
 }
 
 export const MAIN_GROUP = 'main';
@@ -463,6 +466,16 @@ export async function lockVisit(deps: VisitDeps, ctx: Ctx, id: string, locked: b
 // ---- invitations -----------------------------------------------------------------------------------------
 
 export async function createInvite(deps: VisitDeps, ctx: Ctx, visitId: string, body: InviteBody): Promise<Invite> {
+  const sendVia = body.sendVia ?? [];
+  if (sendVia.length > 0) {
+    if (body.role !== 'patient' || !body.patientId) throw new AppError('validation_failed', undefined, [{ path: 'body/sendVia', message: 'sends the link to a patient: give role patient and patientId' }]);
+    if (!deps.notifier) throw new AppError('invalid_state', 'Messaging is not available.');
+    // Refuse before making a link: a patient who cannot be reached gets the channel's error, and nothing changes.
+    for (const channel of sendVia) {
+      const blocked = await deps.notifier.blockedBy(ctx, body.patientId.toLowerCase(), channel);
+      if (blocked) throw new AppError(blocked as 'no_phone_number', undefined, { channel });
+    }
+  }
   const result = await deps.db.transaction(async (tx) => {
     const visit = await visitRow(tx, ctx.orgId, visitId, true);
     assertCanHost(ctx, visit);
@@ -498,13 +511,38 @@ export async function createInvite(deps: VisitDeps, ctx: Ctx, visitId: string, b
   });
   await deps.hub.publish(ctx.orgId, 'visit.participant_invited', { visitId, participantId: result.participant.id, role: result.participant.role });
   const token = deps.links.sign(result.link.id);
+  const url = `${deps.publicUrl}/join#${token}`;
+  const messageIds: string[] = [];
+  if (sendVia.length > 0 && deps.notifier && result.participant.patientId) {
+    const visit = await visitRow(deps.db, ctx.orgId, visitId);
+    const [host] = await deps.db.select({ name: users.name }).from(users).where(and(eq(users.orgId, ctx.orgId), eq(users.id, visit.hostUserId))).limit(1);
+    const [patient] = await deps.db.select({ timeZone: patients.timeZone }).from(patients).where(and(eq(patients.orgId, ctx.orgId), eq(patients.id, result.participant.patientId))).limit(1);
+    const when = (opts: Intl.DateTimeFormatOptions) => new Intl.DateTimeFormat('en-US', { timeZone: patient?.timeZone ?? 'UTC', ...opts }).format(visit.scheduledStart);
+    for (const channel of sendVia) {
+      const message = await deps.notifier.send(ctx, result.participant.patientId, 'visit_invite', channel, {
+        link: url,
+        clinicianName: host?.name ?? '',
+        appointmentDate: when({ weekday: 'long', month: 'long', day: 'numeric' }),
+        appointmentTime: when({ hour: 'numeric', minute: '2-digit', timeZoneName: 'short' }),
+      }, { urgent: true, idempotencyKey: `invite:${result.link.id}:${channel}` });
+      messageIds.push(message.id);
+    }
+  }
   return {
     linkId: result.link.id,
-    url: `${deps.publicUrl}/join#${token}`,
+    url,
     token,
     expiresAt: result.link.expiresAt.toISOString(),
     participant: toParticipantDto(result.participant),
+    ...(sendVia.length > 0 ? { messageIds } : {}),
   };
+}
+
+/** A fresh join link for a patient of an appointment's visit (reminders carry it), or null when it has no open visit. */
+export async function joinLinkForAppointment(deps: VisitDeps, orgId: string, appointmentId: string, patientId: string): Promise<string | null> {
+  const [visit] = await deps.db.select({ id: visits.id, status: visits.status }).from(visits).where(and(eq(visits.orgId, orgId), eq(visits.appointmentId, appointmentId))).limit(1);
+  if (!visit || isFinal(visit.status)) return null;
+  return (await createInvite(deps, systemCtx(orgId), visit.id, { role: 'patient', patientId })).url;
 }
 
 export async function revokeLink(deps: VisitDeps, ctx: Ctx, visitId: string, linkId: string): Promise<void> {

@@ -8,8 +8,8 @@ import { AppError } from '../http/errors.js';
 /** The web app (src/web, built by Vite into dist/web): its page for every client route, its hashed assets. */
 const WEB_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
 
-/** Paths the web app answers (client-side routes): the console, the patient's join flow and survey. */
-export const WEB_ROUTES = ['/', '/join', '/survey', '/patients', '/visits/:id', '/visits/:id/summary'] as const;
+/** Paths the web app answers (client-side routes): the console, the patient's join flow, survey and intake form. */
+export const WEB_ROUTES = ['/', '/join', '/survey', '/intake', '/patients', '/patients/:id', '/outbox', '/visits/:id', '/visits/:id/summary'] as const;
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>OpenVisit</title></head>

@@ -102,6 +102,8 @@ export const InviteBody = Type.Object(
     /** Required for guests, interpreters and caregivers; a patient's name comes from their record. */
     displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
     expiresInHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 90 * 24 })),
+    /** role patient: also send the link to the patient by SMS and/or email (the organisation's visit-invite template). */
+    sendVia: Type.Optional(Type.Array(Type.Union([Type.Literal('sms'), Type.Literal('email')]), { minItems: 1, maxItems: 2, uniqueItems: true })),
   },
   { additionalProperties: false },
 );
@@ -113,7 +115,9 @@ export const Invite = Type.Object({
   url: Type.String(),
   token: Type.String(),
   expiresAt: IsoDateTime,
-  participant: VisitParticipant,
+ participant: VisitParticipant,
+  /** With sendVia: the messages queued (GET /messages/:id for their delivery status). */
+  messageIds: Type.Optional(Type.Array(Uuid)),
 });
 export type Invite = Type.Static<typeof Invite>;
 
