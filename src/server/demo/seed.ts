@@ -6,7 +6,8 @@ import type { Db } from '../db/index.js';
 import { organizations, type UserRole } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { createOrganization, findOrganizationBySlug } from '../orgs/service.js';
-import { createPatient, patientDeps } from '../patients/service.js';
+import { createIntakeForm } from '../messaging/intake.js';
+import { createPatient, patientDeps, recordConsent } from '../patients/service.js';
 import type { OrgEvents } from '../realtime/events.js';
 import { createUser } from '../users/service.js';
 
@@ -55,6 +56,20 @@ export async function seedDemo(db: Db, events: OrgEvents, now = new Date()): Pro
   const deps = patientDeps(db, events, 'US');
   const patients = [];
   for (const p of DEMO_PATIENTS) patients.push(await createPatient(deps, ctx, p));
+  // Most demo patients agreed to texts (Marcus did not: his chat shows why a text cannot go).
+  for (const p of [patients[0]!, patients[1]!, patients[3]!, patients[4]!, patients[5]!]) {
+    await recordConsent(deps, ctx, p.id, { kind: 'sms', status: 'granted', method: 'written', textVersion: 'demo' });
+  }
+  await createIntakeForm({ db }, ctx, {
+    name: 'New patient questionnaire',
+    description: 'A few questions before your first visit.',
+    fields: [
+      { id: 'reason', label: 'What would you like to talk about?', type: 'textarea', required: true },
+      { id: 'first_visit', label: 'Is this your first visit with us?', type: 'yesno', required: true },
+      { id: 'preferred_contact', label: 'How should we contact you?', type: 'choice', required: false, options: ['Text message', 'Email', 'Phone call'] },
+      { id: 'pharmacy', label: 'Your pharmacy (name and town)', type: 'text', required: false },
+    ],
+  });
 
   const [patel, rivera] = [users[1]!, users[2]!];
   const slot = (minutesFromNow: number) => {

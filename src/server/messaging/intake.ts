@@ -56,7 +56,7 @@ function checkFields(fields: IntakeField[]): void {
   });
 }
 
-export async function createIntakeForm(deps: IntakeDeps, ctx: Ctx, body: CreateIntakeFormBody) {
+export async function createIntakeForm(deps: Pick<IntakeDeps, 'db'>, ctx: Ctx, body: CreateIntakeFormBody) {
   const fields = body.fields as IntakeField[];
   checkFields(fields);
   const row = await deps.db.transaction(async (tx) => {
