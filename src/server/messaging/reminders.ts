@@ -6,7 +6,7 @@
  * with the reason. A reminder an hour or less before the start ignores quiet hours.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { and, eq, gt, isNull, ne } from 'drizzle-orm';
+import { and, eq, gt, isNull, ne, sql } from 'drizzle-orm';
 import type { OrgEvent } from '../../shared/events.js';
 import { audit } from '../audit/service.js';
 import { systemCtx } from '../context.js';
@@ -110,12 +110,21 @@ export async function scheduleReminders(deps: ReminderDeps, orgId: string, appoi
   return { scheduled, cancelled: stale.length };
 }
 
-/** Reschedules every future appointment's reminders (at start-up: work an earlier process left half done). */
+/**
+ * At start-up: schedules the reminders of future appointments that have none for their current start time (made
+ * while no server ran, e.g. by the CLI, or left half done by a crash).
+ */
 export async function reconcileReminders(deps: ReminderDeps): Promise<number> {
   const upcoming = await deps.db
     .select({ orgId: appointments.orgId, id: appointments.id })
     .from(appointments)
-    .where(and(eq(appointments.status, 'scheduled'), gt(appointments.startsAt, new Date())));
+    .where(
+      and(
+        eq(appointments.status, 'scheduled'),
+        gt(appointments.startsAt, new Date()),
+        sql`not exists (select 1 from ${appointmentReminders} r where r.appointment_id = ${appointments.id} and r.starts_at = ${appointments.startsAt})`,
+      ),
+    );
   let n = 0;
   for (const a of upcoming) n += (await scheduleReminders(deps, a.orgId, a.id)).scheduled;
   return n;
