@@ -1,5 +1,6 @@
 import { BrowserRouter, Route, Routes } from 'react-router';
 import { ConsoleRoutes } from './console/ConsoleRoutes.js';
+import { IntakePage } from './join/IntakePage.js';
 import { JoinFlow } from './join/JoinFlow.js';
 import { SurveyPage } from './join/SurveyPage.js';
 
@@ -10,6 +11,7 @@ export function App() {
       <Routes>
         <Route path="/join" element={<JoinFlow />} />
         <Route path="/survey" element={<SurveyPage />} />
+        <Route path="/intake" element={<IntakePage />} />
         <Route path="/*" element={<ConsoleRoutes />} />
       </Routes>
     </BrowserRouter>

@@ -3,6 +3,9 @@ import { Link, NavLink, Route, Routes, useLocation } from 'react-router';
 import { AuthGate, useAuth } from './auth.js';
 import { armChime } from './chime.js';
 import { HubProvider, useHubStatus } from './hub.js';
+import { useMessagingSettings, usesOutbox } from './messaging.js';
+import { OutboxPage } from './OutboxPage.js';
+import { PatientPage } from './PatientPage.js';
 import { PatientsPage } from './PatientsPage.js';
 import { SignInPage } from './SignInPage.js';
 import { SummaryPage } from './SummaryPage.js';
@@ -11,7 +14,10 @@ import { VisitPage } from './VisitPage.js';
 import { useWaitingTotal, WaitingProvider } from './waiting.js';
 import './console.css';
 
-/** The clinician console: sign-in, then Today, Patients, a visit and its summary. Mounted at `/*`. */
+/**
+ * The clinician console: sign-in, then Today, Patients (a patient's profile: details, chat, intake), a visit and its
+ * summary, the Outbox (when the demo provider carries messages). Mounted at `/*`.
+ */
 export function ConsoleRoutes() {
   return (
     <AuthGate signIn={(onSignedIn) => <SignInPage onSignedIn={onSignedIn} />}>
@@ -30,6 +36,8 @@ function SignedIn() {
           <Routes>
             <Route index element={<TodayPage />} />
             <Route path="patients" element={<PatientsPage />} />
+            <Route path="patients/:id" element={<PatientPage />} />
+            <Route path="outbox" element={<OutboxPage />} />
             <Route path="visits/:id" element={<VisitPage />} />
             <Route path="visits/:id/summary" element={<SummaryPage />} />
             <Route path="*" element={<NotFound />} />
@@ -44,6 +52,7 @@ function Layout({ children }: { children: ReactNode }) {
   const { me, signOut } = useAuth();
   const hub = useHubStatus();
   const waiting = useWaitingTotal();
+  const messaging = useMessagingSettings();
   const location = useLocation();
   const mainRef = useRef<HTMLElement>(null);
   const first = useRef(true);
@@ -73,6 +82,7 @@ function Layout({ children }: { children: ReactNode }) {
               Today
             </NavLink>
             <NavLink to="/patients">Patients</NavLink>
+            {usesOutbox(messaging) ? <NavLink to="/outbox">Outbox</NavLink> : null}
           </nav>
           {waiting > 0 && location.pathname !== '/' ? (
             <Link to="/" className="header-waiting">

@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import type { Invite } from '../../shared/api/visits.js';
 import { staffApi } from './auth.js';
 import { errorText, formatDateTime } from './format.js';
+import { CopyLink } from './ui.js';
 
 export interface InvitablePatient {
   patientId: string;
@@ -26,7 +27,7 @@ export function InvitePanel({ visitId, patients, onClose, timeZone }: Props) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [invite, setInvite] = useState<Invite | null>(null);
-  const ids = { role: useId(), patient: useId(), name: useId(), link: useId(), heading: useId() };
+  const ids = { role: useId(), patient: useId(), name: useId(), heading: useId() };
   const firstField = useRef<HTMLSelectElement>(null);
 
   useEffect(() => {
@@ -54,7 +55,7 @@ export function InvitePanel({ visitId, patients, onClose, timeZone }: Props) {
     <section className="invite-panel stack" aria-labelledby={ids.heading}>
       <h3 id={ids.heading}>Invite to this visit</h3>
       {invite ? (
-        <InviteLink invite={invite} linkId={ids.link} {...(timeZone ? { timeZone } : {})} />
+        <InviteLink invite={invite} {...(timeZone ? { timeZone } : {})} />
       ) : (
         <form className="stack" onSubmit={(e) => void submit(e)} noValidate>
           <div>
@@ -121,45 +122,19 @@ export function InvitePanel({ visitId, patients, onClose, timeZone }: Props) {
   );
 }
 
-function InviteLink({ invite, linkId, timeZone }: { invite: Invite; linkId: string; timeZone?: string }) {
-  const field = useRef<HTMLInputElement>(null);
-  const [status, setStatus] = useState('');
-
-  useEffect(() => {
-    field.current?.focus();
-    field.current?.select();
-  }, []);
-
-  const copy = async () => {
-    try {
-      if (!navigator.clipboard) throw new Error('no clipboard');
-      await navigator.clipboard.writeText(invite.url);
-      setStatus('Link copied. Paste it into a message to send it.');
-    } catch {
-      field.current?.focus();
-      field.current?.select();
-      setStatus('The link is selected: press Ctrl+C (⌘C on a Mac) to copy it.');
-    }
-  };
-
+function InviteLink({ invite, timeZone }: { invite: Invite; timeZone?: string }) {
   return (
-    <div className="stack">
-      <div>
-        <label htmlFor={linkId}>Join link</label>
-        <div className="copy-row">
-          <input id={linkId} ref={field} readOnly value={invite.url} onFocus={(e) => e.currentTarget.select()} aria-describedby={`${linkId}-about`} />
-          <button type="button" className="primary" onClick={() => void copy()}>
-            Copy link
-          </button>
-        </div>
-      </div>
-      <p className="muted" role="status">
-        {status}
-      </p>
-      <p id={`${linkId}-about`} className="muted field-hint">
-        For {invite.participant.displayName}. It works until {formatDateTime(invite.expiresAt, timeZone)}. Keep it private: anyone with this link can join as{' '}
-        {invite.participant.displayName}.
-      </p>
-    </div>
+    <CopyLink
+      label="Join link"
+      value={invite.url}
+      autoFocus
+      copiedText="Link copied. Paste it into a message to send it."
+      about={
+        <>
+          For {invite.participant.displayName}. It works until {formatDateTime(invite.expiresAt, timeZone)}. Keep it private: anyone with this link can join as{' '}
+          {invite.participant.displayName}.
+        </>
+      }
+    />
   );
 }

@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { Link } from 'react-router';
 import type { Patient } from '../../shared/api/patients.js';
 import { ApiError } from '../api.js';
 import { staffApi } from './auth.js';
@@ -13,7 +14,7 @@ interface Page {
 type Field = 'givenName' | 'familyName' | 'phone';
 const FIELD_LABEL: Record<Field, string> = { givenName: 'Given name', familyName: 'Family name', phone: 'Phone' };
 
-/** The organisation's patients: search, and add one. */
+/** The organisation's patients: search, add one, open one's profile. */
 export function PatientsPage() {
   const [q, setQ] = useState('');
   const [page, setPage] = useState<Page | null>(null);
@@ -98,7 +99,9 @@ export function PatientsPage() {
           <ul className="patient-list" aria-label="Patients">
             {page.data.map((p) => (
               <li key={p.id} className="patient-item">
-                <div className="patient-name">{fullName(p)}</div>
+                <Link className="patient-name" to={`/patients/${p.id}`}>
+                  {fullName(p)}
+                </Link>
                 <div className="muted patient-meta">
                   {[p.dateOfBirth ? `Born ${p.dateOfBirth}` : null, p.phone, p.email].filter(Boolean).join(' · ') || 'No contact details'}
                 </div>

@@ -1,10 +1,11 @@
-import { useCallback, useEffect, useId, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { Link, useParams } from 'react-router';
 import type { VisitSummary } from '../../shared/api/visits.js';
 import { ApiError } from '../api.js';
 import { staffApi, useAuth } from './auth.js';
-import { errorText, formatDateTime, formatDuration, formatTime, isAbort, ROLE_LABEL, VISIT_STATUS_LABEL } from './format.js';
+import { errorText, formatDateTime, formatDuration, formatTime, isAbort, money, ROLE_LABEL, VISIT_STATUS_LABEL } from './format.js';
 import { visitTitle } from './TodayPage.js';
+import { Fact, Section } from './ui.js';
 
 const ROLE_ORDER = ['host', 'patient', 'caregiver', 'interpreter', 'guest'];
 const QUALITY_WORDS = ['lost', 'very poor', 'poor', 'fair', 'good', 'excellent'];
@@ -29,14 +30,6 @@ function bytes(n: number | null): string {
   if (n === null) return '';
   if (n < 1024 * 1024) return `${Math.max(1, Math.round(n / 1024))} kB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function money(amount: number, currency: string): string {
-  try {
-    return new Intl.NumberFormat(undefined, { style: 'currency', currency, maximumFractionDigits: 4 }).format(amount);
-  } catch {
-    return `${amount} ${currency}`;
-  }
 }
 
 /** After the visit: attendance, consents, recordings, chat, quality and usage, from GET /visits/:id/summary. */
@@ -243,25 +236,6 @@ export function SummaryPage() {
           </ul>
         )}
       </Section>
-    </div>
-  );
-}
-
-function Section({ title, children }: { title: string; children: ReactNode }) {
-  const id = useId();
-  return (
-    <section className="card" aria-labelledby={id}>
-      <h2 id={id}>{title}</h2>
-      {children}
-    </section>
-  );
-}
-
-function Fact({ term, children }: { term: string; children: ReactNode }) {
-  return (
-    <div className="fact">
-      <dt>{term}</dt>
-      <dd>{children}</dd>
     </div>
   );
 }

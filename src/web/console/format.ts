@@ -61,6 +61,11 @@ export function formatDateTime(iso: string, timeZone?: string): string {
   return new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short', ...(timeZone ? { timeZone } : {}) }).format(new Date(iso));
 }
 
+/** The time alone for today (in `timeZone`), else the date and time: for lists of messages. */
+export function formatWhen(iso: string, timeZone: string, now = Date.now()): string {
+  return dayIn(new Date(iso), timeZone) === dayIn(new Date(now), timeZone) ? formatTime(iso, timeZone) : formatDateTime(iso, timeZone);
+}
+
 export function formatDay(day: string): string {
   const [y, m, d] = day.split('-').map(Number) as [number, number, number];
   return new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric', timeZone: 'UTC' }).format(new Date(Date.UTC(y, m - 1, d)));
@@ -83,6 +88,15 @@ export function formatWaited(sinceIso: string | null, now: number): string {
   const seconds = (now - Date.parse(sinceIso)) / 1000;
   if (seconds < 60) return 'just arrived';
   return formatDuration(seconds);
+}
+
+/** An amount of money, e.g. "$0.0079" (up to four decimals: SMS segments cost fractions of a cent). */
+export function money(amount: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency, maximumFractionDigits: 4 }).format(amount);
+  } catch {
+    return `${amount} ${currency}`;
+  }
 }
 
 /** Words for the user from any failure: the API's message, else a general one. */

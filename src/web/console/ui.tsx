@@ -1,4 +1,4 @@
-/** Small pieces the console's pages share: a titled card, a fact in a list, a field to copy, tabs. */
+/** Small pieces the console's pages share: a titled card, a fact in a list, a link to copy, tabs. */
 import { useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 
 export function Section({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
@@ -28,12 +28,11 @@ export function Fact({ term, children }: { term: string; children: ReactNode }) 
   );
 }
 
-/** A read-only field with a Copy button (falls back to selecting the text where the clipboard is not allowed). */
-export function CopyField({ label, value, about, copyLabel = 'Copy link', copiedText = 'Link copied.', autoFocus = false }: {
+/** A link in a read-only field with a Copy button (falls back to selecting it where the clipboard is not allowed). */
+export function CopyLink({ label, value, about, copiedText = 'Link copied.', autoFocus = false }: {
   label: string;
   value: string;
   about?: ReactNode;
-  copyLabel?: string;
   copiedText?: string;
   autoFocus?: boolean;
 }) {
@@ -55,7 +54,7 @@ export function CopyField({ label, value, about, copyLabel = 'Copy link', copied
     } catch {
       field.current?.focus();
       field.current?.select();
-      setStatus('The text is selected: press Ctrl+C (⌘C on a Mac) to copy it.');
+      setStatus('The link is selected: press Ctrl+C (⌘C on a Mac) to copy it.');
     }
   };
 
@@ -66,7 +65,7 @@ export function CopyField({ label, value, about, copyLabel = 'Copy link', copied
         <div className="copy-row">
           <input id={id} ref={field} readOnly value={value} onFocus={(e) => e.currentTarget.select()} aria-describedby={about ? `${id}-about` : undefined} />
           <button type="button" className="primary" onClick={() => void copy()}>
-            {copyLabel}
+            Copy link
           </button>
         </div>
       </div>
