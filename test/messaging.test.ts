@@ -136,10 +136,9 @@ for (const kind of DB_KINDS) {
       const m = (await send(org.clinician, p.id, { body: 'Order test' })).json() as Message;
       await untilStatus(org.clinician, m.id, 'delivered');
       const before = (await auditActions(t, org.orgId, p.id)).length;
-      const sent = await org.clinician.post(`/api/v1/outbox/messages/${m.id}/status`, { status: 'sent' });
-      assert.equal((sent.json() as Message).status, 'delivered', 'a late "sent" after delivered is ignored');
-      const dup = await org.clinician.post(`/api/v1/outbox/messages/${m.id}/status`, { status: 'delivered' });
-      assert.equal((dup.json() as Message).status, 'delivered');
+      expectStatus(await org.clinician.post(`/api/v1/outbox/messages/${m.id}/status`, { status: 'sent' }), 409, 'invalid_state', 'a late "sent" after delivered');
+      expectStatus(await org.clinician.post(`/api/v1/outbox/messages/${m.id}/status`, { status: 'delivered' }), 409, 'invalid_state', 'a duplicate delivered');
+      assert.equal((await messageOf(org.clinician, m.id)).status, 'delivered');
       assert.equal((await auditActions(t, org.orgId, p.id)).length, before, 'nothing audited for reports that change nothing');
       // A failure report on a message still on its way wins, with the carrier's reason.
       const t2 = await createTestApp(kind, { database: t.database, env: { OUTBOX_DELIVERY_DELAY_MS: '0', MESSAGING_QUIET_HOURS: '' } });
@@ -153,8 +152,8 @@ for (const kind of DB_KINDS) {
         assert.equal(got.status, 'undelivered');
         assert.equal(got.errorCode, '30006');
         assert.match(got.errorReason ?? '', /landline/i);
-        const late = await org2.clinician.post(`/api/v1/outbox/messages/${m2.id}/status`, { status: 'delivered' });
-        assert.equal((late.json() as Message).status, 'undelivered');
+        expectStatus(await org2.clinician.post(`/api/v1/outbox/messages/${m2.id}/status`, { status: 'delivered' }), 409, 'invalid_state');
+        assert.equal((await messageOf(org2.clinician, m2.id)).status, 'undelivered');
       } finally {
         await t2.close();
       }

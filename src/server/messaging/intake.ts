@@ -117,7 +117,7 @@ export async function sendIntakeForm(deps: IntakeDeps, ctx: Ctx, formId: string,
   const channels: ('sms' | 'email')[] = body.delivery === 'sms' ? ['sms'] : body.delivery === 'email' ? ['email'] : ['email', 'sms'];
   // Check every channel before storing anything: a preview answers blockedBy without side effects.
   for (const channel of channels) {
-    const preview = await previewMessage(deps, ctx, patient.id, { channel, body: 'x' });
+    const preview = await previewMessage(deps, ctx, patient.id, { channel });
     if (preview.blockedBy) throw new AppError(preview.blockedBy as 'no_phone_number');
   }
   const request = await deps.db.transaction(async (tx) => {

@@ -184,7 +184,7 @@ async function runReminder(deps: ReminderDeps, job: ReminderJob): Promise<void> 
   let channel: 'sms' | 'email' | null = null;
   let blocked: string | null = null;
   for (const c of ['sms', 'email'] as const) {
-    const p = await previewMessage(deps, ctx, patient.id, { channel: c, body: 'x' });
+    const p = await previewMessage(deps, ctx, patient.id, { channel: c });
     if (!p.blockedBy) {
       channel = c;
       break;

@@ -255,6 +255,8 @@ export interface QueueOptions {
   bypassConsent?: boolean;
   /** A template chosen by the server (intake links, reminders) rather than by the caller's templateId. */
   template?: Pick<TemplateRow, 'channel' | 'subject' | 'body'> | undefined;
+  /** A preview: an empty body is allowed (it answers what would block a send). */
+  preview?: boolean;
 }
 
 interface Draft {
@@ -335,7 +337,7 @@ async function draftFor(deps: MessagingDeps, ctx: Ctx, patient: PatientRow, inpu
     const values: TemplateValues = { patientFirstName: patient.givenName, orgName: settings.orgName, ...input.values };
     body = render(template.body, values);
     subject = template.subject ? render(template.subject, values) : null;
-  } else if (body === '') {
+  } else if (body === '' && !options.preview) {
     throw new AppError('validation_failed', undefined, [{ path: 'body/body', message: 'give a body or a templateId' }]);
   }
   if (channel === 'email' && !subject) subject = `A message from ${settings.orgName}`;
@@ -398,7 +400,7 @@ async function draftFor(deps: MessagingDeps, ctx: Ctx, patient: PatientRow, inpu
 
 export async function previewMessage(deps: MessagingDeps, ctx: Ctx, patientId: string, input: SendMessageBody) {
   const patient = await patientRow(deps.db, ctx.orgId, patientId);
-  const d = await draftFor(deps, ctx, patient, input, { purpose: 'chat' }, new Date());
+  const d = await draftFor(deps, ctx, patient, input, { purpose: 'chat', preview: true }, new Date());
   return {
     channel: d.channel,
     to: d.to,
@@ -680,6 +682,7 @@ export async function receiveInbound(deps: MessagingDeps, input: InboundSms): Pr
   const ctx = systemCtx(orgId);
   const seg = segmentsOf(input.body);
   let canceled: MessageRow[] = [];
+  const consents: { patientId: string; consentId: string; status: 'granted' | 'revoked' }[] = [];
   let row: MessageRow;
   try {
     row = await deps.db.transaction(async (tx) => {
@@ -713,6 +716,7 @@ export async function receiveInbound(deps: MessagingDeps, input: InboundSms): Pr
             .returning();
           await audit(tx, ctx, 'consent.recorded', { type: 'patient', id: patientId }, { consentId: consent!.id, kind: 'sms', status: consent!.status, method: 'sms' });
           await audit(tx, ctx, keyword === 'opt_out' ? 'message.opted_out' : 'message.opted_in', { type: 'patient', id: patientId }, { messageId: inserted!.id });
+          consents.push({ patientId, consentId: consent!.id, status: consent!.status });
         }
         if (keyword === 'opt_out') {
           canceled = await tx
@@ -734,9 +738,7 @@ export async function receiveInbound(deps: MessagingDeps, input: InboundSms): Pr
   }
   await publish(deps, orgId, 'message.received', row);
   for (const c of canceled) await publish(deps, orgId, 'message.updated', c);
-  if (keyword === 'opt_out' || keyword === 'opt_in') {
-    await deps.hub.publish(orgId, 'consent.recorded', { patientIds: patientIds, kind: 'sms', status: keyword === 'opt_out' ? 'revoked' : 'granted' });
-  }
+  for (const c of consents) await deps.hub.publish(orgId, 'consent.recorded', { patientId: c.patientId, consentId: c.consentId, kind: 'sms', status: c.status });
   await replyToKeyword(deps, orgId, keyword, from, matched, input.body);
   return { message: row, duplicate: false };
 }
@@ -814,7 +816,12 @@ export async function setOutboxStatus(deps: MessagingDeps, ctx: Ctx, id: string,
   assertOutbox(deps, row);
   if (!row.providerMessageId) throw new AppError('invalid_state', 'The message has not been sent yet.', { status: row.status });
   const updated = await applyStatus(deps, { provider: 'outbox', providerMessageId: row.providerMessageId, status, errorCode: errorCode ?? (status === 'delivered' || status === 'sent' ? null : '30008'), ctx });
-  return toMessageDto(deps, updated ?? (await messageRow(deps.db, ctx.orgId, id)));
+  if (!updated) {
+    // A carrier's late report changes nothing either; the page is told, so a click never silently does nothing.
+    const current = await messageRow(deps.db, ctx.orgId, id);
+    throw new AppError('invalid_state', `The message is already ${current.status}: a status never moves backwards.`, { status: current.status });
+  }
+  return toMessageDto(deps, updated);
 }
 
 /** The Outbox page's "reply as the patient": the same path as a provider's inbound webhook. */
@@ -959,7 +966,7 @@ export interface PatientNotifier {
 export function patientNotifier(deps: MessagingDeps): PatientNotifier {
   return {
     async blockedBy(ctx, patientId, channel) {
-      return (await previewMessage(deps, ctx, patientId, { channel, body: 'x' })).blockedBy;
+      return (await previewMessage(deps, ctx, patientId, { channel })).blockedBy;
     },
     async send(ctx, patientId, purpose, channel, values, options = {}) {
       const template = await defaultTemplate(deps.db, ctx.orgId, purpose, channel);

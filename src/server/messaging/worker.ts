@@ -95,6 +95,9 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
     if (claimed.length === 0) return;
     const rows = await deps.db.select().from(messages).where(inArray(messages.id, claimed.map((c) => c.id)));
     for (const row of rows) {
+      if (row.attempts === 1) {
+        void deps.hub.publish(row.orgId, 'message.updated', { messageId: row.id, patientId: row.patientId, channel: row.channel, direction: 'outbound', status: 'sending', errorCode: null });
+      }
       const c = claimed.find((x) => x.id === row.id)!;
       const inDoubt = c.prev_status === 'sending' && c.prev_started !== null ? new Date(c.prev_started) : null;
       const job = deliver(row, inDoubt).finally(() => {

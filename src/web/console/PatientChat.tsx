@@ -231,8 +231,8 @@ function Composer({ patient, timeZone, onSent, onPatientChanged }: { patient: Pa
   useEffect(() => {
     const controller = new AbortController();
     const text = body.trim();
-    // An empty draft still asks whether anything blocks a send (a one-character probe; previews change nothing).
-    const input = { channel, body: text || '.', ...(channel === 'email' && subject.trim() ? { subject: subject.trim() } : {}), ...(urgent ? { urgent } : {}) };
+    // An empty draft still asks whether anything blocks a send (the preview takes no body for that).
+    const input = { channel, ...(text ? { body: text } : {}), ...(channel === 'email' && subject.trim() ? { subject: subject.trim() } : {}), ...(urgent ? { urgent } : {}) };
     const timer = setTimeout(
       () => {
         staffApi<MessagePreview>('POST', `/patients/${patient.id}/messages/preview`, input, controller.signal).then(
