@@ -24,6 +24,7 @@ export function InvitePanel({ visitId, patients, onClose, timeZone }: Props) {
   const [role, setRole] = useState<Role>(patients.length > 0 ? 'patient' : 'guest');
   const [patientId, setPatientId] = useState(patients[0]?.patientId ?? '');
   const [name, setName] = useState('');
+  const [sendVia, setSendVia] = useState<('sms' | 'email')[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [invite, setInvite] = useState<Invite | null>(null);
@@ -42,7 +43,7 @@ export function InvitePanel({ visitId, patients, onClose, timeZone }: Props) {
     setBusy(true);
     try {
       const id = await visitId();
-      const body = role === 'patient' ? { role, patientId } : { role, displayName: name.trim() };
+      const body = role === 'patient' ? { role, patientId, ...(sendVia.length > 0 ? { sendVia } : {}) } : { role, displayName: name.trim() };
       setInvite(await staffApi<Invite>('POST', `/visits/${id}/invites`, body));
     } catch (err) {
       setError(errorText(err));
@@ -55,7 +56,14 @@ export function InvitePanel({ visitId, patients, onClose, timeZone }: Props) {
     <section className="invite-panel stack" aria-labelledby={ids.heading}>
       <h3 id={ids.heading}>Invite to this visit</h3>
       {invite ? (
-        <InviteLink invite={invite} {...(timeZone ? { timeZone } : {})} />
+        <>
+          <InviteLink invite={invite} {...(timeZone ? { timeZone } : {})} />
+          {invite.messageIds?.length ? (
+            <p className="notice" role="status">
+              The link was also sent ({sendVia.map((c) => (c === 'sms' ? 'text message' : 'email')).join(' and ')}). Its delivery shows in the patient’s Chat tab.
+            </p>
+          ) : null}
+        </>
       ) : (
         <form className="stack" onSubmit={(e) => void submit(e)} noValidate>
           <div>
@@ -78,6 +86,21 @@ export function InvitePanel({ visitId, patients, onClose, timeZone }: Props) {
                 ))}
               </select>
             </div>
+          ) : null}
+          {role === 'patient' ? (
+            <fieldset className="row">
+              <legend>Also send the link</legend>
+              {(['sms', 'email'] as const).map((channel) => (
+                <label key={channel} className="checkbox">
+                  <input
+                    type="checkbox"
+                    checked={sendVia.includes(channel)}
+                    onChange={(e) => setSendVia((v) => (e.target.checked ? [...v, channel] : v.filter((c) => c !== channel)))}
+                  />{' '}
+                  {channel === 'sms' ? 'by text message' : 'by email'}
+                </label>
+              ))}
+            </fieldset>
           ) : (
             <div>
               <label htmlFor={ids.name}>Name</label>
