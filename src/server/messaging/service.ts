@@ -187,16 +187,20 @@ export async function settingsOf(deps: Pick<MessagingDeps, 'db' | 'config'>, org
     .where(eq(organizations.id, orgId))
     .limit(1);
   if (!row) throw new AppError('not_found', 'There is no such organisation.');
-  const s = row.s;
+  return effectiveSettings(deps.config, row.name, row.s);
+}
+
+function effectiveSettings(config: Config['messaging'], orgName: string, s: typeof messagingSettings.$inferSelect | null): EffectiveSettings {
+  // '' stored for quiet hours = none for this organisation; null = the configured default.
   const quietHours =
     s && s.quietHoursStart !== null && s.quietHoursEnd !== null
       ? s.quietHoursStart === '' ? null : { start: hm(s.quietHoursStart), end: hm(s.quietHoursEnd) }
-      : deps.config.quietHours;
+      : config.quietHours;
   return {
-    orgName: row.name,
-    helpText: s?.helpText ?? `${row.name}: messages about your appointments and care. For help, call the clinic. Reply STOP to opt out, START to opt back in.`,
+    orgName,
+    helpText: s?.helpText ?? `${orgName}: messages about your appointments and care. For help, call the clinic. Reply STOP to opt out, START to opt back in.`,
     quietHours: quietHours && quietHours.start !== quietHours.end ? quietHours : null,
-    reminderOffsetsMinutes: s?.reminderOffsetsMinutes ?? [...deps.config.reminderOffsetsMinutes],
+    reminderOffsetsMinutes: s?.reminderOffsetsMinutes ?? [...config.reminderOffsetsMinutes],
   };
 }
 
@@ -281,17 +285,6 @@ async function patientRow(db: Db, orgId: string, id: string): Promise<PatientRow
   return row;
 }
 
-/** The consent in force for SMS or email: `granted`, `revoked`, or null when none was ever recorded. */
-async function consentState(db: Db, orgId: string, patientId: string, kind: 'sms' | 'email'): Promise<'granted' | 'revoked' | null> {
-  const [row] = await db
-    .select({ status: patientConsents.status })
-    .from(patientConsents)
-    .where(and(eq(patientConsents.orgId, orgId), eq(patientConsents.patientId, patientId), eq(patientConsents.kind, kind)))
-    .orderBy(desc(patientConsents.recordedAt), desc(patientConsents.id))
-    .limit(1);
-  return row?.status ?? null;
-}
-
 async function templateRow(db: Db, orgId: string, id: string): Promise<TemplateRow> {
   const [row] = await db.select().from(messageTemplates).where(and(eq(messageTemplates.orgId, orgId), eq(messageTemplates.id, id))).limit(1);
   if (!row) throw new AppError('not_found', 'There is no such template.');
@@ -321,12 +314,44 @@ async function ensureBuiltInTemplates(db: Db, orgId: string): Promise<void> {
     .onConflictDoNothing();
 }
 
+/**
+ * Everything a send to a patient depends on, in one query (it runs on every send): the record, the organisation's
+ * name and messaging settings, the SMS and email consents in force, and whether their number was texted before.
+ */
+interface Recipient {
+  patient: PatientRow;
+  settings: EffectiveSettings;
+  consent: { sms: 'granted' | 'revoked' | null; email: 'granted' | 'revoked' | null };
+  textedBefore: boolean;
+}
+
+async function recipientOf(deps: Pick<MessagingDeps, 'db' | 'config'>, orgId: string, patientId: string): Promise<Recipient> {
+  const consentOf = (kind: 'sms' | 'email') =>
+    sql<'granted' | 'revoked' | null>`(select c.status from ${patientConsents} c where c.org_id = ${patients.orgId} and c.patient_id = ${patients.id} and c.kind = ${kind} order by c.recorded_at desc, c.id desc limit 1)`;
+  const [row] = await deps.db
+    .select({
+      patient: patients,
+      orgName: organizations.name,
+      s: messagingSettings,
+      sms: consentOf('sms'),
+      email: consentOf('email'),
+      texted: sql<boolean>`exists (select 1 from ${messages} m where m.org_id = ${patients.orgId} and m.to_address = ${patients.phone} and m.channel = 'sms' and m.direction = 'outbound' and m.status <> 'canceled')`,
+    })
+    .from(patients)
+    .innerJoin(organizations, eq(organizations.id, patients.orgId))
+    .leftJoin(messagingSettings, eq(messagingSettings.orgId, patients.orgId))
+    .where(and(eq(patients.orgId, orgId), eq(patients.id, patientId)))
+    .limit(1);
+  if (!row) throw new AppError('not_found', 'There is no such patient.');
+  return { patient: row.patient, settings: effectiveSettings(deps.config, row.orgName, row.s), consent: { sms: row.sms, email: row.email }, textedBefore: row.texted === true };
+}
+
 /** What a send would be: rendered text, segments, cost, when it goes, and why it could not go now. */
-async function draftFor(deps: MessagingDeps, ctx: Ctx, patient: PatientRow, input: SendMessageBody, options: QueueOptions, now: Date): Promise<Draft> {
+async function draftFor(deps: MessagingDeps, ctx: Ctx, recipient: Recipient, input: SendMessageBody, options: QueueOptions, now: Date): Promise<Draft> {
+  const { patient, settings } = recipient;
   let channel: MessageChannel = input.channel ?? 'sms';
   let subject = input.subject?.trim() ?? null;
   let body = input.body?.trim() ?? '';
-  const settings = await settingsOf(deps, ctx.orgId);
   if (input.templateId || options.template) {
     const template = options.template ?? (await templateRow(deps.db, ctx.orgId, input.templateId!));
     if (input.channel && input.channel !== template.channel) {
@@ -359,23 +384,16 @@ async function draftFor(deps: MessagingDeps, ctx: Ctx, patient: PatientRow, inpu
     if (!to) blockedBy = 'no_email_address';
   }
   if (!blockedBy && !options.bypassConsent) {
-    const consent = await consentState(deps.db, ctx.orgId, patient.id, channel);
+    const consent = recipient.consent[channel];
     if (consent === 'revoked') blockedBy = 'recipient_opted_out';
     else if (channel === 'sms' && consent !== 'granted') blockedBy = 'sms_consent_required';
   }
   if (!blockedBy && patient.archivedAt) blockedBy = 'invalid_state';
 
   let optOutNoticeAdded = false;
-  if (channel === 'sms' && to && !/\bSTOP\b/.test(body)) {
-    const [earlier] = await deps.db
-      .select({ id: messages.id })
-      .from(messages)
-      .where(and(eq(messages.orgId, ctx.orgId), eq(messages.channel, 'sms'), eq(messages.direction, 'outbound'), eq(messages.toAddress, to), sql`${messages.status} <> 'canceled'`))
-      .limit(1);
-    if (!earlier) {
-      body = `${body}\n${OPT_OUT_NOTICE}`;
-      optOutNoticeAdded = true;
-    }
+  if (channel === 'sms' && to && !recipient.textedBefore && !/\bSTOP\b/.test(body)) {
+    body = body === '' ? OPT_OUT_NOTICE : `${body}\n${OPT_OUT_NOTICE}`;
+    optOutNoticeAdded = true;
   }
   if (channel === 'sms' && body.length > 1600) {
     throw new AppError('validation_failed', undefined, [{ path: 'body/body', message: 'is longer than 1600 characters (10 SMS segments)' }]);
@@ -399,8 +417,7 @@ async function draftFor(deps: MessagingDeps, ctx: Ctx, patient: PatientRow, inpu
 }
 
 export async function previewMessage(deps: MessagingDeps, ctx: Ctx, patientId: string, input: SendMessageBody) {
-  const patient = await patientRow(deps.db, ctx.orgId, patientId);
-  const d = await draftFor(deps, ctx, patient, input, { purpose: 'chat', preview: true }, new Date());
+  const d = await draftFor(deps, ctx, await recipientOf(deps, ctx.orgId, patientId), input, { purpose: 'chat', preview: true }, new Date());
   return {
     channel: d.channel,
     to: d.to,
@@ -431,8 +448,7 @@ export async function sendToPatient(deps: MessagingDeps, ctx: Ctx, patientId: st
     const existing = await byIdempotencyKey(deps.db, ctx.orgId, options.idempotencyKey);
     if (existing) return { message: toMessageDto(deps, existing), created: false };
   }
-  const patient = await patientRow(deps.db, ctx.orgId, patientId);
-  const d = await draftFor(deps, ctx, patient, input, options, new Date());
+  const d = await draftFor(deps, ctx, await recipientOf(deps, ctx.orgId, patientId), input, options, new Date());
   if (d.blockedBy) {
     throw new AppError(d.blockedBy as 'no_phone_number', BLOCKED_MESSAGES[d.blockedBy], d.blockedBy === 'invalid_state' ? { reason: 'archived' } : undefined);
   }
