@@ -33,7 +33,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { ROOT, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
+import { ROOT, busyBeforeStart, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
@@ -352,17 +352,7 @@ async function main(): Promise<number> {
   cleanups.add(`temp dir ${tmp}`, () => rmSync(tmp, { recursive: true, force: true }));
   console.error(`OpenVisit API benchmark: ${SECONDS} s per case, ${CONNECTIONS} connections, warm-up ${WARMUP_SECONDS} s; ${os.cpus().length} cores, Node ${process.version}`);
 
-  // Other work on the machine (a test suite, a build) skews every figure: measure it, and say so.
-  const idleBefore = machineTicks();
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const idleAfter = machineTicks();
-  const busyBeforePct =
-    idleBefore && idleAfter && idleAfter.total > idleBefore.total ? round(((idleAfter.busy - idleBefore.busy) / (idleAfter.total - idleBefore.total)) * 100, 0) : null;
-  const warnings: string[] = [];
-  if (busyBeforePct !== null && busyBeforePct > 15) {
-    warnings.push(`the machine was ${busyBeforePct}% busy before the benchmark started (load average ${os.loadavg()[0]!.toFixed(1)}): figures are not comparable`);
-  }
-  for (const w of warnings) console.error(`WARNING: ${w}`);
+  const { busyBeforePct, warnings } = await busyBeforeStart();
 
   const results: CaseResult[] = [];
   const checks: string[] = [];

@@ -1,6 +1,7 @@
 // Helpers every benchmark script shares: machine load from /proc and the commit being measured.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -17,6 +18,27 @@ export function machineTicks(): { busy: number; total: number } | null {
   }
 }
 
+/** % of the machine's CPU used between two readings of machineTicks(), or null when unknown. */
+export function busyPct(before: ReturnType<typeof machineTicks>, after: ReturnType<typeof machineTicks>): number | null {
+  return before && after && after.total > before.total ? Math.round(((after.busy - before.busy) / (after.total - before.total)) * 100) : null;
+}
+
+/**
+ * Other work on the machine (a test suite, a build) skews every figure: measures the machine for a second before a
+ * benchmark starts and, above 15 % busy, prints a warning (returned too, for the summary).
+ */
+export async function busyBeforeStart(): Promise<{ busyBeforePct: number | null; warnings: string[] }> {
+  const before = machineTicks();
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const busyBeforePct = busyPct(before, machineTicks());
+  const warnings: string[] = [];
+  if (busyBeforePct !== null && busyBeforePct > 15) {
+    warnings.push(`the machine was ${busyBeforePct}% busy before the benchmark started (load average ${os.loadavg()[0]!.toFixed(1)}): figures are not comparable`);
+  }
+  for (const w of warnings) console.error(`WARNING: ${w}`);
+  return { busyBeforePct, warnings };
+}
+
 /** The short hash of HEAD, or null outside a git checkout. */
 export function gitCommit(): string | null {
   try {
@@ -26,8 +48,18 @@ export function gitCommit(): string | null {
   }
 }
 
-/** Runs a benchmark's `main` (its exit code), always runs `cleanUp`, reports a failure, and exits the process. */
-export async function runBench(main: () => Promise<number>, cleanUp: () => Promise<void>): Promise<never> {
+/**
+ * Runs a benchmark's `main` (its exit code), always runs `cleanUp`, reports a failure, and exits the process. With
+ * `limitMs`, a watchdog stops everything (exit 1) if the run is still going 30 s after that.
+ */
+export async function runBench(main: () => Promise<number>, cleanUp: () => Promise<void>, limitMs?: number): Promise<never> {
+  if (limitMs !== undefined) {
+    const watchdog = setTimeout(() => {
+      console.error(`\nBENCHMARK FAILED: still running after ${limitMs / 1000 + 30} s; stopping everything`);
+      void cleanUp().then(() => process.exit(1));
+    }, limitMs + 30_000);
+    watchdog.unref();
+  }
   let code = 1;
   try {
     code = await main();

@@ -31,7 +31,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Requester, isChildMessage, type Message, type ProcessSample } from './media-ipc.js';
-import { gitCommit, machineTicks, ROOT, runBench } from './common.js';
+import { ROOT, busyBeforeStart, busyPct, gitCommit, machineTicks, runBench } from './common.js';
 
 const RESULTS = fileURLToPath(new URL('./results/media.json', import.meta.url));
 
@@ -177,9 +177,6 @@ function relay(from: ChildName, message: Message): void {
 // ---------------------------------------------------------------------------------------------------------
 // Machine load (Linux /proc; null elsewhere): the figures are only comparable when nothing else ran.
 
-function busyPct(before: ReturnType<typeof machineTicks>, after: ReturnType<typeof machineTicks>): number | null {
-  return before && after && after.total > before.total ? round(((after.busy - before.busy) / (after.total - before.total)) * 100, 0) : null;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Section: headless forwarding cost.
@@ -429,14 +426,7 @@ async function main(): Promise<number> {
   const deadline = started + RUN_LIMIT_MS;
   console.error(`OpenVisit media benchmark: N = ${STEPS.join(', ')}; warm-up ${WARMUP_S} s, ${MEASURE_S} s per step; ${os.cpus().length} cores, Node ${process.version}`);
 
-  const idleBefore = machineTicks();
-  await sleep(1000);
-  const busyBeforePct = busyPct(idleBefore, machineTicks());
-  const warnings: string[] = [];
-  if (busyBeforePct !== null && busyBeforePct > 15) {
-    warnings.push(`the machine was ${busyBeforePct} % busy before the benchmark started (load average ${os.loadavg()[0]!.toFixed(1)}): figures are not comparable`);
-  }
-  for (const w of warnings) console.error(`WARNING: ${w}`);
+  const { busyBeforePct, warnings } = await busyBeforeStart();
 
   // Sections run one after the other, each starting and stopping its own processes, and each adds its figures
   // to `sections` (the JSON file) and one clause to `summary` (the last line printed).

@@ -54,7 +54,7 @@ import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { gitCommit, installCleanups, machineTicks, runBench } from './common.js';
+import { busyBeforeStart, busyPct, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
 
 function envNumber(name: string, fallback: number, min: number, max = Number.POSITIVE_INFINITY): number {
   const raw = process.env[name];
@@ -113,9 +113,6 @@ function threadCpuMs(tid: number): number | null {
   }
 }
 
-function busyPct(before: ReturnType<typeof machineTicks>, after: ReturnType<typeof machineTicks>): number | null {
-  return before && after && after.total > before.total ? round(((after.busy - before.busy) / (after.total - before.total)) * 100, 0) : null;
-}
 
 interface CpuFigures {
   /** % of one core: the main thread (on Linux its thread id is the pid). */
@@ -690,15 +687,7 @@ async function main(): Promise<number> {
       `${DB_KINDS.join(' + ')}; commit ${commit ?? 'unknown'}; ${os.cpus().length} cores, Node ${process.version}`,
   );
 
-  // Other work on the machine (a test suite, a build) skews every figure: measure it, and say so.
-  const idleBefore = machineTicks();
-  await sleep(1000);
-  const busyBeforePct = busyPct(idleBefore, machineTicks());
-  const warnings: string[] = [];
-  if (busyBeforePct !== null && busyBeforePct > 15) {
-    warnings.push(`the machine was ${busyBeforePct}% busy before the benchmark started (load average ${os.loadavg()[0]!.toFixed(1)}): figures are not comparable`);
-  }
-  for (const w of warnings) console.error(`WARNING: ${w}`);
+  const { busyBeforePct, warnings } = await busyBeforeStart();
 
   const problems: string[] = [];
   /** Bounds that cut a phase short: not failures (the figures cover what ran), but said. */
@@ -744,10 +733,4 @@ async function main(): Promise<number> {
   return problems.length === 0 ? 0 : 1;
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`\nBENCHMARK FAILED: still running after ${RUN_LIMIT_MS / 1000 + 30} s; stopping everything`);
-  void cleanUp().then(() => process.exit(1));
-}, RUN_LIMIT_MS + 30_000);
-watchdog.unref();
-
-await runBench(main, cleanUp);
+await runBench(main, cleanUp, RUN_LIMIT_MS);

@@ -42,7 +42,7 @@ import { WebSocket } from 'ws';
 import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
 import type { HubMessage } from '../src/shared/events.js';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { ROOT, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
+import { ROOT, busyBeforeStart, busyPct, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
 import { isChildMessage, Requester, type ProcessSample } from './media-ipc.js';
 import type { PeerCounters, PeerSpec } from './visits-peers.js';
 
@@ -127,9 +127,6 @@ function processRssMB(pid: number): number | null {
   }
 }
 
-function busyPct(before: ReturnType<typeof machineTicks>, after: ReturnType<typeof machineTicks>): number | null {
-  return before && after && after.total > before.total ? round(((after.busy - before.busy) / (after.total - before.total)) * 100, 0) : null;
-}
 
 /** Measures `pid`'s CPU (% of one core) and the machine's (% of all cores) over what `during` does. */
 async function cpuDuring<T>(pid: number, during: () => Promise<T>): Promise<{ value: T; serverCpuPct: number | null; selfCpuPct: number; machineBusyPct: number | null; wallMs: number }> {
@@ -1002,14 +999,7 @@ async function main(): Promise<number> {
   cleanups.add(`temp dir ${tmp}`, () => rmSync(tmp, { recursive: true, force: true }));
   console.error(`OpenVisit visits benchmark (${DB}): parts ${[...PARTS].join(', ')}; ${os.cpus().length} cores, Node ${process.version}`);
 
-  const idleBefore = machineTicks();
-  await sleep(1000);
-  const busyBeforePct = busyPct(idleBefore, machineTicks());
-  const warnings: string[] = [];
-  if (busyBeforePct !== null && busyBeforePct > 15) {
-    warnings.push(`the machine was ${busyBeforePct} % busy before the benchmark started (load average ${os.loadavg()[0]!.toFixed(1)}): figures are not comparable`);
-  }
-  for (const w of warnings) console.error(`WARNING: ${w}`);
+  const { busyBeforePct, warnings } = await busyBeforeStart();
 
   const problems: string[] = [];
   let latency: LatencyResult | null = null;
@@ -1103,10 +1093,4 @@ async function main(): Promise<number> {
   return problems.length === 0 ? 0 : 1;
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`\nBENCHMARK FAILED: still running after ${RUN_LIMIT_MS / 1000 + 30} s; stopping everything`);
-  void cleanUp().then(() => process.exit(1));
-}, RUN_LIMIT_MS + 30_000);
-watchdog.unref();
-
-await runBench(main, cleanUp);
+await runBench(main, cleanUp, RUN_LIMIT_MS);

@@ -32,6 +32,16 @@ interface ReminderJob {
   startsAt: string;
 }
 
+/** The row of one reminder: an appointment, a patient, an offset, for the start time it was made for. */
+function reminderIs(r: { appointmentId: string; patientId: string; offsetMinutes: number; startsAt: Date }) {
+  return and(
+    eq(appointmentReminders.appointmentId, r.appointmentId),
+    eq(appointmentReminders.patientId, r.patientId),
+    eq(appointmentReminders.offsetMinutes, r.offsetMinutes),
+    eq(appointmentReminders.startsAt, r.startsAt),
+  );
+}
+
 export async function startReminderWorkers(deps: ReminderDeps): Promise<void> {
   await deps.jobs.work<ReminderJob>(REMINDER_QUEUE, { retryLimit: 3, retryDelaySeconds: 30, retryBackoff: true, expireInSeconds: 120 }, async (job) => {
     await runReminder(deps, job.data);
@@ -74,7 +84,7 @@ export async function scheduleReminders(deps: ReminderDeps, orgId: string, appoi
         await tx
           .update(appointmentReminders)
           .set({ status: 'cancelled', reason: appointment.status !== 'scheduled' ? `appointment_${appointment.status}` : 'appointment_changed' })
-          .where(and(eq(appointmentReminders.appointmentId, r.appointmentId), eq(appointmentReminders.patientId, r.patientId), eq(appointmentReminders.offsetMinutes, r.offsetMinutes), eq(appointmentReminders.startsAt, r.startsAt)));
+          .where(reminderIs(r));
         await audit(tx, ctx, 'reminder.cancelled', { type: 'patient', id: r.patientId }, { appointmentId, offsetMinutes: r.offsetMinutes });
       }
     });
@@ -103,7 +113,7 @@ export async function scheduleReminders(deps: ReminderDeps, orgId: string, appoi
       await deps.db
         .update(appointmentReminders)
         .set({ jobId })
-        .where(and(eq(appointmentReminders.appointmentId, appointmentId), eq(appointmentReminders.patientId, patientId), eq(appointmentReminders.offsetMinutes, offsetMinutes), eq(appointmentReminders.startsAt, appointment.startsAt)));
+        .where(reminderIs({ appointmentId, patientId, offsetMinutes, startsAt: appointment.startsAt }));
       scheduled += 1;
     }
   }
@@ -136,15 +146,7 @@ async function markReminder(deps: ReminderDeps, job: ReminderJob, status: 'sent'
     const [row] = await tx
       .update(appointmentReminders)
       .set({ status, reason, messageId })
-      .where(
-        and(
-          eq(appointmentReminders.appointmentId, job.appointmentId),
-          eq(appointmentReminders.patientId, job.patientId),
-          eq(appointmentReminders.offsetMinutes, job.offsetMinutes),
-          eq(appointmentReminders.startsAt, new Date(job.startsAt)),
-          eq(appointmentReminders.status, 'scheduled'),
-        ),
-      )
+      .where(and(reminderIs({ ...job, startsAt: new Date(job.startsAt) }), eq(appointmentReminders.status, 'scheduled')))
       .returning();
     if (row && status === 'skipped') await audit(tx, ctx, 'reminder.skipped', { type: 'patient', id: job.patientId }, { appointmentId: job.appointmentId, offsetMinutes: job.offsetMinutes, reason });
     if (row && status === 'cancelled') await audit(tx, ctx, 'reminder.cancelled', { type: 'patient', id: job.patientId }, { appointmentId: job.appointmentId, offsetMinutes: job.offsetMinutes });
@@ -155,14 +157,7 @@ async function runReminder(deps: ReminderDeps, job: ReminderJob): Promise<void> 
   const [reminder] = await deps.db
     .select()
     .from(appointmentReminders)
-    .where(
-      and(
-        eq(appointmentReminders.appointmentId, job.appointmentId),
-        eq(appointmentReminders.patientId, job.patientId),
-        eq(appointmentReminders.offsetMinutes, job.offsetMinutes),
-        eq(appointmentReminders.startsAt, new Date(job.startsAt)),
-      ),
-    )
+    .where(reminderIs({ ...job, startsAt: new Date(job.startsAt) }))
     .limit(1);
   if (!reminder || reminder.status !== 'scheduled') return;
   const [appointment] = await deps.db.select().from(appointments).where(and(eq(appointments.orgId, job.orgId), eq(appointments.id, job.appointmentId))).limit(1);

@@ -534,9 +534,13 @@ export async function getMessage(deps: MessagingDeps, ctx: Ctx, id: string): Pro
 /** A patient's conversation, newest first, a page at a time (`before` = the previous page's nextCursor). */
 export async function listPatientMessages(deps: MessagingDeps, ctx: Ctx, patientId: string, q: { before?: string | undefined; limit: number }) {
   await patientRow(deps.db, ctx.orgId, patientId);
-  const where: SQL[] = [eq(messages.orgId, ctx.orgId), eq(messages.patientId, patientId)];
-  if (q.before) {
-    const [at, id] = decodeCursor(q.before, ['instant', 'uuid']);
+  return messagePage(deps, [eq(messages.orgId, ctx.orgId), eq(messages.patientId, patientId)], q.before, q.limit);
+}
+
+/** A page of messages, newest first; `cursor` is the previous page's nextCursor (older messages). */
+async function messagePage(deps: MessagingDeps, where: SQL[], cursor: string | undefined, limit: number) {
+  if (cursor) {
+    const [at, id] = decodeCursor(cursor, ['instant', 'uuid']);
     where.push(sql`(${messages.createdAt}, ${messages.id}) < (${at}::timestamptz, ${id}::uuid)`);
   }
   const rows = await deps.db
@@ -544,8 +548,8 @@ export async function listPatientMessages(deps: MessagingDeps, ctx: Ctx, patient
     .from(messages)
     .where(and(...where))
     .orderBy(desc(messages.createdAt), desc(messages.id))
-    .limit(q.limit + 1);
-  const result = page(rows, q.limit, (r) => encodeCursor([r.createdAt.toISOString(), r.id]));
+    .limit(limit + 1);
+  const result = page(rows, limit, (r) => encodeCursor([r.createdAt.toISOString(), r.id]));
   return { data: result.data.map((r) => toMessageDto(deps, r)), nextCursor: result.nextCursor };
 }
 
@@ -557,18 +561,7 @@ export async function listMessages(deps: MessagingDeps, ctx: Ctx, q: ListMessage
   if (q.channel) where.push(eq(messages.channel, q.channel));
   if (q.provider) where.push(eq(messages.provider, q.provider));
   if (q.unmatched) where.push(eq(messages.direction, 'inbound'), isNull(messages.patientId));
-  if (q.cursor) {
-    const [at, id] = decodeCursor(q.cursor, ['instant', 'uuid']);
-    where.push(sql`(${messages.createdAt}, ${messages.id}) < (${at}::timestamptz, ${id}::uuid)`);
-  }
-  const rows = await deps.db
-    .select()
-    .from(messages)
-    .where(and(...where))
-    .orderBy(desc(messages.createdAt), desc(messages.id))
-    .limit(q.limit + 1);
-  const result = page(rows, q.limit, (r) => encodeCursor([r.createdAt.toISOString(), r.id]));
-  return { data: result.data.map((r) => toMessageDto(deps, r)), nextCursor: result.nextCursor };
+  return messagePage(deps, where, q.cursor, q.limit);
 }
 
 /** Cancels a message that has not gone yet (waiting for quiet hours to end, or a retry). */
