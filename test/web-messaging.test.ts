@@ -148,7 +148,8 @@ describe('web app in Chromium: patient messaging', () => {
       await clinic.getByRole('heading', { name: 'Carla Texter', level: 1 }).waitFor();
       assert.equal(new URL(clinic.url()).pathname, `/patients/${patientId}`);
       await clinic.getByRole('tab', { name: 'Chat' }).click();
-      assert.equal(await clinic.getByRole('tab', { name: 'Chat' }).getAttribute('aria-selected'), 'true');
+      // The tab switch goes through a search-params update: wait for it rather than read the attribute once.
+      await clinic.locator('[role="tab"][aria-selected="true"]', { hasText: 'Chat' }).waitFor();
       await clinic.getByText('No messages yet').waitFor();
       await clinic.evaluate(STATUS_RECORDER);
       await clinic.evaluate('window.__ovNotReloaded = true');

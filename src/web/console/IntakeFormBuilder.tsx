@@ -3,6 +3,7 @@ import { ApiError } from '../api.js';
 import { staffApi } from './auth.js';
 import { errorText } from './format.js';
 import type { IntakeField, IntakeForm } from './messaging.js';
+import { ErrorNotice, FormActions, Section } from './ui.js';
 
 type FieldType = IntakeField['type'];
 
@@ -45,7 +46,7 @@ export function IntakeFormBuilder({ onCreated, onCancel }: { onCreated: (form: I
   const [drafts, setDrafts] = useState<Draft[]>(() => [blank()]);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const ids = { heading: useId(), name: useId(), description: useId() };
+  const ids = { name: useId(), description: useId() };
   const nameRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
@@ -85,8 +86,7 @@ export function IntakeFormBuilder({ onCreated, onCancel }: { onCreated: (form: I
   };
 
   return (
-    <section className="card stack" aria-labelledby={ids.heading}>
-      <h2 id={ids.heading}>New intake form</h2>
+    <Section title="New intake form">
       <form className="stack" onSubmit={(e) => void submit(e)} noValidate>
         <div>
           <label htmlFor={ids.name}>Form name</label>
@@ -115,21 +115,10 @@ export function IntakeFormBuilder({ onCreated, onCancel }: { onCreated: (form: I
             Add question
           </button>
         </div>
-        {error ? (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        ) : null}
-        <div className="row">
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Saving…' : 'Save form'}
-          </button>
-          <button type="button" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
+        <ErrorNotice error={error} />
+        <FormActions busy={busy} label="Save form" busyLabel="Saving…" onCancel={onCancel} />
       </form>
-    </section>
+    </Section>
   );
 }
 

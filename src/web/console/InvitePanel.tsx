@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import type { Invite } from '../../shared/api/visits.js';
 import { staffApi } from './auth.js';
 import { errorText, formatDateTime } from './format.js';
-import { CopyLink } from './ui.js';
+import { CopyLink, ErrorNotice, FormActions } from './ui.js';
 
 export interface InvitablePatient {
   patientId: string;
@@ -110,19 +110,8 @@ export function InvitePanel({ visitId, patients, onClose, timeZone }: Props) {
               </p>
             </div>
           )}
-          {error ? (
-            <p className="notice error" role="alert">
-              {error}
-            </p>
-          ) : null}
-          <div className="row">
-            <button type="submit" className="primary" disabled={busy}>
-              {busy ? 'Creating link…' : 'Create link'}
-            </button>
-            <button type="button" onClick={onClose}>
-              Cancel
-            </button>
-          </div>
+          <ErrorNotice error={error} />
+          <FormActions busy={busy} label="Create link" busyLabel="Creating link…" onCancel={onClose} />
         </form>
       )}
       {invite ? (

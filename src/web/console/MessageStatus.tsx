@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { Message } from './messaging.js';
 import { formatWhen } from './format.js';
 
@@ -8,76 +9,65 @@ import { formatWhen } from './format.js';
  */
 export function MessageStatus({ message, timeZone, now = Date.now() }: { message: Message; timeZone: string; now?: number }) {
   const m = message;
-  if (m.direction === 'inbound') {
-    return (
-      <span className="msg-status" data-status={m.status}>
-        Received
-      </span>
-    );
-  }
+  if (m.direction === 'inbound') return <Status status={m.status}>Received</Status>;
   switch (m.status) {
     case 'queued':
-      if (Date.parse(m.sendAfter) > now) {
-        return (
-          <span className="msg-status status-scheduled" data-status="scheduled">
-            Scheduled for {formatWhen(m.sendAfter, timeZone, now)}
-          </span>
-        );
-      }
-      return (
-        <span className="msg-status status-sending" data-status={m.status}>
-          Sending…
-        </span>
-      );
     case 'sending':
-      return (
-        <span className="msg-status status-sending" data-status={m.status}>
+      return m.status === 'queued' && Date.parse(m.sendAfter) > now ? (
+        <Status kind="scheduled" status="scheduled">
+          Scheduled for {formatWhen(m.sendAfter, timeZone, now)}
+        </Status>
+      ) : (
+        <Status kind="sending" status={m.status}>
           Sending…
-        </span>
+        </Status>
       );
     case 'sent':
       return (
-        <span className="msg-status status-sent" data-status="sent" title="Sent">
-          <span className="msg-mark" aria-hidden="true">
-            ✓
-          </span>{' '}
+        <Status kind="sent" status="sent" title="Sent" mark="✓">
           Sent
-        </span>
+        </Status>
       );
     case 'delivered':
       return (
-        <span className="msg-status status-delivered" data-status="delivered" title="Delivered">
-          <span className="msg-mark" aria-hidden="true">
-            ✓✓
-          </span>{' '}
+        <Status kind="delivered" status="delivered" title="Delivered" mark="✓✓">
           Delivered
-        </span>
+        </Status>
       );
     case 'undelivered':
     case 'failed': {
       const what = m.status === 'failed' ? 'Failed' : 'Not delivered';
       const reason = m.errorReason ?? (m.errorCode ? `Error ${m.errorCode}.` : '');
       return (
-        <span className="msg-status status-failed" data-status={m.status} title={reason || what}>
-          <span className="msg-mark" aria-hidden="true">
-            ⚠
-          </span>{' '}
+        <Status kind="failed" status={m.status} title={reason || what} mark="⚠">
           {what}
           {reason ? `: ${reason}` : ''}
-        </span>
+        </Status>
       );
     }
     case 'canceled':
       return (
-        <span className="msg-status status-canceled" data-status="canceled" title={m.errorReason ?? 'Canceled'}>
+        <Status kind="canceled" status="canceled" title={m.errorReason ?? 'Canceled'}>
           Canceled{m.errorReason ? `: ${m.errorReason}` : ''}
-        </span>
+        </Status>
       );
     default:
-      return (
-        <span className="msg-status" data-status={m.status}>
-          {m.status}
-        </span>
-      );
+      return <Status status={m.status}>{m.status}</Status>;
   }
+}
+
+/** The badge: `msg-status status-<kind>`, the status as data-status, and a glyph for the eye (hidden from screen readers). */
+function Status({ kind, status, title, mark, children }: { kind?: string; status: string; title?: string; mark?: string; children: ReactNode }) {
+  return (
+    <span className={kind ? `msg-status status-${kind}` : 'msg-status'} data-status={status} title={title}>
+      {mark ? (
+        <>
+          <span className="msg-mark" aria-hidden="true">
+            {mark}
+          </span>{' '}
+        </>
+      ) : null}
+      {children}
+    </span>
+  );
 }

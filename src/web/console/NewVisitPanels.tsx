@@ -5,13 +5,13 @@ import type { Visit } from '../../shared/api/visits.js';
 import { staffApi } from './auth.js';
 import { errorText, timeIn, zonedTime } from './format.js';
 import { PatientPicker } from './PatientPicker.js';
+import { ErrorNotice, FormActions, Section } from './ui.js';
 
 /** "New instant visit": pick the patient(s), the visit opens now and the page goes to it. */
 export function InstantVisitPanel({ onCreated, onClose }: { onCreated: (visit: Visit) => void; onClose: () => void }) {
   const [selected, setSelected] = useState<Patient[]>([]);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  const headingId = useId();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -27,26 +27,14 @@ export function InstantVisitPanel({ onCreated, onClose }: { onCreated: (visit: V
   };
 
   return (
-    <section className="card stack" aria-labelledby={headingId}>
-      <h2 id={headingId}>New instant visit</h2>
+    <Section title="New instant visit">
       <p className="muted">The visit opens now. Invite the patient from the visit page to send them their link.</p>
       <form className="stack" onSubmit={(e) => void submit(e)}>
         <PatientPicker selected={selected} onChange={setSelected} autoFocus />
-        {error ? (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        ) : null}
-        <div className="row">
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Starting…' : 'Start instant visit'}
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <ErrorNotice error={error} />
+        <FormActions busy={busy} label="Start instant visit" busyLabel="Starting…" onCancel={onClose} />
       </form>
-    </section>
+    </Section>
   );
 }
 
@@ -74,7 +62,7 @@ export function AppointmentPanel({
   const [duration, setDuration] = useState('50');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
-  const ids = { heading: useId(), date: useId(), time: useId(), duration: useId() };
+  const ids = { date: useId(), time: useId(), duration: useId() };
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -100,8 +88,7 @@ export function AppointmentPanel({
   };
 
   return (
-    <section className="card stack" aria-labelledby={ids.heading}>
-      <h2 id={ids.heading}>New appointment</h2>
+    <Section title="New appointment">
       <form className="stack" onSubmit={(e) => void submit(e)}>
         <PatientPicker selected={selected} onChange={setSelected} autoFocus />
         <div className="form-grid">
@@ -118,20 +105,9 @@ export function AppointmentPanel({
             <input id={ids.duration} type="number" inputMode="numeric" min={1} max={1440} value={duration} onChange={(e) => setDuration(e.target.value)} required />
           </div>
         </div>
-        {error ? (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        ) : null}
-        <div className="row">
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Saving…' : 'Save appointment'}
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <ErrorNotice error={error} />
+        <FormActions busy={busy} label="Save appointment" busyLabel="Saving…" onCancel={onClose} />
       </form>
-    </section>
+    </Section>
   );
 }

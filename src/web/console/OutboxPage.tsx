@@ -9,7 +9,7 @@ import { useHubEvents } from './hub.js';
 import { MessageStatus } from './MessageStatus.js';
 import { CHANNEL_LABEL, messageEvent, PURPOSE_LABEL, useMessagingSettings, usesOutbox, type Message, type MessagePage } from './messaging.js';
 import { fullName, PatientPicker } from './PatientPicker.js';
-import { Section } from './ui.js';
+import { ErrorNotice, FormActions, RetryNotice, Section } from './ui.js';
 
 type Mark = { status: 'delivered' | 'undelivered' | 'failed'; errorCode?: string; label: string };
 const MARKS: Mark[] = [
@@ -116,14 +116,7 @@ export function OutboxPage() {
           <p className="muted page-sub">The demo carrier: nothing leaves this machine. Play the carrier’s part and the patient’s replies here.</p>
         </div>
       </div>
-      {error ? (
-        <div className="notice error" role="alert">
-          <p>{error}</p>
-          <button type="button" onClick={() => void load()}>
-            Try again
-          </button>
-        </div>
-      ) : null}
+      <RetryNotice error={error} onRetry={load} />
       <div className="outbox-grid">
         <Section title="Messages">
           {page === null && !error ? <p className="muted">Loading the outbox…</p> : null}
@@ -258,7 +251,7 @@ function ReplyAsPatient({ from, onFromChange, bodyRef, onSent }: {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const [done, setDone] = useState('');
-  const ids = { heading: useId(), from: useId(), body: useId() };
+  const ids = { from: useId(), body: useId() };
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -279,8 +272,7 @@ function ReplyAsPatient({ from, onFromChange, bodyRef, onSent }: {
   };
 
   return (
-    <section className="card stack" aria-labelledby={ids.heading}>
-      <h2 id={ids.heading}>Reply as patient</h2>
+    <Section title="Reply as patient">
       <form className="stack" onSubmit={(e) => void submit(e)} noValidate>
         <div>
           <label htmlFor={ids.from}>From number</label>
@@ -293,21 +285,13 @@ function ReplyAsPatient({ from, onFromChange, bodyRef, onSent }: {
             STOP, START and HELP work as they would from a phone.
           </p>
         </div>
-        {error ? (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ErrorNotice error={error} />
         <p className="muted" role="status" hidden={!done}>
           {done}
         </p>
-        <div className="row">
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Sending…' : 'Send reply'}
-          </button>
-        </div>
+        <FormActions busy={busy} label="Send reply" busyLabel="Sending…" />
       </form>
-    </section>
+    </Section>
   );
 }
 
@@ -355,11 +339,7 @@ function UnmatchedRow({ message: m, timeZone, now, canAct, onAssigned }: { messa
         <div className="stack assign-panel">
           {/* One patient: ticking another replaces the choice. */}
           <PatientPicker selected={patient ? [patient] : []} onChange={(next) => setPicked(next.slice(-1))} autoFocus />
-          {error ? (
-            <p className="notice error" role="alert">
-              {error}
-            </p>
-          ) : null}
+          <ErrorNotice error={error} />
           <div className="row">
             <button type="button" className="primary" disabled={busy || !patient} onClick={() => void assign()} aria-describedby={titleId}>
               {busy ? 'Assigning…' : patient ? `Assign to ${fullName(patient)}` : 'Assign'}

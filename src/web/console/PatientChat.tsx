@@ -9,6 +9,7 @@ import { MessageStatus } from './MessageStatus.js';
 import { BLOCKED_TEXT, CHANNEL_LABEL, messageEvent, newer, PURPOSE_LABEL, type Message, type MessagePage, type MessagePreview } from './messaging.js';
 import { RecordSmsConsent, consentOf } from './PatientDetails.js';
 import { fullName } from './PatientPicker.js';
+import { ErrorNotice, RetryNotice } from './ui.js';
 
 const PAGE = 30;
 
@@ -133,14 +134,7 @@ export function PatientChat({ patient, timeZone, canSend, active, onPatientChang
   const name = fullName(patient);
   return (
     <div className="chat stack">
-      {error ? (
-        <div className="notice error" role="alert">
-          <p>{error}</p>
-          <button type="button" onClick={() => void loadNewest()}>
-            Try again
-          </button>
-        </div>
-      ) : null}
+      <RetryNotice error={error} onRetry={loadNewest} />
       <div className="card chat-card">
         {older ? (
           <div className="chat-older">
@@ -366,11 +360,7 @@ function Composer({ patient, timeZone, onSent, onPatientChanged }: { patient: Pa
       ) : null}
       {current && !current.probe && !blockedBy && current.optOutNoticeAdded ? <p className="muted field-hint">“Reply STOP to opt out.” is added to the first text to this number.</p> : null}
       {previewError && text ? <p className="muted field-hint">{previewError}</p> : null}
-      {sendError ? (
-        <p className="notice error" role="alert">
-          {sendError}
-        </p>
-      ) : null}
+      <ErrorNotice error={sendError} />
       <div className="row composer-actions">
         <button type="submit" form={ids.form} className="primary" disabled={!canSubmit}>
           {sending ? 'Sending…' : 'Send'}

@@ -2,7 +2,7 @@ import { useId, useRef, useState, type FormEvent } from 'react';
 import type { Patient } from '../../shared/api/patients.js';
 import { staffApi } from './auth.js';
 import { errorText, formatDateTime } from './format.js';
-import { Fact, Section } from './ui.js';
+import { ErrorNotice, Fact, FormActions, Section } from './ui.js';
 
 type ConsentKind = Patient['consents'][number]['kind'];
 
@@ -125,19 +125,8 @@ export function RecordSmsConsent({ patientId, current, onRecorded }: { patientId
               ))}
             </select>
           </div>
-          {error ? (
-            <p className="notice error" role="alert">
-              {error}
-            </p>
-          ) : null}
-          <div className="row">
-            <button type="submit" className="primary" disabled={busy}>
-              {busy ? 'Saving…' : 'Save consent'}
-            </button>
-            <button type="button" onClick={() => setOpen(false)}>
-              Cancel
-            </button>
-          </div>
+          <ErrorNotice error={error} />
+          <FormActions busy={busy} label="Save consent" busyLabel="Saving…" onCancel={() => setOpen(false)} />
         </form>
       ) : null}
     </div>

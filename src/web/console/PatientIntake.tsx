@@ -6,7 +6,7 @@ import { errorText, formatDateTime, isAbort } from './format.js';
 import { useHubEvents } from './hub.js';
 import { IntakeFormBuilder } from './IntakeFormBuilder.js';
 import { BLOCKED_TEXT, DELIVERY_LABEL, type IntakeForm, type IntakeRequest } from './messaging.js';
-import { CopyLink, Section } from './ui.js';
+import { CopyLink, ErrorNotice, FormActions, Section } from './ui.js';
 
 type Delivery = 'sms' | 'email_sms' | 'email';
 
@@ -63,11 +63,7 @@ export function PatientIntake({ patient, timeZone, canSend }: { patient: Patient
 
   return (
     <div className="stack">
-      {error ? (
-        <p className="notice error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorNotice error={error} />
       <Section title="Forms sent">
         {requests === null && !error ? <p className="muted">Loading…</p> : null}
         {requests !== null && requests.length === 0 ? <p className="muted">No intake forms have been sent to this patient yet.</p> : null}
@@ -179,13 +175,7 @@ function IntakeAnswers({ requestId, formId, version }: { requestId: string; form
     return () => controller.abort();
   }, [requestId, formId, version]);
 
-  if (error) {
-    return (
-      <p className="notice error" role="alert">
-        {error}
-      </p>
-    );
-  }
+  if (error) return <ErrorNotice error={error} />;
   if (!data) return <p className="muted">Loading the answers…</p>;
   const answers = data.request.answers ?? {};
   const show = (v: string | boolean | undefined) => (v === undefined || v === '' ? 'No answer' : typeof v === 'boolean' ? (v ? 'Yes' : 'No') : v);
@@ -262,16 +252,8 @@ function SendIntakePanel({ patient, forms, formId, onFormIdChange, timeZone, bui
             </label>
           ))}
         </fieldset>
-        {error ? (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        ) : null}
-        <div className="row">
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Sending…' : 'Send form'}
-          </button>
-        </div>
+        <ErrorNotice error={error} />
+        <FormActions busy={busy} label="Send form" busyLabel="Sending…" />
       </form>
       {sent ? (
         <div className="stack">

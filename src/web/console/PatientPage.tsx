@@ -10,7 +10,7 @@ import { PatientChat } from './PatientChat.js';
 import { PatientDetails } from './PatientDetails.js';
 import { PatientIntake } from './PatientIntake.js';
 import { fullName } from './PatientPicker.js';
-import { Tabs } from './ui.js';
+import { LoadState, Tabs } from './ui.js';
 
 const TABS = [
   { key: 'details', label: 'Details' },
@@ -70,18 +70,7 @@ export function PatientPage() {
         <p className="back-link">
           <Link to="/patients">← Patients</Link>
         </p>
-        {error ? (
-          <div className="notice error" role="alert">
-            <p>{error}</p>
-            {retryable ? (
-              <button type="button" onClick={() => void load()}>
-                Try again
-              </button>
-            ) : null}
-          </div>
-        ) : (
-          <p className="muted">Loading the patient…</p>
-        )}
+        <LoadState loading="Loading the patient…" error={error} onRetry={retryable ? load : undefined} />
       </div>
     );
   }

@@ -2,6 +2,7 @@ import { useEffect, useId, useState } from 'react';
 import type { Patient } from '../../shared/api/patients.js';
 import { staffApi } from './auth.js';
 import { errorText, isAbort } from './format.js';
+import { ErrorNotice } from './ui.js';
 
 export function fullName(p: Pick<Patient, 'givenName' | 'familyName'>): string {
   return `${p.givenName} ${p.familyName}`.trim();
@@ -52,11 +53,7 @@ export function PatientPicker({ selected, onChange, autoFocus = false }: { selec
     <div className="patient-picker">
       <label htmlFor={searchId}>Search patients</label>
       <input id={searchId} type="search" value={q} autoComplete="off" autoFocus={autoFocus} onChange={(e) => setQ(e.target.value)} aria-controls={listId} />
-      {error ? (
-        <p className="notice error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorNotice error={error} />
       <fieldset className="picker-list" id={listId} aria-busy={loading}>
         <legend className="visually-hidden">Patients</legend>
         {shown.length === 0 && !loading ? <p className="muted">No patients match “{q.trim()}”.</p> : null}

@@ -5,6 +5,7 @@ import { ApiError } from '../api.js';
 import { staffApi } from './auth.js';
 import { errorText, isAbort } from './format.js';
 import { fullName } from './PatientPicker.js';
+import { ErrorNotice, FormActions, Section } from './ui.js';
 
 interface Page {
   data: Patient[];
@@ -88,11 +89,7 @@ export function PatientsPage() {
           <label htmlFor={searchId}>Search patients</label>
           <input id={searchId} type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Name, phone, email or record number" autoComplete="off" />
         </div>
-        {error ? (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ErrorNotice error={error} />
         {page === null && !error ? <p className="muted">Loading patients…</p> : null}
         {page !== null && page.data.length === 0 ? <p className="muted">{q.trim() ? `No patients match “${q.trim()}”.` : 'No patients yet. Add the first one.'}</p> : null}
         {page !== null && page.data.length > 0 ? (
@@ -124,7 +121,6 @@ function AddPatientForm({ onAdded, onCancel }: { onAdded: (p: Patient) => void; 
   const [fieldErrors, setFieldErrors] = useState<Partial<Record<Field, string>>>({});
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const headingId = useId();
   const ids: Record<Field, string> = { givenName: useId(), familyName: useId(), phone: useId() };
   const refs = { givenName: useRef<HTMLInputElement>(null), familyName: useRef<HTMLInputElement>(null), phone: useRef<HTMLInputElement>(null) };
 
@@ -190,28 +186,16 @@ function AddPatientForm({ onAdded, onCancel }: { onAdded: (p: Patient) => void; 
   );
 
   return (
-    <section className="card stack" aria-labelledby={headingId}>
-      <h2 id={headingId}>Add a patient</h2>
+    <Section title="Add a patient">
       <form className="stack" onSubmit={(e) => void submit(e)} noValidate>
         <div className="form-grid">
           {field('givenName', { autoComplete: 'off' })}
           {field('familyName', { autoComplete: 'off' })}
           {field('phone', { optional: true, type: 'tel', autoComplete: 'off' })}
         </div>
-        {error ? (
-          <p className="notice error" role="alert">
-            {error}
-          </p>
-        ) : null}
-        <div className="row">
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Saving…' : 'Save patient'}
-          </button>
-          <button type="button" onClick={onCancel}>
-            Cancel
-          </button>
-        </div>
+        <ErrorNotice error={error} />
+        <FormActions busy={busy} label="Save patient" busyLabel="Saving…" onCancel={onCancel} />
       </form>
-    </section>
+    </Section>
   );
 }

@@ -5,7 +5,7 @@ import { ApiError } from '../api.js';
 import { staffApi, useAuth } from './auth.js';
 import { errorText, formatDateTime, formatDuration, formatTime, isAbort, money, ROLE_LABEL, VISIT_STATUS_LABEL } from './format.js';
 import { visitTitle } from './TodayPage.js';
-import { Fact, Section } from './ui.js';
+import { Fact, LoadState, Section } from './ui.js';
 
 const ROLE_ORDER = ['host', 'patient', 'caregiver', 'interpreter', 'guest'];
 const QUALITY_WORDS = ['lost', 'very poor', 'poor', 'fair', 'good', 'excellent'];
@@ -66,18 +66,7 @@ export function SummaryPage() {
         <p>
           <Link to="/">← Today</Link>
         </p>
-        {error ? (
-          <div className="notice error" role="alert">
-            <p>{error}</p>
-            {retryable ? (
-              <button type="button" onClick={() => void load()}>
-                Try again
-              </button>
-            ) : null}
-          </div>
-        ) : (
-          <p className="muted">Loading the summary…</p>
-        )}
+        <LoadState loading="Loading the summary…" error={error} onRetry={retryable ? load : undefined} />
       </div>
     );
   }

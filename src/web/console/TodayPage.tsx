@@ -11,6 +11,7 @@ import { useHubEvents } from './hub.js';
 import { InvitePanel, type InvitablePatient } from './InvitePanel.js';
 import { AppointmentPanel, InstantVisitPanel } from './NewVisitPanels.js';
 import { fullName } from './PatientPicker.js';
+import { ErrorNotice, RetryNotice } from './ui.js';
 import { WaitingRoomPanel, type WaitingVisit } from './WaitingRoomPanel.js';
 
 const KIND_LABEL: Record<string, string> = { group: 'Group', checkin: 'Check-in' };
@@ -192,14 +193,7 @@ export function TodayPage() {
       <div className="today-grid">
         <section className="today-schedule" aria-labelledby="schedule-heading">
           <h2 id="schedule-heading">Schedule</h2>
-          {error ? (
-            <div className="notice error" role="alert">
-              <p>{error}</p>
-              <button type="button" onClick={() => void load()}>
-                Try again
-              </button>
-            </div>
-          ) : null}
+          <RetryNotice error={error} onRetry={load} />
           {visits === null && !error ? <p className="muted">Loading today’s schedule…</p> : null}
           {visits !== null && rows.length === 0 ? (
             <p className="card muted">Nothing is scheduled for you today. Use “New instant visit” to see someone now.</p>
@@ -308,11 +302,7 @@ function ScheduleRow({
           ) : null}
         </div>
       </div>
-      {error ? (
-        <p className="notice error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorNotice error={error} />
       {inviting && !final ? (
         <InvitePanel
           patients={row.patients}

@@ -9,6 +9,7 @@ import { errorText, formatTime, isAbort, VISIT_STATUS_LABEL } from './format.js'
 import { useHubEvents } from './hub.js';
 import { InvitePanel } from './InvitePanel.js';
 import { patientsOfVisit, visitTitle } from './TodayPage.js';
+import { ErrorNotice, LoadState } from './ui.js';
 import { WaitingRoomPanel } from './WaitingRoomPanel.js';
 
 const LIVE = new Set(['open', 'in_progress']);
@@ -149,18 +150,7 @@ export function VisitPage() {
         <p>
           <Link to="/">← Today</Link>
         </p>
-        {loadError ? (
-          <div className="notice error" role="alert">
-            <p>{loadError}</p>
-            {retryable ? (
-              <button type="button" onClick={() => void load()}>
-                Try again
-              </button>
-            ) : null}
-          </div>
-        ) : (
-          <p className="muted">Loading the visit…</p>
-        )}
+        <LoadState loading="Loading the visit…" error={loadError} onRetry={retryable ? load : undefined} />
       </div>
     );
   }
@@ -199,11 +189,7 @@ export function VisitPage() {
           <a href="#visit-waiting">{waitingCount === 1 ? 'Someone is waiting' : `${waitingCount} people are waiting`} in the waiting room</a>
         </p>
       ) : null}
-      {actionError ? (
-        <p className="notice error" role="alert">
-          {actionError}
-        </p>
-      ) : null}
+      <ErrorNotice error={actionError} />
 
       <div className="visit-grid">
         <div className="visit-main">

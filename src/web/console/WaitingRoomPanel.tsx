@@ -3,6 +3,7 @@ import type { Visit, VisitParticipant } from '../../shared/api/visits.js';
 import { staffApi } from './auth.js';
 import { errorText, formatWaited, ROLE_LABEL } from './format.js';
 import { useNow } from './hooks.js';
+import { ErrorNotice } from './ui.js';
 import { useWaitingRooms } from './waiting.js';
 
 export interface WaitingVisit {
@@ -47,13 +48,9 @@ export function WaitingRoomPanel({ visits, grouped = false, beforeAdmit, onAdmit
           {total}
         </span>
       </div>
-      {visits.map((v) =>
-        loadErrors[v.id] ? (
-          <p key={v.id} className="notice error" role="alert">
-            {loadErrors[v.id]}
-          </p>
-        ) : null,
-      )}
+      {visits.map((v) => (
+        <ErrorNotice key={v.id} error={loadErrors[v.id]} />
+      ))}
       {total === 0 ? <p className="muted waiting-empty">Nobody is waiting. You will hear a chime when someone arrives.</p> : null}
       {visits.map((visit) => {
         const people = waiting[visit.id] ?? [];
@@ -123,11 +120,7 @@ function WaitingGroup({
           Admit all
         </button>
       </div>
-      {error ? (
-        <p className="notice error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorNotice error={error} />
     </div>
   );
 }
@@ -242,11 +235,7 @@ function WaitingPerson({
           </button>
         </div>
       )}
-      {error ? (
-        <p className="notice error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorNotice error={error} />
     </li>
   );
 }

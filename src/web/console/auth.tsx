@@ -1,6 +1,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { Organization, User } from '../../shared/api/staff.js';
 import { api, ApiError } from '../api.js';
+import { ErrorNotice } from './ui.js';
 
 export interface Me {
   user: User;
@@ -90,9 +91,7 @@ export function AuthGate({ children, signIn }: { children: ReactNode; signIn: (o
       <main className="console-center">
         <div className="card stack console-narrow">
           <h1>OpenVisit</h1>
-          <p className="notice error" role="alert">
-            {status.message}
-          </p>
+          <ErrorNotice error={status.message} />
           <button type="button" className="primary" onClick={() => load()}>
             Try again
           </button>

@@ -1,6 +1,57 @@
-/** Small pieces the console's pages share: a titled card, a fact in a list, a link to copy, tabs. */
+/**
+ * Small pieces the console's pages share: a titled card, a fact in a list, a link to copy, tabs, an error notice,
+ * a form's buttons and what a page shows until its data is in.
+ */
 import { useEffect, useId, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 
+/** An error, announced as it appears (role="alert"); nothing while there is none. */
+export function ErrorNotice({ error }: { error: string | null | undefined }) {
+  return error ? (
+    <p className="notice error" role="alert">
+      {error}
+    </p>
+  ) : null;
+}
+
+/**
+ * A form's buttons: the submit button (its label says "Saving…" and the like while `busy`, and it is disabled then)
+ * and, with `onCancel`, a Cancel button.
+ */
+export function FormActions({ busy, label, busyLabel, onCancel }: { busy: boolean; label: string; busyLabel: string; onCancel?: () => void }) {
+  return (
+    <div className="row">
+      <button type="submit" className="primary" disabled={busy}>
+        {busy ? busyLabel : label}
+      </button>
+      {onCancel ? (
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+/** A load that failed: the message and, with `onRetry` (leave it out where trying again cannot help), Try again. */
+export function RetryNotice({ error, onRetry }: { error: string; onRetry?: (() => unknown) | undefined }) {
+  return error ? (
+    <div className="notice error" role="alert">
+      <p>{error}</p>
+      {onRetry ? (
+        <button type="button" onClick={() => void onRetry()}>
+          Try again
+        </button>
+      ) : null}
+    </div>
+  ) : null;
+}
+
+/** What a page shows until its data is in: a muted `loading` line ("Loading the visit…"), or why it could not load. */
+export function LoadState({ loading, error, onRetry }: { loading: string; error: string; onRetry?: (() => unknown) | undefined }) {
+  return error ? <RetryNotice error={error} onRetry={onRetry} /> : <p className="muted">{loading}</p>;
+}
+
+/** A card named by its h2 heading, with `actions` (buttons, links) beside the heading where given. */
 export function Section({ title, children, actions }: { title: string; children: ReactNode; actions?: ReactNode }) {
   const id = useId();
   return (
