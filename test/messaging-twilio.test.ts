@@ -195,3 +195,29 @@ for (const kind of DB_KINDS) {
     });
   });
 }
+
+for (const kind of DB_KINDS) {
+  describe(`SMS through a Twilio Messaging Service (${kind})`, () => {
+    test('the create names the service and no From; Twilio answers accepted and the message waits for its callbacks', async () => {
+      const fake = await startFakeTwilio({ accountSid: ACCOUNT, authToken: TOKEN, messagingServiceFrom: '+15005550077' });
+      const service = `MG${'d4'.repeat(16)}`;
+      const t = await createTestApp(kind, {
+        env: { MESSAGING_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: ACCOUNT, TWILIO_AUTH_TOKEN: TOKEN, TWILIO_MESSAGING_SERVICE_SID: service, TWILIO_API_BASE_URL: fake.url, PUBLIC_URL: 'https://visits.example.org', MESSAGING_QUIET_HOURS: '' },
+      });
+      try {
+        const org = await createTestOrg(t.app);
+        const p = await newPatient(org, { phone: '5555550193' });
+        const m = (await send(org.clinician, p.id, { body: 'Via the service' })).json() as Message;
+        await waitFor('the provider id', async () => (await messageOf(org.clinician, m.id)).providerMessageId);
+        const req = fake.requests.find((r) => r.method === 'POST' && r.path.endsWith('/Messages.json'))!;
+        assert.deepEqual(req.params, { To: '+15555550193', MessagingServiceSid: service, Body: 'Via the service\nReply STOP to opt out.', StatusCallback: `https://visits.example.org/webhooks/twilio/sms-status?m=${m.id}` });
+        assert.equal(fake.message(fake.sendsTo('+15555550193')[0]!.sid)?.status, 'accepted');
+        assert.equal((await messageOf(org.clinician, m.id)).status, 'sending');
+        fake.assertNoViolations();
+      } finally {
+        await t.close();
+        await fake.close();
+      }
+    });
+  });
+}

@@ -3,6 +3,8 @@
 // and their PHI guard, idempotency, out-of-order status reports, the unmatched inbox, intake forms and reminders.
 // Every test runs on PGlite and PostgreSQL.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { and, eq, sql } from 'drizzle-orm';
 import { appointmentReminders, auditEvents, messages } from '../src/server/db/schema.js';
@@ -337,6 +339,36 @@ for (const kind of DB_KINDS) {
       const guest = await org.clinician.post(`/api/v1/visits/${v2.id}/invites`, { role: 'guest', displayName: 'Sam', sendVia: ['sms'] });
       expectStatus(guest, 400, 'validation_failed');
       assert.ok(!(await auditActions(t, org.orgId, v2.id)).includes('visit.invite_created'), 'no link made for a refused send');
+    });
+
+    test('host apps subscribed to message.* get the message events as Standard Webhooks', async () => {
+      const received: { type: string; data: Record<string, unknown> }[] = [];
+      const server = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () => {
+          received.push(JSON.parse(body) as { type: string; data: Record<string, unknown> });
+          res.writeHead(204).end();
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+        const hook = await org.admin.post('/api/v1/webhooks', { url, events: ['message.*'] });
+        assert.equal(hook.statusCode, 201, hook.body);
+        const p = await newPatient(org, { phone: '5555550166' });
+        const m = (await send(org.clinician, p.id, { body: 'Webhook me' })).json() as Message;
+        await org.clinician.post('/api/v1/outbox/inbound', { from: '5555550166', body: 'Got it' });
+        await waitFor('created, delivered and received events', () =>
+          received.some((e) => e.type === 'message.created' && e.data.messageId === m.id) &&
+          received.some((e) => e.type === 'message.updated' && e.data.messageId === m.id && e.data.status === 'delivered') &&
+          received.some((e) => e.type === 'message.received' && e.data.patientId === p.id),
+        );
+        assert.ok(!JSON.stringify(received).includes('Webhook me') && !JSON.stringify(received).includes('5550166'), 'ids and codes only');
+        await org.admin.request('DELETE', `/api/v1/webhooks/${(hook.json() as { webhook: { id: string } }).webhook.id}`);
+      } finally {
+        server.close();
+      }
     });
 
     test('appointment reminders are scheduled on the job queue, sent when due, cancelled with the appointment', async () => {
