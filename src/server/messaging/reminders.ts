@@ -13,7 +13,9 @@ import { systemCtx } from '../context.js';
 import { appointmentPatients, appointmentReminders, appointments, patients, users } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { Jobs } from '../jobs/index.js';
-import { defaultTemplate, previewMessage, sendToPatient, settingsOf, type MessagingDeps } from './service.js';
+import { previewMessage, sendToPatient, type MessagingDeps } from './service.js';
+import { settingsOf } from './settings.js';
+import { defaultTemplate } from './template-store.js';
 
 export const REMINDER_QUEUE = 'appointment-reminder';
 

@@ -29,21 +29,16 @@ import { archiveIntakeForm, createIntakeForm, getIntakeForm, getIntakeRequest, l
 import {
   assignMessage,
   cancelMessage,
-  createTemplate,
-  deleteTemplate,
   getMessage,
-  getSettings,
-  getTemplate,
   injectOutboxReply,
   listMessages,
   listPatientMessages,
-  listTemplates,
   previewMessage,
   sendToPatient,
   setOutboxStatus,
-  updateSettings,
-  updateTemplate,
 } from './service.js';
+import { getSettings, updateSettings } from './settings.js';
+import { createTemplate, deleteTemplate, getTemplate, listTemplates, updateTemplate } from './template-store.js';
 
 const SENDERS = ['admin', 'clinician'] as const;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{8,128}$/;

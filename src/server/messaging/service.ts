@@ -1,6 +1,7 @@
 /**
  * Patient messaging: conversations (SMS and email, both directions), the outbox rows the worker sends, status
- * reports from providers, inbound messages and carrier keywords, templates and per-organisation settings.
+ * reports from providers, inbound messages and carrier keywords, the outbox page (templates: template-store.ts;
+ * settings: settings.ts).
  *
  * Invariants:
  * - An outbound message is a committed row (status `queued`) before any provider call; worker.ts sends it.
@@ -9,15 +10,12 @@
  * - `status_rank` only grows: a late or repeated report never moves a message backwards.
  * - Bodies are encrypted at rest; audit details, hub events and logs carry ids and codes only.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { and, asc, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type {
-  CreateTemplateBody,
   ListMessagesQuery,
   Message,
   SendMessageBody,
-  UpdateMessagingSettingsBody,
-  UpdateTemplateBody,
 } from '../../shared/api/messaging.js';
 import type { OrgEventType } from '../../shared/events.js';
 import { audit } from '../audit/service.js';
@@ -26,7 +24,6 @@ import { systemCtx, type Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import {
   messages,
-  messageTemplates,
   messagingSettings,
   organizations,
   patientConsents,
@@ -42,13 +39,14 @@ import type { OrgEvents } from '../realtime/events.js';
 import type { Cipher } from './crypto.js';
 import { keywordOf } from './keywords.js';
 import type { MessagingProvider } from './provider.js';
-import { formatHm, nextSendTime, type QuietHours } from './quiet-hours.js';
+import { nextSendTime } from './quiet-hours.js';
+import { effectiveSettings, settingsOf, type EffectiveSettings } from './settings.js';
+import { defaultTemplate, templateRow, type TemplateRow } from './template-store.js';
 import { segmentsOf } from './segments.js';
-import { assertTemplate, BUILT_IN_TEMPLATES, clinicalTermsIn, render, type TemplateValues } from './templates.js';
+import { clinicalTermsIn, render, type TemplateValues } from './templates.js';
 
 export type MessageRow = typeof messages.$inferSelect;
 type PatientRow = typeof patients.$inferSelect;
-type TemplateRow = typeof messageTemplates.$inferSelect;
 
 export interface MessagingDeps {
   db: Db;
@@ -170,84 +168,6 @@ async function publish(deps: Pick<MessagingDeps, 'hub'>, orgId: string, type: Or
   });
 }
 
-/* ------------------------------------------------------------------------------------------------ settings */
-
-export interface EffectiveSettings {
-  orgName: string;
-  helpText: string;
-  quietHours: QuietHours | null;
-  reminderOffsetsMinutes: number[];
-}
-
-export async function settingsOf(deps: Pick<MessagingDeps, 'db' | 'config'>, orgId: string): Promise<EffectiveSettings> {
-  const [row] = await deps.db
-    .select({ name: organizations.name, s: messagingSettings })
-    .from(organizations)
-    .leftJoin(messagingSettings, eq(messagingSettings.orgId, organizations.id))
-    .where(eq(organizations.id, orgId))
-    .limit(1);
-  if (!row) throw new AppError('not_found', 'There is no such organisation.');
-  return effectiveSettings(deps.config, row.name, row.s);
-}
-
-function effectiveSettings(config: Config['messaging'], orgName: string, s: typeof messagingSettings.$inferSelect | null): EffectiveSettings {
-  // '' stored for quiet hours = none for this organisation; null = the configured default.
-  const quietHours =
-    s && s.quietHoursStart !== null && s.quietHoursEnd !== null
-      ? s.quietHoursStart === '' ? null : { start: hm(s.quietHoursStart), end: hm(s.quietHoursEnd) }
-      : config.quietHours;
-  return {
-    orgName,
-    helpText: s?.helpText ?? `${orgName}: messages about your appointments and care. For help, call the clinic. Reply STOP to opt out, START to opt back in.`,
-    quietHours: quietHours && quietHours.start !== quietHours.end ? quietHours : null,
-    reminderOffsetsMinutes: s?.reminderOffsetsMinutes ?? [...config.reminderOffsetsMinutes],
-  };
-}
-
-function hm(v: string): number {
-  const [h, m] = v.split(':').map(Number);
-  return (h ?? 0) * 60 + (m ?? 0);
-}
-
-export async function getSettings(deps: MessagingDeps, ctx: Ctx) {
-  const s = await settingsOf(deps, ctx.orgId);
-  return {
-    helpText: s.helpText,
-    quietHours: s.quietHours ? { start: formatHm(s.quietHours.start), end: formatHm(s.quietHours.end) } : null,
-    reminderOffsetsMinutes: s.reminderOffsetsMinutes,
-    smsProvider: deps.sms.name,
-    emailProvider: deps.email.name,
-    segmentPrice: deps.config.segmentPrice,
-    currency: deps.config.currency,
-  };
-}
-
-export async function updateSettings(deps: MessagingDeps, ctx: Ctx, body: UpdateMessagingSettingsBody) {
-  const values: Partial<typeof messagingSettings.$inferInsert> = {};
-  if (body.helpText !== undefined) {
-    if (body.helpText !== null && !/STOP/i.test(body.helpText)) {
-      throw new AppError('validation_failed', undefined, [{ path: 'body/helpText', message: 'must tell people how to opt out (mention STOP)' }]);
-    }
-    values.helpText = body.helpText;
-  }
-  if (body.quietHours !== undefined) {
-    // null = no quiet hours for this organisation ('' is stored so the configured default does not apply).
-    values.quietHoursStart = body.quietHours?.start ?? '';
-    values.quietHoursEnd = body.quietHours?.end ?? '';
-  }
-  if (body.reminderOffsetsMinutes !== undefined) {
-    values.reminderOffsetsMinutes = body.reminderOffsetsMinutes === null ? null : [...new Set(body.reminderOffsetsMinutes)].sort((a, b) => b - a);
-  }
-  await deps.db.transaction(async (tx) => {
-    await tx
-      .insert(messagingSettings)
-      .values({ orgId: ctx.orgId, ...values })
-      .onConflictDoUpdate({ target: messagingSettings.orgId, set: { ...values, updatedAt: new Date() } });
-    await audit(tx, ctx, 'message.settings_updated', { type: 'org', id: ctx.orgId }, { fields: Object.keys(body).sort().join(',') });
-  });
-  return getSettings(deps, ctx);
-}
-
 /* ------------------------------------------------------------------------------------------------ sending */
 
 export interface QueueOptions {
@@ -283,35 +203,6 @@ async function patientRow(db: Db, orgId: string, id: string): Promise<PatientRow
   const [row] = await db.select().from(patients).where(and(eq(patients.orgId, orgId), eq(patients.id, id))).limit(1);
   if (!row) throw new AppError('not_found', 'There is no such patient.');
   return row;
-}
-
-async function templateRow(db: Db, orgId: string, id: string): Promise<TemplateRow> {
-  const [row] = await db.select().from(messageTemplates).where(and(eq(messageTemplates.orgId, orgId), eq(messageTemplates.id, id))).limit(1);
-  if (!row) throw new AppError('not_found', 'There is no such template.');
-  return row;
-}
-
-/** The organisation's default template for a purpose and channel (the built-in ones are created on first use). */
-export async function defaultTemplate(db: Db, orgId: string, purpose: Exclude<TemplateRow['purpose'], 'custom'>, channel: MessageChannel): Promise<TemplateRow> {
-  await ensureBuiltInTemplates(db, orgId);
-  const [row] = await db
-    .select()
-    .from(messageTemplates)
-    .where(and(eq(messageTemplates.orgId, orgId), eq(messageTemplates.purpose, purpose), eq(messageTemplates.channel, channel), eq(messageTemplates.isDefault, true)))
-    .limit(1);
-  if (row) return row;
-  // The organisation unset every default for this purpose: the built-in text still applies.
-  const builtIn = BUILT_IN_TEMPLATES.find((t) => t.purpose === purpose && t.channel === channel)!;
-  return { ...builtIn, id: randomUUID(), orgId, isDefault: true, createdAt: new Date(0), updatedAt: new Date(0) };
-}
-
-async function ensureBuiltInTemplates(db: Db, orgId: string): Promise<void> {
-  const [any] = await db.select({ id: messageTemplates.id }).from(messageTemplates).where(eq(messageTemplates.orgId, orgId)).limit(1);
-  if (any) return;
-  await db
-    .insert(messageTemplates)
-    .values(BUILT_IN_TEMPLATES.map((t) => ({ orgId, name: t.name, purpose: t.purpose, channel: t.channel, subject: t.subject, body: t.body, isDefault: true })))
-    .onConflictDoNothing();
 }
 
 /**
@@ -815,14 +706,14 @@ async function matchSender(db: Db, from: string): Promise<{ orgId: string; patie
 
 /* ------------------------------------------------------------------------------------------------ the outbox page */
 
-function assertOutbox(deps: MessagingDeps, row: MessageRow): void {
+function assertOutbox(row: MessageRow): void {
   if (row.provider !== 'outbox') throw new AppError('outbox_disabled', 'This message went through a real provider: its status comes from there.');
 }
 
 /** The Outbox page marks a message as the carrier would have (delivered, undelivered with 30006…). */
 export async function setOutboxStatus(deps: MessagingDeps, ctx: Ctx, id: string, status: 'sent' | 'delivered' | 'undelivered' | 'failed', errorCode?: string): Promise<Message> {
   const row = await messageRow(deps.db, ctx.orgId, id);
-  assertOutbox(deps, row);
+  assertOutbox(row);
   if (!row.providerMessageId) throw new AppError('invalid_state', 'The message has not been sent yet.', { status: row.status });
   const updated = await applyStatus(deps, { provider: 'outbox', providerMessageId: row.providerMessageId, status, errorCode: errorCode ?? (status === 'delivered' || status === 'sent' ? null : '30008'), ctx });
   if (!updated) {
@@ -846,101 +737,6 @@ export async function injectOutboxReply(deps: MessagingDeps, ctx: Ctx, from: str
   });
   if (message.orgId !== ctx.orgId) throw new AppError('not_found', 'That number belongs to another organisation’s conversation.');
   return toMessageDto(deps, message);
-}
-
-/* ------------------------------------------------------------------------------------------------ templates */
-
-function toTemplateDto(row: TemplateRow) {
-  const seg = segmentsOf(row.body);
-  return {
-    id: row.id,
-    name: row.name,
-    purpose: row.purpose,
-    channel: row.channel,
-    subject: row.subject,
-    body: row.body,
-    isDefault: row.isDefault,
-    segments: row.channel === 'sms' ? seg.segments : 1,
-    encoding: row.channel === 'sms' ? seg.encoding : 'email',
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
-  };
-}
-
-export async function listTemplates(deps: MessagingDeps, ctx: Ctx) {
-  await ensureBuiltInTemplates(deps.db, ctx.orgId);
-  const rows = await deps.db.select().from(messageTemplates).where(eq(messageTemplates.orgId, ctx.orgId)).orderBy(asc(messageTemplates.purpose), asc(messageTemplates.channel), asc(messageTemplates.name));
-  return rows.map(toTemplateDto);
-}
-
-export async function getTemplate(deps: MessagingDeps, ctx: Ctx, id: string) {
-  return toTemplateDto(await templateRow(deps.db, ctx.orgId, id));
-}
-
-function templateConflict(err: unknown): never {
-  if (sqlState(err) === '23505') throw new AppError('already_exists', 'Another template has this name.', [{ path: 'body/name', message: 'is already in use' }]);
-  throw err;
-}
-
-export async function createTemplate(deps: MessagingDeps, ctx: Ctx, body: CreateTemplateBody) {
-  if (body.channel === 'sms' && body.subject) throw new AppError('validation_failed', undefined, [{ path: 'body/subject', message: 'SMS templates have no subject' }]);
-  assertTemplate(body.body, body.subject);
-  await ensureBuiltInTemplates(deps.db, ctx.orgId);
-  const row = await deps.db
-    .transaction(async (tx) => {
-      const isDefault = body.isDefault === true && body.purpose !== 'custom';
-      if (isDefault) await clearDefault(tx, ctx.orgId, body.purpose, body.channel);
-      const [inserted] = await tx
-        .insert(messageTemplates)
-        .values({ orgId: ctx.orgId, name: body.name.trim(), purpose: body.purpose, channel: body.channel, subject: body.subject ?? null, body: body.body, isDefault })
-        .returning();
-      await audit(tx, ctx, 'message.template_created', { type: 'template', id: inserted!.id }, { purpose: body.purpose, channel: body.channel, isDefault });
-      return inserted!;
-    })
-    .catch(templateConflict);
-  return toTemplateDto(row);
-}
-
-async function clearDefault(tx: Db, orgId: string, purpose: TemplateRow['purpose'], channel: MessageChannel) {
-  await tx
-    .update(messageTemplates)
-    .set({ isDefault: false })
-    .where(and(eq(messageTemplates.orgId, orgId), eq(messageTemplates.purpose, purpose), eq(messageTemplates.channel, channel), eq(messageTemplates.isDefault, true)));
-}
-
-export async function updateTemplate(deps: MessagingDeps, ctx: Ctx, id: string, body: UpdateTemplateBody) {
-  const current = await templateRow(deps.db, ctx.orgId, id);
-  const next = { body: body.body ?? current.body, subject: body.subject !== undefined ? body.subject : current.subject };
-  if (current.channel === 'sms' && next.subject) throw new AppError('validation_failed', undefined, [{ path: 'body/subject', message: 'SMS templates have no subject' }]);
-  assertTemplate(next.body, next.subject);
-  const row = await deps.db
-    .transaction(async (tx) => {
-      if (body.isDefault === true && current.purpose !== 'custom') await clearDefault(tx, ctx.orgId, current.purpose, current.channel);
-      const [updated] = await tx
-        .update(messageTemplates)
-        .set({
-          ...(body.name !== undefined ? { name: body.name.trim() } : {}),
-          body: next.body,
-          subject: next.subject,
-          ...(body.isDefault !== undefined ? { isDefault: body.isDefault && current.purpose !== 'custom' } : {}),
-          updatedAt: new Date(),
-        })
-        .where(and(eq(messageTemplates.orgId, ctx.orgId), eq(messageTemplates.id, id)))
-        .returning();
-      await audit(tx, ctx, 'message.template_updated', { type: 'template', id }, { fields: Object.keys(body).sort().join(',') });
-      return updated!;
-    })
-    .catch(templateConflict);
-  return toTemplateDto(row);
-}
-
-export async function deleteTemplate(deps: MessagingDeps, ctx: Ctx, id: string): Promise<void> {
-  const current = await templateRow(deps.db, ctx.orgId, id);
-  if (current.isDefault) throw new AppError('invalid_state', 'This is the default template for its purpose: make another one the default first.');
-  await deps.db.transaction(async (tx) => {
-    await tx.delete(messageTemplates).where(and(eq(messageTemplates.orgId, ctx.orgId), eq(messageTemplates.id, id)));
-    await audit(tx, ctx, 'message.template_deleted', { type: 'template', id });
-  });
 }
 
 /** Ids of messages by their ids (for intake requests). */
