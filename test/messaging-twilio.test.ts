@@ -221,3 +221,30 @@ for (const kind of DB_KINDS) {
     });
   });
 }
+
+describe('per-sender throughput', () => {
+  test('a sender is paced to SMS_SENDER_RATE_PER_SECOND segments per second', async () => {
+    const fake = await startFakeTwilio({ accountSid: ACCOUNT, authToken: TOKEN });
+    const t = await createTestApp(DB_KINDS[0]!, {
+      env: { MESSAGING_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: ACCOUNT, TWILIO_AUTH_TOKEN: TOKEN, TWILIO_FROM_NUMBER: FROM, TWILIO_API_BASE_URL: fake.url, MESSAGING_QUIET_HOURS: '', SMS_SENDER_RATE_PER_SECOND: '5', MESSAGING_CONCURRENCY: '8' },
+    });
+    try {
+      const org = await createTestOrg(t.app);
+      const p = await newPatient(org, { phone: '5555550194' });
+      // 8 one-segment texts, then one of three segments: at 5 segments/s the last leaves 8 × 0.2 = 1.6 s after the first
+      // (the first request also opens the client's connection, so the arrivals may span a little less). Unpaced, the
+      // nine arrive within about 0.3 s.
+      for (let i = 0; i < 8; i++) assert.equal((await send(org.clinician, p.id, { body: `Paced ${i}` })).statusCode, 201);
+      const long = (await send(org.clinician, p.id, { body: 'x'.repeat(400) })).json() as Message;
+      assert.equal(long.segments, 3);
+      await waitFor('nine creates', () => fake.sendsTo('+15555550194').length === 9, 20_000);
+      const times = fake.sendsTo('+15555550194').map((c) => c.createdAt.getTime());
+      const span = Math.max(...times) - Math.min(...times);
+      assert.ok(span >= 1200, `9 texts (11 segments) took ${span} ms at 5 segments/s`);
+      assert.ok(span < 6000, `but not much longer (${span} ms)`);
+    } finally {
+      await t.close();
+      await fake.close();
+    }
+  });
+});
