@@ -1,6 +1,6 @@
 // Twilio Programmable Messaging, contract-tested against a local fake of Twilio's REST API (test/helpers/twilio-fake.ts)
 // that checks every request OpenVisit sends and every response it serves against Twilio's published OpenAPI
-// description (../shared/specs/twilio_api_v2010.json): the exact create request, error mapping (21610, 21211,
+// description (test/fixtures/twilio/twilio_api_v2010.json): the exact create request, error mapping (21610, 21211,
 // 30006, 429 with retry), a timeout after Twilio accepted (reconciled, not sent twice), status callbacks in any
 // order, and both webhooks' signatures (valid, tampered, wrong URL). Runs on both databases.
 import assert from 'node:assert/strict';

@@ -27,6 +27,7 @@ import { createValidatorCompiler } from './http/validation.js';
 import { opsRoutes } from './ops/routes.js';
 import { orgRoutes } from './orgs/routes.js';
 import { patientRoutes } from './patients/routes.js';
+import type { OrgEvent } from '../shared/events.js';
 import type { PubSub } from './pubsub/index.js';
 import type { MediaProvider } from './rooms/provider.js';
 import { roomRoutes } from './rooms/routes.js';
@@ -90,8 +91,6 @@ declare module 'fastify' {
     realtime: RealtimeHub;
     /** Background jobs (pg-boss on the app's database): webhook deliveries and their retries, reminders. */
     jobs: Jobs;
-    /** Patient messaging (providers, cipher, the outbox worker's kick). */
-    messaging: ReminderDeps & IntakeDeps;
     /** The outbox worker of this process (started when the app is ready). */
     outbox: { idle(): Promise<void> };
   }
@@ -244,25 +243,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onReady', async () => {
     await jobs.startIfUsed();
   });
-  // Patient messaging: the providers report through the same status path as a provider's webhook.
-  const messagingLate: { hub?: RealtimeHub } = {};
-  const providers = loadMessagingProviders(config, async (provider, providerMessageId, status) => {
-    if (messagingLate.hub) await applyStatus({ db: deps.database.db, hub: messagingLate.hub }, { provider, providerMessageId, status });
-  });
-  const messagingKey = config.messaging.encryptionKey ? Buffer.from(config.messaging.encryptionKey, 'base64') : loadOrCreateSecret(config.dataDir, 'message-encryption', 32);
-  const reminderRef: { observe?: (orgId: string, event: Parameters<typeof enqueueEvent>[2]) => Promise<void> } = {};
   // Webhooks hear the events this process publishes (once per event, whichever server publishes it); so do
-  // appointment reminders (an appointment created, moved or cancelled).
+  // appointment reminders (an appointment created, moved or cancelled), set up with messaging below.
+  let observeAppointments: ((orgId: string, event: OrgEvent) => Promise<void>) | undefined;
   app.decorate(
     'realtime',
     createRealtimeHub(app, deps, {
       observe: async (orgId, event) => {
         await enqueueEvent(webhooks, orgId, event);
-        await reminderRef.observe?.(orgId, event);
+        await observeAppointments?.(orgId, event);
       },
     }),
   );
-  messagingLate.hub = app.realtime;
+  // Patient messaging: the outbox provider reports through the same status path as a provider's webhook.
+  const providers = loadMessagingProviders(config, async (provider, providerMessageId, status) => {
+    await applyStatus({ db: deps.database.db, hub: app.realtime }, { provider, providerMessageId, status });
+  });
+  const messagingKey = config.messaging.encryptionKey ? Buffer.from(config.messaging.encryptionKey, 'base64') : loadOrCreateSecret(config.dataDir, 'message-encryption', 32);
   const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms, recordingsDir: config.rtc.recordingsDir };
   app.decorate('rooms', rooms);
   const linkSecret = config.visits.linkSigningSecret ?? loadOrCreateSecret(config.dataDir, 'join-links');
@@ -291,11 +288,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     log: app.log,
     intakeLinks: createLinkSigner(linkSecret, 'intake'),
   };
-  app.decorate('messaging', messaging);
   visits.notifier = patientNotifier(messaging);
   // A video appointment's reminder carries the patient's join link (a new invite for its visit, if it has one).
   messaging.joinLinkFor = (orgId, appointmentId, patientId) => joinLinkForAppointment(visits, orgId, appointmentId, patientId);
-  reminderRef.observe = reminderObserver(messaging);
+  observeAppointments = reminderObserver(messaging);
   await startReminderWorkers(messaging);
   app.decorate('outbox', { idle: () => outbox?.idle() ?? Promise.resolve() });
   app.addHook('onReady', async () => {

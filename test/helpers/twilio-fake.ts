@@ -2,7 +2,7 @@
  * A local fake of Twilio's Programmable Messaging REST API (the 2010-04-01 Messages resource) for contract
  * tests. It serves create / fetch / list as Twilio does (snake_case JSON, RFC 2822 dates, Twilio error
  * bodies), sends signed status callbacks and inbound webhooks, and checks every request it receives and every
- * response it serves against Twilio's OpenAPI document (twilio-oai, /work/shared/specs/twilio_api_v2010.json),
+ * response it serves against Twilio's OpenAPI document (twilio-oai, test/fixtures/twilio/twilio_api_v2010.json),
  * recording mismatches in `violations`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -18,7 +18,7 @@ import type * as TwilioHttpResponse from 'twilio/lib/http/response.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-const DEFAULT_SPEC = fileURLToPath(new URL('../../../shared/specs/twilio_api_v2010.json', import.meta.url));
+const DEFAULT_SPEC = fileURLToPath(new URL('../fixtures/twilio/twilio_api_v2010.json', import.meta.url));
 const API_VERSION = '2010-04-01';
 const TWILIO_ORIGIN = 'https://api.twilio.com';
 

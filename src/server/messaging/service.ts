@@ -138,7 +138,7 @@ export function toMessageDto(deps: Pick<MessagingDeps, 'cipher' | 'config'>, row
     errorReason: row.errorReason,
     segments: row.segments,
     encoding: row.encoding,
-    estimatedCost: costOf(deps.config, row.channel, row.direction, row.segments),
+    estimatedCost: costOf(deps.config, row.channel, row.segments),
     currency: deps.config.currency,
     attempts: row.attempts,
     sendAfter: row.sendAfter.toISOString(),
@@ -152,7 +152,7 @@ export function toMessageDto(deps: Pick<MessagingDeps, 'cipher' | 'config'>, row
 }
 
 /** SMS segments are billed both ways (Twilio charges inbound texts too); email costs nothing here. */
-function costOf(config: Config['messaging'], channel: MessageChannel, _direction: 'inbound' | 'outbound', segments: number): number {
+function costOf(config: Config['messaging'], channel: MessageChannel, segments: number): number {
   if (channel !== 'sms') return 0;
   return Math.round(segments * config.segmentPrice * 1e6) / 1e6;
 }
@@ -316,7 +316,7 @@ export async function previewMessage(deps: MessagingDeps, ctx: Ctx, patientId: s
     body: d.body,
     segments: d.segments,
     encoding: d.encoding ?? 'email',
-    estimatedCost: costOf(deps.config, d.channel, 'outbound', d.segments),
+    estimatedCost: costOf(deps.config, d.channel, d.segments),
     currency: deps.config.currency,
     optOutNoticeAdded: d.optOutNoticeAdded,
     sendAfter: d.sendAfter.toISOString(),
@@ -639,7 +639,7 @@ export async function receiveInbound(deps: MessagingDeps, input: InboundSms): Pr
   await publish(deps, orgId, 'message.received', row);
   for (const c of canceled) await publish(deps, orgId, 'message.updated', c);
   for (const c of consents) await deps.hub.publish(orgId, 'consent.recorded', { patientId: c.patientId, consentId: c.consentId, kind: 'sms', status: c.status });
-  await replyToKeyword(deps, orgId, keyword, from, matched, input.body);
+  await replyToKeyword(deps, orgId, keyword, from, matched);
   return { message: row, duplicate: false };
 }
 
@@ -648,7 +648,7 @@ export async function receiveInbound(deps: MessagingDeps, input: InboundSms): Pr
  * (its default opt-out handling, which also blocks the number at the sender), so only the outbox sends those
  * confirmations, so that a demo shows the whole exchange.
  */
-async function replyToKeyword(deps: MessagingDeps, orgId: string, keyword: ReturnType<typeof keywordOf>, to: string, patientId: string | null, _body: string): Promise<void> {
+async function replyToKeyword(deps: MessagingDeps, orgId: string, keyword: ReturnType<typeof keywordOf>, to: string, patientId: string | null): Promise<void> {
   if (!keyword) return;
   if (keyword !== 'help' && deps.sms.name !== 'outbox') return;
   const settings = await settingsOf(deps, orgId);
