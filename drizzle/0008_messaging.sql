@@ -114,7 +114,7 @@ CREATE UNIQUE INDEX "message_templates_org_name_key" ON "message_templates" USIN
 CREATE UNIQUE INDEX "message_templates_default_key" ON "message_templates" USING btree ("org_id","purpose","channel") WHERE is_default;--> statement-breakpoint
 CREATE INDEX "messages_patient_idx" ON "messages" USING btree ("org_id","patient_id","created_at","id");--> statement-breakpoint
 CREATE INDEX "messages_org_created_idx" ON "messages" USING btree ("org_id","created_at","id");--> statement-breakpoint
-CREATE INDEX "messages_due_idx" ON "messages" USING btree ("send_after") WHERE status in ('queued', 'sending');--> statement-breakpoint
+CREATE INDEX "messages_due_idx" ON "messages" USING btree ("send_after") WHERE status = 'queued' or (status = 'sending' and provider_message_id is null);--> statement-breakpoint
 CREATE INDEX "messages_to_idx" ON "messages" USING btree ("org_id","to_address","created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "messages_provider_id_key" ON "messages" USING btree ("provider","provider_message_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "messages_idempotency_key" ON "messages" USING btree ("org_id","idempotency_key");

@@ -630,7 +630,8 @@ export const messages = pgTable(
     unique('messages_org_id_id_key').on(t.orgId, t.id),
     index('messages_patient_idx').on(t.orgId, t.patientId, t.createdAt, t.id),
     index('messages_org_created_idx').on(t.orgId, t.createdAt, t.id),
-    index('messages_due_idx').on(t.sendAfter).where(sql`status in ('queued', 'sending')`),
+    // Only what the outbox worker can claim: queued rows, and sends whose outcome is not known yet.
+    index('messages_due_idx').on(t.sendAfter).where(sql`status = 'queued' or (status = 'sending' and provider_message_id is null)`),
     index('messages_to_idx').on(t.orgId, t.toAddress, t.createdAt),
     uniqueIndex('messages_provider_id_key').on(t.provider, t.providerMessageId),
     uniqueIndex('messages_idempotency_key').on(t.orgId, t.idempotencyKey),
