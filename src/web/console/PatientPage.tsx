@@ -1,9 +1,7 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
 import type { Patient } from '../../shared/api/patients.js';
-import { ApiError } from '../api.js';
-import { staffApi, useAuth } from './auth.js';
-import { errorText, isAbort } from './format.js';
+import { useAuth } from './auth.js';
+import { useStaffResource } from './hooks.js';
 import { useHubEvents } from './hub.js';
 import { consentChangedFor } from './messaging.js';
 import { PatientChat } from './PatientChat.js';
@@ -29,37 +27,8 @@ export function PatientPage() {
   const [params, setParams] = useSearchParams();
   const tabParam = params.get('tab');
   const tab: Tab = isTab(tabParam) ? tabParam : 'details';
-  const [patient, setPatient] = useState<Patient | null>(null);
-  const [error, setError] = useState('');
-  const [retryable, setRetryable] = useState(true);
-
-  const load = useCallback(
-    async (signal?: AbortSignal) => {
-      try {
-        setPatient(await staffApi<Patient>('GET', `/patients/${id}`, undefined, signal));
-        setError('');
-      } catch (err) {
-        if (isAbort(err)) return;
-        setError(errorText(err));
-        setRetryable(!(err instanceof ApiError && (err.status === 404 || err.status === 403)));
-      }
-    },
-    [id],
-  );
-  useEffect(() => {
-    const controller = new AbortController();
-    setPatient(null);
-    void load(controller.signal);
-    return () => controller.abort();
-  }, [load]);
-
-  // The record or its consents changed (here, elsewhere, or by the patient texting STOP / START).
-  const reloadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEffect(() => () => clearTimeout(reloadTimer.current), []);
-  const reloadSoon = useCallback(() => {
-    clearTimeout(reloadTimer.current);
-    reloadTimer.current = setTimeout(() => void load(), 150);
-  }, [load]);
+  // The record or its consents change here, elsewhere, or by the patient texting STOP / START: reloaded on those events.
+  const { data: patient, error, retryable, reload: load, reloadSoon } = useStaffResource<Patient>(`/patients/${id}`, 150);
   useHubEvents((event) => {
     if (((event.type === 'patient.updated' || event.type === 'patient.archived' || event.type === 'patient.restored') && event.data.patientId === id) || consentChangedFor(event, id)) reloadSoon();
   }, reloadSoon);

@@ -1,9 +1,9 @@
-import { useCallback, useEffect, useState, type ReactNode } from 'react';
+import type { ReactNode } from 'react';
 import { Link, useParams } from 'react-router';
 import type { VisitSummary } from '../../shared/api/visits.js';
-import { ApiError } from '../api.js';
-import { staffApi, useAuth } from './auth.js';
-import { errorText, formatDateTime, formatDuration, formatTime, isAbort, money, ROLE_LABEL, VISIT_STATUS_LABEL } from './format.js';
+import { useAuth } from './auth.js';
+import { formatDateTime, formatDuration, formatTime, money, ROLE_LABEL, VISIT_STATUS_LABEL } from './format.js';
+import { useStaffResource } from './hooks.js';
 import { visitTitle } from './TodayPage.js';
 import { Fact, LoadState, Section } from './ui.js';
 
@@ -37,28 +37,7 @@ export function SummaryPage() {
   const { id = '' } = useParams();
   const { me } = useAuth();
   const timeZone = me.organization.timeZone;
-  const [summary, setSummary] = useState<VisitSummary | null>(null);
-  const [error, setError] = useState('');
-  const [retryable, setRetryable] = useState(true);
-
-  const load = useCallback(
-    async (signal?: AbortSignal) => {
-      try {
-        setSummary(await staffApi<VisitSummary>('GET', `/visits/${id}/summary`, undefined, signal));
-        setError('');
-      } catch (err) {
-        if (isAbort(err)) return;
-        setError(errorText(err));
-        setRetryable(!(err instanceof ApiError && (err.status === 404 || err.status === 403)));
-      }
-    },
-    [id],
-  );
-  useEffect(() => {
-    const controller = new AbortController();
-    void load(controller.signal);
-    return () => controller.abort();
-  }, [load]);
+  const { data: summary, error, retryable, reload: load } = useStaffResource<VisitSummary>(`/visits/${id}/summary`);
 
   if (!summary) {
     return (

@@ -3,9 +3,9 @@ import { Link, useNavigate, useParams } from 'react-router';
 import type { Visit, VisitToken } from '../../shared/api/visits.js';
 import { Call } from '../call/Call.js';
 import type { HostControls } from '../call/types.js';
-import { ApiError } from '../api.js';
 import { staffApi, useAuth } from './auth.js';
-import { errorText, formatTime, isAbort, VISIT_STATUS_LABEL } from './format.js';
+import { errorText, formatTime, VISIT_STATUS_LABEL } from './format.js';
+import { useStaffResource } from './hooks.js';
 import { useHubEvents } from './hub.js';
 import { InvitePanel } from './InvitePanel.js';
 import { patientsOfVisit, visitTitle } from './TodayPage.js';
@@ -21,9 +21,7 @@ export function VisitPage() {
   const { me } = useAuth();
   const navigate = useNavigate();
   const timeZone = me.organization.timeZone;
-  const [visit, setVisit] = useState<Visit | null>(null);
-  const [loadError, setLoadError] = useState('');
-  const [retryable, setRetryable] = useState(true);
+  const { data: visit, setData: setVisit, error: loadError, retryable, reload: load, reloadSoon } = useStaffResource<Visit>(`/visits/${id}`, 250);
   const [actionError, setActionError] = useState('');
   const [busy, setBusy] = useState(false);
   const [inviting, setInviting] = useState(false);
@@ -34,36 +32,12 @@ export function VisitPage() {
   const [waitingCount, setWaitingCount] = useState(0);
   const endedByMe = useRef(false);
 
-  const load = useCallback(
-    async (signal?: AbortSignal) => {
-      try {
-        const v = await staffApi<Visit>('GET', `/visits/${id}`, undefined, signal);
-        setVisit(v);
-        setLoadError('');
-      } catch (err) {
-        if (isAbort(err)) return;
-        setLoadError(errorText(err));
-        setRetryable(!(err instanceof ApiError && (err.status === 404 || err.status === 403)));
-      }
-    },
-    [id],
-  );
+  // Another visit: nothing of the last one's call carries over.
   useEffect(() => {
-    const controller = new AbortController();
-    setVisit(null);
     setInCall(false);
     setLeft(null);
     endedByMe.current = false;
-    void load(controller.signal);
-    return () => controller.abort();
-  }, [load]);
-
-  const reloadTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-  useEffect(() => () => clearTimeout(reloadTimer.current), []);
-  const reloadSoon = useCallback(() => {
-    clearTimeout(reloadTimer.current);
-    reloadTimer.current = setTimeout(() => void load(), 250);
-  }, [load]);
+  }, [id]);
   useHubEvents((event) => {
     if (event.data.visitId === id && event.type.startsWith('visit.') && !IGNORED_EVENTS.has(event.type)) reloadSoon();
   }, reloadSoon);
