@@ -25,15 +25,13 @@
  * BENCH_NODE_ARGS (extra node flags for the server processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  * Exit code 1 if any request failed or returned non-2xx, or a post-run check failed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { ROOT, busyBeforeStart, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
+import { busyBeforeStart, gitCommit, installCleanups, machineTicks, runBench, startBenchChild } from './common.js';
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
@@ -70,54 +68,8 @@ interface Server {
 }
 
 async function startServer(mode: 'bare' | 'pglite' | 'postgres', target?: string): Promise<Server> {
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean); // e.g. --cpu-prof --cpu-prof-dir=/tmp/prof
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', SERVER, mode, ...(target ? [target] : [])], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env },
-  });
-  let exited = false;
-  const exit = new Promise<number | null>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = true;
-      resolve(code ?? (signal ? 128 : null));
-    }),
-  );
-  const stop = async () => {
-    if (exited) return;
-    child.stdin?.write('stop\n');
-    child.stdin?.end();
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exit;
-    clearTimeout(killer);
-  };
-  cleanups.add(`${mode} server (pid ${child.pid})`, stop);
-
-  const waiting: Array<(message: Record<string, unknown>) => void> = [];
-  const lines = createInterface({ input: child.stdout! });
-  lines.on('line', (line) => {
-    if (!line.startsWith('@@bench ')) return void process.stderr.write(`[${mode} server] ${line}\n`);
-    waiting.shift()?.(JSON.parse(line.slice('@@bench '.length)) as Record<string, unknown>);
-  });
-  const next = (timeoutMs: number, what: string) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${mode} server: no answer to "${what}" within ${timeoutMs / 1000} s`)), timeoutMs);
-      waiting.push((message) => (clearTimeout(timer), resolve(message)));
-      void exit.then((code) => (clearTimeout(timer), reject(new Error(`${mode} server exited (code ${code}) before answering "${what}"`))));
-    });
-
-  const ready = await next(120_000, 'start');
-  return {
-    port: ready.port as number,
-    apiKey: (ready.apiKey as string | undefined) ?? '',
-    pid: child.pid!,
-    command: (line) => {
-      const reply = next(120_000, line);
-      child.stdin!.write(`${line}\n`);
-      return reply;
-    },
-    stop,
-  };
+  const child = await startBenchChild(mode, SERVER, [mode, ...(target ? [target] : [])], cleanups);
+  return { port: child.ready.port as number, apiKey: (child.ready.apiKey as string | undefined) ?? '', pid: child.pid, command: child.command, stop: child.stop };
 }
 
 // ---------------------------------------------------------------------------------------------------------

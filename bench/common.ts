@@ -1,7 +1,8 @@
 // Helpers every benchmark script shares: machine load from /proc and the commit being measured.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -105,4 +106,109 @@ export function installCleanups(): Cleanups {
     });
   }
   return { add: (what, release) => void entries.push({ what, run: release }), run };
+}
+
+/** A benchmark's server in a child process, speaking `@@bench <json>` lines on stdout and commands on stdin. */
+export interface BenchChild {
+  pid: number;
+  /** The child's first `@@bench` message (it is ready). */
+  ready: Record<string, unknown>;
+  /** Sends a command line and resolves with the child's next `@@bench` reply. */
+  command(line: string): Promise<Record<string, unknown>>;
+  /** Asks it to stop ("stop" on stdin), SIGKILL after 15 s; safe to call twice. Registered with the cleanups. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `script` (TypeScript, through tsx) with `args`, waits for its first `@@bench` message (120 s at most) and
+ * registers its stop. Other output lines are passed to stderr prefixed with the label. BENCH_NODE_ARGS adds
+ * Node options (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+ */
+export async function startBenchChild(label: string, script: string, args: string[], cleanups: Cleanups): Promise<BenchChild> {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env },
+  });
+  let exited = false;
+  const exit = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = true;
+      resolve(code ?? (signal ? 128 : null));
+    }),
+  );
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (exited) return;
+      child.stdin?.write('stop\n');
+      child.stdin?.end();
+      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exit;
+      clearTimeout(killer);
+    })());
+  cleanups.add(`${label} server (pid ${child.pid})`, stop);
+
+  const waiting: Array<(message: Record<string, unknown>) => void> = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (!line.startsWith('@@bench ')) return void process.stderr.write(`[${label} server] ${line}\n`);
+    waiting.shift()?.(JSON.parse(line.slice('@@bench '.length)) as Record<string, unknown>);
+  });
+  const next = (timeoutMs: number, what: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${label} server: no answer to "${what}" within ${timeoutMs / 1000} s`)), timeoutMs);
+      waiting.push((message) => (clearTimeout(timer), resolve(message)));
+      void exit.then((code) => (clearTimeout(timer), reject(new Error(`${label} server exited (code ${code}) before answering "${what}"`))));
+    });
+  const ready = await next(120_000, 'start');
+  return {
+    pid: child.pid!,
+    ready,
+    command: (line) => {
+      const reply = next(120_000, line);
+      child.stdin!.write(`${line}\n`);
+      return reply;
+    },
+    stop,
+  };
+}
+
+/** The child side of startBenchChild: one `@@bench <json>` line on stdout (the parent reads it). */
+export function benchSay(message: Record<string, unknown>): void {
+  process.stdout.write(`@@bench ${JSON.stringify(message)}\n`);
+}
+
+/**
+ * Runs a benchmark's server process: `start` sets up (registering its release with `onClose`) and says it is
+ * ready; "stop" on stdin, stdin closing, SIGINT or SIGTERM release it and exit (1 if the release failed or
+ * `start` threw); other command lines go to `commands`.
+ */
+export function runBenchChild(start: (onClose: (close: () => Promise<void>) => void) => Promise<void>, commands: Record<string, () => void> = {}): void {
+  let close: () => Promise<void> = async () => {};
+  let stopping: Promise<void> | undefined;
+  const stop = (code = 0) =>
+    (stopping ??= (async () => {
+      try {
+        await close();
+      } catch (err) {
+        console.error('bench server: error while closing:', err);
+        code = code || 1;
+      }
+      process.exit(code);
+    })());
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    const command = line.trim();
+    if (command === 'stop') void stop(0);
+    else commands[command]?.();
+  });
+  lines.on('close', () => void stop(0));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
+  start((release) => {
+    close = release;
+  }).catch((err: unknown) => {
+    console.error('bench server: failed to start:', err);
+    void stop(1);
+  });
 }

@@ -13,7 +13,6 @@
  * memory pub/sub → buildApp (its own logger, from LOG_LEVEL) → listen.
  */
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { count, eq } from 'drizzle-orm';
 import Fastify from 'fastify';
 import { createApiKey } from '../src/server/apikeys/service.js';
@@ -25,9 +24,9 @@ import { auditEvents } from '../src/server/db/schema.js';
 import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
+import { benchSay, runBenchChild } from './common.js';
 
-const MARK = '@@bench ';
-const say = (message: Record<string, unknown>): void => void process.stdout.write(`${MARK}${JSON.stringify(message)}\n`);
+const say = benchSay;
 
 type Mode = 'bare' | 'pglite' | 'postgres';
 const mode = process.argv[2] as Mode;
@@ -37,29 +36,15 @@ if (!['bare', 'pglite', 'postgres'].includes(mode) || (mode !== 'bare' && !targe
   process.exit(2);
 }
 
-let closeAll: () => Promise<void> = async () => {};
 let database: Database | undefined;
 
-let stopping: Promise<void> | undefined;
-function stop(code = 0): Promise<void> {
-  stopping ??= (async () => {
-    try {
-      await closeAll();
-    } catch (err) {
-      console.error('bench server: error while closing:', err);
-      code = code || 1;
-    }
-    process.exit(code);
-  })();
-  return stopping;
-}
 
-async function start(): Promise<void> {
+async function start(onClose: (close: () => Promise<void>) => void): Promise<void> {
   if (mode === 'bare') {
     // The baseline: a plain Fastify instance, defaults only (no logger, no plugins, no hooks).
     const app = Fastify();
     app.get('/bare', async () => ({ hello: 'world', ok: true }));
-    closeAll = () => app.close();
+    onClose(() => app.close());
     await app.listen({ host: '127.0.0.1', port: 0 });
     say({ ready: true, port: (app.server.address() as AddressInfo).port });
     return;
@@ -81,14 +66,14 @@ async function start(): Promise<void> {
   database = db;
   const pubsub = createMemoryPubSub();
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
-  closeAll = async () => {
+  onClose(async () => {
     try {
       await app?.close();
       await pubsub.close();
     } finally {
       await db.close();
     }
-  };
+  });
   await db.migrate();
 
   const system = { type: 'system' as const, id: null };
@@ -107,16 +92,6 @@ async function verify(): Promise<void> {
   say({ verify: true, patientUpdatedEvents: row?.n ?? 0, chain });
 }
 
-const commands = createInterface({ input: process.stdin });
-commands.on('line', (line) => {
-  const command = line.trim();
-  if (command === 'stop') void stop(0);
-  else if (command === 'verify') verify().catch((err: unknown) => say({ verify: true, error: String((err as Error)?.stack ?? err) }));
-});
-commands.on('close', () => void stop(0));
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
-
-start().catch((err: unknown) => {
-  console.error('bench server: failed to start:', err);
-  void stop(1);
+runBenchChild(start, {
+  verify: () => void verify().catch((err: unknown) => say({ verify: true, error: String((err as Error)?.stack ?? err) })),
 });

@@ -16,7 +16,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { buildApp } from '../src/server/app.js';
 import { loadConfig } from '../src/server/config.js';
 import { openDatabase } from '../src/server/db/index.js';
@@ -24,9 +23,9 @@ import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
 import { createUser } from '../src/server/users/service.js';
+import { benchSay, runBenchChild } from './common.js';
 
-const MARK = '@@bench ';
-const say = (message: Record<string, unknown>): void => void process.stdout.write(`${MARK}${JSON.stringify(message)}\n`);
+const say = benchSay;
 
 const mode = process.argv[2];
 const target = process.argv[3];
@@ -35,22 +34,8 @@ if ((mode !== 'pglite' && mode !== 'postgres') || !target) {
   process.exit(2);
 }
 
-let closeAll: () => Promise<void> = async () => {};
-let stopping: Promise<void> | undefined;
-function stop(code = 0): Promise<void> {
-  stopping ??= (async () => {
-    try {
-      await closeAll();
-    } catch (err) {
-      console.error('bench server: error while closing:', err);
-      code = code || 1;
-    }
-    process.exit(code);
-  })();
-  return stopping;
-}
 
-async function start(): Promise<void> {
+async function start(onClose: (close: () => Promise<void>) => void): Promise<void> {
   const config = loadConfig(
     {
       NODE_ENV: 'production',
@@ -75,7 +60,7 @@ async function start(): Promise<void> {
   const pubsub = createMemoryPubSub();
   const media = createMediaProvider(config);
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
-  closeAll = async () => {
+  onClose(async () => {
     try {
       await app?.close();
       await media.close();
@@ -83,7 +68,7 @@ async function start(): Promise<void> {
     } finally {
       await database.close();
     }
-  };
+  });
   await database.migrate();
 
   const system = { type: 'system' as const, id: null };
@@ -97,14 +82,4 @@ async function start(): Promise<void> {
   say({ ready: true, port: (app.server.address() as AddressInfo).port, orgId: org.id, email, password });
 }
 
-const commands = createInterface({ input: process.stdin });
-commands.on('line', (line) => {
-  if (line.trim() === 'stop') void stop(0);
-});
-commands.on('close', () => void stop(0));
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
-
-start().catch((err: unknown) => {
-  console.error('bench server: failed to start:', err);
-  void stop(1);
-});
+runBenchChild(start);

@@ -31,18 +31,17 @@
  * Exit code 1 on any failed request, missed hub event or media step that could not be set up (not for a
  * saturation: that is the finding).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { WebSocket } from 'ws';
 import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
 import type { HubMessage } from '../src/shared/events.js';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { ROOT, busyBeforeStart, busyPct, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
+import { ROOT, busyBeforeStart, busyPct, gitCommit, installCleanups, machineTicks, runBench, startBenchChild } from './common.js';
 import { isChildMessage, Requester, type ProcessSample } from './media-ipc.js';
 import type { PeerCounters, PeerSpec } from './visits-peers.js';
 
@@ -160,41 +159,9 @@ interface Server {
 }
 
 async function startServer(label: string, args: string[]): Promise<Server> {
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', SERVER, ...args], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env },
-  });
-  let exited = false;
-  const exit = new Promise<number | null>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = true;
-      resolve(code ?? (signal ? 128 : null));
-    }),
-  );
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      if (exited) return;
-      child.stdin?.write('stop\n');
-      child.stdin?.end();
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exit;
-      clearTimeout(killer);
-    })());
-  cleanups.add(`${label} server (pid ${child.pid})`, stop);
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label} server did not start within 120 s`)), 120_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!line.startsWith('@@bench ')) return void process.stderr.write(`[${label} server] ${line}\n`);
-      clearTimeout(timer);
-      resolve(JSON.parse(line.slice('@@bench '.length)) as Record<string, unknown>);
-    });
-    void exit.then((code) => (clearTimeout(timer), reject(new Error(`${label} server exited (code ${code}) before it was ready`))));
-  });
+  const { ready, pid, stop } = await startBenchChild(label, SERVER, args, cleanups);
   const port = ready.port as number;
-  return { port, pid: child.pid!, base: `http://127.0.0.1:${port}`, email: ready.email as string, password: ready.password as string, stop };
+  return { port, pid, base: `http://127.0.0.1:${port}`, email: ready.email as string, password: ready.password as string, stop };
 }
 
 async function startServerFor(label: string, tmp: string): Promise<Server> {
