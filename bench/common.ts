@@ -1,6 +1,7 @@
 // Helpers every benchmark script shares: machine load from /proc and the commit being measured.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -180,20 +181,22 @@ export function benchSay(message: Record<string, unknown>): void {
 }
 
 /**
- * Runs a benchmark's server process: `start` sets up (registering its release with `onClose`) and says it is
- * ready; "stop" on stdin, stdin closing, SIGINT or SIGTERM release it and exit (1 if the release failed or
- * `start` threw); other command lines go to `commands`.
+ * Runs a benchmark's server process: `start` sets up (registering releases with `onClose`; they run last first)
+ * and says it is ready; "stop" on stdin, stdin closing, SIGINT or SIGTERM release it and exit (1 if a release
+ * failed or `start` threw); other command lines go to `commands`.
  */
 export function runBenchChild(start: (onClose: (close: () => Promise<void>) => void) => Promise<void>, commands: Record<string, () => void> = {}): void {
-  let close: () => Promise<void> = async () => {};
+  const releases: (() => Promise<void>)[] = [];
   let stopping: Promise<void> | undefined;
   const stop = (code = 0) =>
     (stopping ??= (async () => {
-      try {
-        await close();
-      } catch (err) {
-        console.error('bench server: error while closing:', err);
-        code = code || 1;
+      for (const release of releases.reverse()) {
+        try {
+          await release();
+        } catch (err) {
+          console.error('bench server: error while closing:', err);
+          code = code || 1;
+        }
       }
       process.exit(code);
     })());
@@ -205,10 +208,15 @@ export function runBenchChild(start: (onClose: (close: () => Promise<void>) => v
   });
   lines.on('close', () => void stop(0));
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stop(0));
-  start((release) => {
-    close = release;
-  }).catch((err: unknown) => {
+  start((release) => void releases.push(release)).catch((err: unknown) => {
     console.error('bench server: failed to start:', err);
     void stop(1);
   });
+}
+
+/** A temporary directory for a benchmark server's files, removed when it is released (see runBenchChild). */
+export function scratchDir(onClose: (close: () => Promise<void>) => void): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'openvisit-bench-data-'));
+  onClose(async () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }

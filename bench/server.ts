@@ -24,7 +24,7 @@ import { auditEvents } from '../src/server/db/schema.js';
 import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
-import { benchSay, runBenchChild } from './common.js';
+import { benchSay, runBenchChild, scratchDir } from './common.js';
 
 const say = benchSay;
 
@@ -57,7 +57,8 @@ async function start(onClose: (close: () => Promise<void>) => void): Promise<voi
       PORT: '0',
       // Silent by default: a terminal (or our stdout pipe) receiving a line per request would dominate.
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
-      DATA_DIR: mode === 'pglite' ? target! : process.cwd(),
+      // PostgreSQL: the files the server keeps (generated secrets) go to a directory removed on exit, not the checkout.
+      DATA_DIR: mode === 'pglite' ? target! : scratchDir(onClose),
       ...(mode === 'postgres' ? { DATABASE_URL: target! } : {}),
     },
     {},

@@ -23,7 +23,7 @@ import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
 import { createUser } from '../src/server/users/service.js';
-import { benchSay, runBenchChild } from './common.js';
+import { benchSay, runBenchChild, scratchDir } from './common.js';
 
 const say = benchSay;
 
@@ -43,7 +43,8 @@ async function start(onClose: (close: () => Promise<void>) => void): Promise<voi
       PORT: '0',
       // Silent by default: a line per request to our stdout pipe would dominate.
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'silent',
-      DATA_DIR: mode === 'pglite' ? target! : process.cwd(),
+      // PostgreSQL: the files the server keeps (generated secrets) go to a directory removed on exit, not the checkout.
+      DATA_DIR: mode === 'pglite' ? target! : scratchDir(onClose),
       ...(mode === 'postgres' ? { DATABASE_URL: target! } : {}),
       // The benchmark is the only client: the limits would otherwise refuse most of the load.
       LOGIN_RATE_LIMIT_PER_MINUTE: '10000',
