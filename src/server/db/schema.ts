@@ -34,6 +34,8 @@ export const organizations = pgTable('organizations', {
   slug: text('slug').notNull().unique(),
   name: text('name').notNull(),
   timeZone: text('time_zone').notNull().default('UTC'),
+  /** An https URL (or a data: image) of the clinic's logo, shown to patients on their join pages. */
+  logoUrl: text('logo_url'),
   createdAt: createdAt(),
 });
 
@@ -473,6 +475,8 @@ export const visitMessages = pgTable(
     visitId: uuid('visit_id').notNull(),
     /** The sender (a visit participant: the host has one too). */
     participantId: uuid('participant_id').notNull(),
+    /** A private message to one participant (a host's note to a waiting patient); null: to everyone in the call. */
+    toParticipantId: uuid('to_participant_id'),
     body: text('body').notNull(),
     createdAt: createdAt(),
   },
@@ -480,6 +484,7 @@ export const visitMessages = pgTable(
     index('visit_messages_visit_idx').on(t.orgId, t.visitId, t.createdAt, t.id),
     foreignKey({ name: 'visit_messages_visit_fk', columns: [t.orgId, t.visitId], foreignColumns: [visits.orgId, visits.id] }).onDelete('cascade'),
     foreignKey({ name: 'visit_messages_participant_fk', columns: [t.orgId, t.participantId], foreignColumns: [visitParticipants.orgId, visitParticipants.id] }).onDelete('cascade'),
+    foreignKey({ name: 'visit_messages_to_participant_fk', columns: [t.orgId, t.toParticipantId], foreignColumns: [visitParticipants.orgId, visitParticipants.id] }).onDelete('cascade'),
   ],
 );
 
@@ -665,15 +670,30 @@ export const messageTemplates = pgTable(
   ],
 );
 
-/** Per organisation: the HELP reply, quiet hours and reminder offsets (absent = the configured defaults). */
-export const messagingSettings = pgTable('messaging_settings', {
-  orgId: uuid('org_id').primaryKey().references(() => organizations.id),
-  helpText: text('help_text'),
-  quietHoursStart: text('quiet_hours_start'),
-  quietHoursEnd: text('quiet_hours_end'),
-  reminderOffsetsMinutes: jsonb('reminder_offsets_minutes').$type<number[]>(),
-  updatedAt: ts('updated_at').notNull().defaultNow(),
-});
+/**
+ * Per organisation: the HELP reply, quiet hours and reminder offsets (absent = the configured defaults), and the
+ * organisation's own SMS number or messaging service: an inbound text belongs to the organisation whose number or
+ * service received it (each is held by one organisation at most).
+ */
+export const messagingSettings = pgTable(
+  'messaging_settings',
+  {
+    orgId: uuid('org_id').primaryKey().references(() => organizations.id),
+    helpText: text('help_text'),
+    quietHoursStart: text('quiet_hours_start'),
+    quietHoursEnd: text('quiet_hours_end'),
+    reminderOffsetsMinutes: jsonb('reminder_offsets_minutes').$type<number[]>(),
+    /** E.164: the number this organisation texts from and receives on. */
+    smsNumber: text('sms_number'),
+    /** A Twilio Messaging Service (MG…) this organisation sends through and receives on. */
+    messagingServiceSid: text('messaging_service_sid'),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('messaging_settings_sms_number_key').on(t.smsNumber).where(sql`sms_number is not null`),
+    uniqueIndex('messaging_settings_service_key').on(t.messagingServiceSid).where(sql`messaging_service_sid is not null`),
+  ],
+);
 
 export interface IntakeField {
   id: string;
