@@ -13,6 +13,10 @@
  *   answers the server's offer and offers again.
  * - Local ICE candidates are held until the SDP they belong with has been handed over and the remote
  *   description is set (pitfall 7), then emitted through `iceCandidate` (null = end of candidates).
+ * - Remote ICE candidates never hold up a negotiation: those that arrive before the client's description is
+ *   applied are kept here and added after it (werift would otherwise keep them itself and make
+ *   setRemoteDescription wait for each one), and mDNS host candidates (`….local`) are not added at all
+ *   (werift resolves them by multicast with a fixed 10 s timeout; see `addIceCandidate`).
  */
 import {
   MediaStream,
@@ -33,7 +37,7 @@ import { TypedEmitter } from './emitter.js';
 import { Publication, Slot } from './media.js';
 import { chooseExtensionId, choosePayloadType, parseMediaSections, remoteSends, type CodecInUse, type ExtensionInUse, type MediaSection } from './negotiation.js';
 import type { QualitySample } from './quality.js';
-import { prepareDtls, suppressDefaultStun } from './werift.js';
+import { isMdnsCandidate, prepareDtls, suppressDefaultStun, withoutMdnsCandidates } from './werift.js';
 import {
   SfuError,
   type ConnectionState,
@@ -101,6 +105,8 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
   /** Local ICE candidates held back until the client can use them. */
   #candidateGateOpen = false;
   readonly #heldCandidates: (IceCandidateInit | null)[] = [];
+  /** Remote ICE candidates that arrived before the client's first description was applied. */
+  readonly #earlyRemoteCandidates: IceCandidateInit[] = [];
   readonly #sources = new Map<string, TrackSource>();
   readonly #publications = new Map<string, Publication>();
   readonly #slots: Slot[] = [];
@@ -206,7 +212,8 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
         if (transceiver && transceiver.direction === 'sendonly') transceiver.setDirection('sendrecv');
       }
       try {
-        await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+        await this.pc.setRemoteDescription({ type: 'offer', sdp: withoutMdnsCandidates(offerSdp) });
+        this.#addEarlyRemoteCandidates();
         if (!this.#negotiated) prepareDtls(this.pc);
         const created = await this.pc.createAnswer();
         suppressDefaultStun(this.pc);
@@ -240,7 +247,8 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     return this.#enqueue(async () => {
       if (this.pc.signalingState !== 'have-local-offer') throw new SfuError('invalid_state', 'no offer from the server is outstanding');
       try {
-        await this.pc.setRemoteDescription({ type: 'answer', sdp: answerSdp });
+        await this.pc.setRemoteDescription({ type: 'answer', sdp: withoutMdnsCandidates(answerSdp) });
+        this.#addEarlyRemoteCandidates();
       } catch (error) {
         throw new SfuError('negotiation_failed', error instanceof Error ? error.message : String(error));
       }
@@ -250,13 +258,44 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     });
   }
 
+  /**
+   * A remote ICE candidate (null = end of candidates). Never waits on a negotiation, and a negotiation never
+   * waits on it:
+   * - Before the client's description is applied, the candidate is kept here and added right after it. werift
+   *   would keep it in a list of its own, and its setRemoteDescription awaits each kept candidate before it
+   *   returns (measured: a first answer 10 s late when an mDNS candidate came in the same socket read as the offer).
+   * - mDNS host candidates are not added (see isMdnsCandidate): werift would wait 10 s on each.
+   * - End of candidates is not passed on: werift ends its ICE checks as failed at once when the candidates
+   *   have ended and none of them is usable, without waiting for the client's own checks, which is how it
+   *   learns the address of a client that announced only mDNS names (a peer-reflexive candidate).
+   */
   async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
     if (this.#closed) throw new SfuError('closed', 'participant session closed');
+    if (candidate === null) return;
+    if (isMdnsCandidate(candidate.candidate)) {
+      this.host.log.debug({ participantId: this.id }, 'sfu: mDNS ICE candidate skipped (learnt from its checks instead)');
+      return;
+    }
+    if (!this.pc.remoteDescription) {
+      this.#earlyRemoteCandidates.push(candidate);
+      return;
+    }
+    await this.#addRemoteCandidate(candidate);
+  }
+
+  async #addRemoteCandidate(candidate: IceCandidateInit): Promise<void> {
     try {
-      await this.pc.addIceCandidate(candidate === null ? null : { ...candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined, usernameFragment: candidate.usernameFragment ?? undefined });
+      await this.pc.addIceCandidate({ ...candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined, usernameFragment: candidate.usernameFragment ?? undefined });
     } catch (error) {
       this.host.log.debug({ err: error, participantId: this.id }, 'sfu: remote ICE candidate refused');
     }
+  }
+
+  /** Adds the candidates that came before the client's description, in order, without waiting for them. */
+  #addEarlyRemoteCandidates(): void {
+    const early = this.#earlyRemoteCandidates.splice(0);
+    if (early.length === 0) return;
+    void early.reduce<Promise<void>>((previous, candidate) => previous.then(() => this.#addRemoteCandidate(candidate)), Promise.resolve());
   }
 
   async #makeOffer(): Promise<string> {
@@ -612,6 +651,7 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     this.#offerTimer = undefined;
     this.#flushTimer = undefined;
     this.#heldCandidates.length = 0;
+    this.#earlyRemoteCandidates.length = 0;
     for (const waiter of this.#connectionWaiters.splice(0)) waiter('closed');
     const publications = [...this.#publications.values()];
     this.#publications.clear();

@@ -58,3 +58,25 @@ function isDtlsRecord(data: Buffer): boolean {
   const first = data[0];
   return first !== undefined && first > 19 && first < 64;
 }
+
+/**
+ * Whether an ICE candidate's address (the fifth field of `candidate:…`) is an mDNS name (`<uuid>.local`), what a
+ * browser announces instead of its address while the page has no camera or microphone permission. werift 0.24
+ * resolves such a name by multicast DNS with a fixed 10 s timeout (a socket on UDP 5353 per connection), and a
+ * server can seldom resolve it at all (the name answers only on the browser's own link). The SFU never passes
+ * one to werift: the browser's checks reach the SFU's announced addresses, and ICE learns the browser's real
+ * address from them (a peer-reflexive candidate).
+ */
+export function isMdnsCandidate(candidate: string): boolean {
+  const address = candidate.trim().replace(/^a=/, '').replace(/^candidate:/i, '').split(/\s+/)[4];
+  return address !== undefined && /\.local\.?$/i.test(address);
+}
+
+/** The SDP without its mDNS candidate lines (see isMdnsCandidate); anything else is kept as it is. */
+export function withoutMdnsCandidates(sdp: string): string {
+  if (!/\.local\b/i.test(sdp)) return sdp;
+  return sdp
+    .split('\r\n')
+    .filter((line) => !(line.startsWith('a=candidate:') && isMdnsCandidate(line)))
+    .join('\r\n');
+}
