@@ -40,6 +40,8 @@ export interface RequestOptions {
   /** Send as the participant (Bearer ovp_…) instead of the staff cookie. */
   asParticipant?: boolean;
   signal?: AbortSignal;
+  /** Sees the HTTP answer before its body is read (e.g. its `Date` header, for the server's clock). */
+  onResponse?: (response: Response) => void;
 }
 
 export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
@@ -62,6 +64,7 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: 
     if ((err as Error).name === 'AbortError') throw err;
     throw new ApiError(0, 'network_error', 'The server could not be reached. Check your connection and try again.');
   }
+  options.onResponse?.(res);
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   const data = text ? (JSON.parse(text) as unknown) : undefined;
@@ -73,4 +76,5 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: 
 }
 
 /** A participant's request (the patient or guest page). */
-export const asParticipant = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => api<T>(method, path, body, { asParticipant: true });
+export const asParticipant = <T>(method: 'GET' | 'POST', path: string, body?: unknown, options: Omit<RequestOptions, 'asParticipant'> = {}) =>
+  api<T>(method, path, body, { ...options, asParticipant: true });

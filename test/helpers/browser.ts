@@ -246,11 +246,21 @@ export interface MediaPageOptions {
   /** Ignore the page's Content-Security-Policy (only for pages that need page scripts injected; probes don't). */
   bypassCSP?: boolean;
   timeoutMs?: number;
+  /** The window's size (default 800x600). */
+  viewport?: { width: number; height: number };
+  /** The device's time zone (an IANA name) and locale (default: the machine's). */
+  timezoneId?: string;
+  locale?: string;
 }
 
 /** A page in a fresh context of its own (its own renderer, as a separate participant would be). */
 export async function newMediaPage(browser: Browser, options: MediaPageOptions = {}): Promise<Page> {
-  const context: BrowserContext = await browser.newContext({ bypassCSP: options.bypassCSP ?? false, viewport: { width: 800, height: 600 } });
+  const context: BrowserContext = await browser.newContext({
+    bypassCSP: options.bypassCSP ?? false,
+    viewport: options.viewport ?? { width: 800, height: 600 },
+    ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
+    ...(options.locale ? { locale: options.locale } : {}),
+  });
   context.setDefaultTimeout(options.timeoutMs ?? 15_000);
   context.setDefaultNavigationTimeout(options.timeoutMs ?? 15_000);
   if (loopbackOnly.has(browser)) await bridgeLoopback(context);

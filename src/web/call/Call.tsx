@@ -1,13 +1,15 @@
 /**
  * The in-call screen, shared by the clinician console (`as: 'host'`, with `hostControls`) and the patient's page
  * (`as: 'participant'`, which also uses it as the waiting room: connected, seeing nobody, until admitted). It sits
- * in the page's flow, as tall as the viewport allows. Props and what tests can find: types.ts. Connection:
+ * in the page's flow, from where it starts down to the window's bottom (useFitToWindow). Props and what tests can
+ * find: types.ts. Connection:
  * useCallRoom.ts; names, admission and recording state: useVisit.ts (the API); chat: useChat.ts.
  */
-import { useCallback, useEffect, useId, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useLayoutEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from 'react';
 import type { RemoteParticipant } from '../../sdk/index.js';
-import type { ConsentText, VisitParticipant } from '../../shared/api/visits.js';
+import type { ChatMessage, ConsentText, VisitParticipant } from '../../shared/api/visits.js';
 import { ApiError } from '../api.js';
+import { ServerClock } from '../time.js';
 import './call.css';
 import { ChatPanel } from './ChatPanel.js';
 import { ConfirmDialog, type ConfirmProps } from './ConfirmDialog.js';
@@ -43,9 +45,12 @@ interface RecordingClaim {
 const VISIT_POLL_MS = 10_000;
 const WAITING_POLL_MS = 3_000;
 const NOTICE_MS = 8_000;
+const CHAT_NOTICE_MS = 15_000;
+/** The least height the call takes, however little of the window is left below what is above it. */
+const MIN_CALL_HEIGHT = 360;
 
 export function Call(props: CallProps) {
-  const { visitId, as, hostControls } = props;
+  const { visitId, as, hostControls, timeZone } = props;
   const request = requesterFor(as);
   const uid = useId();
 
@@ -66,7 +71,9 @@ export function Call(props: CallProps) {
   const [textStale, setTextStale] = useState(false);
   const [showRecordReason, setShowRecordReason] = useState(false);
   const [hostMuteOverride, setHostMuteOverride] = useState<Record<string, { audio?: boolean; video?: boolean }>>({});
-  const [mountedAt] = useState(() => Date.now());
+  const [clock] = useState(() => new ServerClock());
+  const [mountedAt] = useState(() => clock.now());
+  const [chatNotice, setChatNotice] = useState<{ count: number; last: ChatMessage } | null>(null);
   const surveyUrl = useRef<string | undefined>(undefined);
   const endNotice = useRef<string | null>(null);
   const noticeSeq = useRef(0);
@@ -74,6 +81,7 @@ export function Call(props: CallProps) {
   const [fullscreen, setFullscreen] = useState(false);
   const chatToggle = useRef<HTMLButtonElement>(null);
   const peopleToggle = useRef<HTMLButtonElement>(null);
+  useFitToWindow(rootRef);
 
   const noticeTimers = useRef(new Set<ReturnType<typeof setTimeout>>());
   useEffect(() => {
@@ -133,7 +141,7 @@ export function Call(props: CallProps) {
   const me = token?.identity ?? null;
   const live = phase === 'connected' || phase === 'reconnecting';
 
-  const visit = useVisit(request, visitId, as === 'host', live, VISIT_POLL_MS);
+  const visit = useVisit(request, visitId, as === 'host', live, VISIT_POLL_MS, clock);
   const people = useMemo(() => new Map<string, VisitParticipant>((visit.visit?.value.participants ?? []).map((p) => [p.id, p])), [visit.visit]);
   const self = me ? people.get(me) : undefined;
   const nameOf = (id: string) => people.get(id)?.displayName ?? 'Participant';
@@ -154,7 +162,20 @@ export function Call(props: CallProps) {
   const waiting = as === 'participant' && live && inCall.length === 0 && (myAdmission === 'waiting' || myAdmission === 'invited');
   const admitted = live && !waiting;
 
-  const chat = useChat(request, visitId, admitted, side === 'chat', me);
+  // A message from someone else while the chat is closed: a notice over the video (the count stays on "Chat").
+  const onUnread = useCallback((fresh: ChatMessage[]) => {
+    const last = fresh[fresh.length - 1];
+    if (last) setChatNotice((n) => ({ count: (n?.count ?? 0) + fresh.length, last }));
+  }, []);
+  const chat = useChat(request, visitId, admitted, side === 'chat', me, onUnread);
+  useEffect(() => {
+    if (side === 'chat' || !admitted) setChatNotice(null);
+  }, [side, admitted]);
+  useEffect(() => {
+    if (!chatNotice) return;
+    const timer = setTimeout(() => setChatNotice(null), CHAT_NOTICE_MS);
+    return () => clearTimeout(timer);
+  }, [chatNotice]);
 
   useEffect(() => {
     if (!waiting) return;
@@ -386,7 +407,9 @@ export function Call(props: CallProps) {
     if (!hostControls) return;
     setConfirm({
       title: 'End the visit for everyone?',
-      body: 'Everyone will be disconnected and the visit will be closed. This cannot be undone.',
+      body:
+        'Everyone is disconnected, every join link stops working and the visit is closed for good; its summary opens. ' +
+        'This cannot be undone. To step out and come back, choose Leave instead: the visit stays open.',
       confirmLabel: 'Yes, end visit',
       onConfirm: () => {
         setConfirm(null);
@@ -456,7 +479,6 @@ export function Call(props: CallProps) {
   // ---- render ------------------------------------------------------------------------------------------------
   const endsAtIso = visit.visit?.value.endsAt ?? props.endsAt ?? null;
   const startedAtIso = visit.visit?.value.startedAt ?? null;
-  const timerStart = startedAtIso ? Math.min(Date.parse(startedAtIso), Date.now()) : mountedAt;
 
   if (phase === 'ended') {
     return (
@@ -469,7 +491,7 @@ export function Call(props: CallProps) {
   }
 
   return (
-    <div ref={rootRef} className={`ov-call${side ? ' has-side' : ''}`} data-layout={layout}>
+    <div ref={rootRef} className={`ov-call${side ? ' has-side' : ''}`} data-layout={layout} data-role={as}>
       <header className="ov-call__top">
         <div className="ov-call__top-left" aria-live="polite">
           {recording ? (
@@ -480,13 +502,19 @@ export function Call(props: CallProps) {
             </span>
           ) : null}
         </div>
-        {admitted ? <SessionTimer startedAt={timerStart} endsAt={endsAtIso ? Date.parse(endsAtIso) : null} /> : <span />}
+        {admitted ? <SessionTimer startedAt={startedAtIso ? Date.parse(startedAtIso) : null} endsAt={endsAtIso ? Date.parse(endsAtIso) : null} clock={clock} /> : <span />}
         <div className="ov-call__top-right">
           {live ? (
             <span className="ov-call__conn">
               <span className="ov-call__conn-label">Your connection</span>
               <NetworkQuality level={local?.networkQuality ?? null} who="your connection" />
             </span>
+          ) : null}
+          {admitted ? (
+            <button type="button" className="ov-top-button ov-top-button--layout" aria-label={layout === 'gallery' ? 'Switch to speaker view' : 'Switch to gallery view'} onClick={() => setLayout((l) => (l === 'gallery' ? 'speaker' : 'gallery'))}>
+              {layout === 'gallery' ? <SpeakerIcon /> : <GalleryIcon />}
+              <span>{layout === 'gallery' ? 'Speaker view' : 'Gallery view'}</span>
+            </button>
           ) : null}
           {canFullscreen ? (
             <button type="button" className="ov-top-button" aria-pressed={fullscreen} onClick={toggleFullscreen}>
@@ -548,7 +576,7 @@ export function Call(props: CallProps) {
               </div>
             </div>
           ) : null}
-          {waiting ? <WaitingCard clinician={hostName(people)} since={self?.arrivedAt ? Date.parse(self.arrivedAt) : mountedAt} /> : null}
+          {waiting ? <WaitingCard clinician={hostName(people)} since={self?.arrivedAt ? Date.parse(self.arrivedAt) : mountedAt} clock={clock} /> : null}
           {admitted && inCall.length === 0 ? (
             <div className="ov-call__center ov-card">
               <h2>Nobody else is here yet</h2>
@@ -609,6 +637,24 @@ export function Call(props: CallProps) {
           ) : null}
         </section>
 
+        <div className="ov-chat-notice" role="status" aria-live="polite">
+          {chatNotice ? (
+            <div className="ov-toast">
+              <ChatIcon />
+              <p className="ov-toast__text">
+                <strong>{chatNotice.count > 1 ? `${chatNotice.count} new messages, the last from ${chatNotice.last.displayName}` : `New message from ${chatNotice.last.displayName}`}</strong>
+                <span className="ov-toast__body">{firstWords(chatNotice.last.body)}</span>
+              </p>
+              <button type="button" className="primary ov-toast__open" onClick={() => setSide('chat')}>
+                Open chat
+              </button>
+              <button type="button" className="ov-close" aria-label="Dismiss the message notice" onClick={() => setChatNotice(null)}>
+                ×
+              </button>
+            </div>
+          ) : null}
+        </div>
+
         {side && admitted ? (
           <aside
             className="ov-side"
@@ -619,7 +665,7 @@ export function Call(props: CallProps) {
             }}
           >
             {side === 'chat' ? (
-              <ChatPanel chat={chat} me={me} onClose={closeSide} />
+              <ChatPanel chat={chat} me={me} timeZone={timeZone} onClose={closeSide} />
             ) : (
               <ParticipantsPanel people={rows} waiting={waitingRows} actions={personActions} error={null} footer={consentFooter} onClose={closeSide} />
             )}
@@ -634,24 +680,23 @@ export function Call(props: CallProps) {
         </button>
         <button type="button" className={cameraTrack ? 'ov-ctl' : 'ov-ctl is-off'} aria-label={cameraTrack ? 'Turn camera off' : 'Turn camera on'} disabled={!live || busy.has('camera')} onClick={toggleCamera}>
           <CameraIcon off={!cameraTrack} />
-          <span className="ov-ctl__text">{cameraTrack ? 'Camera off' : 'Camera on'}</span>
+          <Label long={cameraTrack ? 'Camera off' : 'Camera on'} short="Camera" />
         </button>
         {admitted && canShare ? (
           <button type="button" className={sharing ? 'ov-ctl is-active' : 'ov-ctl'} aria-label={sharing ? 'Stop sharing' : 'Share screen'} disabled={busy.has('screen')} onClick={toggleShare}>
             <ScreenIcon off={sharing} />
-            <span className="ov-ctl__text">{sharing ? 'Stop sharing' : 'Share screen'}</span>
+            <Label long={sharing ? 'Stop sharing' : 'Share screen'} short={sharing ? 'Stop share' : 'Share'} />
           </button>
         ) : null}
         {admitted ? (
-          <button type="button" className="ov-ctl" aria-label={layout === 'gallery' ? 'Switch to speaker view' : 'Switch to gallery view'} onClick={() => setLayout((l) => (l === 'gallery' ? 'speaker' : 'gallery'))}>
-            {layout === 'gallery' ? <SpeakerIcon /> : <GalleryIcon />}
-            <span className="ov-ctl__text">{layout === 'gallery' ? 'Speaker view' : 'Gallery view'}</span>
-          </button>
-        ) : null}
-        {admitted ? (
-          <button ref={peopleToggle} type="button" className={side === 'participants' ? 'ov-ctl is-active' : 'ov-ctl'} aria-expanded={side === 'participants'} aria-controls={side === 'participants' ? `${uid}-side` : undefined} onClick={() => toggleSide('participants')}>
+          <button
+            ref={peopleToggle}
+            type="button"
+            className={side === 'participants' ? 'ov-ctl is-active' : 'ov-ctl'}
+            aria-label={`Participants (${rows.length})`}
+            aria-expanded={side === 'participants'} aria-controls={side === 'participants' ? `${uid}-side` : undefined} onClick={() => toggleSide('participants')}>
             <PeopleIcon />
-            <span className="ov-ctl__text">Participants</span>
+            <Label long="Participants" short="People" />
             <span className="ov-ctl__count" aria-hidden="true">
               {rows.length}
             </span>
@@ -687,7 +732,7 @@ export function Call(props: CallProps) {
               onClick={toggleRecording}
             >
               <RecordIcon stop={recording} />
-              <span className="ov-ctl__text">{recording ? 'Stop recording' : 'Record'}</span>
+              <Label long={recording ? 'Stop recording' : 'Record'} short={recording ? 'Stop rec.' : 'Record'} />
             </button>
             {recordBlockedReason ? (
               <span id={`${uid}-record-reason`} className={showRecordReason ? 'ov-hint is-shown' : 'ov-hint'}>
@@ -696,15 +741,17 @@ export function Call(props: CallProps) {
             ) : null}
           </span>
         ) : null}
-        <button type="button" className="ov-ctl ov-ctl--leave" onClick={call.leave}>
+        <button type="button" className="ov-ctl ov-ctl--leave" title={hostControls ? 'Leave the call; the visit stays open and you can rejoin' : 'Leave the call'} onClick={call.leave}>
           <LeaveIcon />
           <span className="ov-ctl__text">Leave</span>
         </button>
         {hostControls && live ? (
-          <button type="button" className="ov-ctl ov-ctl--end" aria-label="End visit for everyone" disabled={busy.has('end')} onClick={endForEveryone}>
-            <EndIcon />
-            <span className="ov-ctl__text">End visit</span>
-          </button>
+          <span className="ov-controls__end">
+            <button type="button" className="ov-ctl ov-ctl--end" aria-label="End visit for everyone" disabled={busy.has('end')} onClick={endForEveryone}>
+              <EndIcon />
+              <Label long="End visit for all" short="End for all" />
+            </button>
+          </span>
         ) : null}
       </footer>
 
@@ -717,6 +764,53 @@ export function Call(props: CallProps) {
 
       {confirm ? <ConfirmDialog {...confirm} onCancel={() => setConfirm(null)} /> : null}
     </div>
+  );
+}
+
+/**
+ * Sizes the call to the window (the CSS variable --ov-call-fit): from where it starts on the page down to the
+ * window's bottom, less the bottom padding of what holds it, so every control is in view without scrolling whatever
+ * the page puts above it (a header, a banner that comes and goes). Measured again when the window or the page
+ * changes size.
+ */
+function useFitToWindow(ref: RefObject<HTMLDivElement | null>) {
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    let frame = 0;
+    const fit = () => {
+      frame = 0;
+      let below = 0;
+      for (let box = el.parentElement; box && box !== document.documentElement; box = box.parentElement) {
+        const style = getComputedStyle(box);
+        below += (parseFloat(style.paddingBottom) || 0) + (parseFloat(style.borderBottomWidth) || 0);
+      }
+      const top = el.getBoundingClientRect().top + window.scrollY;
+      const height = Math.max(MIN_CALL_HEIGHT, Math.floor(window.innerHeight - top - below));
+      if (el.style.getPropertyValue('--ov-call-fit') !== `${height}px`) el.style.setProperty('--ov-call-fit', `${height}px`);
+    };
+    const soon = () => {
+      if (!frame) frame = requestAnimationFrame(fit);
+    };
+    fit();
+    window.addEventListener('resize', soon);
+    const observer = new ResizeObserver(soon);
+    observer.observe(document.body);
+    return () => {
+      window.removeEventListener('resize', soon);
+      observer.disconnect();
+      if (frame) cancelAnimationFrame(frame);
+    };
+  }, [ref]);
+}
+
+/** A control's words: the long ones, or the short ones when the call is narrow (call.css; the hidden one is not read). */
+function Label({ long, short }: { long: string; short: string }) {
+  return (
+    <span className="ov-ctl__text">
+      <span className="ov-ctl__long">{long}</span>
+      <span className="ov-ctl__short">{short}</span>
+    </span>
   );
 }
 
@@ -750,12 +844,12 @@ function VideoTile({ tile, speaking }: { tile: Tile; speaking: boolean }) {
   );
 }
 
-function WaitingCard({ clinician, since }: { clinician: string | null; since: number }) {
-  const [now, setNow] = useState(() => Date.now());
+function WaitingCard({ clinician, since, clock }: { clinician: string | null; since: number; clock: ServerClock }) {
+  const [now, setNow] = useState(() => clock.now());
   useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), 15_000);
+    const timer = setInterval(() => setNow(clock.now()), 15_000);
     return () => clearInterval(timer);
-  }, []);
+  }, [clock]);
   const minutes = Math.max(0, Math.floor((now - since) / 60_000));
   return (
     <div className="ov-call__center ov-card ov-waiting">
@@ -766,6 +860,15 @@ function WaitingCard({ clinician, since }: { clinician: string | null; since: nu
       </p>
     </div>
   );
+}
+
+/** The start of a message for a notice: its first words, cut at a word near 90 characters. */
+function firstWords(body: string): string {
+  const flat = body.replace(/\s+/g, ' ').trim();
+  if (flat.length <= 90) return flat;
+  const cut = flat.slice(0, 90);
+  const space = cut.lastIndexOf(' ');
+  return `${(space > 40 ? cut.slice(0, space) : cut).trimEnd()}…`;
 }
 
 function personRow(p: RemoteParticipant, info: VisitParticipant | undefined, override: { audio?: boolean; video?: boolean } | undefined, notRecorded: boolean): PersonRow {

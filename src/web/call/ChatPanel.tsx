@@ -1,8 +1,10 @@
 /** The chat sidebar: the transcript (sender, time, text) and a box to write in (Enter sends, Shift+Enter breaks the line). */
 import { useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { clockTime } from '../time.js';
 import type { Chat } from './useChat.js';
 
-export function ChatPanel({ chat, me, onClose }: { chat: Chat; me: string | null; onClose: () => void }) {
+/** `timeZone`: the zone message times are shown in (the clinic's in the console; the device's when omitted). */
+export function ChatPanel({ chat, me, timeZone, onClose }: { chat: Chat; me: string | null; timeZone?: string; onClose: () => void }) {
   const id = useId();
   const [draft, setDraft] = useState('');
   const [sending, setSending] = useState(false);
@@ -70,7 +72,7 @@ export function ChatPanel({ chat, me, onClose }: { chat: Chat; me: string | null
           <li key={m.id} className={m.participantId === me ? 'ov-chat__msg is-mine' : 'ov-chat__msg'}>
             <div className="ov-chat__meta">
               <strong>{m.participantId === me ? 'You' : m.displayName}</strong>{' '}
-              <time dateTime={m.createdAt}>{timeOf(m.createdAt)}</time>
+              <time dateTime={m.createdAt}>{clockTime(m.createdAt, timeZone)}</time>
             </div>
             <p className="ov-chat__body">{m.body}</p>
           </li>
@@ -107,8 +109,4 @@ export function ChatPanel({ chat, me, onClose }: { chat: Chat; me: string | null
       </form>
     </section>
   );
-}
-
-function timeOf(iso: string): string {
-  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }

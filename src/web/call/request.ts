@@ -1,10 +1,11 @@
 /** The call screen's API access: the staff session for the host, the participant session for everyone else. */
-import { api, asParticipant } from '../api.js';
+import { api, asParticipant, type RequestOptions } from '../api.js';
 
-export type Requester = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => Promise<T>;
+export type CallRequestOptions = Pick<RequestOptions, 'onResponse'>;
+export type Requester = <T>(method: 'GET' | 'POST', path: string, body?: unknown, options?: CallRequestOptions) => Promise<T>;
 
-const asStaff: Requester = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => api<T>(method, path, body);
-const asGuest: Requester = <T>(method: 'GET' | 'POST', path: string, body?: unknown) => asParticipant<T>(method, path, body);
+const asStaff: Requester = <T>(method: 'GET' | 'POST', path: string, body?: unknown, options?: CallRequestOptions) => api<T>(method, path, body, options);
+const asGuest: Requester = <T>(method: 'GET' | 'POST', path: string, body?: unknown, options?: CallRequestOptions) => asParticipant<T>(method, path, body, options);
 
 export function requesterFor(as: 'host' | 'participant'): Requester {
   return as === 'host' ? asStaff : asGuest;

@@ -8,14 +8,15 @@ import type { VisitToken } from '../../shared/api/visits.js';
  * participant it is also the waiting room ("Waiting for the clinician to let you in") until the host admits them.
  *
  * Pass stable `getToken` / `hostControls` / `onLeft` (useCallback / useMemo): the call connects once per mount
- * (remount it, e.g. with a new `key`, to join again). It sits in the page's flow as tall as the viewport allows
- * (override with the CSS variable `--ov-call-height`), and has a "Full screen" toggle.
+ * (remount it, e.g. with a new `key`, to join again). It sits in the page's flow, from where it starts down to the
+ * window's bottom (measured; override with the CSS variable `--ov-call-height`), and has a "Full screen" toggle.
  *
  * What tests can find (role and label locators):
  * - buttons: "Mute microphone" / "Unmute microphone", "Turn camera off" / "Turn camera on", "Share screen" /
- *   "Stop sharing", "Switch to speaker view" / "Switch to gallery view", "Participants", "Chat" ("Chat (N unread)"
- *   while messages wait), "Leave", "Full screen" (aria-pressed), "Enable sound"; host: "Record" / "Stop recording"
- *   (aria-disabled, with the reason as its description, until everyone has agreed), "End visit for everyone" then
+ *   "Stop sharing", "Participants (N)", "Chat" ("Chat (N unread)" while messages wait), "Leave" (not red); in the top
+ *   bar "Switch to speaker view" / "Switch to gallery view", "Full screen" (aria-pressed); "Enable sound"; host:
+ *   "Record" / "Stop recording" (aria-disabled, with the reason as its description, until everyone has agreed),
+ *   "End visit for everyone" (red, set apart; visible words "End visit for all") then
  *   "Yes, end visit" in the dialog; per person in the participants list (`li[data-identity=<participant id>]`):
  *   "Mute audio" / "Unmute audio", "Mute video" / "Unmute video", "Send to waiting room", "Remove" then
  *   "Yes, remove"; chat: textbox "Message", "Send", "Close chat"; consent: "I agree to be recorded", "Not now",
@@ -23,6 +24,9 @@ import type { VisitToken } from '../../shared/api/visits.js';
  * - media: `video` labelled "Video of <name>", "Screen shared by <name>", "Self view"; `audio[data-identity=<id>]`.
  * - texts: "Recording" (indicator), "Reconnecting…" (role status), "Waiting for the clinician to let you in",
  *   "Nobody else is here yet"; `window.ovCall.room` is the SDK Room.
+ * - the timer: role timer "Time in the visit" ("Not started" until the visit is in progress; its elapsed part
+ *   carries `data-seconds`); a chat message while the chat is closed: a notice (role status) "New message from
+ *   <name>" with its first words and "Open chat".
  */
 export interface CallProps {
   visitId: string;
@@ -36,6 +40,11 @@ export interface CallProps {
    * The SDK stops them when the call ends.
    */
   tracks?: MediaStreamTrack[];
+  /**
+   * The time zone chat times are shown in, with its abbreviation: the console passes the clinic's (the
+   * organisation's); without it, the device's own (the patient's page). See src/web/time.ts.
+   */
+  timeZone?: string;
   /** When the visit is scheduled to end (the session timer counts against it). */
   endsAt?: string;
   /** Host only: the extra controls (participant list actions, recording, end for everyone). */

@@ -23,7 +23,8 @@ export interface Chat {
   send(body: string): Promise<void>;
 }
 
-export function useChat(request: Requester, visitId: string, enabled: boolean, open: boolean, me: string | null): Chat {
+/** `onUnread`: messages from others that arrived while the chat was closed (for a notice), as they come. */
+export function useChat(request: Requester, visitId: string, enabled: boolean, open: boolean, me: string | null, onUnread?: (messages: ChatMessage[]) => void): Chat {
   const [messages, setMessages] = useState<ChatMessage[]>([]);
   const [unread, setUnread] = useState(0);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -33,9 +34,11 @@ export function useChat(request: Requester, visitId: string, enabled: boolean, o
   const loading = useRef<Promise<void> | null>(null);
   const openRef = useRef(open);
   const meRef = useRef(me);
+  const onUnreadRef = useRef(onUnread);
   useEffect(() => {
     openRef.current = open;
     meRef.current = me;
+    onUnreadRef.current = onUnread;
   });
 
   const add = useCallback((incoming: readonly ChatMessage[], countUnread: boolean) => {
@@ -47,8 +50,11 @@ export function useChat(request: Requester, visitId: string, enabled: boolean, o
     }
     setMessages((prev) => [...prev, ...fresh].sort(compare));
     if (countUnread && !openRef.current) {
-      const others = fresh.filter((m) => m.participantId !== meRef.current).length;
-      if (others > 0) setUnread((n) => n + others);
+      const others = fresh.filter((m) => m.participantId !== meRef.current).sort(compare);
+      if (others.length > 0) {
+        setUnread((n) => n + others.length);
+        onUnreadRef.current?.(others);
+      }
     }
   }, []);
 

@@ -1,13 +1,15 @@
 /**
  * The visit as the API sees it (names, admission, recording, scheduled end), kept fresh while the call is open:
  * refreshed when someone arrives, leaves or is moved, and polled (quickly while waiting to be let in). The host
- * also gets the recording state (who is not recorded), which is host-only.
+ * also gets the recording state (who is not recorded), which is host-only. Each answer about the visit also sets
+ * `clock` (the server's time, for the session timer).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Visit, VisitRecordingState } from '../../shared/api/visits.js';
+import type { ServerClock } from '../time.js';
 import { visitPath, type Requester } from './request.js';
 
-export function useVisit(request: Requester, visitId: string, host: boolean, active: boolean, pollMs: number) {
+export function useVisit(request: Requester, visitId: string, host: boolean, active: boolean, pollMs: number, clock: ServerClock) {
   /** With when it was asked for: a notice newer than that wins over it. */
   const [visit, setVisit] = useState<{ value: Visit; at: number } | null>(null);
   const [recordingState, setRecordingState] = useState<{ value: VisitRecordingState; at: number } | null>(null);
@@ -34,8 +36,10 @@ export function useVisit(request: Requester, visitId: string, host: boolean, act
       do {
         again.current = false;
         const at = Date.now();
+        const sentAt = performance.now();
+        const onResponse = (res: Response) => clock.sample(res.headers.get('date'), sentAt, performance.now());
         const [v, r] = await Promise.all([
-          request<Visit>('GET', visitPath(visitId)).catch(() => null),
+          request<Visit>('GET', visitPath(visitId), undefined, { onResponse }).catch(() => null),
           host ? request<VisitRecordingState>('GET', visitPath(visitId, '/recording')).catch(() => null) : Promise.resolve(null),
         ]);
         if (!mounted.current) return;
@@ -46,7 +50,7 @@ export function useVisit(request: Requester, visitId: string, host: boolean, act
     } finally {
       inFlight.current = false;
     }
-  }, [request, visitId, host]);
+  }, [request, visitId, host, clock]);
 
   /** Refresh soon (events come in bursts: several participants moved at once). */
   const refreshSoon = useCallback(() => {

@@ -1,8 +1,9 @@
 import type { ReactNode } from 'react';
 import { Link, useParams } from 'react-router';
 import type { VisitSummary } from '../../shared/api/visits.js';
+import { clockDateTime, clockTime } from '../time.js';
 import { useAuth } from './auth.js';
-import { formatDateTime, formatDuration, formatTime, money, ROLE_LABEL, VISIT_STATUS_LABEL } from './format.js';
+import { formatDuration, money, ROLE_LABEL, VISIT_STATUS_LABEL } from './format.js';
 import { useStaffResource } from './hooks.js';
 import { visitTitle } from './TodayPage.js';
 import { Fact, LoadState, Section } from './ui.js';
@@ -52,7 +53,7 @@ export function SummaryPage() {
 
   const { visit } = summary;
   const nameOf = (participantId: string) => summary.participants.find((p) => p.id === participantId)?.displayName ?? 'Someone';
-  const t = (iso: string | null) => (iso ? formatTime(iso, timeZone) : '—');
+  const t = (iso: string | null) => (iso ? clockTime(iso, timeZone) : '—');
   const surveys = summary.surveys ?? [];
 
   return (
@@ -64,7 +65,7 @@ export function SummaryPage() {
           </p>
           <h1>Visit summary</h1>
           <p className="page-sub">
-            {visitTitle(visit)} · {formatDateTime(visit.scheduledStart, timeZone)}
+            {visitTitle(visit)} · {clockDateTime(visit.scheduledStart, timeZone)}
           </p>
         </div>
         {visit.status === 'open' || visit.status === 'in_progress' ? (
@@ -132,7 +133,7 @@ export function SummaryPage() {
                 <td data-label="Who">{nameOf(c.participantId)}</td>
                 <td data-label="Consent">{c.kind === 'telehealth' ? 'Telehealth' : 'Recording'}</td>
                 <td data-label="Text version">{c.textVersion}</td>
-                <td data-label="Accepted">{formatDateTime(c.acceptedAt, timeZone)}</td>
+                <td data-label="Accepted">{clockDateTime(c.acceptedAt, timeZone)}</td>
               </tr>
             ))}
           </Table>

@@ -4,7 +4,8 @@ import type { Visit, VisitToken } from '../../shared/api/visits.js';
 import { Call } from '../call/Call.js';
 import type { HostControls } from '../call/types.js';
 import { staffApi, useAuth } from './auth.js';
-import { errorText, formatTime, VISIT_STATUS_LABEL } from './format.js';
+import { clockRange } from '../time.js';
+import { errorText, VISIT_STATUS_LABEL } from './format.js';
 import { useStaffResource } from './hooks.js';
 import { useHubEvents } from './hub.js';
 import { InvitePanel } from './InvitePanel.js';
@@ -15,7 +16,11 @@ import { WaitingRoomPanel } from './WaitingRoomPanel.js';
 const LIVE = new Set(['open', 'in_progress']);
 const IGNORED_EVENTS = new Set(['visit.message_sent', 'visit.participant_muted']);
 
-/** One visit: start it, the waiting room, invites and the call (as host, with the host controls). */
+/**
+ * One visit: start it, the waiting room, invites and the call (as host, with the host controls). In the call the
+ * page's head shrinks to one line (back, visit, status, time, Invite) and the call fills the window below it; the
+ * waiting room stays beside it (below it on narrow screens).
+ */
 export function VisitPage() {
   const { id = '' } = useParams();
   const { me } = useAuth();
@@ -140,9 +145,7 @@ export function VisitPage() {
           <h1>{visitTitle(visit)}</h1>
           <div className="row schedule-badges">
             <span className={`badge status-${visit.status}`}>{VISIT_STATUS_LABEL[visit.status] ?? visit.status}</span>
-            <span className="muted">
-              {formatTime(visit.scheduledStart, timeZone)} – {formatTime(visit.endsAt, timeZone)}
-            </span>
+            <span className="muted">{clockRange(visit.scheduledStart, visit.endsAt, timeZone)}</span>
           </div>
         </div>
         <div className="row">
@@ -174,6 +177,7 @@ export function VisitPage() {
               as="host"
               getToken={getToken}
               endsAt={visit.endsAt}
+              timeZone={timeZone}
               hostControls={hostControls}
               onLeft={onLeft}
             />
