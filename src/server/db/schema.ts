@@ -257,9 +257,12 @@ export const roomParticipants = pgTable(
     leftAt: ts('left_at'),
     durationS: integer('duration_s'),
     leaveReason: text('leave_reason'),
-    /** Network quality over the stay (0–5, the provider's scale): the mean and the worst sample; null if none. */
+    /** Network quality while the stay's media flowed (0–5, the provider's scale): the time-weighted mean and the worst level; null if none. */
     qualityAvg: real('quality_avg'),
     qualityMin: smallint('quality_min'),
+    /** When the participant's media first connected in this stay, and for how many seconds it was connected in all; null: never (or not reported). */
+    mediaStartedAt: ts('media_started_at'),
+    mediaS: integer('media_s'),
   },
   (t) => [
     index('room_participants_room_idx').on(t.orgId, t.roomId, t.joinedAt),

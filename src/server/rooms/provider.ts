@@ -61,16 +61,25 @@ export type RoomEvent =
   | { type: 'room.started'; roomId: string; at: Date }
   | { type: 'room.ended'; roomId: string; at: Date; reason: string }
   | { type: 'participant.joined'; roomId: string; identity: string; at: Date }
-  | { type: 'participant.left'; roomId: string; identity: string; at: Date; reason: string; quality?: QualitySummary }
+  | { type: 'participant.left'; roomId: string; identity: string; at: Date; reason: string; quality?: QualitySummary; media?: MediaSummary }
   | { type: 'track.published'; roomId: string; identity: string; kind: 'audio' | 'video'; source: 'microphone' | 'camera' | 'screen'; at: Date }
   | { type: 'track.unpublished'; roomId: string; identity: string; kind: 'audio' | 'video'; source: 'microphone' | 'camera' | 'screen'; at: Date }
   | { type: 'recording.started'; roomId: string; identity: string; at: Date; recording: RecordingFile }
   | { type: 'recording.completed'; roomId: string; identity: string; at: Date; recording: RecordingFile & { endedAt: Date; bytes: number; error?: string } };
 
-/** Network quality over a participant's stay, on the provider's 0–5 scale (5 best). */
+/**
+ * Network quality over a participant's stay, on the provider's 0–5 scale (5 best), measured only while its media
+ * connection was up (never while joining): the time-weighted mean, and the worst level (0: the connection dropped).
+ */
 export interface QualitySummary {
   average: number;
   min: number;
+}
+
+/** The participant's media over a stay: when its connection first came up (null: never), and how long it was up in all. */
+export interface MediaSummary {
+  startedAt: Date | null;
+  seconds: number;
 }
 
 /** One recorded file: a participant's camera and microphone, or their screen, for one stretch of time. */

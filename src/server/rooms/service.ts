@@ -405,18 +405,21 @@ export function recordRoomEvents(
           durationS: secondsSinceJoined(event.at),
           qualityAvg: event.quality?.average ?? null,
           qualityMin: event.quality?.min ?? null,
+          mediaStartedAt: event.media?.startedAt ?? null,
+          mediaS: event.media?.seconds ?? null,
         })
         .where(and(eq(roomParticipants.orgId, row.orgId), eq(roomParticipants.roomId, row.id), eq(roomParticipants.identity, event.identity), isNull(roomParticipants.leftAt)))
         .returning({ id: roomParticipants.id });
       if (updated.length > 0) await audit(tx, ctx, 'room.participant_left', { type: 'room', id: row.id }, { identity: event.identity, reason: event.reason });
-      else if (event.quality) {
-        // The stay was closed already (the room ended first): its quality still belongs on it.
+      else if (event.quality || event.media) {
+        // The stay was closed already (the room ended first): its quality and media time still belong on it.
         await tx
           .update(roomParticipants)
-          .set({ qualityAvg: event.quality.average, qualityMin: event.quality.min })
+          .set({ qualityAvg: event.quality?.average ?? null, qualityMin: event.quality?.min ?? null, mediaStartedAt: event.media?.startedAt ?? null, mediaS: event.media?.seconds ?? null })
           .where(
             sql`${roomParticipants.id} = (select id from ${roomParticipants} where ${roomParticipants.orgId} = ${row.orgId} and ${roomParticipants.roomId} = ${row.id}
-                 and ${roomParticipants.identity} = ${event.identity} and ${roomParticipants.qualityAvg} is null order by ${roomParticipants.joinedAt} desc limit 1)`,
+                 and ${roomParticipants.identity} = ${event.identity} and ${roomParticipants.qualityAvg} is null and ${roomParticipants.mediaS} is null
+                 order by ${roomParticipants.joinedAt} desc limit 1)`,
           );
       }
       return updated.length > 0;

@@ -43,6 +43,8 @@ export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): 
           .orderBy(asc(roomParticipants.joinedAt), asc(roomParticipants.id));
   const now = Date.now();
   const secondsOf = (s: (typeof stays)[number]) => s.durationS ?? Math.max(0, Math.round(((s.leftAt?.getTime() ?? now) - s.joinedAt.getTime()) / 1000));
+  /** Time with media flowing: what the provider measured when the stay ended (in the room so far while it is open, or when not measured). */
+  const mediaSecondsOf = (s: (typeof stays)[number]) => s.mediaS ?? secondsOf(s);
   const recordings = await listRecordingsOfRooms(deps.rooms, ctx, roomIds);
 
   const participants = people.map((p) => {
@@ -59,8 +61,10 @@ export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): 
         leaveReason: s.leaveReason,
         qualityAverage: s.qualityAvg === null ? null : Math.round(s.qualityAvg * 100) / 100,
         qualityMin: s.qualityMin,
+        mediaStartedAt: s.mediaStartedAt?.toISOString() ?? null,
+        mediaSeconds: s.mediaS,
       })),
-      secondsInVisit: mine.reduce((sum, s) => sum + secondsOf(s), 0),
+      secondsInVisit: mine.reduce((sum, s) => sum + mediaSecondsOf(s), 0),
       reconnects: Math.max(0, mine.length - 1),
     };
   });

@@ -277,9 +277,16 @@ export const SummaryStay = Type.Object({
   leftAt: Nullable(IsoDateTime),
   durationSeconds: Nullable(Type.Integer()),
   leaveReason: Nullable(Type.String()),
-  /** Network quality during the stay (0–5, 5 best): mean and worst; null when not measured. */
+  /**
+   * Network quality while the stay's media flowed (0–5, 5 best; joining does not count): the time-weighted mean and
+   * the worst level (0: the connection dropped); null when not measured.
+   */
   qualityAverage: Nullable(Type.Number()),
   qualityMin: Nullable(Type.Integer()),
+  /** When the participant's media (audio and video connection) first came up in this stay; null: not (yet) known, or never. */
+  mediaStartedAt: Nullable(IsoDateTime),
+  /** Seconds the participant's media connection was up during the stay; null until the stay ends (or not measured). */
+  mediaSeconds: Nullable(Type.Integer()),
 });
 
 export const VisitSummary = Type.Object({
@@ -293,6 +300,7 @@ export const VisitSummary = Type.Object({
       displayName: Type.String(),
       admission: Admission,
       stays: Type.Array(SummaryStay),
+      /** Seconds with media flowing, over the stays (a stay still open, or not measured, counts its time in the room). */
       secondsInVisit: Type.Integer(),
       /** Times the participant came back after their connection ended (a new stay in the room). */
       reconnects: Type.Integer(),
@@ -302,7 +310,7 @@ export const VisitSummary = Type.Object({
   recordings: Type.Array(Recording),
   chat: Type.Array(ChatMessage),
   quality: Type.Object({
-    /** Mean of the stays' mean network quality (0–5), null when nothing was measured. */
+    /** Mean of the stays' mean network quality (0–5, measured while media flowed), null when nothing was measured. */
     average: Nullable(Type.Number()),
     worst: Nullable(Type.Integer()),
     reconnects: Type.Integer(),

@@ -87,8 +87,13 @@ interface Peer {
   readonly tracks: Map<string, { source: TrackSource; kind: TrackKind }>;
   readonly localMuted: Set<TrackSource>;
   quality: number | null;
-  /** Network quality over the whole stay (time-weighted; levels are reported on change), for participant.left. */
+  /**
+   * Network quality over the stay, for participant.left: time-weighted over the time the media connection was up
+   * (levels are reported on change), and the worst level reported once it had come up (0: it dropped).
+   */
   readonly qualityStats: { weightedMs: number; ms: number; min: number; since: number };
+  /** The media connection over the stay (all of the peer's sessions): when it first came up, how long it was up, up since when now. */
+  readonly media: { startedAt: Date | null; ms: number; upSince: number | null };
   grace: NodeJS.Timeout | null;
   /** The identities this peer's client has been told about. */
   readonly known: Set<string>;
@@ -115,15 +120,35 @@ const END_MESSAGES: Record<RtcEndReason, string> = {
   server_error: 'The server could not continue the session.',
 };
 
-/** Adds the time spent at the current quality level to the peer's running, time-weighted figures. */
-function accrueQuality(peer: Peer): void {
-  const now = Date.now();
+/**
+ * Adds the time spent at the current quality level to the peer's running, time-weighted figures. Only time with
+ * the media connection up counts: joining (before media first connects) and time without media never do.
+ */
+function accrueQuality(peer: Peer, now = Date.now()): void {
   const q = peer.qualityStats;
-  if (peer.quality !== null) {
+  if (peer.quality !== null && peer.media.upSince !== null) {
     q.weightedMs += peer.quality * (now - q.since);
     q.ms += now - q.since;
   }
   q.since = now;
+}
+
+/** The peer's media connection came up (its first time: media started for this stay). */
+function mediaUp(peer: Peer): void {
+  const now = Date.now();
+  accrueQuality(peer, now);
+  if (peer.media.upSince !== null) return;
+  peer.media.upSince = now;
+  peer.media.startedAt ??= new Date(now);
+}
+
+/** The peer's media connection went down (dropped, failed, replaced by a new session, or left). */
+function mediaDown(peer: Peer): void {
+  const now = Date.now();
+  accrueQuality(peer, now);
+  if (peer.media.upSince === null) return;
+  peer.media.ms += now - peer.media.upSince;
+  peer.media.upSince = null;
 }
 
 /** Maps a rooms-layer reason to what the client is told. */
@@ -428,6 +453,7 @@ export class RtcServer {
         localMuted: new Set(),
         quality: null,
         qualityStats: { weightedMs: 0, ms: 0, min: 5, since: 0 },
+        media: { startedAt: null, ms: 0, upSince: null },
         grace: null,
         known: new Set(),
         dataWindow: { start: 0, count: 0 },
@@ -510,6 +536,8 @@ export class RtcServer {
     session.on('routesChanged', (routes) => current() && this.#send(peer, { type: 'routes', routes: this.#routes(routes) }));
     session.on('connectionState', (state) => {
       if (!current()) return;
+      if (state === 'connected') mediaUp(peer);
+      else if (state !== 'new' && state !== 'connecting') mediaDown(peer);
       if (state === 'connected') {
         if (peer.socket) this.#clearGrace(peer);
       } else if (state === 'failed' || state === 'disconnected') {
@@ -709,6 +737,8 @@ export class RtcServer {
     const session = peer.session;
     peer.session = null;
     if (!session) return;
+    // The session's own events are not heard any more (peer.session moved on): its media ends here.
+    mediaDown(peer);
     this.#bySfuId.delete(session.id);
     // Its tracks go with it (unpublish events of a stale session are ignored, so update here).
     if (peer.tracks.size > 0) {
@@ -733,16 +763,11 @@ export class RtcServer {
     for (const viewer of room.peers.values()) {
       if (viewer.known.delete(peer.identity)) this.#send(viewer, { type: 'participantLeft', identity: peer.identity, reason: eventReason });
     }
-    accrueQuality(peer);
+    mediaDown(peer);
     const q = peer.qualityStats;
-    this.#o.emit({
-      type: 'participant.left',
-      roomId: room.id,
-      identity: peer.identity,
-      at: new Date(),
-      reason: eventReason,
-      ...(q.ms > 0 ? { quality: { average: q.weightedMs / q.ms, min: q.min } } : peer.quality !== null ? { quality: { average: peer.quality, min: q.min } } : {}),
-    });
+    const media = { startedAt: peer.media.startedAt, seconds: Math.round(peer.media.ms / 1000) };
+    const quality = !media.startedAt || peer.quality === null ? undefined : q.ms > 0 ? { average: q.weightedMs / q.ms, min: q.min } : { average: peer.quality, min: q.min };
+    this.#o.emit({ type: 'participant.left', roomId: room.id, identity: peer.identity, at: new Date(), reason: eventReason, media, ...(quality ? { quality } : {}) });
   }
 
   // ---- plumbing ------------------------------------------------------------------------------------------

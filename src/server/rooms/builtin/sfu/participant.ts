@@ -116,6 +116,7 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
   readonly #channels: RTCDataChannel[] = [];
   readonly #connectionWaiters: ((state: ConnectionState) => void)[] = [];
   #connectionState: ConnectionState = 'new';
+  #connectedOnce = false;
   /** Previous cumulative inbound counters per SSRC, for loss over the last interval. */
   readonly #inboundCounters = new Map<number, { lost: number; received: number }>();
   networkQuality: number | undefined;
@@ -152,6 +153,11 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
 
   get connectionState(): ConnectionState {
     return this.#connectionState;
+  }
+
+  /** Whether the media connection has been up at least once (before that, there is no quality to measure). */
+  get connectedOnce(): boolean {
+    return this.#connectedOnce;
   }
 
   get closed(): boolean {
@@ -577,6 +583,7 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     if (this.#closed) return;
     this.#connectionState = state;
     if (state === 'connected') {
+      this.#connectedOnce = true;
       this.#requestKeyframesForWaitingSlots();
       if (this.#pending.size > 0) this.#scheduleOffer();
     }

@@ -352,7 +352,11 @@ export class Sfu extends TypedEmitter<SfuEvents> {
 
   #connectionStateChanged(session: SfuParticipant, state: ConnectionState): void {
     this.emit('connectionState', session.id, state);
-    if (state !== 'connected' && state !== 'new' && state !== 'connecting') this.#setQuality(session, 0);
+    // Quality describes the media connection while it exists: nothing before it first comes up (joining is not
+    // a bad connection), 5 as it comes up (no evidence of a problem yet; the next sample measures), 0 when it drops.
+    if (!session.connectedOnce) return;
+    if (state === 'connected') this.#setQuality(session, networkQuality({ connected: true }));
+    else if (state !== 'new' && state !== 'connecting') this.#setQuality(session, 0);
   }
 
   #sessionClosed(session: SfuParticipant): void {
@@ -408,7 +412,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
     this.#sampling = true;
     try {
       for (const session of [...this.#participants.values()]) {
-        if (session.closed) continue;
+        if (session.closed || !session.connectedOnce) continue;
         try {
           this.#setQuality(session, networkQuality(await session.sampleQuality()));
         } catch (error) {
