@@ -242,6 +242,40 @@ for (const kind of DB_KINDS) {
       expectStatus(await org.clinician.post(`/api/v1/messages/${msg.id}/assign`, { patientId: p.id }), 409, 'invalid_state');
     });
 
+    test('the outbox’s inbound text is the caller’s organisation’s, whoever else has a patient with that number', async () => {
+      const other = await createTestOrg(t.app);
+      const theirs = await newPatient(other, { phone: '5555550198' });
+      const reply = await org.clinician.post('/api/v1/outbox/inbound', { from: '5555550198', body: 'STOP' });
+      assert.equal(reply.statusCode, 201, reply.body);
+      const msg = reply.json() as Message;
+      assert.equal(msg.patientId, null, 'in the caller’s unmatched inbox');
+      const inbox = (await org.clinician.get('/api/v1/messages?unmatched=true&limit=200')).json() as { data: Message[] };
+      assert.ok(inbox.data.some((m) => m.id === msg.id));
+      const patient = (await other.clinician.get(`/api/v1/patients/${theirs.id}`)).json() as { consents: { kind: string; status: string }[] };
+      assert.equal(patient.consents.find((c) => c.kind === 'sms')?.status, 'granted', 'the other organisation’s consent is untouched');
+      assert.equal((await conversation(other.clinician, theirs.id)).length, 0);
+    });
+
+    test('settings: the organisation’s own SMS number and messaging service (E.164, MG…), shown, cleared with null', async () => {
+      const empty = (await org.clinician.get('/api/v1/messaging/settings')).json() as { smsNumber: string | null; messagingServiceSid: string | null };
+      assert.deepEqual([empty.smsNumber, empty.messagingServiceSid], [null, null]);
+      const service = `MG${'AB12'.repeat(8)}`;
+      const set = await org.admin.patch('/api/v1/messaging/settings', { smsNumber: '+15555550142', messagingServiceSid: service });
+      assert.equal(set.statusCode, 200, set.body);
+      assert.deepEqual([set.json().smsNumber, set.json().messagingServiceSid], ['+15555550142', `MG${'ab12'.repeat(8)}`]);
+      expectStatus(await org.clinician.patch('/api/v1/messaging/settings', { smsNumber: '+15555550143' }), 403, 'forbidden');
+      for (const bad of [{ smsNumber: '(555) 555-0142' }, { smsNumber: '+0555' }, { messagingServiceSid: 'MGxyz' }, { messagingServiceSid: `PN${'0'.repeat(32)}` }]) {
+        const res = await org.admin.patch('/api/v1/messaging/settings', bad);
+        assert.equal(res.statusCode, 400, JSON.stringify(bad));
+        assert.equal(detailPaths(res)[0], `body/${Object.keys(bad)[0]}`);
+      }
+      const other = await createTestOrg(t.app);
+      expectStatus(await other.admin.patch('/api/v1/messaging/settings', { smsNumber: '+15555550142' }), 409, 'already_exists');
+      const cleared = await org.admin.patch('/api/v1/messaging/settings', { smsNumber: null, messagingServiceSid: null });
+      assert.deepEqual([cleared.json().smsNumber, cleared.json().messagingServiceSid], [null, null]);
+      assert.equal((await other.admin.patch('/api/v1/messaging/settings', { smsNumber: '+15555550142' })).statusCode, 200, 'free again once cleared');
+    });
+
     test('templates: built-ins, rendering, the PHI guard, segments and cost before sending', async () => {
       const list = (await org.clinician.get('/api/v1/templates')).json() as { id: string; purpose: string; channel: string }[];
       assert.deepEqual([...new Set(list.map((x) => x.purpose))].sort(), ['appointment_reminder', 'checkin_notice', 'intake_form', 'visit_invite']);

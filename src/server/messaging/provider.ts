@@ -13,6 +13,11 @@ export interface OutgoingMessage {
   /** Where the provider should report status changes (SMS providers with callbacks). */
   statusCallbackUrl: string;
   segments: number;
+  /**
+   * The organisation's own sender (messaging_settings.sms_number / messaging_service_sid), when it has one:
+   * SMS providers send from it instead of the configured one.
+   */
+  sender?: { number?: string | undefined; messagingServiceSid?: string | undefined } | undefined;
 }
 
 export interface SendResult {
@@ -41,7 +46,7 @@ export class ProviderError extends Error {
 
 export interface MessagingProvider {
   readonly name: string;
-  /** The sender, for per-sender throughput limits. */
+  /** The configured sender, for per-sender throughput limits (a message's own `sender` has its own limit). */
   readonly senderKey: string;
   /** Segments per second this sender may send (Infinity = no limit). */
   readonly ratePerSecond: number;

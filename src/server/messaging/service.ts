@@ -516,8 +516,14 @@ export async function applyStatus(deps: Pick<MessagingDeps, 'db' | 'hub'>, repor
   const rank = STATUS_RANK[report.status];
   const now = new Date();
   const failed = report.status === 'failed' || report.status === 'undelivered';
+  // Only the message the report names: by our id (from the callback URL) it must also be this provider's, and
+  // carry this provider id or none yet that another message holds; else by the provider's id alone.
   const match = report.messageId
-    ? and(eq(messages.id, report.messageId), sql`(${messages.providerMessageId} is null or ${messages.providerMessageId} = ${report.providerMessageId})`)
+    ? and(
+        eq(messages.id, report.messageId),
+        eq(messages.provider, report.provider),
+        sql`(${messages.providerMessageId} = ${report.providerMessageId} or (${messages.providerMessageId} is null and not exists (select 1 from ${messages} o where o.provider = ${report.provider} and o.provider_message_id = ${report.providerMessageId})))`,
+      )
     : and(eq(messages.provider, report.provider), eq(messages.providerMessageId, report.providerMessageId));
   const row = await deps.db.transaction(async (tx) => {
     const [updated] = await tx
@@ -559,11 +565,13 @@ export interface InboundSms {
 }
 
 /**
- * An incoming SMS: stored (once, whatever the provider's retries), matched to a patient by number, carrier
- * keywords applied (STOP revokes SMS consent and cancels queued texts, START grants it, HELP answers with the
- * organisation's help text). A sender nobody matches lands in the organisation's unmatched inbox.
+ * An incoming SMS for one organisation, decided by the caller (the number or messaging service that received it,
+ * or the outbox page's signed-in organisation: see inboundOrgOf), never by matching a patient across
+ * organisations. Stored once whatever the provider's retries, matched to that organisation's patients by number,
+ * carrier keywords applied (STOP revokes SMS consent and cancels queued texts, START grants it, HELP answers with
+ * the organisation's help text). A sender none of its patients has lands in its unmatched inbox.
  */
-export async function receiveInbound(deps: MessagingDeps, input: InboundSms): Promise<{ message: MessageRow; duplicate: boolean }> {
+export async function receiveInbound(deps: MessagingDeps, orgId: string, input: InboundSms, actor?: Ctx): Promise<{ message: MessageRow; duplicate: boolean }> {
   const [seen] = await deps.db
     .select()
     .from(messages)
@@ -576,10 +584,10 @@ export async function receiveInbound(deps: MessagingDeps, input: InboundSms): Pr
   } catch {
     // Keep what the carrier sent (a short code, an alphanumeric sender): it is still a conversation.
   }
-  const { orgId, patientIds } = await matchSender(deps.db, from);
+  const patientIds = await patientsWithNumber(deps.db, orgId, from);
   const matched = patientIds.length === 1 ? patientIds[0]! : null;
   const keyword = keywordOf(input.body);
-  const ctx = systemCtx(orgId);
+  const ctx = actor && actor.orgId === orgId ? actor : systemCtx(orgId);
   const seg = segmentsOf(input.body);
   let canceled: MessageRow[] = [];
   const consents: { patientId: string; consentId: string; status: 'granted' | 'revoked' }[] = [];
@@ -675,33 +683,68 @@ async function replyToKeyword(deps: MessagingDeps, orgId: string, keyword: Retur
   deps.kick();
 }
 
-/**
- * Which organisation and patients a number belongs to: the organisation that last texted it (the conversation
- * it answers), else the only organisation with a patient at that number, else the oldest organisation (a
- * single-clinic install); its patients with the number (none or several leave the message unmatched).
- */
-async function matchSender(db: Db, from: string): Promise<{ orgId: string; patientIds: string[] }> {
-  const [last] = await db
-    .select({ orgId: messages.orgId })
-    .from(messages)
-    .where(and(eq(messages.toAddress, from), eq(messages.direction, 'outbound'), eq(messages.channel, 'sms')))
-    .orderBy(desc(messages.createdAt))
-    .limit(1);
-  let orgId = last?.orgId;
-  if (!orgId) {
-    const owners = await db.selectDistinct({ orgId: patients.orgId }).from(patients).where(and(eq(patients.phone, from), isNull(patients.archivedAt))).limit(2);
-    if (owners.length === 1) orgId = owners[0]!.orgId;
-  }
-  if (!orgId) {
-    const [oldest] = await db.select({ id: organizations.id }).from(organizations).orderBy(asc(organizations.createdAt)).limit(1);
-    if (!oldest) throw new AppError('not_found', 'There is no organisation to receive messages.');
-    orgId = oldest.id;
-  }
+/** This organisation's (not archived) patients with the number: none or several leave the message unmatched. */
+async function patientsWithNumber(db: Db, orgId: string, from: string): Promise<string[]> {
   const rows = await db
     .select({ id: patients.id })
     .from(patients)
     .where(and(eq(patients.orgId, orgId), eq(patients.phone, from), isNull(patients.archivedAt)));
-  return { orgId, patientIds: rows.map((r) => r.id) };
+  return rows.map((r) => r.id);
+}
+
+/** What received an incoming text: the number texted (`To`) and, when it belongs to one, the messaging service. */
+export interface InboundRecipient {
+  to: string;
+  messagingServiceSid?: string | undefined;
+  from: string;
+}
+
+/**
+ * Which organisation an incoming text belongs to, by what received it, never by who sent it:
+ * 1. the organisation whose own SMS number (messaging_settings.sms_number) is the `To` number;
+ * 2. else the organisation whose own messaging service (messaging_settings.messaging_service_sid) received it;
+ * 3. else (the installation's configured number or service): the only organisation, if there is one;
+ *    else the organisation that last texted this sender from that same number or service (the conversation the
+ *    text answers);
+ *    else the oldest organisation (its unmatched inbox: a single-clinic default).
+ */
+export async function inboundOrgOf(deps: Pick<MessagingDeps, 'db' | 'defaultPhoneRegion'>, input: InboundRecipient): Promise<string> {
+  const db = deps.db;
+  let to = input.to.trim();
+  try {
+    to = toE164(to, deps.defaultPhoneRegion);
+  } catch {
+    // A short code or an empty To: it claims nothing.
+  }
+  if (to) {
+    const [byNumber] = await db.select({ orgId: messagingSettings.orgId }).from(messagingSettings).where(eq(messagingSettings.smsNumber, to)).limit(1);
+    if (byNumber) return byNumber.orgId;
+  }
+  const service = input.messagingServiceSid?.trim();
+  if (service) {
+    const [byService] = await db.select({ orgId: messagingSettings.orgId }).from(messagingSettings).where(eq(messagingSettings.messagingServiceSid, service)).limit(1);
+    if (byService) return byService.orgId;
+  }
+  const orgs = await db.select({ id: organizations.id }).from(organizations).orderBy(asc(organizations.createdAt), asc(organizations.id)).limit(2);
+  if (orgs.length === 0) throw new AppError('not_found', 'There is no organisation to receive messages.');
+  if (orgs.length === 1) return orgs[0]!.id;
+  let from = input.from.trim();
+  try {
+    from = toE164(from, deps.defaultPhoneRegion);
+  } catch {
+    // As receiveInbound keeps it.
+  }
+  const senders = [to, service].filter((v): v is string => !!v);
+  if (senders.length > 0) {
+    const [last] = await db
+      .select({ orgId: messages.orgId })
+      .from(messages)
+      .where(and(eq(messages.toAddress, from), eq(messages.direction, 'outbound'), eq(messages.channel, 'sms'), inArray(messages.fromAddress, senders)))
+      .orderBy(desc(messages.createdAt), desc(messages.id))
+      .limit(1);
+    if (last) return last.orgId;
+  }
+  return orgs[0]!.id;
 }
 
 /* ------------------------------------------------------------------------------------------------ the outbox page */
@@ -724,18 +767,20 @@ export async function setOutboxStatus(deps: MessagingDeps, ctx: Ctx, id: string,
   return toMessageDto(deps, updated);
 }
 
-/** The Outbox page's "reply as the patient": the same path as a provider's inbound webhook. */
+/**
+ * The Outbox page's "reply as the patient": the same path as a provider's inbound webhook, always into the
+ * caller's organisation (matched only against its patients; an unknown number goes to its unmatched inbox), so
+ * the answer is the same whatever other organisations know about the number.
+ */
 export async function injectOutboxReply(deps: MessagingDeps, ctx: Ctx, from: string, body: string): Promise<Message> {
   if (deps.sms.name !== 'outbox') throw new AppError('outbox_disabled');
   const number = toE164(from, deps.defaultPhoneRegion, 'body/from');
-  const { message } = await receiveInbound(deps, {
-    provider: 'outbox',
-    providerMessageId: `OI${randomBytes(16).toString('hex')}`,
-    from: number,
-    to: 'outbox',
-    body,
-  });
-  if (message.orgId !== ctx.orgId) throw new AppError('not_found', 'That number belongs to another organisation’s conversation.');
+  const { message } = await receiveInbound(
+    deps,
+    ctx.orgId,
+    { provider: 'outbox', providerMessageId: `OI${randomBytes(16).toString('hex')}`, from: number, to: 'outbox', body },
+    ctx,
+  );
   return toMessageDto(deps, message);
 }
 

@@ -1,7 +1,7 @@
 import twilio from 'twilio';
 import type { App } from '../app.js';
 import { errorBody } from '../http/errors.js';
-import { applyStatus, receiveInbound, statusFromProvider, type MessagingDeps } from './service.js';
+import { applyStatus, inboundOrgOf, receiveInbound, statusFromProvider, type MessagingDeps } from './service.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
@@ -31,7 +31,9 @@ export async function twilioWebhookRoutes(app: App, deps: MessagingDeps, authTok
     if (!verified(request)) return reply.status(403).send(errorBody('signature_invalid', request.id));
     const p = request.body as Record<string, string>;
     if (!p.MessageSid || !p.From || p.Body === undefined) return reply.status(400).send(errorBody('bad_request', request.id, 'MessageSid, From and Body are required.'));
-    await receiveInbound(deps, { provider: 'twilio', providerMessageId: p.MessageSid, from: p.From, to: p.To ?? '', body: p.Body });
+    // The organisation is the one that received the text (its number or messaging service), never a patient match.
+    const orgId = await inboundOrgOf(deps, { to: p.To ?? '', messagingServiceSid: p.MessagingServiceSid, from: p.From });
+    await receiveInbound(deps, orgId, { provider: 'twilio', providerMessageId: p.MessageSid, from: p.From, to: p.To ?? '', body: p.Body });
     return reply.type('text/xml').send(EMPTY_TWIML);
   });
 

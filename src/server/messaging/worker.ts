@@ -15,7 +15,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { audit } from '../audit/service.js';
 import { systemCtx } from '../context.js';
-import { messages, patientConsents } from '../db/schema.js';
+import { messages, messagingSettings, patientConsents } from '../db/schema.js';
 import { ProviderError, type MessagingProvider, type OutgoingMessage, type SendResult } from './provider.js';
 import { errorReasonOf, STATUS_RANK, type MessageRow, type MessagingDeps } from './service.js';
 
@@ -93,14 +93,20 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
       returning m.id, due.prev_status, due.prev_started`);
     const claimed = (result as unknown as { rows: { id: string; prev_status: string; prev_started: string | Date | null }[] }).rows;
     if (claimed.length === 0) return;
-    const rows = await deps.db.select().from(messages).where(inArray(messages.id, claimed.map((c) => c.id)));
-    for (const row of rows) {
+    // With each row, its organisation's own SMS sender (when it has one): texts go out from it.
+    const claimedRows = await deps.db
+      .select({ row: messages, number: messagingSettings.smsNumber, service: messagingSettings.messagingServiceSid })
+      .from(messages)
+      .leftJoin(messagingSettings, eq(messagingSettings.orgId, messages.orgId))
+      .where(inArray(messages.id, claimed.map((c) => c.id)));
+    for (const { row, number, service } of claimedRows) {
       if (row.attempts === 1) {
         void deps.hub.publish(row.orgId, 'message.updated', { messageId: row.id, patientId: row.patientId, channel: row.channel, direction: 'outbound', status: 'sending', errorCode: null });
       }
       const c = claimed.find((x) => x.id === row.id)!;
       const inDoubt = c.prev_status === 'sending' && c.prev_started !== null ? new Date(c.prev_started) : null;
-      const job = deliver(row, inDoubt).finally(() => {
+      const sender = row.channel === 'sms' && (number || service) ? { number: number ?? undefined, messagingServiceSid: service ?? undefined } : undefined;
+      const job = deliver(row, inDoubt, sender).finally(() => {
         inflight.delete(job);
         wake();
       });
@@ -110,15 +116,16 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
   };
 
   /** Waits for the sender's turn: `segments / rate` seconds per message, in claim order. */
-  const pace = async (provider: MessagingProvider, segments: number) => {
+  const pace = async (provider: MessagingProvider, segments: number, sender: OutgoingMessage['sender']) => {
     if (!Number.isFinite(provider.ratePerSecond)) return;
+    const key = sender ? `${provider.name}:${sender.messagingServiceSid ?? sender.number}` : provider.senderKey;
     const now = Date.now();
-    const at = Math.max(now, nextFree.get(provider.senderKey) ?? 0);
-    nextFree.set(provider.senderKey, at + (segments / provider.ratePerSecond) * 1000);
+    const at = Math.max(now, nextFree.get(key) ?? 0);
+    nextFree.set(key, at + (segments / provider.ratePerSecond) * 1000);
     if (at > now) await new Promise((r) => setTimeout(r, at - now));
   };
 
-  const deliver = async (row: MessageRow, inDoubtSince: Date | null) => {
+  const deliver = async (row: MessageRow, inDoubtSince: Date | null, sender: OutgoingMessage['sender']) => {
     const provider = row.channel === 'sms' ? deps.sms : deps.email;
     const outgoing: OutgoingMessage = {
       id: row.id,
@@ -128,6 +135,7 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
       body: deps.cipher.decrypt(row.bodyEnc),
       statusCallbackUrl: `${deps.publicUrl}/webhooks/twilio/sms-status?m=${row.id}`,
       segments: row.segments,
+      ...(sender ? { sender } : {}),
     };
     try {
       if (inDoubtSince && provider.find) {
@@ -137,7 +145,7 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
           return;
         }
       }
-      await pace(provider, row.segments);
+      await pace(provider, row.segments, sender);
       if (stopped) return; // left leased: the next start sends it
       const result = await provider.send(outgoing, abort.signal);
       await recordSent(row, provider, result, false);

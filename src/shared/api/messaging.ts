@@ -161,6 +161,8 @@ export const MessagingSettings = Type.Object({
   helpText: Type.String(),
   quietHours: Nullable(Type.Object({ start: Type.String(), end: Type.String() })),
   reminderOffsetsMinutes: Type.Array(Type.Integer()),
+  smsNumber: Nullable(Type.String({ description: 'This organisation’s own SMS number (E.164): texts go out from it, texts to it come here. null: the configured TWILIO_FROM_NUMBER.' })),
+  messagingServiceSid: Nullable(Type.String({ description: 'This organisation’s own Twilio Messaging Service (MG…): texts go out through it, texts it receives come here. null: the configured TWILIO_MESSAGING_SERVICE_SID.' })),
   smsProvider: Type.String(),
   emailProvider: Type.String(),
   segmentPrice: Type.Number(),
@@ -171,6 +173,8 @@ export const UpdateMessagingSettingsBody = Type.Object(
     helpText: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 320 }))),
     quietHours: Type.Optional(Nullable(Type.Object({ start: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }), end: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }) }, { additionalProperties: false }))),
     reminderOffsetsMinutes: Type.Optional(Nullable(Type.Array(Type.Integer({ minimum: 1, maximum: 43_200 }), { maxItems: 5 }))),
+    smsNumber: Type.Optional(Nullable(Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'E.164 (+ and the country code). One organisation per number: a number in use is refused (409 already_exists).' }))),
+    messagingServiceSid: Type.Optional(Nullable(Type.String({ pattern: '^MG[0-9a-fA-F]{32}$', description: 'MG followed by 32 hex characters. One organisation per service: a service in use is refused (409 already_exists).' }))),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -17,7 +17,7 @@ export function createOutboxProvider(options: {
     name: 'outbox',
     senderKey: `outbox:${options.channel}`,
     ratePerSecond: Number.POSITIVE_INFINITY,
-    async send(): Promise<SendResult> {
+    async send(message): Promise<SendResult> {
       const providerMessageId = `OB${randomBytes(16).toString('hex')}`;
       if (options.deliveryDelayMs > 0) {
         const timer = setTimeout(() => {
@@ -26,7 +26,7 @@ export function createOutboxProvider(options: {
         }, options.deliveryDelayMs);
         timers.add(timer);
       }
-      return { providerMessageId, status: 'sent', from: options.from };
+      return { providerMessageId, status: 'sent', from: message.sender?.messagingServiceSid ?? message.sender?.number ?? options.from };
     },
     async close() {
       for (const t of timers) clearTimeout(t);

@@ -28,6 +28,11 @@ export function createTwilioSmsProvider(options: TwilioSmsOptions): MessagingPro
   }
   const client = twilio(options.accountSid, options.authToken, { httpClient: new RoutedClient({ timeout: options.timeoutMs, keepAlive: true }) });
   const sender = options.messagingServiceSid ?? options.fromNumber!;
+  /** The organisation's own messaging service or number when it has one, else the configured ones. */
+  const senderOf = (message: OutgoingMessage): { number: string | undefined; messagingServiceSid: string | undefined } =>
+    message.sender?.messagingServiceSid || message.sender?.number
+      ? { number: message.sender.number, messagingServiceSid: message.sender.messagingServiceSid }
+      : { number: options.fromNumber, messagingServiceSid: options.messagingServiceSid };
 
   const classify = (err: unknown): ProviderError => {
     const e = err as { status?: number; code?: number | string; message?: string; moreInfo?: string };
@@ -51,13 +56,14 @@ export function createTwilioSmsProvider(options: TwilioSmsOptions): MessagingPro
     ratePerSecond: options.ratePerSecond,
     async send(message: OutgoingMessage): Promise<SendResult> {
       try {
+        const own = senderOf(message);
         const created = await client.messages.create({
           to: message.to,
           body: message.body,
           statusCallback: message.statusCallbackUrl,
-          ...(options.messagingServiceSid ? { messagingServiceSid: options.messagingServiceSid } : { from: options.fromNumber! }),
+          ...(own.messagingServiceSid ? { messagingServiceSid: own.messagingServiceSid } : { from: own.number! }),
         });
-        return { providerMessageId: created.sid, status: 'sending', from: created.from ?? sender };
+        return { providerMessageId: created.sid, status: 'sending', from: created.from ?? own.messagingServiceSid ?? own.number! };
       } catch (err) {
         throw classify(err);
       }
@@ -66,12 +72,14 @@ export function createTwilioSmsProvider(options: TwilioSmsOptions): MessagingPro
       // Twilio has no idempotency key for a send: look for a message to the same number, with the same body,
       // created since the attempt began, that no other message of ours has claimed.
       try {
-        const recent = await client.messages.list({ to: message.to, ...(options.fromNumber && !options.messagingServiceSid ? { from: options.fromNumber } : {}), limit: 50 });
+        const own = senderOf(message);
+        const recent = await client.messages.list({ to: message.to, ...(own.number && !own.messagingServiceSid ? { from: own.number } : {}), limit: 50 });
         for (const m of recent) {
           if (m.body !== message.body) continue;
           if (m.dateCreated && m.dateCreated.getTime() < since.getTime() - 120_000) continue;
+          if (own.messagingServiceSid && m.messagingServiceSid && m.messagingServiceSid !== own.messagingServiceSid) continue;
           if (await exclude(m.sid)) continue;
-          return { providerMessageId: m.sid, status: 'sending', from: m.from ?? sender };
+          return { providerMessageId: m.sid, status: 'sending', from: m.from ?? own.messagingServiceSid ?? own.number! };
         }
         return null;
       } catch (err) {
