@@ -256,8 +256,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }),
   );
   // Patient messaging: the outbox provider reports through the same status path as a provider's webhook.
-  const providers = loadMessagingProviders(config, async (provider, providerMessageId, status) => {
-    await applyStatus({ db: deps.database.db, hub: app.realtime }, { provider, providerMessageId, status });
+  const providers = loadMessagingProviders(config, async (provider, providerMessageId, status, messageId) => {
+    await applyStatus({ db: deps.database.db, hub: app.realtime }, { provider, providerMessageId, messageId, status });
   });
   const messagingKey = config.messaging.encryptionKey ? Buffer.from(config.messaging.encryptionKey, 'base64') : loadOrCreateSecret(config.dataDir, 'message-encryption', 32);
   const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms, recordingsDir: config.rtc.recordingsDir };

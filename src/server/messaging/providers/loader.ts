@@ -10,10 +10,10 @@ export interface MessagingProviders {
 }
 
 /** The SMS and email providers chosen by MESSAGING_PROVIDER and EMAIL_PROVIDER. */
-export function loadMessagingProviders(config: Config, report: (provider: string, providerMessageId: string, status: 'delivered') => Promise<void>): MessagingProviders {
+export function loadMessagingProviders(config: Config, report: (provider: string, providerMessageId: string, status: 'delivered', messageId: string) => Promise<void>): MessagingProviders {
   const m = config.messaging;
   const outbox = (channel: 'sms' | 'email', from: string) =>
-    createOutboxProvider({ channel, from, deliveryDelayMs: m.outboxDeliveryDelayMs, report: (id, status) => report('outbox', id, status) });
+    createOutboxProvider({ channel, from, deliveryDelayMs: m.outboxDeliveryDelayMs, report: (id, status, messageId) => report('outbox', id, status, messageId) });
   const sms =
     m.smsProvider === 'twilio'
       ? createTwilioSmsProvider({

@@ -10,7 +10,8 @@ export function createOutboxProvider(options: {
   channel: 'sms' | 'email';
   from: string;
   deliveryDelayMs: number;
-  report: (providerMessageId: string, status: 'delivered') => Promise<void>;
+  /** With our message id: the report may come before the worker has recorded the send (as a Twilio callback's ?m=). */
+  report: (providerMessageId: string, status: 'delivered', messageId: string) => Promise<void>;
 }): MessagingProvider {
   const timers = new Set<NodeJS.Timeout>();
   return {
@@ -22,7 +23,7 @@ export function createOutboxProvider(options: {
       if (options.deliveryDelayMs > 0) {
         const timer = setTimeout(() => {
           timers.delete(timer);
-          options.report(providerMessageId, 'delivered').catch(() => undefined);
+          options.report(providerMessageId, 'delivered', message.id).catch(() => undefined);
         }, options.deliveryDelayMs);
         timers.add(timer);
       }
