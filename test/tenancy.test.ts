@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import { and, eq, sql } from 'drizzle-orm';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import twilio from 'twilio';
-import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
-import { messages, patientConsents, roomRecordings, sessions, webhookDeliveries } from '../src/server/db/schema.js';
+import { newSecret, PARTICIPANT_SESSION_PREFIX, SESSION_COOKIE, sha256Hex } from '../src/server/auth/secrets.js';
+import { messages, participantSessions, patientConsents, roomRecordings, sessions, webhookDeliveries } from '../src/server/db/schema.js';
 import type { Message } from '../src/shared/api/messaging.js';
 import { createTestApp, freePort, type TestApp } from './helpers/app.js';
 import { createTestOrg, errorOf, sessionFor, type TestOrg } from './helpers/builders.js';
@@ -14,7 +14,8 @@ import { conversation, messageOf, newPatient, send, waitFor } from './helpers/me
 import { startFakeTwilio, type FakeTwilio } from './helpers/twilio-fake.js';
 
 /**
- * Tenancy: every operation in /api/openapi.json, called by organisation A (a staff session and an API key) with
+ * Tenancy: every operation in /api/openapi.json, called by organisation A (a staff session, an API key, and a
+ * patient's participant session in one of A's visits) with
  * organisation B's ids in the path and B's ids and values (phone numbers, emails, names, numbers) in the body and
  * the query. Each call is paired with a twin that carries values nobody has (fresh uuids, numbers, emails): the two
  * answers must be the same (status and code), a path naming B's record is never answered 2xx, no answer carries B's
@@ -404,6 +405,9 @@ for (const kind of DB_KINDS) {
     /** Optional fields a body of optional fields only gets (the first the schema has). */
     const HARMLESS = ['description', 'name', 'givenName', 'reminderOffsetsMinutes', 'subject', 'body', 'locked', 'audioMuted', 'audio', 'group', 'active', 'timeZone', 'durationMinutes', 'startsAt'];
 
+    /** A's admin (a session cookie), A's API key, and A's patient in a visit of A's (a participant session). */
+    type Caller = 'session' | 'apiKey' | 'participant';
+
     interface Variant {
       label: string;
       method: string;
@@ -494,9 +498,21 @@ for (const kind of DB_KINDS) {
       return variants;
     };
 
-    const send = async (who: 'session' | 'apiKey', method: string, url: string, body: unknown): Promise<LightMyRequestResponse> => {
+    /** A's patient in A's visit, signed in as POST /join does (without waiting for the visit's join window). */
+    const participantSession = async (): Promise<string> => {
+      const token = newSecret(PARTICIPANT_SESSION_PREFIX);
+      await t.database.db.insert(participantSessions).values({ orgId: A.org.orgId, visitId: A.visitId, participantId: A.participantId, tokenHash: sha256Hex(token), linkId: A.linkId, expiresAt: new Date(Date.now() + 3600_000) });
+      return token;
+    };
+
+    const send = async (who: Caller, method: string, url: string, body: unknown): Promise<LightMyRequestResponse> => {
       // A fresh session per call: sign-out and session revocation are among the operations.
-      const headers = who === 'session' ? { cookie: `${SESSION_COOKIE}=${await sessionFor(t.database, A.org.admin.user)}` } : A.org.apiKey.headers;
+      const headers =
+        who === 'session'
+          ? { cookie: `${SESSION_COOKIE}=${await sessionFor(t.database, A.org.admin.user)}` }
+          : who === 'participant'
+            ? { authorization: `Bearer ${await participantSession()}` }
+            : A.org.apiKey.headers;
       return t.app.inject({
         method: method as InjectOptions['method'],
         url,
@@ -526,8 +542,8 @@ for (const kind of DB_KINDS) {
       for (const op of operations) {
         const variants = variantsFor(op);
         assert.ok(variants.length > 0, `${op.method} ${op.path} has no case`);
-        for (const who of ['session', 'apiKey'] as const) {
-          if (who === 'apiKey' && op.public) continue;
+        for (const who of ['session', 'apiKey', 'participant'] as const) {
+          if (who !== 'session' && op.public) continue;
           for (const v of variants) {
             const theirs = await send(who, v.method, v.b.url, v.b.body);
             const twin = await send(who, v.method, v.twin.url, v.twin.body);
