@@ -430,9 +430,13 @@ for (const kind of DB_KINDS) {
       const soonId = (soon.json() as { id: string }).id;
       const reminder = await waitFor('the reminder text', async () => (await conversation(org.clinician, p.id)).find((m) => m.purpose === 'appointment_reminder'), 20_000);
       assert.match(reminder.body, /reminder of your appointment on \w+day, \w+ \d+ at \d+:\d\d [AP]M/);
-      const [row] = await t.database.db.select().from(appointmentReminders).where(and(eq(appointmentReminders.appointmentId, soonId), eq(appointmentReminders.offsetMinutes, 15)));
-      assert.equal(row!.status, 'sent');
-      assert.equal(row!.messageId, reminder.id);
+      // The text is committed first, then the reminder is marked (a moment later on a loaded machine).
+      const row = await waitFor('the reminder marked', async () => {
+        const [r] = await t.database.db.select().from(appointmentReminders).where(and(eq(appointmentReminders.appointmentId, soonId), eq(appointmentReminders.offsetMinutes, 15)));
+        return r && r.status !== 'scheduled' ? r : undefined;
+      });
+      assert.equal(row.status, 'sent');
+      assert.equal(row.messageId, reminder.id);
     });
   });
 }
