@@ -162,8 +162,13 @@ async function frameInBox(page: Page, selector: string): Promise<FrameReading> {
   return { ...meta, ...found };
 }
 
-/** The main video shows the whole picture: contain, and the picture's box in the element matches the contain fit. */
-async function expectWholePicture(page: Page, selector: string, what: string): Promise<FrameReading> {
+/**
+ * The main video shows the whole picture: contain, and the picture found in the element's displayed box has the
+ * video's proportions and the contain size, centred, with bars on two sides when the box has another shape (a box
+ * of the video's own shape shows it edge to edge: all four edges are then in view). Returns the reading and
+ * whether the box's shape could tell whole from cropped at all.
+ */
+async function expectWholePicture(page: Page, selector: string, what: string): Promise<FrameReading & { telling: boolean }> {
   const r = await frameInBox(page, selector);
   const detail = `${what}: ${JSON.stringify(r)}`;
   assert.equal(r.objectFit, 'contain', detail);
@@ -171,17 +176,35 @@ async function expectWholePicture(page: Page, selector: string, what: string): P
   assert.ok(r.right > r.left && r.bottom > r.top, `${detail} (the known picture was not found)`);
   const videoAspect = r.videoWidth / r.videoHeight;
   const boxAspect = r.width / r.height;
-  // Only a box of another shape than the video can tell whole from cropped: make sure this one does.
-  assert.ok(Math.abs(boxAspect / videoAspect - 1) > 0.1, `${detail} (the box has the video's own shape: nothing to tell)`);
+  // Only a box of another shape than the video can tell whole from cropped (cover crops nothing in its own shape).
+  const telling = Math.abs(boxAspect / videoAspect - 1) > 0.1;
   const shown = { w: r.right - r.left + 1, h: r.bottom - r.top + 1 };
   const fit = boxAspect > videoAspect ? { w: r.height * videoAspect, h: r.height } : { w: r.width, h: r.width / videoAspect };
   // The picture keeps its proportions (cropping to the box would give the box's) and has the contain size...
   assert.ok(Math.abs(shown.w / shown.h / videoAspect - 1) < 0.04, `${detail} (the picture shown is ${shown.w}x${shown.h}, not in the video's proportions)`);
   assert.ok(Math.abs(shown.w / fit.w - 1) < 0.03 && Math.abs(shown.h / fit.h - 1) < 0.03, `${detail} (expected the picture at ${Math.round(fit.w)}x${Math.round(fit.h)})`);
-  // ...centred, with bars on the two other sides (its edges are inside the box, so nothing of it is cut).
-  if (boxAspect > videoAspect) assert.ok(r.left > 10 && r.width - 1 - r.right > 10 && Math.abs(r.left - (r.width - 1 - r.right)) <= 4, `${detail} (not centred between side bars)`);
+  // ...centred, with bars on the two other sides (its edges are inside the box, so nothing of it is cut), or edge to
+  // edge in a box of its own shape.
+  if (!telling) assert.ok(r.left <= 4 && r.top <= 4 && r.width - 1 - r.right <= 4 && r.height - 1 - r.bottom <= 4, `${detail} (not edge to edge)`);
+  else if (boxAspect > videoAspect) assert.ok(r.left > 10 && r.width - 1 - r.right > 10 && Math.abs(r.left - (r.width - 1 - r.right)) <= 4, `${detail} (not centred between side bars)`);
   else assert.ok(r.top > 10 && r.height - 1 - r.bottom > 10 && Math.abs(r.top - (r.height - 1 - r.bottom)) <= 4, `${detail} (not centred between top and bottom bars)`);
-  return r;
+  return { ...r, telling };
+}
+
+/** The self view (floating over the stage) covers none of the main picture (its contain box inside the element). */
+async function expectSelfViewClear(page: Page, selector: string, what: string): Promise<void> {
+  const r = (await page.evaluate(`(() => {
+    const el = document.querySelector(${JSON.stringify(selector)});
+    const b = el.getBoundingClientRect();
+    const scale = Math.min(b.width / el.videoWidth, b.height / el.videoHeight);
+    const w = el.videoWidth * scale, h = el.videoHeight * scale;
+    const left = b.left + (b.width - w) / 2, top = b.top + (b.height - h) / 2;
+    const s = document.querySelector('.ov-self').getBoundingClientRect();
+    return { objectFit: getComputedStyle(el).objectFit, picture: { left, top, right: left + w, bottom: top + h }, self: { left: s.left, top: s.top, right: s.right, bottom: s.bottom } };
+  })()`)) as { objectFit: string; picture: Record<'left' | 'top' | 'right' | 'bottom', number>; self: Record<'left' | 'top' | 'right' | 'bottom', number> };
+  assert.equal(r.objectFit, 'contain', what);
+  const apart = r.self.left >= r.picture.right - 0.5 || r.self.right <= r.picture.left + 0.5 || r.self.top >= r.picture.bottom - 0.5 || r.self.bottom <= r.picture.top + 0.5;
+  assert.ok(apart, `${what}: the self view covers part of the main picture: ${JSON.stringify(r)}`);
 }
 
 const zoneTime = (iso: string, timeZone: string) =>
@@ -265,9 +288,10 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
 
     // The main video whole on both (the patient sees the clinician's whole picture on the phone, and vice versa).
     const onPhone = await expectWholePicture(patient, `figure.ov-tile--camera[data-identity="${host.id}"] video`, 'patient (390x844) seeing the clinician');
-    const onLaptop = await expectWholePicture(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician (1280x800) seeing the patient');
-    assert.ok(onPhone.height > onPhone.bottom - onPhone.top + 20, 'the phone letterboxes (bars above and below)');
-    assert.ok(onLaptop.width > onLaptop.right - onLaptop.left + 20, 'the laptop pillarboxes (bars left and right)');
+    await expectWholePicture(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician (1280x800) seeing the patient');
+    assert.ok(onPhone.telling && onPhone.height > onPhone.bottom - onPhone.top + 20, 'the phone letterboxes (bars above and below)');
+    await expectSelfViewClear(patient, `figure.ov-tile--camera[data-identity="${host.id}"] video`, 'patient (390x844)');
+    await expectSelfViewClear(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician (1280x800)');
 
     // The timer: from the visit's start on the server's clock, whatever the devices' clocks say; never back.
     await Promise.all([clinician, patient].map((page) => page.waitForFunction(`(() => { const el = document.querySelector('[role="timer"] .ov-timer__elapsed'); return el && Number(el.dataset.seconds) >= 3; })()`, undefined, { timeout: 15_000 })));
@@ -300,6 +324,9 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     await patient.getByRole('button', { name: 'Open chat' }).click();
     await patient.getByRole('log', { name: 'Chat history' }).getByText('Please hold your arm up').waitFor();
     assert.equal(await patient.getByRole('button', { name: 'Open chat' }).count(), 0, 'the notice goes once the chat is open');
+    // The chat covers the video on the phone, never the controls.
+    await expectInView(patient, 'patient with the chat open (390x844)', [...patientControls, { name: 'Send' }, { name: 'Close chat' }], { noVerticalScroll: true });
+    await shot(patient, 'call-patient-390x844-chat');
     // The patient's page shows times in the device's zone, named.
     const patientTime = flat(await patient.getByRole('log', { name: 'Chat history' }).locator('li', { hasText: 'Please hold your arm up' }).locator('time').innerText());
     assert.equal(patientTime, flat(zoneTime(first.createdAt, PATIENT_DEVICE_ZONE)));
@@ -321,6 +348,7 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     // The console shows the clinic's zone (New York), not the computer's (Tokyo), named.
     assert.equal(inCallTime, flat(zoneTime(replyAt, CLINIC_ZONE)));
     await expectInView(clinician, 'clinician with the chat open (1280x800)', clinicianControls, { noVerticalScroll: true });
+    await expectSelfViewClear(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician with the chat open (1280x800)');
     await shot(clinician, 'call-clinician-1280x800-chat');
 
     // The other sizes: the clinician on a phone, the patient on a laptop (the page may scroll below the call, not the
@@ -329,11 +357,15 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     await clinician.setViewportSize(PHONE);
     await sleep(300);
     await expectInView(clinician, 'clinician in the call (390x844)', clinicianControls, { noVerticalScroll: false });
+    await expectSelfViewClear(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician (390x844)');
+    assert.ok((await expectWholePicture(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician (390x844) seeing the patient')).telling);
     await shot(clinician, 'call-clinician-390x844');
     await clinician.setViewportSize(LAPTOP);
     await patient.setViewportSize(LAPTOP);
     await sleep(300);
     await expectInView(patient, 'patient in the call (1280x800)', patientControls, { noVerticalScroll: true });
+    assert.ok((await expectWholePicture(patient, `figure.ov-tile--camera[data-identity="${host.id}"] video`, 'patient (1280x800) seeing the clinician')).telling);
+    await expectSelfViewClear(patient, `figure.ov-tile--camera[data-identity="${host.id}"] video`, 'patient (1280x800)');
     await patient.setViewportSize(PHONE);
 
     // Leave is an ordinary control; End visit stands apart, red, and its confirmation says what happens.
