@@ -66,6 +66,15 @@ const timerLog = (page: Page) => page.evaluate('window.__timerLog') as Promise<n
 const timerSeconds = (page: Page) =>
   page.evaluate(`(() => { const el = document.querySelector('[role="timer"] .ov-timer__elapsed'); return el && el.dataset.seconds !== undefined ? Number(el.dataset.seconds) : null; })()`) as Promise<number | null>;
 
+/** Polls `check` (page.evaluate-based: the app's CSP refuses waitForFunction's string predicates) until it holds. */
+async function waitUntil(page: Page, what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (${page.url()})`);
+    await sleep(200);
+  }
+}
+
 interface Geometry {
   innerWidth: number;
   innerHeight: number;
@@ -294,7 +303,7 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     await expectSelfViewClear(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician (1280x800)');
 
     // The timer: from the visit's start on the server's clock, whatever the devices' clocks say; never back.
-    await Promise.all([clinician, patient].map((page) => page.waitForFunction(`(() => { const el = document.querySelector('[role="timer"] .ov-timer__elapsed'); return el && Number(el.dataset.seconds) >= 3; })()`, undefined, { timeout: 15_000 })));
+    await Promise.all([clinician, patient].map((page) => waitUntil(page, 'the timer at 3 s or more', async () => ((await timerSeconds(page)) ?? 0) >= 3)));
     const startedAt = (await participants()).startedAt;
     assert.ok(startedAt, 'the visit started on admission');
     for (const [page, who] of [[clinician, 'clinician'], [patient, 'patient']] as const) {
