@@ -480,6 +480,22 @@ for (const kind of DB_KINDS) {
         sent: Object.values(bPath),
         held: false,
       });
+      // 1b. With several path parameters, each alone B's, the others the caller's own (A's visit, B's participant).
+      if (pathParams.length > 1) {
+        for (const p of pathParams) {
+          variants.push({
+            label: `${name} [path ${p.name}]`,
+            method: op.method,
+            b: { url: encodePath(op.path, { ...ownPath, [p.name]: bPath[p.name]! }), ...withBody(baseBody()) },
+            twin: { url: encodePath(op.path, { ...ownPath, [p.name]: missingPath[p.name]! }), ...withBody(baseBody()) },
+            // An identity in the caller's own room is a name the caller chooses (routing may be set before anyone
+            // joins): the same string as B's names nothing of B's.
+            pathNamesB: p.name !== 'identity',
+            sent: [bPath[p.name]!],
+            held: false,
+          });
+        }
+      }
       if (op.public) return variants; // sign-in/out: not the caller's organisation at all (a failed sign-in is the account's own audit)
       // 2. Each body field that can carry B's value, on the caller's own record.
       for (const [key, schema] of Object.entries(op.body?.properties ?? {})) {
