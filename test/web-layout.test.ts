@@ -266,6 +266,9 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     await patient.getByLabel('I have read this and I agree').check();
     await patient.getByRole('button', { name: 'Accept and continue' }).click();
     await patient.getByRole('heading', { name: 'Waiting for the clinician to let you in' }).waitFor();
+    // How long they have waited is on the server's clock too (the phone's, 5 minutes fast, would say 5 minutes).
+    await sleep(1000);
+    await patient.getByText('You just arrived.').waitFor();
     await patient.evaluate(RECORD_TIMER);
     await expectInView(patient, 'patient waiting (390x844)', [{ name: /^(Mute|Unmute) microphone$/ }, { name: /^Turn camera (off|on)$/ }, { name: 'Leave' }], { noVerticalScroll: true });
 

@@ -845,12 +845,13 @@ function VideoTile({ tile, speaking }: { tile: Tile; speaking: boolean }) {
 }
 
 function WaitingCard({ clinician, since, clock }: { clinician: string | null; since: number; clock: ServerClock }) {
-  const [now, setNow] = useState(() => clock.now());
+  // Read on every render (the server's time, as well as it is known by then), and again every 15 s.
+  const [, tick] = useState(0);
   useEffect(() => {
-    const timer = setInterval(() => setNow(clock.now()), 15_000);
+    const timer = setInterval(() => tick((n) => n + 1), 15_000);
     return () => clearInterval(timer);
-  }, [clock]);
-  const minutes = Math.max(0, Math.floor((now - since) / 60_000));
+  }, []);
+  const minutes = Math.max(0, Math.floor((clock.now() - since) / 60_000));
   return (
     <div className="ov-call__center ov-card ov-waiting">
       <h2>Waiting for the clinician to let you in</h2>
