@@ -246,7 +246,9 @@ for (const kind of DB_KINDS) {
           if (!success) {
             problems.push(`${name} documents no success response`);
           } else if (success !== '204' && success !== '101') {
-            const schema = responses[success]!.content?.['application/json']?.schema;
+            // JSON, or the one media type a route produces (the web pages, the SDK bundle, Twilio's TwiML).
+            const content = responses[success]!.content ?? {};
+            const schema = content['application/json']?.schema ?? (Object.keys(content).length === 1 ? Object.values(content)[0]!.schema : undefined);
             if (!schema) problems.push(`${name} has no schema for its ${success} response`);
           }
           const schemas = [

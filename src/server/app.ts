@@ -20,7 +20,7 @@ import type { Config } from './config.js';
 import { actorOf, type Ctx, type Principal } from './context.js';
 import type { Database } from './db/index.js';
 import type { UserRole } from './db/schema.js';
-import { AppError, errorBody, handleError, handleFrameworkError } from './http/errors.js';
+import { AppError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { originAllowed } from './http/origin.js';
 import { createValidatorCompiler } from './http/validation.js';
@@ -93,10 +93,18 @@ declare module 'fastify' {
     jobs: Jobs;
     /** The outbox worker of this process (started when the app is ready). */
     outbox: { idle(): Promise<void> };
+    /** Every route registered (method, URL, hidden from the OpenAPI document or not), in registration order. */
+    registeredRoutes: readonly RegisteredRoute[];
   }
   interface FastifyRequest {
     principal: Principal | null;
   }
+}
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  hidden: boolean;
 }
 
 /** How often idle job workers look for due jobs (retries, jobs sent by other processes); pg-boss's minimum. */
@@ -127,10 +135,28 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON only: Fastify's default text/plain parser would let a text body reach handlers (415 instead).
   app.removeContentTypeParser('text/plain');
+  // An empty body sent as application/json is no body (many HTTP clients send the header on every request):
+  // a body-less action succeeds, and a route that needs a body answers validation_failed naming it.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined);
+    else parseJson(request, body as string, done);
+  });
+
+  // Every route, as registered (tests check that each is in the OpenAPI document or on a justified list).
+  const registeredRoutes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', registeredRoutes);
+  app.addHook('onRoute', (route) => {
+    for (const method of Array.isArray(route.method) ? route.method : [route.method]) {
+      registeredRoutes.push({ method, url: route.url, hidden: (route.schema as { hide?: boolean } | undefined)?.hide === true });
+    }
+  });
 
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorate('deps', deps);

@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { isDateTime } from '../../shared/dates.js';
 import { AppError } from './errors.js';
 
 /**
@@ -9,12 +10,17 @@ export function encodeCursor(values: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-type CursorPart = 'string' | 'number' | 'uuid' | 'instant';
+/**
+ * `instant`: a date-time, returned as an ISO string to the millisecond. `time`: a UTC date-time to the
+ * microsecond (`YYYY-MM-DDTHH:MM:SS.ffffffZ`, as `to_char` writes a timestamptz), returned as sent, for lists
+ * whose rows may share a millisecond. Both are checked against the one date range (src/shared/dates.ts),
+ * so a forged date is `invalid_cursor`, never a database error or a date moved by a century.
+ */
+type CursorPart = 'string' | 'number' | 'uuid' | 'instant' | 'time';
 type CursorValue<P extends CursorPart> = P extends 'number' ? number : string;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MIN_INSTANT = new Date('0001-01-01T00:00:00Z').getTime();
-const MAX_INSTANT = new Date('9999-12-31T23:59:59.999Z').getTime();
+const MICROSECOND_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$/;
 
 function partOk(part: CursorPart, value: unknown): boolean {
   switch (part) {
@@ -25,11 +31,10 @@ function partOk(part: CursorPart, value: unknown): boolean {
       return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
     case 'uuid':
       return typeof value === 'string' && UUID.test(value);
-    case 'instant': {
-      if (typeof value !== 'string') return false;
-      const ms = new Date(value).getTime();
-      return ms >= MIN_INSTANT && ms <= MAX_INSTANT;
-    }
+    case 'instant':
+      return typeof value === 'string' && isDateTime(value);
+    case 'time':
+      return typeof value === 'string' && MICROSECOND_TIME.test(value) && isDateTime(value);
   }
 }
 

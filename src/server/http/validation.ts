@@ -1,6 +1,8 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
+import type { DataValidateFunction } from 'ajv/dist/types/index.js';
 import addFormatsModule from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
+import { isDate, isDateTime, isMonth } from '../../shared/dates.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
@@ -12,6 +14,30 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 function makeAjv(options: Options): Ajv {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, removeAdditional: false, strict: false, ...options });
   addFormats(ajv);
+  // Dates, date-times and months the database can hold and a clinic can mean (src/shared/dates.ts), in
+  // bodies and query filters alike; they replace ajv-formats' own, which admit the years 0 to 99 and 10000.
+  ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
+  ajv.addFormat('date', { type: 'string', validate: isDate });
+  ajv.addFormat('year-month', { type: 'string', validate: isMonth });
+  ajv.addKeyword({
+    keyword: 'trim',
+    type: 'string',
+    schemaType: 'boolean',
+    modifying: true,
+    errors: true,
+    compile(enabled: boolean, parentSchema) {
+      const min = Math.max(typeof parentSchema.minLength === 'number' ? parentSchema.minLength : 1, 1);
+      const check: DataValidateFunction = (data: string, cxt) => {
+        if (!enabled) return true;
+        const trimmed = data.trim();
+        if (cxt?.parentData !== undefined) (cxt.parentData as Record<string | number, unknown>)[cxt.parentDataProperty] = trimmed;
+        if (trimmed.length >= min) return true;
+        check.errors = [{ keyword: 'trim', message: min === 1 ? 'must not be empty or only spaces' : `must have at least ${min} characters besides leading and trailing spaces`, params: {} }];
+        return false;
+      };
+      return check;
+    },
+  });
   return ajv;
 }
 

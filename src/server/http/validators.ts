@@ -1,3 +1,4 @@
+import { DATE_TIME_RULE, parseDateTime } from '../../shared/dates.js';
 import { AppError } from './errors.js';
 
 /** IANA time zones as this Node knows them (plus UTC). */
@@ -21,19 +22,13 @@ export function assertPrintable(value: string, path: string): void {
   }
 }
 
-// Date.UTC maps years 0 to 99 to 1900 to 1999, so the year 1 is set explicitly.
-const EARLIEST = new Date('0001-01-01T00:00:00Z').getTime();
-const LATEST = Date.UTC(10000, 0, 1) - 1;
-
 /**
- * A date-time the database can store. The `date-time` format admits instants (leap seconds, the year
- * 0000, year 10000 once in UTC) that JavaScript or PostgreSQL cannot represent: those are a 400, not a 500.
+ * A date-time from a body or query as a Date. The schema's `date-time` format has already checked it
+ * (src/shared/dates.ts: RFC 3339, 1900 to 9999); this refuses the same, for values that reach a service
+ * another way, with the same rule in the error.
  */
 export function parseInstant(value: string, path: string): Date {
-  const at = new Date(value);
-  const ms = at.getTime();
-  if (Number.isNaN(ms) || ms < EARLIEST || ms > LATEST) {
-    throw new AppError('validation_failed', undefined, [{ path, message: 'must be a real date-time between the years 1 and 9999' }]);
-  }
-  return at;
+  const ms = parseDateTime(value);
+  if (ms === undefined) throw new AppError('validation_failed', undefined, [{ path, message: DATE_TIME_RULE }]);
+  return new Date(ms);
 }

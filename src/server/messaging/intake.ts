@@ -7,6 +7,7 @@
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import type { Static } from 'typebox';
 import type { CreateIntakeFormBody, IntakeRequest as IntakeRequestSchema, SendIntakeFormBody } from '../../shared/api/messaging.js';
+import { DATE_RULE, isDate } from '../../shared/dates.js';
 
 type IntakeRequest = Static<typeof IntakeRequestSchema>;
 import { audit } from '../audit/service.js';
@@ -224,8 +225,9 @@ export async function submitIntake(deps: IntakeDeps, token: string, answers: Rec
       else clean[field.id] = v;
     } else if (typeof v !== 'string') {
       problems.push({ path: `body/answers/${field.id}`, message: 'must be text' });
-    } else if (field.type === 'date' && !/^\d{4}-\d{2}-\d{2}$/.test(v)) {
-      problems.push({ path: `body/answers/${field.id}`, message: 'must be a date (YYYY-MM-DD)' });
+    } else if (field.type === 'date' && !isDate(v.trim())) {
+      // The one date rule (src/shared/dates.ts): a real calendar date, 1900 to 9999.
+      problems.push({ path: `body/answers/${field.id}`, message: DATE_RULE });
     } else if (field.type === 'choice' && !field.options?.includes(v)) {
       problems.push({ path: `body/answers/${field.id}`, message: 'is not one of the choices' });
     } else clean[field.id] = v.trim();

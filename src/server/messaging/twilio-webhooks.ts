@@ -1,4 +1,6 @@
 import twilio from 'twilio';
+import Type from 'typebox';
+import { ErrorResponse } from '../../shared/api/common.js';
 import type { App } from '../app.js';
 import { errorBody } from '../http/errors.js';
 import { applyStatus, inboundOrgOf, receiveInbound, statusFromProvider, type MessagingDeps } from './service.js';
@@ -25,9 +27,49 @@ export async function twilioWebhookRoutes(app: App, deps: MessagingDeps, authTok
     return twilio.validateRequest(authToken, signature, `${deps.publicUrl}${request.url}`, request.body as Record<string, string>);
   };
 
-  const schema = { hide: true } as const;
+  // What Twilio posts (form-encoded, Twilio's field names). Every field is optional here and others pass: the
+  // signature is checked over the exact fields Twilio sent before anything else, and the handler names what is missing.
+  const field = (description: string) => Type.Optional(Type.String({ description }));
+  const twilioCommon = {
+    MessageSid: field('The message’s SID (SM…).'),
+    SmsSid: field('The same SID, under its older name.'),
+    AccountSid: field('The Twilio account (AC…).'),
+    MessagingServiceSid: field('The messaging service (MG…), when the number belongs to one.'),
+    From: field('The sender, E.164.'),
+    To: field('The recipient, E.164.'),
+  };
+  const signatureHeader = Type.Object({
+    'x-twilio-signature': Type.Optional(Type.String({ description: 'Twilio’s HMAC-SHA1 signature of PUBLIC_URL + path (and query) and the form fields, keyed by TWILIO_AUTH_TOKEN. Required: without a valid one the answer is 403 signature_invalid and nothing changes.' })),
+  });
+  // 400 bad_request: a required field is missing; 403 signature_invalid: the signature is missing or does not match.
+  const twilioErrors = { 400: ErrorResponse, 403: ErrorResponse };
+  const smsSchema = {
+    tags: ['twilio'],
+    summary: 'Twilio’s incoming-text webhook (set as the number’s or messaging service’s “A message comes in” URL)',
+    description: 'Form-encoded, as Twilio posts it. Answers an empty TwiML response (no automatic reply is sent by Twilio).',
+    security: [],
+    consumes: ['application/x-www-form-urlencoded'],
+    produces: ['text/xml'],
+    headers: signatureHeader,
+    body: Type.Object({ ...twilioCommon, Body: field('The text of the message.'), NumMedia: field('How many media files are attached.'), NumSegments: field('How many segments it arrived in.') }, { additionalProperties: Type.String() }),
+    response: { 200: Type.String({ description: 'An empty TwiML document: <Response></Response>.' }), ...twilioErrors },
+  };
+  const statusSchema = {
+    tags: ['twilio'],
+    summary: 'Twilio’s message status callback (the StatusCallback of messages this server sends)',
+    description: 'Form-encoded, as Twilio posts it. An unknown status word is acknowledged and ignored.',
+    security: [],
+    consumes: ['application/x-www-form-urlencoded'],
+    headers: signatureHeader,
+    querystring: Type.Object({ m: Type.Optional(Type.String({ description: 'The OpenVisit message id, set by this server in the callback URL.' })) }, { additionalProperties: Type.String() }),
+    body: Type.Object(
+      { ...twilioCommon, MessageStatus: field('queued, sending, sent, delivered, undelivered, failed, read, …'), SmsStatus: field('The same status, under its older name.'), ErrorCode: field('Twilio’s error code, when it failed.') },
+      { additionalProperties: Type.String() },
+    ),
+    response: { 204: Type.Unsafe<void>({ type: 'null', description: 'Recorded (or ignored).' }), ...twilioErrors },
+  };
 
-  app.post('/webhooks/twilio/sms', { schema }, async (request, reply) => {
+  app.post('/webhooks/twilio/sms', { schema: smsSchema }, async (request, reply) => {
     if (!verified(request)) return reply.status(403).send(errorBody('signature_invalid', request.id));
     const p = request.body as Record<string, string>;
     if (!p.MessageSid || !p.From || p.Body === undefined) return reply.status(400).send(errorBody('bad_request', request.id, 'MessageSid, From and Body are required.'));
@@ -37,7 +79,7 @@ export async function twilioWebhookRoutes(app: App, deps: MessagingDeps, authTok
     return reply.type('text/xml').send(EMPTY_TWIML);
   });
 
-  app.post('/webhooks/twilio/sms-status', { schema }, async (request, reply) => {
+  app.post('/webhooks/twilio/sms-status', { schema: statusSchema }, async (request, reply) => {
     if (!verified(request)) return reply.status(403).send(errorBody('signature_invalid', request.id));
     const p = request.body as Record<string, string>;
     const status = statusFromProvider(p.MessageStatus ?? p.SmsStatus ?? '');

@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { ErrorResponse } from '../../shared/api/common.js';
 import type { App } from '../app.js';
 import { AppError } from '../http/errors.js';
 
@@ -6,7 +7,7 @@ import { AppError } from '../http/errors.js';
 export async function opsRoutes(app: App): Promise<void> {
   app.get(
     '/healthz',
-    { schema: { tags: ['ops'], summary: 'The process is alive', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    { schema: { tags: ['ops'], summary: 'The process is alive', security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
     async () => ({ status: 'ok' as const }),
   );
   app.get(
@@ -15,7 +16,8 @@ export async function opsRoutes(app: App): Promise<void> {
       schema: {
         tags: ['ops'],
         summary: 'The database (and Redis, when configured) answer',
-        response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String(), pubsub: Type.String() }) },
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String(), pubsub: Type.String() }), 503: ErrorResponse },
       },
     },
     async () => {

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, ilike, inArray, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { Consent, CreatePatientBody, Patient, UpdatePatientBody } from '../../shared/api/patients.js';
+import { BIRTH_DATE_RULE, isBirthDate } from '../../shared/dates.js';
 import { audit } from '../audit/service.js';
 import type { Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
@@ -120,8 +121,9 @@ function cleanFields(deps: PatientDeps, body: UpdatePatientBody) {
     out.familyName = body.familyName.trim();
   }
   if (body.dateOfBirth !== undefined) {
-    if (body.dateOfBirth !== null && (body.dateOfBirth > new Date().toISOString().slice(0, 10) || body.dateOfBirth < '1880-01-01')) {
-      throw new AppError('validation_failed', undefined, [{ path: 'body/dateOfBirth', message: 'must be a real date of birth (not in the future)' }]);
+    // The schema's `date` format has checked the calendar and the range; a birth date is also not in the future.
+    if (body.dateOfBirth !== null && !isBirthDate(body.dateOfBirth, new Date().toISOString().slice(0, 10))) {
+      throw new AppError('validation_failed', undefined, [{ path: 'body/dateOfBirth', message: BIRTH_DATE_RULE }]);
     }
     out.dateOfBirth = body.dateOfBirth;
   }

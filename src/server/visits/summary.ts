@@ -93,12 +93,16 @@ export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): 
   return summary;
 }
 
-/** A month's bounds in UTC from `YYYY-MM` (default: the current month). */
-function monthBounds(month: string | undefined, now = new Date()): { label: string; start: Date; end: Date } {
+/**
+ * A month's bounds in UTC from `YYYY-MM` (default: the current month; the schema admits 1900-01 to 9999-12).
+ * The bounds are timestamptz text, not Dates: the end of 9999-12 is the year 10000, which PostgreSQL holds
+ * but a Date would send as "+010000-…", which it refuses.
+ */
+function monthBounds(month: string | undefined, now = new Date()): { label: string; start: string; end: string } {
   const [y, m] = month ? month.split('-').map(Number) : [now.getUTCFullYear(), now.getUTCMonth() + 1];
-  const start = new Date(Date.UTC(y!, m! - 1, 1));
-  const end = new Date(Date.UTC(y!, m!, 1));
-  return { label: `${start.getUTCFullYear()}-${String(start.getUTCMonth() + 1).padStart(2, '0')}`, start, end };
+  const text = (year: number, mon: number) => `${String(year).padStart(4, '0')}-${String(mon).padStart(2, '0')}`;
+  const label = text(y!, m!);
+  return { label, start: `${label}-01T00:00:00Z`, end: `${m === 12 ? text(y! + 1, 1) : text(y!, m! + 1)}-01T00:00:00Z` };
 }
 
 const VISIT_ROOM_NAME = /^visit-([0-9a-f-]{36})$/;
@@ -114,14 +118,14 @@ export async function usage(db: Db, ctx: Ctx, q: UsageQuery, rates: Config['usag
     .select({ name: rooms.name, minutes: sql<string>`sum(ceil(${seconds} / 60.0))`, roomCount: sql<string>`count(distinct ${rooms.id})` })
     .from(roomParticipants)
     .innerJoin(rooms, and(eq(rooms.orgId, roomParticipants.orgId), eq(rooms.id, roomParticipants.roomId)))
-    .where(and(eq(roomParticipants.orgId, ctx.orgId), gte(roomParticipants.joinedAt, start), lt(roomParticipants.joinedAt, end)))
+    .where(and(eq(roomParticipants.orgId, ctx.orgId), sql`${roomParticipants.joinedAt} >= ${start}::timestamptz`, sql`${roomParticipants.joinedAt} < ${end}::timestamptz`))
     .groupBy(rooms.name);
   const recSeconds = sql<number>`greatest(1, extract(epoch from (${roomRecordings.endedAt} - ${roomRecordings.startedAt}))::int)`;
   const recRows = await db
     .select({ name: rooms.name, minutes: sql<string>`sum(ceil(${recSeconds} / 60.0))` })
     .from(roomRecordings)
     .innerJoin(rooms, and(eq(rooms.orgId, roomRecordings.orgId), eq(rooms.id, roomRecordings.roomId)))
-    .where(and(eq(roomRecordings.orgId, ctx.orgId), gte(roomRecordings.startedAt, start), lt(roomRecordings.startedAt, end), sql`${roomRecordings.endedAt} is not null`))
+    .where(and(eq(roomRecordings.orgId, ctx.orgId), sql`${roomRecordings.startedAt} >= ${start}::timestamptz`, sql`${roomRecordings.startedAt} < ${end}::timestamptz`, sql`${roomRecordings.endedAt} is not null`))
     .groupBy(rooms.name);
 
   const byVisit = new Map<string, { participant: number; recorded: number }>();

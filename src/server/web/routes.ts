@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
+import Type from 'typebox';
+import { ErrorResponse } from '../../shared/api/common.js';
 import type { App } from '../app.js';
 import { AppError } from '../http/errors.js';
 
@@ -36,7 +38,7 @@ export async function webRoutes(app: App): Promise<void> {
     page = null;
   }
   for (const route of WEB_ROUTES) {
-    app.get(route, { schema: { hide: true } }, async (_request, reply) =>
+    app.get(route, { schema: { tags: ['web'], summary: `The web app's page (${route})`, security: [], produces: ['text/html'], response: { 200: Type.Unsafe<Buffer | string>({ type: 'string', description: 'The web app (HTML); it signs in and routes in the browser.' }) } } }, async (_request, reply) =>
       reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page ?? NOT_BUILT),
     );
   }
@@ -48,7 +50,14 @@ export async function webRoutes(app: App): Promise<void> {
   const files = { 'openvisit.js': 'text/javascript; charset=utf-8', 'openvisit.js.map': 'application/json; charset=utf-8' } as const;
   for (const [file, type] of Object.entries(files)) {
     const body = readSdk(file);
-    app.get(`/sdk/${file}`, { schema: { hide: true } }, async (request, reply) => {
+    const schema = {
+      tags: ['web'],
+      summary: file.endsWith('.map') ? 'The browser SDK’s source map' : 'The browser SDK (an ES module for host apps’ pages; docs/API.md)',
+      security: [],
+      produces: [type.split(';')[0]!],
+      response: { 200: Type.Unsafe<Buffer>({ type: 'string', description: file }), 404: ErrorResponse },
+    };
+    app.get(`/sdk/${file}`, { schema }, async (request, reply) => {
       if (!body) throw new AppError('route_not_found', 'The SDK bundle is not built: run npm run build.');
       // Host apps load it from their own pages (another origin).
       return reply.type(type).header('cache-control', 'no-cache').header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin').send(body);

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { IsoDateTime, Uuid } from './common.js';
+import { IsoDateTime, Text, Uuid } from './common.js';
 
 const Nullable = <T extends Type.TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -54,8 +54,8 @@ const TemplateValues = Type.Object(
 export const SendMessageBody = Type.Object(
   {
     channel: Type.Optional(MessageChannel),
-    body: Type.Optional(Type.String({ minLength: 1, maxLength: 1600 })),
-    subject: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    body: Type.Optional(Text({ maxLength: 1600 })),
+    subject: Type.Optional(Text({ maxLength: 200 })),
     templateId: Type.Optional(Uuid),
     values: Type.Optional(TemplateValues),
     /** Urgent messages ignore quiet hours. */
@@ -116,7 +116,7 @@ export const OutboxStatusBody = Type.Object(
   { additionalProperties: false },
 );
 export const OutboxInboundBody = Type.Object(
-  { from: Type.String({ minLength: 3, maxLength: 40 }), body: Type.String({ minLength: 1, maxLength: 1600 }) },
+  { from: Type.String({ minLength: 3, maxLength: 40 }), body: Text({ maxLength: 1600 }) },
   { additionalProperties: false },
 );
 
@@ -136,11 +136,11 @@ export const MessageTemplate = Type.Object({
 });
 export const CreateTemplateBody = Type.Object(
   {
-    name: Type.String({ minLength: 1, maxLength: 100 }),
+    name: Text({ maxLength: 100 }),
     purpose: TemplatePurpose,
     channel: MessageChannel,
     subject: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
-    body: Type.String({ minLength: 1, maxLength: 1600 }),
+    body: Text({ maxLength: 1600 }),
     isDefault: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
@@ -148,9 +148,9 @@ export const CreateTemplateBody = Type.Object(
 export type CreateTemplateBody = Type.Static<typeof CreateTemplateBody>;
 export const UpdateTemplateBody = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    name: Type.Optional(Text({ maxLength: 100 })),
     subject: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
-    body: Type.Optional(Type.String({ minLength: 1, maxLength: 1600 })),
+    body: Type.Optional(Text({ maxLength: 1600 })),
     isDefault: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -170,7 +170,7 @@ export const MessagingSettings = Type.Object({
 });
 export const UpdateMessagingSettingsBody = Type.Object(
   {
-    helpText: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 320 }))),
+    helpText: Type.Optional(Nullable(Text({ maxLength: 320 }))),
     quietHours: Type.Optional(Nullable(Type.Object({ start: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }), end: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$' }) }, { additionalProperties: false }))),
     reminderOffsetsMinutes: Type.Optional(Nullable(Type.Array(Type.Integer({ minimum: 1, maximum: 43_200 }), { maxItems: 5 }))),
     smsNumber: Type.Optional(Nullable(Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'E.164 (+ and the country code). One organisation per number: a number in use is refused (409 already_exists).' }))),
@@ -183,10 +183,10 @@ export type UpdateMessagingSettingsBody = Type.Static<typeof UpdateMessagingSett
 export const IntakeField = Type.Object(
   {
     id: Type.String({ pattern: '^[a-z][a-z0-9_]{0,39}$' }),
-    label: Type.String({ minLength: 1, maxLength: 300 }),
+    label: Text({ maxLength: 300 }),
     type: Type.Enum(['text', 'textarea', 'yesno', 'date', 'choice']),
     required: Type.Boolean(),
-    options: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 50 })),
+    options: Type.Optional(Type.Array(Text({ maxLength: 200 }), { minItems: 1, maxItems: 50 })),
   },
   { additionalProperties: false },
 );
@@ -200,7 +200,7 @@ export const IntakeForm = Type.Object({
   updatedAt: IsoDateTime,
 });
 export const CreateIntakeFormBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }), description: Type.Optional(Type.String({ maxLength: 2000 })), fields: Type.Array(IntakeField, { minItems: 1, maxItems: 100 }) },
+  { name: Text({ maxLength: 200 }), description: Type.Optional(Type.String({ maxLength: 2000 })), fields: Type.Array(IntakeField, { minItems: 1, maxItems: 100 }) },
   { additionalProperties: false },
 );
 export type CreateIntakeFormBody = Type.Static<typeof CreateIntakeFormBody>;

@@ -1,12 +1,12 @@
 import Type from 'typebox';
-import { IsoDateTime, Uuid } from './common.js';
+import { IsoDate, IsoDateTime, Text, Uuid } from './common.js';
 
-const Name = Type.String({ minLength: 1, maxLength: 100 });
-const DateOnly = Type.String({ format: 'date', description: 'YYYY-MM-DD' });
+const Name = Text({ maxLength: 100 });
+const DateOnly = Type.String({ ...IsoDate, description: 'YYYY-MM-DD, from 1900-01-01 and not in the future.' });
 const Phone = Type.String({ minLength: 3, maxLength: 40, description: 'Any common format; stored as E.164.' });
 const Email = Type.String({ format: 'email', maxLength: 254 });
-const TimeZone = Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. America/New_York.' });
-const ExternalId = Type.String({ minLength: 1, maxLength: 128, description: "The host app's id for this patient (e.g. an MRN)." });
+const TimeZone = Text({ maxLength: 64, description: 'IANA time zone, e.g. America/New_York.' });
+const ExternalId = Text({ maxLength: 128, description: "The host app's id for this patient (e.g. an MRN)." });
 
 export const ConsentKind = Type.Union([Type.Literal('telehealth'), Type.Literal('recording'), Type.Literal('sms'), Type.Literal('email')]);
 export const ConsentMethod = Type.Union([Type.Literal('verbal'), Type.Literal('written'), Type.Literal('web'), Type.Literal('sms'), Type.Literal('ehr')]);
@@ -86,7 +86,7 @@ export const RecordConsentBody = Type.Object(
     kind: ConsentKind,
     status: Type.Union([Type.Literal('granted'), Type.Literal('revoked')]),
     method: ConsentMethod,
-    textVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    textVersion: Type.Optional(Text({ maxLength: 64 })),
   },
   { additionalProperties: false },
 );

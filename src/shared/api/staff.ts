@@ -1,10 +1,10 @@
 import Type from 'typebox';
-import { IsoDateTime, Uuid } from './common.js';
+import { IsoDateTime, Text, Uuid } from './common.js';
 
 export const UserRole = Type.Union([Type.Literal('admin'), Type.Literal('clinician'), Type.Literal('caregiver')]);
 export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254 });
 export const Password = Type.String({ minLength: 10, maxLength: 200, description: 'At least 10 characters.' });
-export const PersonName = Type.String({ minLength: 1, maxLength: 200 });
+export const PersonName = Text({ maxLength: 200 });
 
 export const Organization = Type.Object({
   id: Uuid,
@@ -62,10 +62,10 @@ export const ApiKey = Type.Object({
   lastUsedAt: Type.Union([IsoDateTime, Type.Null()]),
   revokedAt: Type.Union([IsoDateTime, Type.Null()]),
 });
-export const CreateApiKeyBody = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
+export const CreateApiKeyBody = Type.Object({ name: Text({ maxLength: 100 }) }, { additionalProperties: false });
 export const CreatedApiKey = Type.Object({ apiKey: ApiKey, key: Type.String({ description: 'Shown once; store it now.' }) });
 
 export const UpdateOrganizationBody = Type.Object(
-  { name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), timeZone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })) },
+  { name: Type.Optional(Text({ maxLength: 200 })), timeZone: Type.Optional(Text({ maxLength: 64 })) },
   { additionalProperties: false, minProperties: 1 },
 );

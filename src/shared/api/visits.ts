@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { IsoDateTime, Uuid } from './common.js';
+import { IsoDate, IsoDateTime, Text, Uuid } from './common.js';
 import { AppointmentKind } from './appointments.js';
 import { Recording } from './rooms.js';
 
@@ -82,7 +82,7 @@ export type CreateVisitBody = Type.Static<typeof CreateVisitBody>;
 
 export const ListVisitsQuery = Type.Object({
   /** A calendar day in the organisation's time zone (YYYY-MM-DD). */
-  day: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
+  day: Type.Optional(IsoDate),
   hostUserId: Type.Optional(Uuid),
   status: Type.Optional(VisitStatus),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
@@ -100,7 +100,7 @@ export const InviteBody = Type.Object(
     /** role patient: one of the visit's patients, or another active patient of the organisation (added to the visit). */
     patientId: Type.Optional(Uuid),
     /** Required for guests, interpreters and caregivers; a patient's name comes from their record. */
-    displayName: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
+    displayName: Type.Optional(Text({ maxLength: 120 })),
     expiresInHours: Type.Optional(Type.Integer({ minimum: 1, maximum: 90 * 24 })),
     /** role patient: also send the link to the patient by SMS and/or email (the organisation's visit-invite template). */
     sendVia: Type.Optional(Type.Array(Type.Union([Type.Literal('sms'), Type.Literal('email')]), { minItems: 1, maxItems: 2, uniqueItems: true })),
@@ -138,7 +138,7 @@ export const CreateConsentTextBody = Type.Object(
   {
     kind: Type.Union([Type.Literal('telehealth'), Type.Literal('recording')]),
     version: Type.String({ pattern: '^[A-Za-z0-9._-]{1,40}$' }),
-    body: Type.String({ minLength: 20, maxLength: 20_000 }),
+    body: Text({ minLength: 20, maxLength: 20_000 }),
   },
   { additionalProperties: false },
 );
@@ -160,7 +160,7 @@ export const AcceptConsentBody = Type.Object(
   {
     kind: Type.Union([Type.Literal('telehealth'), Type.Literal('recording')]),
     /** The version the participant was shown; a newer text must be shown and accepted instead. */
-    version: Type.String({ minLength: 1, maxLength: 40 }),
+    version: Type.String({ pattern: '^[A-Za-z0-9._-]{1,40}$' }),
   },
   { additionalProperties: false },
 );
@@ -176,7 +176,7 @@ export const VisitConsent = Type.Object({
 });
 export type VisitConsent = Type.Static<typeof VisitConsent>;
 
-export const DenyBody = Type.Object({ message: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false });
+export const DenyBody = Type.Object({ message: Type.Optional(Text({ maxLength: 500 })) }, { additionalProperties: false });
 export const MuteBody = Type.Object(
   { audio: Type.Optional(Type.Boolean()), video: Type.Optional(Type.Boolean()) },
   { additionalProperties: false, minProperties: 1 },
@@ -221,7 +221,7 @@ export const ChatMessage = Type.Object({
 });
 export type ChatMessage = Type.Static<typeof ChatMessage>;
 
-export const SendMessageBody = Type.Object({ body: Type.String({ minLength: 1, maxLength: 4000 }) }, { additionalProperties: false });
+export const SendMessageBody = Type.Object({ body: Text({ maxLength: 4000 }) }, { additionalProperties: false });
 export type SendMessageBody = Type.Static<typeof SendMessageBody>;
 
 export const ListMessagesQuery = Type.Object(
@@ -323,7 +323,7 @@ export const VisitSummary = Type.Object({
 export type VisitSummary = Type.Static<typeof VisitSummary>;
 
 export const UsageQuery = Type.Object(
-  { month: Type.Optional(Type.String({ pattern: '^\\d{4}-(0[1-9]|1[0-2])$', description: 'YYYY-MM (UTC); default the current month.' })) },
+  { month: Type.Optional(Type.String({ format: 'year-month', description: 'YYYY-MM (UTC), 1900-01 to 9999-12; default the current month.' })) },
   { additionalProperties: false },
 );
 export type UsageQuery = Type.Static<typeof UsageQuery>;
