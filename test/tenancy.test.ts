@@ -299,13 +299,16 @@ for (const kind of DB_KINDS) {
       B = await seed(t, ob, 'B');
       C = await seed(t, oc, 'C');
       const spec = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {
-        paths: Record<string, Record<string, { parameters?: Operation['params']; requestBody?: { content: Record<string, { schema: JsonSchema }> }; security?: unknown[] }>>;
+        paths: Record<string, Record<string, { tags?: string[]; parameters?: Operation['params']; requestBody?: { content: Record<string, { schema: JsonSchema }> }; security?: unknown[] }>>;
       };
       operations = Object.entries(spec.paths).flatMap(([path, item]) =>
-        Object.entries(item).map(([method, op]) => {
-          const body = op.requestBody?.content['application/json']?.schema;
-          return { method: method.toUpperCase(), path, params: op.parameters ?? [], public: op.security?.length === 0, ...(body ? { body } : {}) };
-        }),
+        Object.entries(item)
+          // The web app's pages and the SDK bundle are the same static file for anyone: no organisation's data.
+          .filter(([, op]) => !op.tags?.includes('web'))
+          .map(([method, op]) => {
+            const body = op.requestBody?.content['application/json']?.schema;
+            return { method: method.toUpperCase(), path, params: op.parameters ?? [], public: op.security?.length === 0, ...(body ? { body } : {}) };
+          }),
       );
     });
     after(() => t?.close());
