@@ -736,11 +736,13 @@ export async function inboundOrgOf(deps: Pick<MessagingDeps, 'db' | 'defaultPhon
   }
   const senders = [to, service].filter((v): v is string => !!v);
   if (senders.length > 0) {
+    // Per organisation through messages_to_idx (org_id, to_address, created_at), newest first.
+    const lastAt = sql<Date | null>`(select m.created_at from ${messages} m where m.org_id = ${organizations.id} and m.to_address = ${from} and m.direction = 'outbound' and m.channel = 'sms' and m.from_address in (${sql.join(senders.map((v) => sql`${v}`), sql`, `)}) order by m.created_at desc limit 1)`;
     const [last] = await db
-      .select({ orgId: messages.orgId })
-      .from(messages)
-      .where(and(eq(messages.toAddress, from), eq(messages.direction, 'outbound'), eq(messages.channel, 'sms'), inArray(messages.fromAddress, senders)))
-      .orderBy(desc(messages.createdAt), desc(messages.id))
+      .select({ orgId: organizations.id, at: lastAt })
+      .from(organizations)
+      .where(sql`${lastAt} is not null`)
+      .orderBy(sql`2 desc`)
       .limit(1);
     if (last) return last.orgId;
   }
