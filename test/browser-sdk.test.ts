@@ -21,6 +21,7 @@ import {
   newMediaPage,
   waitForAudioPacketsGrowing,
   waitForFramesGrowing,
+  withTimeout,
 } from './helpers/browser.js';
 
 const PC = 'window.ov.room.peerConnection';
@@ -189,6 +190,30 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
     assert.equal((await events(clinician)).some((e) => e === 'participantDisconnected:guest'), false, 'the others never saw the guest leave');
     await guest.evaluate(() => (globalThis as unknown as { ov: { room: { disconnect(): Promise<void> } } }).ov.room.disconnect());
     await guest.context().close();
+  });
+
+  test('an offer the server refuses fails the join at once: no join waits for an answer that will never come', async () => {
+    const page = await newMediaPage(browser);
+    // The server's refusal of the offer (as it answers a negotiation that failed), given in its place.
+    await page.routeWebSocket(/\/rtc$/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => {
+        if ((JSON.parse(String(message)) as { type: string }).type !== 'offer') return server.send(message);
+        ws.send(JSON.stringify({ type: 'error', code: 'negotiation_failed', message: 'refused by the test', ref: 'offer' }));
+      });
+    });
+    const started = Date.now();
+    const outcome = await withTimeout(
+      joinInPage(page, base, await token('refused')).then(
+        () => 'joined',
+        (err: unknown) => String(err),
+      ),
+      10_000,
+      'the join with a refused offer',
+    );
+    assert.match(outcome, /The server refused the offer: refused by the test/);
+    assert.ok(Date.now() - started < 10_000);
+    await page.context().close();
   });
 });
 

@@ -181,7 +181,8 @@ export class Room extends Emitter<RoomEvents> {
   #graceMs = 15_000;
   #queue: Promise<unknown> = Promise.resolve();
   #needsOffer = false;
-  #answerWaiter: ((sdp: string | null) => void) | null = null;
+  /** Settles the offer in flight: the server's answer, null (glare: answer the server's offer, offer again) or the server's refusal. */
+  #answerWaiter: ((answer: string | null | Error) => void) | null = null;
   readonly #pendingCandidates: RTCIceCandidateInit[] = [];
   readonly #senders = new Map<TrackSource, RTCRtpTransceiver>();
   readonly #routes = new Map<string, RtcRoute>();
@@ -478,11 +479,16 @@ export class Room extends Emitter<RoomEvents> {
     await pc.setLocalDescription(await pc.createOffer());
     const sources: Record<string, TrackSource> = {};
     for (const [source, transceiver] of this.#senders) if (transceiver.mid) sources[transceiver.mid] = source;
-    const answered = new Promise<string | null>((resolve) => (this.#answerWaiter = resolve));
+    const answered = new Promise<string | null | Error>((resolve) => (this.#answerWaiter = resolve));
     this.#send({ type: 'offer', sdp: pc.localDescription!.sdp, sources });
     const sdp = await answered;
     this.#answerWaiter = null;
     if (this.#pc !== pc) return;
+    if (sdp instanceof Error) {
+      // Refused (negotiation failed, not joined): nothing will answer it. Joining fails rather than waiting forever.
+      if ((pc.signalingState as RTCSignalingState) === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
+      throw sdp;
+    }
     if (sdp === null) {
       // The state may have moved while the answer was awaited (TypeScript still narrows it to the earlier check).
       if ((pc.signalingState as RTCSignalingState) === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
@@ -582,7 +588,7 @@ export class Room extends Emitter<RoomEvents> {
         this.emit('notice', { code: message.code, message: message.message });
         return;
       case 'error':
-        if (message.code === 'glare') this.#answerWaiter?.(null);
+        if (message.ref === 'offer') this.#answerWaiter?.(message.code === 'glare' ? null : new Error(`The server refused the offer: ${message.message}`));
         return;
       case 'bye':
         if (this.#ws) this.#ws.onclose = null;
