@@ -1,11 +1,20 @@
 // Chromium join-to-first-frame: through the embedded SFU (the app in-process, the SDK in two pages) beside a
 // direct peer-to-peer connection between two pages, alternating in the same run. Each sample: page A is in
 // the call (joined, publishing, alone, its connection up); the clock starts when page B starts joining (before its getUserMedia)
-// and stops when both pages have decoded a video frame from each other.
+// and stops when both pages have decoded a video frame from each other. Through the SFU, page B also times its own
+// join: until `connect()` resolves (socket, join, offer answered) and until its peer connection is connected.
+// Each series is reported as a distribution (median, p95, max): a join that sometimes waits shows in the tail.
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp } from '../test/helpers/app.js';
 import { closeBrowser, firstFrameAt, installProbes, launchChromium, newMediaPage, p2pJoinToFirstFrame, serveTestPage } from '../test/helpers/browser.js';
 import { createTestOrg } from '../test/helpers/builders.js';
+
+/** A series of samples (ms): median, 95th percentile (nearest rank) and the slowest. */
+export interface Distribution {
+  medianMs: number;
+  p95Ms: number;
+  maxMs: number;
+}
 
 export interface JoinTimes {
   runs: number;
@@ -15,6 +24,16 @@ export interface JoinTimes {
   p2pMedianMs: number;
   ratio: number;
   verdict: 'PASS' | 'MISS';
+  /** Join → first frame on both pages. */
+  sfu: Distribution;
+  p2p: Distribution;
+  /** Page B through the SFU: join start → `connect()` resolved (its offer answered), and → its peer connection connected. */
+  sfuJoinedMs: number[];
+  sfuConnectedMs: number[];
+  sfuJoined: Distribution;
+  sfuConnected: Distribution;
+  /** The slowest SFU join against the slowest P2P one (join → first frame on both pages). */
+  maxRatio: number;
 }
 
 export const JOIN_TARGET_RATIO = 1.2;
@@ -25,6 +44,13 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+
+export function distribution(xs: number[]): Distribution {
+  const s = [...xs].sort((a, b) => a - b);
+  return { medianMs: median(s), p95Ms: s[Math.max(0, Math.ceil(s.length * 0.95) - 1)]!, maxMs: s[s.length - 1]! };
+}
+
+export const formatDistribution = (d: Distribution) => `median ${d.medianMs}, p95 ${d.p95Ms}, max ${d.maxMs}`;
 
 async function sdkPage(browser: Browser, base: string): Promise<Page> {
   const page = await newMediaPage(browser);
@@ -37,11 +63,22 @@ async function sdkPage(browser: Browser, base: string): Promise<Page> {
   return page;
 }
 
-function join(page: Page, url: string, token: string): Promise<void> {
+/** Joins through the SDK; resolves page-side times from the call: `connect()` resolved, and the peer connection connected. */
+function join(page: Page, url: string, token: string): Promise<{ joinedMs: number; connectedMs: number }> {
   return page.evaluate(
     async ({ url, token }) => {
-      const g = globalThis as unknown as { ovSdk: { connect(u: string, t: string): Promise<unknown> }; ov: { room: unknown } };
-      g.ov = { room: await g.ovSdk.connect(url, token) };
+      type Pc = { connectionState: string };
+      const g = globalThis as unknown as { ovSdk: { connect(u: string, t: string): Promise<{ peerConnection: Pc | null }> }; ov: { room: unknown } };
+      const t0 = performance.now();
+      const room = await g.ovSdk.connect(url, token);
+      g.ov = { room };
+      const joinedMs = performance.now() - t0;
+      const deadline = t0 + 20_000;
+      while (room.peerConnection?.connectionState !== 'connected') {
+        if (performance.now() > deadline) throw new Error(`not connected within 20 s (${room.peerConnection?.connectionState})`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return { joinedMs: Math.round(joinedMs), connectedMs: Math.round(performance.now() - t0) };
     },
     { url, token },
   );
@@ -54,6 +91,8 @@ export async function measureJoinTimes(runs: number): Promise<JoinTimes> {
   const pages = await serveTestPage();
   const sfuMs: number[] = [];
   const p2pMs: number[] = [];
+  const sfuJoinedMs: number[] = [];
+  const sfuConnectedMs: number[] = [];
   const sides: string[] = [];
   try {
     const org = await createTestOrg(t.app);
@@ -79,10 +118,12 @@ export async function measureJoinTimes(runs: number): Promise<JoinTimes> {
         const t0 = Date.now();
         const joining = join(b, url, tb);
         // The SDK's peer connection exists once B has joined; wait for it, then for its first frame.
-        await joining;
+        const own = await joining;
         const [atA, atB] = await Promise.all([firstA, firstFrameAt(b, PC)]);
         sfuMs.push(Math.max(atA, atB) - t0);
-        sides.push(`A ${atA - t0} / B ${atB - t0}`);
+        sfuJoinedMs.push(own.joinedMs);
+        sfuConnectedMs.push(own.connectedMs);
+        sides.push(`A ${atA - t0} / B ${atB - t0}; B joined ${own.joinedMs}, connected ${own.connectedMs}`);
       } finally {
         await Promise.all([a.context().close(), b.context().close()]);
       }
@@ -97,5 +138,22 @@ export async function measureJoinTimes(runs: number): Promise<JoinTimes> {
   const sfuMedianMs = median(sfuMs);
   const p2pMedianMs = median(p2pMs);
   const ratio = sfuMedianMs / p2pMedianMs;
-  return { runs, sfuMs, p2pMs, sfuMedianMs, p2pMedianMs, ratio, verdict: ratio <= JOIN_TARGET_RATIO ? 'PASS' : 'MISS' };
+  const sfu = distribution(sfuMs);
+  const p2p = distribution(p2pMs);
+  return {
+    runs,
+    sfuMs,
+    p2pMs,
+    sfuMedianMs,
+    p2pMedianMs,
+    ratio,
+    verdict: ratio <= JOIN_TARGET_RATIO ? 'PASS' : 'MISS',
+    sfu,
+    p2p,
+    sfuJoinedMs,
+    sfuConnectedMs,
+    sfuJoined: distribution(sfuJoinedMs),
+    sfuConnected: distribution(sfuConnectedMs),
+    maxRatio: sfu.maxMs / p2p.maxMs,
+  };
 }

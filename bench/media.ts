@@ -26,7 +26,7 @@
  * Exit code 1 if a step failed to run (not for a missed target: that is a finding, printed as MISS).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { JOIN_TARGET_RATIO, measureJoinTimes } from './media-join.js';
+import { formatDistribution, JOIN_TARGET_RATIO, measureJoinTimes } from './media-join.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -439,9 +439,15 @@ async function main(): Promise<number> {
     const joins = await measureJoinTimes(JOIN_RUNS);
     sections.firstFrame = joins;
     console.log(`Chromium join → first frame on both pages (${joins.runs} runs each, alternating; ms):`);
-    console.log(`  through the SFU  ${joins.sfuMs.join(', ')}  median ${joins.sfuMedianMs}`);
-    console.log(`  peer-to-peer     ${joins.p2pMs.join(', ')}  median ${joins.p2pMedianMs}  (baseline)`);
-    summary.push(`join to first frame: SFU ${joins.sfuMedianMs} ms vs P2P ${joins.p2pMedianMs} ms = ${joins.ratio.toFixed(2)}x, target ≤ ${JOIN_TARGET_RATIO}x: ${joins.verdict}`);
+    console.log(`  through the SFU  ${joins.sfuMs.join(', ')}  ${formatDistribution(joins.sfu)}`);
+    console.log(`  peer-to-peer     ${joins.p2pMs.join(', ')}  ${formatDistribution(joins.p2p)}  (baseline)`);
+    console.log(`  SFU / P2P        median ${joins.ratio.toFixed(2)}x, p95 ${(joins.sfu.p95Ms / joins.p2p.p95Ms).toFixed(2)}x, max ${joins.maxRatio.toFixed(2)}x`);
+    console.log(`Joining page through the SFU (its own clock, ms):`);
+    console.log(`  connect() resolved (socket, join, offer answered)  ${joins.sfuJoinedMs.join(', ')}  ${formatDistribution(joins.sfuJoined)}`);
+    console.log(`  peer connection connected                          ${joins.sfuConnectedMs.join(', ')}  ${formatDistribution(joins.sfuConnected)}`);
+    summary.push(
+      `join to first frame: SFU ${joins.sfuMedianMs} ms (p95 ${joins.sfu.p95Ms}, max ${joins.sfu.maxMs}) vs P2P ${joins.p2pMedianMs} ms (p95 ${joins.p2p.p95Ms}, max ${joins.p2p.maxMs}) = ${joins.ratio.toFixed(2)}x, target ≤ ${JOIN_TARGET_RATIO}x: ${joins.verdict}`,
+    );
   } else {
     summary.push('join to first frame: not measured (BENCH_JOIN_RUNS=0)');
   }
