@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'drizzle-orm';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import pino from 'pino';
 import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
+import { loggerOptions } from '../src/server/http/logging.js';
 import { ERRORS } from '../src/shared/errors.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, detailPaths, errorOf, sessionFor, type TestOrg } from './helpers/builders.js';
@@ -459,6 +462,33 @@ for (const kind of DB_KINDS) {
       } finally {
         await t.database.db.execute(sql.raw('alter table patients drop constraint input_test_forced'));
       }
+    });
+
+    test("the logger's error serializer keeps a driver error's SQLSTATE and names, never its values, however it is logged", async () => {
+      const secret = 'Serializer-Secret-4155550166';
+      let caught: unknown;
+      try {
+        // A uuid cast of a value: the driver's message ("invalid input syntax for type uuid: \"…\"") holds it.
+        await t.database.db.execute(sql`select ${secret}::uuid`);
+      } catch (err) {
+        caught = err;
+      }
+      assert.ok(caught instanceof Error, 'the query failed');
+      assert.match(String(caught.message) + String((caught as { cause?: Error }).cause?.message), new RegExp(secret), 'the raw error holds the value');
+      const lines: string[] = [];
+      const log = pino(loggerOptions('info'), new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) }));
+      log.warn({ err: caught }, 'as the error');
+      log.warn({ error: caught }, 'under error');
+      log.warn({ err: { message: (caught as Error).message } }, 'as its message');
+      log.warn({ err: new Error('wrapped', { cause: caught }) }, 'as a cause');
+      assert.equal(lines.length, 4);
+      for (const line of lines) {
+        assert.ok(!line.includes(secret) && !line.includes('select'), `the log holds the value or the query: ${line}`);
+      }
+      const entry = JSON.parse(lines[0]!) as { err: { sqlState?: string; cause?: { sqlState?: string } } };
+      assert.equal(entry.err.sqlState ?? entry.err.cause?.sqlState, '22P02');
+      assert.match(lines[3]!, /22P02/);
+      assert.match(lines[3]!, /"message":"wrapped"/);
     });
 
     test('every route the server registered is in the OpenAPI document or on a justified list', async () => {

@@ -322,7 +322,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.decorate('outbox', { idle: () => outbox?.idle() ?? Promise.resolve() });
   app.addHook('onReady', async () => {
     outbox = startOutboxWorker(messaging, app.log);
-    await reconcileReminders(messaging).catch((err: unknown) => app.log.warn({ err: { message: (err as Error).message } }, 'reminder reconciliation failed'));
+    await reconcileReminders(messaging).catch((err: unknown) => app.log.warn({ err }, 'reminder reconciliation failed'));
   });
   app.addHook('preClose', async () => {
     await outbox?.stop();

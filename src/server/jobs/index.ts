@@ -103,7 +103,7 @@ export function createJobs(database: Database, log: Pick<FastifyBaseLogger, 'war
       pollingIntervalSeconds: options.pollingIntervalSeconds,
     });
     boss.on('error', (err: Error & { queue?: string; code?: string }) => {
-      if (!closed) log.warn({ err: { message: err.message, code: err.code }, queue: err.queue }, 'job queue error');
+      if (!closed) log.warn({ err, queue: err.queue }, 'job queue error');
     });
     return boss;
   };
@@ -231,7 +231,7 @@ export function createJobs(database: Database, log: Pick<FastifyBaseLogger, 'war
         try {
           await boss.stop({ graceful: true, wait: true, close: false, timeout: options.stopTimeoutMs ?? 5000 });
         } catch (err) {
-          log.warn({ err: { message: (err as Error).message } }, 'job queue did not stop cleanly');
+          log.warn({ err }, 'job queue did not stop cleanly');
         }
       }
       // A worker may be in the middle of a fetch: let the statements already sent finish before the

@@ -55,7 +55,7 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
     claiming = true;
     void claim()
       .catch((err: unknown) => {
-        if (!stopped) log.warn({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'outbox claim failed');
+        if (!stopped) log.warn({ err }, 'outbox claim failed');
       })
       .finally(() => {
         claiming = false;

@@ -45,7 +45,7 @@ export function createOrgEvents(pubsub: PubSub, log: Pick<FastifyBaseLogger, 'wa
         try {
           await observer.observe(orgId, event);
         } catch (err) {
-          log.warn({ err: { message: (err as Error).message }, what: type }, 'event observer failed');
+          log.warn({ err, what: type }, 'event observer failed');
         }
       }
     },
