@@ -66,7 +66,7 @@ for (const kind of DB_KINDS) {
       assert.equal(body.user.role, 'clinician');
       assert.equal(body.user.disabled, false);
       assert.ok(body.user.lastLoginAt, 'lastLoginAt is set by the login');
-      assert.deepEqual(Object.keys(body).sort(), ['organization', 'user']);
+      assert.deepEqual(Object.keys(body).sort(), ['links', 'organization', 'user']);
       assert.equal(body.organization.id, a.orgId);
       assert.equal(body.organization.slug, a.slug);
       assert.ok(!res.body.includes('scrypt') && !('passwordHash' in body.user), 'no password hash in the answer');

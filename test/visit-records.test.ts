@@ -212,9 +212,11 @@ for (const kind of DB_KINDS) {
       const v = await openVisit();
       const pat = await arrive(v.id, { role: 'patient', patientId: v.patientId });
       const patToken = await token(pat, v.id);
-      // Waiting: neither writes nor reads.
+      // Waiting: writes nothing and reads nothing of the chat (only the host's notes to them: none here).
       expectStatus(await pat.post(`/api/v1/visits/${v.id}/messages`, { body: 'hello?' }), 403, 'not_admitted');
-      expectStatus(await pat.get(`/api/v1/visits/${v.id}/messages`), 403, 'not_admitted');
+      const whileWaiting = await pat.get(`/api/v1/visits/${v.id}/messages`);
+      assert.equal(whileWaiting.statusCode, 200, whileWaiting.body);
+      assert.deepEqual(whileWaiting.json().data, []);
       await admit(v.id, patToken.identity);
       const patient = await RtcClient.connect(base, patToken.token, patToken.identity, { media: false });
       try {

@@ -59,6 +59,7 @@ export const AUDIT_ACTIONS = [
   'visit.recording_stopped',
   'visit.recording_downloaded',
   'visit.message_sent',
+  'visit.note_sent',
   'visit.summary_viewed',
   'visit.survey_answered',
   'consent_text.created',

@@ -10,6 +10,7 @@ import { sessions, users } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { getOrganization, toOrganizationDto } from '../orgs/service.js';
 import { getUserRow, normaliseEmail, toUserDto } from '../users/service.js';
+import { linkOrigin } from '../visits/links.js';
 import { DUMMY_PASSWORD_HASH, hashPassword, verifyPassword } from './passwords.js';
 import { newSecret, SESSION_COOKIE, sha256Hex } from './secrets.js';
 
@@ -80,7 +81,7 @@ export async function authRoutes(app: App): Promise<void> {
       });
       setSessionCookie(reply, config, token);
       const organization = await getOrganization(db, user.orgId);
-      return { user: toUserDto({ ...user, lastLoginAt: now }), organization: toOrganizationDto(organization) };
+      return { user: toUserDto({ ...user, lastLoginAt: now }), organization: toOrganizationDto(organization), links: linkOrigin(config) };
     },
   );
 
@@ -117,12 +118,12 @@ export async function authRoutes(app: App): Promise<void> {
 
   app.get(
     '/auth/me',
-    { config: { apiKeys: false }, schema: { tags: ['auth'], summary: 'The signed-in user and organisation', response: { 200: Me, ...errors } } },
+    { config: { apiKeys: false }, schema: { tags: ['auth'], summary: 'The signed-in user and organisation, and where join links point (PUBLIC_URL)', response: { 200: Me, ...errors } } },
     async (request) => {
       const ctx = ctxOf(request);
       if (ctx.principal.kind !== 'user') throw new AppError('forbidden');
       const [user, organization] = await Promise.all([getUserRow(db, ctx.orgId, ctx.principal.userId), getOrganization(db, ctx.orgId)]);
-      return { user: toUserDto(user), organization: toOrganizationDto(organization) };
+      return { user: toUserDto(user), organization: toOrganizationDto(organization), links: linkOrigin(config) };
     },
   );
 

@@ -10,7 +10,7 @@ import { assertTimeZone } from '../http/validators.js';
 export const ORG_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
 export function toOrganizationDto(row: typeof organizations.$inferSelect): Organization {
-  return { id: row.id, slug: row.slug, name: row.name, timeZone: row.timeZone, createdAt: row.createdAt.toISOString() };
+  return { id: row.id, slug: row.slug, name: row.name, timeZone: row.timeZone, logoUrl: row.logoUrl, createdAt: row.createdAt.toISOString() };
 }
 
 export async function createOrganization(

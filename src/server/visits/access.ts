@@ -4,12 +4,12 @@
  * back, mutes and removes. Every step is checked here, on the server.
  */
 import { and, desc, eq, isNull } from 'drizzle-orm';
-import type { AcceptConsentBody, ConsentText, CreateConsentTextBody, JoinResult, VisitConsent, VisitToken } from '../../shared/api/visits.js';
+import type { AcceptConsentBody, ConsentText, CreateConsentTextBody, JoinResult, VisitConsent, VisitContext, VisitToken } from '../../shared/api/visits.js';
 import { audit } from '../audit/service.js';
 import { newSecret, PARTICIPANT_SESSION_PREFIX, sha256Hex } from '../auth/secrets.js';
 import type { Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
-import { consentTexts, participantSessions, patientConsents, visitConsents, visitLinks, visitParticipants, visits, type ConsentTextKind } from '../db/schema.js';
+import { consentTexts, organizations, participantSessions, patientConsents, visitConsents, visitLinks, visitParticipants, visits, type ConsentTextKind } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { issueToken, notifyRoom, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
 import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
@@ -140,7 +140,36 @@ export async function joinWithLink(deps: VisitDeps, token: string, client: Clien
     visit: { id: visit.id, status: visit.status, scheduledStart: visit.scheduledStart.toISOString(), joinOpensAt: opensAt.toISOString(), joinClosesAt: closesAt.toISOString() },
     participant: toParticipantDto(participant),
     consentsRequired: await requiredConsents(deps.db, visit.orgId, participant),
+    context: await contextOf(deps.db, visit),
   };
+}
+
+// ---- what the patient's pages show -----------------------------------------------------------------------
+
+/** The clinic (name, logo, time zone), the host's name and the visit's time: nothing about anyone else. */
+async function contextOf(db: Db, visit: VisitRow): Promise<VisitContext> {
+  const [[org], [host]] = await Promise.all([
+    db.select({ name: organizations.name, logoUrl: organizations.logoUrl, timeZone: organizations.timeZone }).from(organizations).where(eq(organizations.id, visit.orgId)).limit(1),
+    db
+      .select({ displayName: visitParticipants.displayName })
+      .from(visitParticipants)
+      .where(and(eq(visitParticipants.orgId, visit.orgId), eq(visitParticipants.visitId, visit.id), eq(visitParticipants.role, 'host')))
+      .limit(1),
+  ]);
+  if (!org) throw new AppError('not_found', 'The organisation does not exist.');
+  return {
+    clinic: { name: org.name, logoUrl: org.logoUrl, timeZone: org.timeZone },
+    clinicianName: host?.displayName ?? null,
+    scheduledStart: visit.scheduledStart.toISOString(),
+    endsAt: endsAt(visit).toISOString(),
+  };
+}
+
+/** The visit's context for its participant (their own visit only) or the organisation's staff. */
+export async function visitContext(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitContext> {
+  const p = ctx.principal;
+  if (p.kind === 'participant' && p.visitId !== visitId) throw new AppError('not_found', 'There is no such visit.');
+  return contextOf(deps.db, await visitRow(deps.db, ctx.orgId, visitId));
 }
 
 function participantCtx(orgId: string, visitId: string, participantId: string, client: ClientInfo): Ctx {

@@ -2,9 +2,12 @@
  * In-call chat, kept with the visit. A message is stored first, then the server hands it to everyone in the visit
  * through the rooms layer (a data message from the server), so what was said is exactly what the record holds.
  * Only the visit's host and its admitted participants write and read it (plus an admin or the organisation's
- * host app, reading the record); someone waiting sees nothing. Bodies never reach a log, the audit or the hub.
+ * host app, reading the record). The host may also send a private note to one waiting participant ("Running 5
+ * minutes late"): kept with the visit's messages (`to_participant_id`), delivered to that participant alone, and
+ * listed only for its sender, its recipient and the staff; someone waiting sees only the notes to them. Bodies
+ * never reach a log, the audit or the hub.
  */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { ChatMessage, ListMessagesQuery } from '../../shared/api/visits.js';
 import { audit } from '../audit/service.js';
 import type { Ctx } from '../context.js';
@@ -12,12 +15,19 @@ import type { Db } from '../db/index.js';
 import { visitMessages, visitParticipants } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { sendRoomData } from '../rooms/service.js';
-import { participantRows, roomNameOf, visitRow, type ParticipantRow, type VisitDeps, type VisitRow } from './service.js';
+import { assertCanHost, participantRows, roomNameOf, visitRow, type ParticipantRow, type VisitDeps, type VisitRow } from './service.js';
 import { isFinal } from './state.js';
 
 /** What a client receives on the media connection (the SDK's `dataReceived` with no participant). */
 export interface ChatPayload {
   type: 'chat';
+  visitId: string;
+  message: ChatMessage;
+}
+
+/** The host's note, delivered to the waiting participant alone over the same connection. */
+export interface NotePayload {
+  type: 'note';
   visitId: string;
   message: ChatMessage;
 }
@@ -37,7 +47,15 @@ async function memberOf(db: Db, ctx: Ctx, visit: VisitRow, people: ParticipantRo
 }
 
 function toDto(row: typeof visitMessages.$inferSelect, sender: Pick<ParticipantRow, 'role' | 'displayName'>): ChatMessage {
-  return { id: row.id, participantId: row.participantId, role: sender.role, displayName: sender.displayName, body: row.body, createdAt: row.createdAt.toISOString() };
+  return {
+    id: row.id,
+    participantId: row.participantId,
+    role: sender.role,
+    displayName: sender.displayName,
+    body: row.body,
+    toParticipantId: row.toParticipantId,
+    createdAt: row.createdAt.toISOString(),
+  };
 }
 
 export async function sendMessage(deps: VisitDeps, ctx: Ctx, visitId: string, body: string): Promise<ChatMessage> {
@@ -61,21 +79,74 @@ export async function sendMessage(deps: VisitDeps, ctx: Ctx, visitId: string, bo
   return message;
 }
 
-/** The transcript (oldest first), or what came after the message `after`. */
-export async function listMessages(deps: VisitDeps, ctx: Ctx, visitId: string, q: ListMessagesQuery): Promise<ChatMessage[]> {
-  const visit = await visitRow(deps.db, ctx.orgId, visitId);
-  await memberOf(deps.db, ctx, visit, await participantRows(deps.db, ctx.orgId, visitId));
-  return transcript(deps.db, ctx.orgId, visitId, q.limit, q.after);
+/**
+ * The host's note to one waiting participant: stored with the visit (private to them), audited, then delivered at
+ * once to that participant's connection. The host, an admin or the host app may send it; it is said in the host's
+ * name (the visit's host participant), and the audit names who sent it.
+ */
+export async function sendNote(deps: VisitDeps, ctx: Ctx, visitId: string, participantId: string, body: string): Promise<ChatMessage> {
+  const text = body.trim();
+  if (text === '') throw new AppError('validation_failed', undefined, [{ path: 'body/body', message: 'is empty' }]);
+  const { row, host } = await deps.db.transaction(async (tx) => {
+    const visit = await visitRow(tx, ctx.orgId, visitId);
+    assertCanHost(ctx, visit);
+    if (isFinal(visit.status)) throw new AppError('invalid_state', `The visit is ${visit.status.replace('_', ' ')}.`, { status: visit.status });
+    const people = await participantRows(tx, ctx.orgId, visitId);
+    const to = people.find((p) => p.id === participantId);
+    if (!to) throw new AppError('not_found', 'There is no such participant in this visit.');
+    if (to.role === 'host' || to.admission !== 'waiting') {
+      throw new AppError('invalid_state', `A note goes to someone in the waiting room; this participant is ${to.role === 'host' ? 'the host' : to.admission}.`, { admission: to.admission });
+    }
+    const sender = people.find((p) => p.role === 'host');
+    if (!sender) throw new AppError('invalid_state', 'The visit has no host.');
+    const [inserted] = await tx.insert(visitMessages).values({ orgId: ctx.orgId, visitId, participantId: sender.id, toParticipantId: to.id, body: text }).returning();
+    await audit(tx, ctx, 'visit.note_sent', { type: 'visit', id: visitId }, { messageId: inserted!.id, participantId: to.id, chars: text.length });
+    return { row: inserted!, host: sender };
+  });
+  const message = toDto(row, host);
+  const payload: NotePayload = { type: 'note', visitId, message };
+  await sendRoomData(deps.rooms, ctx, roomNameOf(visitId), JSON.stringify(payload), [participantId]);
+  await deps.hub.publish(ctx.orgId, 'visit.message_sent', { visitId, messageId: row.id, participantId: host.id });
+  return message;
 }
 
-export async function transcript(db: Db, orgId: string, visitId: string, limit: number, after?: string): Promise<ChatMessage[]> {
+/**
+ * The transcript (oldest first), or what came after the message `after`. A participant sees what was said to
+ * everyone and the notes to or from them; someone waiting only the host's notes to them; staff everything.
+ */
+export async function listMessages(deps: VisitDeps, ctx: Ctx, visitId: string, q: ListMessagesQuery): Promise<ChatMessage[]> {
+  const visit = await visitRow(deps.db, ctx.orgId, visitId);
+  const people = await participantRows(deps.db, ctx.orgId, visitId);
+  const p = ctx.principal;
+  if (p.kind === 'participant' && p.visitId === visitId) {
+    const me = people.find((x) => x.id === p.participantId);
+    if (me && me.role !== 'host' && me.admission === 'waiting') return transcript(deps.db, ctx.orgId, visitId, q.limit, q.after, { participantId: me.id, notesOnly: true });
+  }
+  const member = await memberOf(deps.db, ctx, visit, people);
+  const viewer = p.kind === 'participant' && member && member.role !== 'host' ? { participantId: member.id } : undefined;
+  return transcript(deps.db, ctx.orgId, visitId, q.limit, q.after, viewer);
+}
+
+/** Whose view of the transcript: private notes only when to or from them (`notesOnly`: nothing else). Absent: all. */
+export interface TranscriptViewer {
+  participantId: string;
+  notesOnly?: boolean;
+}
+
+function visibleTo(viewer: TranscriptViewer | undefined): SQL | undefined {
+  if (!viewer) return undefined;
+  if (viewer.notesOnly) return eq(visitMessages.toParticipantId, viewer.participantId);
+  return or(isNull(visitMessages.toParticipantId), eq(visitMessages.toParticipantId, viewer.participantId), eq(visitMessages.participantId, viewer.participantId));
+}
+
+export async function transcript(db: Db, orgId: string, visitId: string, limit: number, after?: string, viewer?: TranscriptViewer): Promise<ChatMessage[]> {
   let cursor;
   if (after) {
     const id = after.toLowerCase();
     const [from] = await db
       .select({ id: visitMessages.id })
       .from(visitMessages)
-      .where(and(eq(visitMessages.orgId, orgId), eq(visitMessages.visitId, visitId), eq(visitMessages.id, id)))
+      .where(and(eq(visitMessages.orgId, orgId), eq(visitMessages.visitId, visitId), eq(visitMessages.id, id), visibleTo(viewer)))
       .limit(1);
     if (!from) throw new AppError('validation_failed', undefined, [{ path: 'querystring/after', message: 'is not a message of this visit' }]);
     // Compared in the database: its timestamps have microseconds, a JavaScript Date only milliseconds.
@@ -85,7 +156,7 @@ export async function transcript(db: Db, orgId: string, visitId: string, limit: 
     .select({ message: visitMessages, role: visitParticipants.role, displayName: visitParticipants.displayName })
     .from(visitMessages)
     .innerJoin(visitParticipants, and(eq(visitParticipants.orgId, visitMessages.orgId), eq(visitParticipants.id, visitMessages.participantId)))
-    .where(and(eq(visitMessages.orgId, orgId), eq(visitMessages.visitId, visitId), cursor))
+    .where(and(eq(visitMessages.orgId, orgId), eq(visitMessages.visitId, visitId), cursor, visibleTo(viewer)))
     .orderBy(asc(visitMessages.createdAt), asc(visitMessages.id))
     .limit(limit);
   return rows.map((r) => toDto(r.message, r));

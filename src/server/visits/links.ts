@@ -48,3 +48,24 @@ export function createLinkSigner(secret: string | Buffer, kind: keyof typeof KIN
     },
   };
 }
+
+/** Whether a host name is this computer only (localhost, *.localhost, 127.0.0.0/8, ::1). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || /^127(?:\.\d{1,3}){3}$/.test(host) || host === '::1';
+}
+
+/**
+ * Where links point (PUBLIC_URL, never a request's Host) and what that means for a patient on another device:
+ * a loopback origin opens on this computer only; cameras and microphones need https (or a loopback origin).
+ */
+export function linkOrigin(config: { publicUrl: string; port: number }): { publicUrl: string; configured: boolean; loopback: boolean; secure: boolean } {
+  const url = new URL(config.publicUrl);
+  const loopback = isLoopbackHost(url.hostname);
+  return {
+    publicUrl: config.publicUrl,
+    configured: config.publicUrl !== `http://localhost:${config.port}`,
+    loopback,
+    secure: url.protocol === 'https:' || loopback,
+  };
+}

@@ -34,9 +34,11 @@ import {
   SurveyInfo,
   SurveyAnswerBody,
   SurveyAnswer,
+  NoteBody,
+  VisitContext,
 } from '../../shared/api/visits.js';
 import { answerSurvey, openSurvey } from './survey.js';
-import { listMessages, sendMessage } from './chat.js';
+import { listMessages, sendMessage, sendNote } from './chat.js';
 import { listVisitRecordings, openVisitRecording, recordingState, startVisitRecording, stopVisitRecording } from './recording.js';
 import { usage, visitSummary } from './summary.js';
 import { Recording } from '../../shared/api/rooms.js';
@@ -52,6 +54,7 @@ import {
   listConsentTexts,
   listVisitConsents,
   muteParticipant,
+  visitContext,
   visitToken,
   waitingRoom,
   type ClientInfo,
@@ -141,6 +144,15 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
   );
 
   app.get(
+    '/visits/:id/context',
+    {
+      config: { participants: true },
+      schema: { tags, summary: 'What the patient’s pages show: the clinic (name, logo, time zone), the clinician and the visit’s time', params: IdParams, response: { 200: VisitContext, ...authErrors } },
+    },
+    async (request) => visitContext(deps, ctxOf(request), request.params.id),
+  );
+
+  app.get(
     '/visits/:id/consents',
     { config: { participants: true }, schema: { tags, summary: 'Consent acceptances in the visit (a participant: their own)', params: IdParams, response: { 200: Type.Array(VisitConsent), ...authErrors } } },
     async (request) => listVisitConsents(deps, ctxOf(request), request.params.id),
@@ -201,6 +213,20 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
     '/visits/:id/participants/:pid/deny',
     { config: { roles: STAFF }, schema: { tags, summary: 'Deny a waiting participant, with a message for them', params: ParticipantActionParams, body: Type.Optional(DenyBody), response: { 200: VisitParticipant, ...authErrors } } },
     async (request) => controlParticipant(deps, ctxOf(request), request.params.id, request.params.pid, 'deny', request.body?.message),
+  );
+  app.post(
+    '/visits/:id/participants/:pid/note',
+    {
+      config: { roles: STAFF, rateLimit: { max: app.deps.config.rateLimits.chatPerMinute, timeWindow: '1 minute', keyGenerator: (request) => callerKey(request.principal, request.ip) } },
+      schema: {
+        tags,
+        summary: 'Send a short private note to a waiting participant (“Running 5 minutes late”): kept with the visit’s messages, delivered to them at once',
+        params: ParticipantActionParams,
+        body: NoteBody,
+        response: { 201: ChatMessage, ...authErrors, 429: ErrorResponse },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await sendNote(deps, ctxOf(request), request.params.id, request.params.pid, request.body.body)),
   );
   app.post(
     '/visits/:id/participants/:pid/mute',

@@ -6,6 +6,7 @@ import Type from 'typebox';
 import { ErrorResponse } from '../../shared/api/common.js';
 import type { App } from '../app.js';
 import { AppError } from '../http/errors.js';
+import { FAVICON_SVG, faviconIco } from './favicon.js';
 
 /** The web app (src/web, built by Vite into dist/web): its page for every client route, its hashed assets. */
 const WEB_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
@@ -45,6 +46,12 @@ export async function webRoutes(app: App): Promise<void> {
   if (page) {
     // Hashed file names: cached for good. Only the built assets folder is served, nothing else of dist/.
     await app.register(fastifyStatic, { root: path.join(WEB_DIR, 'assets'), prefix: '/assets/', immutable: true, maxAge: '365d', index: false, list: false, wildcard: true });
+  }
+
+  // The icon (index.html links the SVG; /favicon.ico is what browsers and tools ask for by default).
+  const icons = { '/favicon.svg': { type: 'image/svg+xml', body: Buffer.from(FAVICON_SVG) }, '/favicon.ico': { type: 'image/x-icon', body: faviconIco() } } as const;
+  for (const [route, icon] of Object.entries(icons)) {
+    app.get(route, { schema: { hide: true } }, async (_request, reply) => reply.type(icon.type).header('cache-control', 'public, max-age=86400').send(icon.body));
   }
 
   const files = { 'openvisit.js': 'text/javascript; charset=utf-8', 'openvisit.js.map': 'application/json; charset=utf-8' } as const;

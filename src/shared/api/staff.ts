@@ -11,6 +11,8 @@ export const Organization = Type.Object({
   slug: Type.String(),
   name: Type.String(),
   timeZone: Type.String(),
+  /** The clinic's logo, shown to patients on their join pages: an https URL or a data: URL of an image; null: none. */
+  logoUrl: Type.Union([Type.String(), Type.Null()]),
   createdAt: IsoDateTime,
 });
 export type Organization = Type.Static<typeof Organization>;
@@ -29,7 +31,19 @@ export const User = Type.Object({
 export type User = Type.Static<typeof User>;
 
 export const LoginBody = Type.Object({ email: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false });
-export const Me = Type.Object({ user: User, organization: Organization });
+/** Where join links point, for the console to warn when patients on another device could not open them. */
+export const LinkOrigin = Type.Object({
+  /** PUBLIC_URL (or its default, http://localhost:PORT): every join, survey and intake link starts with it. */
+  publicUrl: Type.String(),
+  /** Whether PUBLIC_URL is set (false: the default above). */
+  configured: Type.Boolean(),
+  /** The links name this computer only (localhost, 127.0.0.0/8, ::1): no other device can open them. */
+  loopback: Type.Boolean(),
+  /** https, or a loopback http origin: browsers allow cameras and microphones only on a secure origin. */
+  secure: Type.Boolean(),
+});
+export type LinkOrigin = Type.Static<typeof LinkOrigin>;
+export const Me = Type.Object({ user: User, organization: Organization, links: LinkOrigin });
 
 export const Session = Type.Object({
   id: Uuid,
@@ -65,7 +79,15 @@ export const ApiKey = Type.Object({
 export const CreateApiKeyBody = Type.Object({ name: Text({ maxLength: 100 }) }, { additionalProperties: false });
 export const CreatedApiKey = Type.Object({ apiKey: ApiKey, key: Type.String({ description: 'Shown once; store it now.' }) });
 
+/** The longest logo value accepted: a data: URL of an image up to LOGO_MAX_BYTES, base64-encoded, and its prefix. */
+export const LOGO_MAX_BYTES = 100 * 1024;
+export const LOGO_MAX_CHARS = Math.ceil(LOGO_MAX_BYTES / 3) * 4 + 64;
 export const UpdateOrganizationBody = Type.Object(
-  { name: Type.Optional(Text({ maxLength: 200 })), timeZone: Type.Optional(Text({ maxLength: 64 })) },
+  {
+    name: Type.Optional(Text({ maxLength: 200 })),
+    timeZone: Type.Optional(Text({ maxLength: 64 })),
+    /** An https URL (up to 2048 characters) or a base64 data: URL of a PNG, JPEG, SVG or WebP image up to 100 KB; null removes it. */
+    logoUrl: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: LOGO_MAX_CHARS }), Type.Null()])),
+  },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -144,6 +144,19 @@ export const CreateConsentTextBody = Type.Object(
 );
 export type CreateConsentTextBody = Type.Static<typeof CreateConsentTextBody>;
 
+/**
+ * What the patient's pages show about whose visit this is: the clinic (name, logo, time zone), the clinician and
+ * the visit's time. Nothing about anyone else in the visit.
+ */
+export const VisitContext = Type.Object({
+  clinic: Type.Object({ name: Type.String(), logoUrl: Nullable(Type.String()), timeZone: Type.String() }),
+  /** The host clinician's name as the visit shows it. */
+  clinicianName: Nullable(Type.String()),
+  scheduledStart: IsoDateTime,
+  endsAt: IsoDateTime,
+});
+export type VisitContext = Type.Static<typeof VisitContext>;
+
 /** What joining answers: the participant's session credential and where they stand. */
 export const JoinResult = Type.Object({
   /** Send as `Authorization: Bearer <session>` (or use the cookie set with it). */
@@ -153,6 +166,7 @@ export const JoinResult = Type.Object({
   participant: VisitParticipant,
   /** Consents this participant must accept before the waiting room (the current texts). */
   consentsRequired: Type.Array(ConsentText),
+  context: VisitContext,
 });
 export type JoinResult = Type.Static<typeof JoinResult>;
 
@@ -217,12 +231,17 @@ export const ChatMessage = Type.Object({
   role: VisitRole,
   displayName: Type.String(),
   body: Type.String(),
+  /** A private note to one participant (the host's note to someone waiting); null: said to everyone in the call. */
+  toParticipantId: Nullable(Uuid),
   createdAt: IsoDateTime,
 });
 export type ChatMessage = Type.Static<typeof ChatMessage>;
 
 export const SendMessageBody = Type.Object({ body: Text({ maxLength: 4000 }) }, { additionalProperties: false });
 export type SendMessageBody = Type.Static<typeof SendMessageBody>;
+/** The host's short note to a waiting participant ("Running 5 minutes late"). */
+export const NoteBody = Type.Object({ body: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false });
+export type NoteBody = Type.Static<typeof NoteBody>;
 
 export const ListMessagesQuery = Type.Object(
   {

@@ -112,6 +112,7 @@ export function Call(props: CallProps) {
       const message = chatMessageOf(data, visitId);
       if (message) return chat.receive(message);
       if (isRecord(data) && data.type === 'survey' && typeof data.url === 'string') surveyUrl.current = data.url;
+      else props.onServerData?.(data);
     },
     onNotice(notice) {
       if (notice.code === 'recording_started') setNoticeRecording({ on: true, at: Date.now() });
@@ -576,7 +577,11 @@ export function Call(props: CallProps) {
               </div>
             </div>
           ) : null}
-          {waiting ? <WaitingCard clinician={hostName(people)} since={self?.arrivedAt ? Date.parse(self.arrivedAt) : mountedAt} clock={clock} /> : null}
+          {waiting ? (
+            <WaitingCard clinician={hostName(people)} since={self?.arrivedAt ? Date.parse(self.arrivedAt) : mountedAt} clock={clock}>
+              {props.waitingInfo}
+            </WaitingCard>
+          ) : null}
           {admitted && inCall.length === 0 ? (
             <div className="ov-call__center ov-card">
               <h2>Nobody else is here yet</h2>
@@ -844,7 +849,7 @@ function VideoTile({ tile, speaking }: { tile: Tile; speaking: boolean }) {
   );
 }
 
-function WaitingCard({ clinician, since, clock }: { clinician: string | null; since: number; clock: ServerClock }) {
+function WaitingCard({ clinician, since, clock, children }: { clinician: string | null; since: number; clock: ServerClock; children?: ReactNode }) {
   // Read on every render (the server's time, as well as it is known by then), and again every 15 s.
   const [, tick] = useState(0);
   useEffect(() => {
@@ -854,6 +859,7 @@ function WaitingCard({ clinician, since, clock }: { clinician: string | null; si
   const minutes = Math.max(0, Math.floor((clock.now() - since) / 60_000));
   return (
     <div className="ov-call__center ov-card ov-waiting">
+      {children}
       <h2>Waiting for the clinician to let you in</h2>
       <p>{clinician ? `${clinician} has been notified that you are here.` : 'Your clinician has been notified that you are here.'}</p>
       <p className="muted">

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { VisitToken } from '../../shared/api/visits.js';
 
 /**
@@ -47,6 +48,10 @@ export interface CallProps {
   timeZone?: string;
   /** When the visit is scheduled to end (the session timer counts against it). */
   endsAt?: string;
+  /** Participant: what the page adds to the waiting room's card (the clinic, clinician and time; the host's notes). */
+  waitingInfo?: ReactNode;
+  /** What the server sends on the media connection that the call itself does not handle (e.g. `{ type: 'note' }`). */
+  onServerData?: (data: unknown) => void;
   /** Host only: the extra controls (participant list actions, recording, end for everyone). */
   hostControls?: HostControls;
   /**

@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import type { Invite } from '../../shared/api/visits.js';
 import { staffApi } from './auth.js';
 import { errorText, formatDateTime } from './format.js';
+import { LinkNotice } from './LinkNotice.js';
 import { CopyLink, ErrorNotice, FormActions } from './ui.js';
 
 export interface InvitablePatient {
@@ -55,6 +56,7 @@ export function InvitePanel({ visitId, patients, onClose, timeZone }: Props) {
   return (
     <section className="invite-panel stack" aria-labelledby={ids.heading}>
       <h3 id={ids.heading}>Invite to this visit</h3>
+      <LinkNotice where="invite" />
       {invite ? (
         <>
           <InviteLink invite={invite} {...(timeZone ? { timeZone } : {})} />

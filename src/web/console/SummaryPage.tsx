@@ -178,6 +178,7 @@ export function SummaryPage() {
             {summary.chat.map((m) => (
               <li key={m.id}>
                 <span className="muted transcript-time">{t(m.createdAt)}</span> <strong>{m.displayName}</strong>
+                {m.toParticipantId ? <span className="muted"> to {nameOf(m.toParticipantId)} only (a note in the waiting room)</span> : null}
                 <p className="transcript-body">{m.body}</p>
               </li>
             ))}

@@ -13,6 +13,7 @@ import { AppointmentPanel, InstantVisitPanel } from './NewVisitPanels.js';
 import { fullName } from './PatientPicker.js';
 import { ErrorNotice, RetryNotice } from './ui.js';
 import { WaitingRoomPanel, type WaitingVisit } from './WaitingRoomPanel.js';
+import { LinkNotice } from './LinkNotice.js';
 
 const KIND_LABEL: Record<string, string> = { group: 'Group', checkin: 'Check-in' };
 const FINAL = new Set(['ended', 'cancelled', 'no_show']);
@@ -176,6 +177,7 @@ export function TodayPage() {
         </div>
       </div>
 
+      <LinkNotice where="page" />
       {panel === 'instant' ? <InstantVisitPanel onClose={() => setPanel(null)} onCreated={(v) => void navigate(`/visits/${v.id}`)} /> : null}
       {panel === 'appointment' ? (
         <AppointmentPanel

@@ -1,5 +1,5 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
-import type { Visit, VisitParticipant } from '../../shared/api/visits.js';
+import type { ChatMessage, Visit, VisitParticipant } from '../../shared/api/visits.js';
 import { staffApi } from './auth.js';
 import { errorText, formatWaited, ROLE_LABEL } from './format.js';
 import { useNow } from './hooks.js';
@@ -26,9 +26,13 @@ interface Props {
   id?: string;
 }
 
+/** One-click notes to someone waiting (any other text can be written). */
+export const NOTE_PRESETS = ['Running 5 minutes late', 'Running 10 minutes late', 'I will be with you shortly'] as const;
+
 /**
  * The waiting room of one or more visits: who is waiting (live), how long, and the host's answers: admit, admit
- * all, deny with a message. The people come from the console-wide store (waiting.tsx), which also chimes and
+ * all, deny with a message, and a short note to the person waiting (a preset or free text: kept with the visit,
+ * shown to them at once). The people come from the console-wide store (waiting.tsx), which also chimes and
  * keeps the count in the tab title.
  */
 export function WaitingRoomPanel({ visits, grouped = false, beforeAdmit, onAdmitted, onCountChange, id }: Props) {
@@ -146,14 +150,23 @@ function WaitingPerson({
   const [error, setError] = useState('');
   const [denying, setDenying] = useState(false);
   const [message, setMessage] = useState('');
+  const [noting, setNoting] = useState(false);
+  const [note, setNote] = useState('');
+  const [sent, setSent] = useState<ChatMessage | null>(null);
   const nameId = useId();
   const messageId = useId();
+  const noteId = useId();
   const messageRef = useRef<HTMLTextAreaElement>(null);
   const denyRef = useRef<HTMLButtonElement>(null);
+  const noteRef = useRef<HTMLButtonElement>(null);
+  const firstPresetRef = useRef<HTMLButtonElement>(null);
 
   useEffect(() => {
     if (denying) messageRef.current?.focus();
   }, [denying]);
+  useEffect(() => {
+    if (noting) firstPresetRef.current?.focus();
+  }, [noting]);
 
   const run = async (work: () => Promise<void>) => {
     setBusy(true);
@@ -184,6 +197,14 @@ function WaitingPerson({
       await refresh();
     });
   };
+
+  const sendNote = (text: string) =>
+    run(async () => {
+      setSent(await staffApi<ChatMessage>('POST', `/visits/${visit.id}/participants/${person.id}/note`, { body: text }));
+      setNote('');
+      setNoting(false);
+      setTimeout(() => noteRef.current?.focus(), 0);
+    });
 
   const disabled = busy || groupBusy;
   return (
@@ -233,8 +254,64 @@ function WaitingPerson({
           <button type="button" ref={denyRef} onClick={() => setDenying(true)} disabled={disabled} aria-describedby={nameId}>
             Deny
           </button>
+          <button
+            type="button"
+            ref={noteRef}
+            onClick={() => setNoting((open) => !open)}
+            disabled={disabled}
+            aria-expanded={noting}
+            aria-label={`Send a note to ${person.displayName}`}
+          >
+            Send a note
+          </button>
         </div>
       )}
+      {noting ? (
+        <div className="note-form stack">
+          <p className="note-form__title" id={`${noteId}-title`}>
+            Note to {person.displayName}
+          </p>
+          <div className="row note-presets" role="group" aria-labelledby={`${noteId}-title`}>
+            {NOTE_PRESETS.map((preset, i) => (
+              <button key={preset} type="button" ref={i === 0 ? firstPresetRef : undefined} disabled={disabled} onClick={() => void sendNote(preset)}>
+                {preset}
+              </button>
+            ))}
+          </div>
+          <form
+            className="row note-custom"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (note.trim()) void sendNote(note.trim());
+            }}
+          >
+            <label htmlFor={noteId} className="visually-hidden">
+              Your own note to {person.displayName}
+            </label>
+            <input id={noteId} value={note} maxLength={500} placeholder="Or write a short note…" autoComplete="off" onChange={(e) => setNote(e.target.value)} />
+            <button type="submit" className="primary" disabled={disabled || !note.trim()}>
+              Send note
+            </button>
+            <button
+              type="button"
+              disabled={busy}
+              onClick={() => {
+                setNoting(false);
+                setTimeout(() => noteRef.current?.focus(), 0);
+              }}
+            >
+              Cancel
+            </button>
+          </form>
+        </div>
+      ) : null}
+      <p className="muted note-sent" role="status">
+        {sent ? (
+          <>
+            Note sent: <q>{sent.body}</q>
+          </>
+        ) : null}
+      </p>
       <ErrorNotice error={error} />
     </li>
   );

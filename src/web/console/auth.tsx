@@ -1,11 +1,13 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import type { Organization, User } from '../../shared/api/staff.js';
+import type { LinkOrigin, Organization, User } from '../../shared/api/staff.js';
 import { api, ApiError } from '../api.js';
 import { ErrorNotice } from './ui.js';
 
 export interface Me {
   user: User;
   organization: Organization;
+  /** Where join links point (PUBLIC_URL): LinkNotice warns when patients on another device could not use them. */
+  links: LinkOrigin;
 }
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';

@@ -1,12 +1,15 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 
 /**
  * Before the call: the camera preview, a microphone level meter, a test sound for the speakers, a connection check,
  * and pickers for the camera and microphone. Clear help when permission is denied or the browser cannot do video
- * calls. Hands the captured tracks on, so the call publishes them without asking again.
+ * calls. Hands the captured tracks on, so the call publishes them without asking again. "Continue" sits in an action
+ * bar that stays at the bottom of the screen (a phone shows the preview and pickers above it, scrolling).
  */
 export interface DeviceCheckProps {
   onReady: (tracks: MediaStreamTrack[]) => void;
+  /** Shown under the title (whose visit this is). */
+  intro?: ReactNode;
 }
 
 type Problem = { kind: 'unsupported' | 'denied' | 'missing' | 'busy' | 'other'; message: string };
@@ -29,7 +32,7 @@ function problemOf(err: unknown): Problem {
   return { kind: 'other', message: `Your camera and microphone could not be started (${name || 'unknown error'}).` };
 }
 
-export function DeviceCheck({ onReady }: DeviceCheckProps) {
+export function DeviceCheck({ onReady, intro }: DeviceCheckProps) {
   const video = useRef<HTMLVideoElement>(null);
   const [stream, setStream] = useState<MediaStream | null>(null);
   const [problem, setProblem] = useState<Problem | null>(browserSupported() ? null : { kind: 'unsupported', message: 'This browser cannot make video calls. Use a recent Chrome, Edge, Firefox or Safari.' });
@@ -128,6 +131,7 @@ export function DeviceCheck({ onReady }: DeviceCheckProps) {
   return (
     <section className="card stack device-check" aria-labelledby="device-check-title">
       <h1 id="device-check-title">Check your camera and microphone</h1>
+      {intro}
       {problem && (
         <div className="notice error" role="alert">
           <p>{problem.message}</p>
@@ -176,20 +180,22 @@ export function DeviceCheck({ onReady }: DeviceCheckProps) {
         </button>
         <span className="muted">You should hear a short tone.</span>
       </div>
-      <p role="status">
-        Connection: {connection === 'checking' ? 'checking…' : connection === 'ok' ? 'good' : 'the server could not be reached; check your internet connection.'}
-      </p>
-      <button
-        type="button"
-        className="primary"
-        disabled={!ready}
-        onClick={() => {
-          handedOver.current = true;
-          onReady(stream!.getTracks());
-        }}
-      >
-        Continue
-      </button>
+      <div className="join-actions join-actions--row">
+        <p role="status" className="join-actions__status">
+          Connection: {connection === 'checking' ? 'checking…' : connection === 'ok' ? 'good' : 'the server could not be reached; check your internet connection.'}
+        </p>
+        <button
+          type="button"
+          className="primary"
+          disabled={!ready}
+          onClick={() => {
+            handedOver.current = true;
+            onReady(stream!.getTracks());
+          }}
+        >
+          Continue
+        </button>
+      </div>
     </section>
   );
 }

@@ -1,16 +1,18 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { useNavigate } from 'react-router';
-import type { ConsentText, JoinResult, Visit, VisitToken } from '../../shared/api/visits.js';
-import { ApiError, asParticipant, participantSession, type ParticipantSession } from '../api.js';
+import type { ChatMessage, ConsentText, JoinResult, Visit, VisitContext, VisitToken } from '../../shared/api/visits.js';
+import { api, ApiError, asParticipant, participantSession, type ParticipantSession } from '../api.js';
 import { Call } from '../call/Call.js';
 import type { CallEnd } from '../call/types.js';
 import { DeviceCheck } from './DeviceCheck.js';
+import { ClinicHeader, noteOf, VisitWhen, WaitingNotes } from './VisitContext.js';
 import './join.css';
 
 /**
  * The patient's (or guest's) way in, no account and no install: the join link → device check → consent →
  * the waiting room and the call (one connection: the server routes them to nobody until the host admits them)
- * → the post-visit survey.
+ * → the post-visit survey. Each page before the call says whose visit it is (the clinic, the clinician, the time);
+ * the waiting room also shows the clinician's notes ("Running 5 minutes late") as they arrive.
  */
 type Step =
   | { at: 'joining' }
@@ -48,7 +50,36 @@ function linkProblem(err: unknown): { title: string; message: string } {
 
 export function JoinFlow() {
   const [step, setStep] = useState<Step>({ at: 'joining' });
+  const [context, setContext] = useState<VisitContext | null>(null);
+  const [notes, setNotes] = useState<ChatMessage[]>([]);
   const navigate = useNavigate();
+  const session = step.at === 'devices' || step.at === 'consent' || step.at === 'call' ? step.session : null;
+  const inCall = step.at === 'call';
+
+  // The clinician's notes to this patient while waiting: those sent before this page got here, then each as the
+  // server delivers it (onServerData below).
+  const addNotes = useCallback((more: ChatMessage[]) => {
+    setNotes((list) => {
+      const known = new Set(list.map((n) => n.id));
+      const next = [...list, ...more.filter((n) => !known.has(n.id))];
+      return next.length === list.length ? list : next.sort((x, y) => x.createdAt.localeCompare(y.createdAt));
+    });
+  }, []);
+  useEffect(() => {
+    if (!inCall || !session) return;
+    const controller = new AbortController();
+    api<{ data: ChatMessage[] }>('GET', `/visits/${session.visitId}/messages?limit=200`, undefined, { asParticipant: true, signal: controller.signal })
+      .then((page) => addNotes(page.data.filter((m) => m.toParticipantId === session.participantId)))
+      .catch(() => undefined);
+    return () => controller.abort();
+  }, [inCall, session?.visitId, session?.participantId, addNotes]);
+  const onServerData = useCallback(
+    (data: unknown) => {
+      const note = session ? noteOf(data, session.visitId) : null;
+      if (note && note.toParticipantId === session?.participantId) addNotes([note]);
+    },
+    [session?.visitId, session?.participantId, addNotes],
+  );
 
   useEffect(() => {
     const token = decodeURIComponent(window.location.hash.slice(1));
@@ -58,10 +89,11 @@ export function JoinFlow() {
     if (!token) {
       if (resume) {
         // A reload: the session is this tab's; ask again for the consent if it was not given yet.
-        asParticipant<Visit>('GET', `/visits/${resume.visitId}`)
-          .then(async (visit) => {
+        Promise.all([asParticipant<Visit>('GET', `/visits/${resume.visitId}`), asParticipant<VisitContext>('GET', `/visits/${resume.visitId}/context`)])
+          .then(async ([visit, visitContext]) => {
             const me = visit.participants.find((p) => p.id === resume.participantId);
             const texts = me?.telehealthConsentAt ? [] : (await asParticipant<ConsentText[]>('GET', '/consent-texts')).filter((c) => c.kind === 'telehealth');
+            setContext(visitContext);
             setStep({ at: 'devices', session: resume, consents: texts });
           })
           .catch((err: unknown) => {
@@ -77,6 +109,7 @@ export function JoinFlow() {
       .then((joined) => {
         const session = { session: joined.session, visitId: joined.visit.id, participantId: joined.participant.id };
         participantSession.set(session);
+        setContext(joined.context);
         setStep({ at: 'devices', session, consents: joined.consentsRequired });
       })
       .catch((err: unknown) => setStep({ at: 'problem', ...linkProblem(err) }));
@@ -88,10 +121,8 @@ export function JoinFlow() {
   );
 
   return (
-    <main className="join">
-      <header className="join-header">
-        <span className="brand">OpenVisit</span>
-      </header>
+    <main className={step.at === 'call' ? 'join join--call' : 'join'}>
+      <ClinicHeader context={context} />
       {step.at === 'joining' && <p role="status">Opening your visit…</p>}
       {step.at === 'problem' && (
         <section className="card stack" role="alert">
@@ -101,18 +132,28 @@ export function JoinFlow() {
       )}
       {step.at === 'devices' && (
         <DeviceCheck
+          intro={<VisitWhen context={context} />}
           onReady={(tracks) =>
             setStep(step.consents.length > 0 ? { at: 'consent', session: step.session, consents: step.consents, tracks } : { at: 'call', session: step.session, tracks })
           }
         />
       )}
-      {step.at === 'consent' && <ConsentForm step={step} onAccepted={() => setStep({ at: 'call', session: step.session, tracks: step.tracks })} />}
+      {step.at === 'consent' && (
+        <ConsentForm step={step} intro={<VisitWhen context={context} />} onAccepted={() => setStep({ at: 'call', session: step.session, tracks: step.tracks })} />
+      )}
       {step.at === 'call' && (
         <Call
           visitId={step.session.visitId}
           as="participant"
           getToken={getToken}
           tracks={step.tracks}
+          waitingInfo={
+            <>
+              <VisitWhen context={context} />
+              <WaitingNotes notes={notes} timeZone={context?.clinic.timeZone ?? null} />
+            </>
+          }
+          onServerData={onServerData}
           onLeft={(end) => {
             step.tracks.forEach((t) => t.stop());
             participantSession.clear();
@@ -129,7 +170,7 @@ export function JoinFlow() {
   );
 }
 
-function ConsentForm({ step, onAccepted }: { step: Extract<Step, { at: 'consent' }>; onAccepted: () => void }) {
+function ConsentForm({ step, intro, onAccepted }: { step: Extract<Step, { at: 'consent' }>; intro: ReactNode; onAccepted: () => void }) {
   const [agreed, setAgreed] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -147,25 +188,29 @@ function ConsentForm({ step, onAccepted }: { step: Extract<Step, { at: 'consent'
     }
   };
   return (
-    <section className="card stack" aria-labelledby="consent-title">
+    <section className="card stack consent" aria-labelledby="consent-title">
       <h1 id="consent-title">Consent to a video visit</h1>
+      {intro}
       <div className="consent-text" tabIndex={0} aria-label="Consent text">
         {consent.body.split(/\n{2,}/).map((para, i) => (
           <p key={i}>{para}</p>
         ))}
       </div>
       <p className="muted">Version {consent.version}</p>
-      <label className="checkbox">
-        <input type="checkbox" checked={agreed} onChange={(e) => setAgreed(e.target.checked)} /> I have read this and I agree
-      </label>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
-      <button type="button" className="primary" disabled={!agreed || busy} onClick={() => void accept()}>
-        Accept and continue
-      </button>
+      {/* The answer stays in view while the text scrolls (a phone shows only part of it). */}
+      <div className="join-actions stack">
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+        <label className="checkbox">
+          <input type="checkbox" checked={agreed} onChange={(e) => setAgreed(e.target.checked)} /> I have read this and I agree
+        </label>
+        <button type="button" className="primary" disabled={!agreed || busy} onClick={() => void accept()}>
+          Accept and continue
+        </button>
+      </div>
     </section>
   );
 }

@@ -1,0 +1,91 @@
+import type { ChatMessage, VisitContext } from '../../shared/api/visits.js';
+
+/**
+ * Whose visit this is, on every page before the call: the clinic's logo and name (the page header), the clinician
+ * and the visit's time in the clinic's time zone, with its abbreviation ("Monday, December 7, 10:30 AM EST").
+ */
+export function formatVisitTime(iso: string, timeZone: string): string {
+  const options: Intl.DateTimeFormatOptions = { weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
+  try {
+    return new Intl.DateTimeFormat(undefined, { ...options, timeZone }).format(new Date(iso));
+  } catch {
+    // A zone this browser does not know: the time where the patient is (still with its abbreviation).
+    return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
+  }
+}
+
+export function ClinicHeader({ context }: { context: VisitContext | null }) {
+  return (
+    <header className="join-header">
+      {context ? (
+        <span className="clinic">
+          {context.clinic.logoUrl ? <img className="clinic-logo" src={context.clinic.logoUrl} alt="" referrerPolicy="no-referrer" /> : null}
+          <span className="clinic-name">{context.clinic.name}</span>
+        </span>
+      ) : (
+        <span className="brand">OpenVisit</span>
+      )}
+    </header>
+  );
+}
+
+/** "Video visit with Dr X · Monday, December 7, 10:30 AM EST". */
+export function VisitWhen({ context }: { context: VisitContext | null }) {
+  if (!context) return null;
+  return (
+    <p className="visit-when">
+      {context.clinicianName ? (
+        <>
+          Video visit with <strong className="visit-clinician">{context.clinicianName}</strong>
+          <span aria-hidden="true"> · </span>
+          <span className="visually-hidden">, </span>
+        </>
+      ) : (
+        'Video visit · '
+      )}
+      <time className="visit-time" dateTime={context.scheduledStart}>
+        {formatVisitTime(context.scheduledStart, context.clinic.timeZone)}
+      </time>
+    </p>
+  );
+}
+
+/**
+ * The clinician's notes to a waiting patient, newest first, prominent. The live region is there before any note
+ * arrives, so screen readers announce each one as it comes.
+ */
+export function WaitingNotes({ notes, timeZone }: { notes: ChatMessage[]; timeZone: string | null }) {
+  const shown = [...notes].reverse().slice(0, 3);
+  return (
+    <div className="waiting-notes" aria-live="polite" aria-relevant="additions text">
+      {shown.map((note) => (
+        <div key={note.id} className="waiting-note" role="note">
+          <p className="waiting-note__from">
+            Message from {note.displayName}
+            <span className="waiting-note__time"> · {formatNoteTime(note.createdAt, timeZone)}</span>
+          </p>
+          <p className="waiting-note__body">{note.body}</p>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function formatNoteTime(iso: string, timeZone: string | null): string {
+  const options: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
+  try {
+    return new Intl.DateTimeFormat(undefined, { ...options, ...(timeZone ? { timeZone } : {}) }).format(new Date(iso));
+  } catch {
+    return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
+  }
+}
+
+/** A note the server delivered on the media connection (`{ type: 'note', visitId, message }`), or null. */
+export function noteOf(data: unknown, visitId: string): ChatMessage | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const d = data as { type?: unknown; visitId?: unknown; message?: unknown };
+  if (d.type !== 'note' || d.visitId !== visitId || typeof d.message !== 'object' || d.message === null) return null;
+  const m = d.message as Partial<ChatMessage>;
+  if (typeof m.id !== 'string' || typeof m.body !== 'string' || typeof m.createdAt !== 'string' || typeof m.displayName !== 'string') return null;
+  return m as ChatMessage;
+}
