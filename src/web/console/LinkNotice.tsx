@@ -23,7 +23,7 @@ export function LinkNotice({ where }: { where: 'invite' | 'page' }) {
   );
   if (links.loopback && elsewhere) {
     return (
-      <div className="notice warn link-notice" role="note" aria-label="Join links">
+      <div className="notice warn link-notice" role="note" aria-label="Where your links work">
         <p>
           <strong>Join links will only work on this computer.</strong> They point to <code>{links.publicUrl}</code>
           {links.configured ? '' : ' (PUBLIC_URL is not set)'}, but you opened the console at <code>{here}</code>: a patient on another device
@@ -42,7 +42,7 @@ export function LinkNotice({ where }: { where: 'invite' | 'page' }) {
   }
   if (!links.secure) {
     return (
-      <div className="notice warn link-notice" role="note" aria-label="Join links">
+      <div className="notice warn link-notice" role="note" aria-label="Where your links work">
         <p>
           <strong>Patients will not be able to use their camera.</strong> Join links point to <code>{links.publicUrl}</code>, which is not https:
           browsers allow cameras and microphones only on https (or localhost).
