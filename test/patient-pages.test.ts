@@ -11,7 +11,7 @@ import { and, eq } from 'drizzle-orm';
 import { auditEvents, visitMessages } from '../src/server/db/schema.js';
 import { checkLogoUrl } from '../src/server/orgs/logo.js';
 import { faviconIco, faviconPng } from '../src/server/web/favicon.js';
-import { isLoopbackHost, linkOrigin } from '../src/server/visits/links.js';
+import { createLinkSigner, isLoopbackHost, linkOrigin } from '../src/server/visits/links.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
 import { addStaff, caller, createTestOrg, detailPaths, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
@@ -179,6 +179,18 @@ for (const kind of DB_KINDS) {
       expectStatus(await who.get(`/api/v1/visits/${other.id}/context`), 404, 'not_found');
       expectStatus(await b.clinician.get(`/api/v1/visits/${visit.id}/context`), 404, 'not_found');
       expectStatus(await org.anonymous.get(`/api/v1/visits/${visit.id}/context`), 401, 'unauthenticated');
+    });
+
+    test('the post-visit survey names the clinic (name and logo) too', async () => {
+      const org = await createTestOrg(t.app);
+      await org.admin.patch('/api/v1/organization', { name: 'Hillside Practice', logoUrl: 'https://cdn.example.org/hillside.png' });
+      const w = await waitingPatient(org, 'Survey');
+      assert.equal((await org.clinician.post(`/api/v1/visits/${w.visitId}/end`)).statusCode, 200);
+      const token = createLinkSigner(ENV.LINK_SIGNING_SECRET, 'survey').sign(w.participantId);
+      const info = await org.anonymous.post('/api/v1/survey', { token });
+      assert.equal(info.statusCode, 200, info.body);
+      assert.deepEqual(info.json().clinic, { name: 'Hillside Practice', logoUrl: 'https://cdn.example.org/hillside.png' });
+      assert.equal(info.json().clinicianName, org.clinician.user.name);
     });
 
     test('a note to a waiting patient: stored privately, audited, delivered at once to them alone', async () => {

@@ -9,7 +9,7 @@ import type { SurveyAnswer, SurveyAnswerBody, SurveyInfo } from '../../shared/ap
 import { audit } from '../audit/service.js';
 import type { Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
-import { users, visitParticipants, visits, visitSurveys } from '../db/schema.js';
+import { organizations, users, visitParticipants, visits, visitSurveys } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { ClientInfo } from './access.js';
 import { surveyUrlOf, type VisitDeps, type VisitRow } from './service.js';
@@ -26,9 +26,10 @@ async function surveyTarget(deps: VisitDeps, token: string) {
   const participantId = deps.surveys.verify(token);
   if (!participantId) throw new AppError('link_invalid', 'This survey link is not valid.');
   const [found] = await deps.db
-    .select({ visit: visits, participant: visitParticipants, hostName: users.name })
+    .select({ visit: visits, participant: visitParticipants, hostName: users.name, clinic: { name: organizations.name, logoUrl: organizations.logoUrl } })
     .from(visitParticipants)
     .innerJoin(visits, and(eq(visits.orgId, visitParticipants.orgId), eq(visits.id, visitParticipants.visitId)))
+    .innerJoin(organizations, eq(organizations.id, visits.orgId))
     .innerJoin(users, and(eq(users.orgId, visits.orgId), eq(users.id, visits.hostUserId)))
     .where(eq(visitParticipants.id, participantId))
     .limit(1);
@@ -44,8 +45,8 @@ async function answered(db: Db, participantId: string): Promise<boolean> {
 
 /** What the survey page shows: whose visit it was, when, and whether it is answered already. */
 export async function openSurvey(deps: VisitDeps, token: string): Promise<SurveyInfo> {
-  const { visit, participant, hostName } = await surveyTarget(deps, token);
-  return { visitId: visit.id, clinicianName: hostName, endedAt: visit.endedAt!.toISOString(), displayName: participant.displayName, answered: await answered(deps.db, participant.id) };
+  const { visit, participant, hostName, clinic } = await surveyTarget(deps, token);
+  return { visitId: visit.id, clinic, clinicianName: hostName, endedAt: visit.endedAt!.toISOString(), displayName: participant.displayName, answered: await answered(deps.db, participant.id) };
 }
 
 export async function answerSurvey(deps: VisitDeps, body: SurveyAnswerBody, client: ClientInfo): Promise<SurveyAnswer> {

@@ -284,6 +284,8 @@ export type SurveyAnswerBody = Type.Static<typeof SurveyAnswerBody>;
 
 export const SurveyInfo = Type.Object({
   visitId: Uuid,
+  /** The clinic's name and logo, for the page's header. */
+  clinic: Type.Object({ name: Type.String(), logoUrl: Nullable(Type.String()) }),
   clinicianName: Type.String(),
   endedAt: IsoDateTime,
   displayName: Type.String(),

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { SurveyInfo } from '../../shared/api/visits.js';
 import { ApiError, api } from '../api.js';
+import { ClinicHeader } from './VisitContext.js';
 import './join.css';
 
 /** OpenVisit's post-visit survey: the link's token (after #) → one rating and an optional comment. */
@@ -45,9 +46,7 @@ export function SurveyPage() {
 
   return (
     <main className="join">
-      <header className="join-header">
-        <span className="brand">OpenVisit</span>
-      </header>
+      <ClinicHeader clinic={info?.clinic} />
       {problem && (
         <section className="card" role="alert">
           <h1>Survey</h1>

@@ -14,13 +14,13 @@ export function formatVisitTime(iso: string, timeZone: string): string {
   }
 }
 
-export function ClinicHeader({ context }: { context: VisitContext | null }) {
+export function ClinicHeader({ clinic }: { clinic: { name: string; logoUrl: string | null } | null | undefined }) {
   return (
     <header className="join-header">
-      {context ? (
+      {clinic ? (
         <span className="clinic">
-          {context.clinic.logoUrl ? <img className="clinic-logo" src={context.clinic.logoUrl} alt="" referrerPolicy="no-referrer" /> : null}
-          <span className="clinic-name">{context.clinic.name}</span>
+          {clinic.logoUrl ? <img className="clinic-logo" src={clinic.logoUrl} alt="" referrerPolicy="no-referrer" /> : null}
+          <span className="clinic-name">{clinic.name}</span>
         </span>
       ) : (
         <span className="brand">OpenVisit</span>
