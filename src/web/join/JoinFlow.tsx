@@ -150,7 +150,7 @@ export function JoinFlow() {
           waitingInfo={
             <>
               <VisitWhen context={context} />
-              <WaitingNotes notes={notes} timeZone={context?.clinic.timeZone ?? null} />
+              <WaitingNotes notes={notes} />
             </>
           }
           onServerData={onServerData}

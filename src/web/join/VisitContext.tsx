@@ -1,8 +1,10 @@
 import type { ChatMessage, VisitContext } from '../../shared/api/visits.js';
+import { clockTime, zoneName } from '../time.js';
 
 /**
  * Whose visit this is, on every page before the call: the clinic's logo and name (the page header), the clinician
- * and the visit's time in the clinic's time zone, with its abbreviation ("Monday, December 7, 10:30 AM EST").
+ * and the visit's time in the clinic's time zone, with its abbreviation ("Monday, December 7, 10:30 AM EST"; an
+ * appointment is made in the clinic's time), followed by the time on the patient's device when its zone differs.
  */
 export function formatVisitTime(iso: string, timeZone: string): string {
   const options: Intl.DateTimeFormatOptions = { weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
@@ -11,6 +13,15 @@ export function formatVisitTime(iso: string, timeZone: string): string {
   } catch {
     // A zone this browser does not know: the time where the patient is (still with its abbreviation).
     return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
+  }
+}
+
+/** Whether the device's zone shows another time of day than the clinic's at `iso`. */
+function deviceZoneDiffers(iso: string, timeZone: string): boolean {
+  try {
+    return clockTime(iso) !== clockTime(iso, timeZone) && zoneName(iso) !== zoneName(iso, timeZone);
+  } catch {
+    return false;
   }
 }
 
@@ -46,15 +57,19 @@ export function VisitWhen({ context }: { context: VisitContext | null }) {
       <time className="visit-time" dateTime={context.scheduledStart}>
         {formatVisitTime(context.scheduledStart, context.clinic.timeZone)}
       </time>
+      {deviceZoneDiffers(context.scheduledStart, context.clinic.timeZone) ? (
+        <span className="visit-local"> ({clockTime(context.scheduledStart)} where you are)</span>
+      ) : null}
     </p>
   );
 }
 
 /**
- * The clinician's notes to a waiting patient, newest first, prominent. The live region is there before any note
- * arrives, so screen readers announce each one as it comes.
+ * The clinician's notes to a waiting patient, newest first, prominent, each with its time of day on the patient's
+ * device (time.ts's rule for patients' pages). The live region is there before any note arrives, so screen readers
+ * announce each one as it comes.
  */
-export function WaitingNotes({ notes, timeZone }: { notes: ChatMessage[]; timeZone: string | null }) {
+export function WaitingNotes({ notes }: { notes: ChatMessage[] }) {
   const shown = [...notes].reverse().slice(0, 3);
   return (
     <div className="waiting-notes" aria-live="polite" aria-relevant="additions text">
@@ -62,7 +77,7 @@ export function WaitingNotes({ notes, timeZone }: { notes: ChatMessage[]; timeZo
         <div key={note.id} className="waiting-note" role="note">
           <p className="waiting-note__from">
             Message from {note.displayName}
-            <span className="waiting-note__time"> · {formatNoteTime(note.createdAt, timeZone)}</span>
+            <span className="waiting-note__time"> · {clockTime(note.createdAt)}</span>
           </p>
           <p className="waiting-note__body">{note.body}</p>
         </div>
@@ -71,14 +86,6 @@ export function WaitingNotes({ notes, timeZone }: { notes: ChatMessage[]; timeZo
   );
 }
 
-function formatNoteTime(iso: string, timeZone: string | null): string {
-  const options: Intl.DateTimeFormatOptions = { hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
-  try {
-    return new Intl.DateTimeFormat(undefined, { ...options, ...(timeZone ? { timeZone } : {}) }).format(new Date(iso));
-  } catch {
-    return new Intl.DateTimeFormat(undefined, options).format(new Date(iso));
-  }
-}
 
 /** A note the server delivered on the media connection (`{ type: 'note', visitId, message }`), or null. */
 export function noteOf(data: unknown, visitId: string): ChatMessage | null {
