@@ -51,7 +51,14 @@ export async function webRoutes(app: App): Promise<void> {
   // The icon (index.html links the SVG; /favicon.ico is what browsers and tools ask for by default).
   const icons = { '/favicon.svg': { type: 'image/svg+xml', body: Buffer.from(FAVICON_SVG) }, '/favicon.ico': { type: 'image/x-icon', body: faviconIco() } } as const;
   for (const [route, icon] of Object.entries(icons)) {
-    app.get(route, { schema: { hide: true } }, async (_request, reply) => reply.type(icon.type).header('cache-control', 'public, max-age=86400').send(icon.body));
+    const schema = {
+      tags: ['web'],
+      summary: `The web app's icon (${icon.type})`,
+      security: [],
+      produces: [icon.type],
+      response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: icon.type }) },
+    };
+    app.get(route, { schema }, async (_request, reply) => reply.type(icon.type).header('cache-control', 'public, max-age=86400').send(icon.body));
   }
 
   const files = { 'openvisit.js': 'text/javascript; charset=utf-8', 'openvisit.js.map': 'application/json; charset=utf-8' } as const;

@@ -87,7 +87,7 @@ export const UpdateOrganizationBody = Type.Object(
     name: Type.Optional(Text({ maxLength: 200 })),
     timeZone: Type.Optional(Text({ maxLength: 64 })),
     /** An https URL (up to 2048 characters) or a base64 data: URL of a PNG, JPEG, SVG or WebP image up to 100 KB; null removes it. */
-    logoUrl: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: LOGO_MAX_CHARS }), Type.Null()])),
+    logoUrl: Type.Optional(Type.Union([Text({ maxLength: LOGO_MAX_CHARS }), Type.Null()])),
   },
   { additionalProperties: false, minProperties: 1 },
 );

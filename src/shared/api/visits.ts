@@ -240,7 +240,7 @@ export type ChatMessage = Type.Static<typeof ChatMessage>;
 export const SendMessageBody = Type.Object({ body: Text({ maxLength: 4000 }) }, { additionalProperties: false });
 export type SendMessageBody = Type.Static<typeof SendMessageBody>;
 /** The host's short note to a waiting participant ("Running 5 minutes late"). */
-export const NoteBody = Type.Object({ body: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false });
+export const NoteBody = Type.Object({ body: Text({ maxLength: 500 }) }, { additionalProperties: false });
 export type NoteBody = Type.Static<typeof NoteBody>;
 
 export const ListMessagesQuery = Type.Object(
