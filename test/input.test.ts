@@ -89,6 +89,7 @@ const UNDOCUMENTED: { method: string; url: RegExp; why: string }[] = [
   { method: 'GET', url: /^\/api\/openapi\.json$/, why: 'the OpenAPI document itself' },
   { method: 'GET', url: /^\/api\/docs(\/.*)?$/, why: 'the Swagger UI that renders the document, and its static files' },
   { method: 'GET', url: /^\/assets\/\*$/, why: "the web app's hashed static files (JS, CSS), served as built" },
+  { method: 'GET', url: /^\/favicon\.(ico|svg)$/, why: "the browser tab's icon, a static file like /assets/*" },
   { method: 'OPTIONS', url: /.*/, why: 'CORS preflight, answered by @fastify/cors for every route' },
   { method: 'HEAD', url: /.*/, why: 'HEAD of a documented GET, added by Fastify' },
 ];
