@@ -9,6 +9,7 @@ import { ERRORS } from '../src/shared/errors.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, sessionFor, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
+import { apiOperations, takesInput, type JsonSchema, type Operation } from './helpers/openapi.js';
 
 /**
  * Every operation in /api/openapi.json, fed malformed, mistyped, oversized and odd input, as an admin and
@@ -19,30 +20,6 @@ import { DB_KINDS } from './helpers/db.js';
 
 const BODY_LIMIT = 4096;
 const CONCURRENCY = 4;
-
-interface JsonSchema {
-  type?: string | string[];
-  format?: string;
-  const?: unknown;
-  enum?: unknown[];
-  anyOf?: JsonSchema[];
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  items?: JsonSchema;
-  minItems?: number;
-  minLength?: number;
-  minimum?: number;
-}
-
-interface Operation {
-  method: string;
-  path: string;
-  params: { in: string; name: string; schema: JsonSchema }[];
-  body?: JsonSchema;
-  /** Needs no credentials (`security: []`). */
-  public: boolean;
-  tags: string[];
-}
 
 interface Case {
   label: string;
@@ -209,18 +186,7 @@ for (const kind of DB_KINDS) {
         'intake-requests': intake.json().id,
       });
 
-      const spec = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {
-        paths: Record<string, Record<string, { tags?: string[]; parameters?: Operation['params']; requestBody?: { content: Record<string, { schema: JsonSchema }> }; security?: unknown[] }>>;
-      };
-      operations = Object.entries(spec.paths)
-        .flatMap(([path, item]) =>
-          Object.entries(item).map(([method, op]) => {
-            const body = op.requestBody?.content['application/json']?.schema;
-            return { method: method.toUpperCase(), path, params: op.parameters ?? [], public: op.security?.length === 0, tags: op.tags ?? [], ...(body ? { body } : {}) };
-          }),
-        )
-        // The web app's pages and the SDK bundle take no input: the same page or file for any path.
-        .filter((op) => !op.tags.includes('web'));
+      operations = (await apiOperations(t.app)).operations.filter(takesInput);
     });
     after(() => t.close());
 

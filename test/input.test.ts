@@ -12,6 +12,7 @@ import { ERRORS } from '../src/shared/errors.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, detailPaths, errorOf, sessionFor, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
+import { apiOperations, type JsonSchema, type Operation, type Spec } from './helpers/openapi.js';
 
 /**
  * Client input never causes a 500, and every error has the project's shape: hostile dates, months and
@@ -19,36 +20,6 @@ import { DB_KINDS } from './helpers/db.js';
  * empty JSON bodies on every route, errors of Node's HTTP parser, a database error's log line, and every
  * registered route in the OpenAPI document.
  */
-
-interface JsonSchema {
-  type?: string | string[];
-  format?: string;
-  pattern?: string;
-  const?: unknown;
-  enum?: unknown[];
-  anyOf?: JsonSchema[];
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  items?: JsonSchema;
-  minLength?: number;
-  minProperties?: number;
-  trim?: boolean;
-}
-
-interface Operation {
-  method: string;
-  path: string;
-  params: { in: string; name: string; schema: JsonSchema }[];
-  body?: JsonSchema;
-  tags: string[];
-}
-
-interface Spec {
-  paths: Record<
-    string,
-    Record<string, { tags?: string[]; parameters?: Operation['params']; requestBody?: { content: Record<string, { schema: JsonSchema }> }; security?: unknown[]; responses?: Record<string, unknown> }>
-  >;
-}
 
 const BAD_DATE_TIMES = [
   '0000-01-01T00:00:00Z',
@@ -182,13 +153,7 @@ for (const kind of DB_KINDS) {
         const text = await a.admin.post(`/api/v1/patients/${ids.patients}/messages`, { body: `Input hello ${n}` });
         assert.equal(text.statusCode, 201, text.body);
       }
-      spec = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as Spec;
-      operations = Object.entries(spec.paths).flatMap(([path, item]) =>
-        Object.entries(item).map(([method, op]) => {
-          const body = op.requestBody?.content['application/json']?.schema;
-          return { method: method.toUpperCase(), path, params: op.parameters ?? [], tags: op.tags ?? [], ...(body ? { body } : {}) };
-        }),
-      );
+      ({ spec, operations } = await apiOperations(t.app));
     });
     after(() => t.close());
 

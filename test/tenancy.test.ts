@@ -10,6 +10,7 @@ import type { Message } from '../src/shared/api/messaging.js';
 import { createTestApp, freePort, type TestApp } from './helpers/app.js';
 import { createTestOrg, errorOf, sessionFor, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
+import { apiOperations, takesInput, type JsonSchema, type Operation } from './helpers/openapi.js';
 import { conversation, messageOf, newPatient, send, waitFor } from './helpers/messaging.js';
 import { startFakeTwilio, type FakeTwilio } from './helpers/twilio-fake.js';
 
@@ -24,32 +25,9 @@ import { startFakeTwilio, type FakeTwilio } from './helpers/twilio-fake.js';
  * without editing this file; a path parameter or an id field this file cannot fill fails the test, naming it.
  */
 
-interface JsonSchema {
-  type?: string | string[];
-  format?: string;
-  const?: unknown;
-  enum?: unknown[];
-  anyOf?: JsonSchema[];
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  items?: JsonSchema;
-  minItems?: number;
-  minLength?: number;
-  minimum?: number;
-  pattern?: string;
-}
-
 const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 /** Whether a schema takes an id (a uuid, or a list or choice of them). */
 const isUuid = (s: JsonSchema | undefined): boolean => !!s && (s.format === 'uuid' || s.pattern === UUID_PATTERN || isUuid(s.items) || (s.anyOf ?? []).some(isUuid));
-
-interface Operation {
-  method: string;
-  path: string;
-  params: { in: string; name: string; schema: JsonSchema }[];
-  body?: JsonSchema;
-  public: boolean;
-}
 
 /** One organisation's seeded records and the values that identify them. */
 interface Seeded {
@@ -298,18 +276,7 @@ for (const kind of DB_KINDS) {
       A = await seed(t, oa, 'A');
       B = await seed(t, ob, 'B');
       C = await seed(t, oc, 'C');
-      const spec = (await t.app.inject({ method: 'GET', url: '/api/openapi.json' })).json() as {
-        paths: Record<string, Record<string, { tags?: string[]; parameters?: Operation['params']; requestBody?: { content: Record<string, { schema: JsonSchema }> }; security?: unknown[] }>>;
-      };
-      operations = Object.entries(spec.paths).flatMap(([path, item]) =>
-        Object.entries(item)
-          // The web app's pages and the SDK bundle are the same static file for anyone: no organisation's data.
-          .filter(([, op]) => !op.tags?.includes('web'))
-          .map(([method, op]) => {
-            const body = op.requestBody?.content['application/json']?.schema;
-            return { method: method.toUpperCase(), path, params: op.parameters ?? [], public: op.security?.length === 0, ...(body ? { body } : {}) };
-          }),
-      );
+      operations = (await apiOperations(t.app)).operations.filter(takesInput);
     });
     after(() => t?.close());
 
