@@ -12,7 +12,7 @@ import { FAVICON_SVG, faviconIco } from './favicon.js';
 const WEB_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
 
 /** Paths the web app answers (client-side routes): the console, the patient's join flow, survey and intake form. */
-export const WEB_ROUTES = ['/', '/join', '/survey', '/intake', '/patients', '/patients/:id', '/outbox', '/visits/:id', '/visits/:id/summary'] as const;
+export const WEB_ROUTES = ['/', '/join', '/survey', '/intake', '/patients', '/patients/:id', '/outbox', '/settings', '/visits/:id', '/visits/:id/summary'] as const;
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>OpenVisit</title></head>

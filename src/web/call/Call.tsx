@@ -169,6 +169,10 @@ export function Call(props: CallProps) {
     if (last) setChatNotice((n) => ({ count: (n?.count ?? 0) + fresh.length, last }));
   }, []);
   const chat = useChat(request, visitId, admitted, side === 'chat', me, onUnread);
+  const { load: loadChat } = chat;
+  useEffect(() => {
+    if (admitted && props.transcriptVersion) void loadChat();
+  }, [admitted, props.transcriptVersion, loadChat]);
   useEffect(() => {
     if (side === 'chat' || !admitted) setChatNotice(null);
   }, [side, admitted]);
@@ -670,7 +674,7 @@ export function Call(props: CallProps) {
             }}
           >
             {side === 'chat' ? (
-              <ChatPanel chat={chat} me={me} timeZone={timeZone} onClose={closeSide} />
+              <ChatPanel chat={chat} me={me} timeZone={timeZone} nameOf={nameOf} onClose={closeSide} />
             ) : (
               <ParticipantsPanel people={rows} waiting={waitingRows} actions={personActions} error={null} footer={consentFooter} onClose={closeSide} />
             )}

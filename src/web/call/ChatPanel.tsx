@@ -1,10 +1,17 @@
-/** The chat sidebar: the transcript (sender, time, text) and a box to write in (Enter sends, Shift+Enter breaks the line). */
+/**
+ * The chat sidebar: the transcript (sender, time, text) and a box to write in (Enter sends, Shift+Enter breaks the line).
+ * A private note (the host's note to one participant, `toParticipantId`) is labelled "Private note to <name>" ("to
+ * you" for its recipient) and set apart: it was not said to everyone in the call.
+ */
 import { useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { clockTime } from '../time.js';
 import type { Chat } from './useChat.js';
 
-/** `timeZone`: the zone message times are shown in (the clinic's in the console; the device's when omitted). */
-export function ChatPanel({ chat, me, timeZone, onClose }: { chat: Chat; me: string | null; timeZone?: string; onClose: () => void }) {
+/**
+ * `timeZone`: the zone message times are shown in (the clinic's in the console; the device's when omitted).
+ * `nameOf`: a participant's name (for a private note's recipient).
+ */
+export function ChatPanel({ chat, me, timeZone, nameOf, onClose }: { chat: Chat; me: string | null; timeZone?: string; nameOf: (participantId: string) => string; onClose: () => void }) {
   const id = useId();
   const [draft, setDraft] = useState('');
   const [sending, setSending] = useState(false);
@@ -69,7 +76,8 @@ export function ChatPanel({ chat, me, timeZone, onClose }: { chat: Chat; me: str
       >
         {chat.messages.length === 0 ? <li className="ov-chat__empty muted">No messages yet. Messages are kept with the visit record.</li> : null}
         {chat.messages.map((m) => (
-          <li key={m.id} className={m.participantId === me ? 'ov-chat__msg is-mine' : 'ov-chat__msg'}>
+          <li key={m.id} className={`ov-chat__msg${m.participantId === me ? ' is-mine' : ''}${m.toParticipantId ? ' is-private' : ''}`}>
+            {m.toParticipantId ? <p className="ov-chat__private">{m.toParticipantId === me ? 'Private note to you' : `Private note to ${nameOf(m.toParticipantId)}`}</p> : null}
             <div className="ov-chat__meta">
               <strong>{m.participantId === me ? 'You' : m.displayName}</strong>{' '}
               <time dateTime={m.createdAt}>{clockTime(m.createdAt, timeZone)}</time>

@@ -52,6 +52,12 @@ export interface CallProps {
   waitingInfo?: ReactNode;
   /** What the server sends on the media connection that the call itself does not handle (e.g. `{ type: 'note' }`). */
   onServerData?: (data: unknown) => void;
+  /**
+   * Changes when the visit's transcript gained a message the media connection does not bring to this page (the
+   * console: the hub's `visit.message_sent`, e.g. the host's private note to someone waiting, which the server
+   * delivers to its recipient only): the chat fetches what is new.
+   */
+  transcriptVersion?: number;
   /** Host only: the extra controls (participant list actions, recording, end for everyone). */
   hostControls?: HostControls;
   /**

@@ -7,6 +7,7 @@ import { useMessagingSettings, usesOutbox } from './messaging.js';
 import { OutboxPage } from './OutboxPage.js';
 import { PatientPage } from './PatientPage.js';
 import { PatientsPage } from './PatientsPage.js';
+import { SettingsPage } from './SettingsPage.js';
 import { SignInPage } from './SignInPage.js';
 import { SummaryPage } from './SummaryPage.js';
 import { TodayPage } from './TodayPage.js';
@@ -16,7 +17,7 @@ import './console.css';
 
 /**
  * The clinician console: sign-in, then Today, Patients (a patient's profile: details, chat, intake), a visit and its
- * summary, the Outbox (when the demo provider carries messages). Mounted at `/*`.
+ * summary, the Outbox (when the demo provider carries messages), Settings (admins). Mounted at `/*`.
  */
 export function ConsoleRoutes() {
   return (
@@ -38,6 +39,7 @@ function SignedIn() {
             <Route path="patients" element={<PatientsPage />} />
             <Route path="patients/:id" element={<PatientPage />} />
             <Route path="outbox" element={<OutboxPage />} />
+            <Route path="settings" element={<SettingsPage />} />
             <Route path="visits/:id" element={<VisitPage />} />
             <Route path="visits/:id/summary" element={<SummaryPage />} />
             <Route path="*" element={<NotFound />} />
@@ -83,6 +85,7 @@ function Layout({ children }: { children: ReactNode }) {
             </NavLink>
             <NavLink to="/patients">Patients</NavLink>
             {usesOutbox(messaging) ? <NavLink to="/outbox">Outbox</NavLink> : null}
+            {me.user.role === 'admin' ? <NavLink to="/settings">Settings</NavLink> : null}
           </nav>
           {waiting > 0 && location.pathname !== '/' ? (
             <Link to="/" className="header-waiting">

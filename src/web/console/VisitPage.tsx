@@ -43,8 +43,12 @@ export function VisitPage() {
     setLeft(null);
     endedByMe.current = false;
   }, [id]);
+  /** Bumped by the hub's visit.message_sent: the call's chat fetches what is new (the host's notes reach it so). */
+  const [transcriptVersion, setTranscriptVersion] = useState(0);
   useHubEvents((event) => {
-    if (event.data.visitId === id && event.type.startsWith('visit.') && !IGNORED_EVENTS.has(event.type)) reloadSoon();
+    if (event.data.visitId !== id) return;
+    if (event.type === 'visit.message_sent') setTranscriptVersion((v) => v + 1);
+    if (event.type.startsWith('visit.') && !IGNORED_EVENTS.has(event.type)) reloadSoon();
   }, reloadSoon);
 
   // Join the call once the visit is live (and the host has not left it on this page).
@@ -178,6 +182,7 @@ export function VisitPage() {
               getToken={getToken}
               endsAt={visit.endsAt}
               timeZone={timeZone}
+              transcriptVersion={transcriptVersion}
               hostControls={hostControls}
               onLeft={onLeft}
             />
