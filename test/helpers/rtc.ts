@@ -188,6 +188,12 @@ export class RtcClient {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 
+  /** Resolves with a message of `type` (matching `where`) received already, else with the next one. */
+  seen<T extends ServerMessage['type']>(type: T, where: (m: Extract<ServerMessage, { type: T }>) => boolean = () => true, ms = WAIT_MS): Promise<Extract<ServerMessage, { type: T }>> {
+    const earlier = this.messages.find((m): m is Extract<ServerMessage, { type: T }> => m.type === type && where(m as Extract<ServerMessage, { type: T }>));
+    return earlier ? Promise.resolve(earlier) : this.next(type, where, ms);
+  }
+
   /** Resolves with the next message of `type` (matching `where`) after now. */
   next<T extends ServerMessage['type']>(type: T, where: (m: Extract<ServerMessage, { type: T }>) => boolean = () => true, ms = WAIT_MS): Promise<Extract<ServerMessage, { type: T }>> {
     return new Promise((resolve, reject) => {
