@@ -257,8 +257,19 @@ for (const kind of DB_KINDS) {
     });
 
     test('settings: the organisation’s own SMS number and messaging service (E.164, MG…), shown, cleared with null', async () => {
-      const empty = (await org.clinician.get('/api/v1/messaging/settings')).json() as { smsNumber: string | null; messagingServiceSid: string | null };
+      type Settings = { smsNumber: string | null; messagingServiceSid: string | null; helpText: string; reminderOffsetsMinutes: number[]; defaults: { helpText: string; quietHours: unknown; reminderOffsetsMinutes: number[] } };
+      const empty = (await org.clinician.get('/api/v1/messaging/settings')).json() as Settings;
       assert.deepEqual([empty.smsNumber, empty.messagingServiceSid], [null, null]);
+      // The defaults (what null restores) are in the answer, and stay the defaults when the organisation sets its own.
+      assert.deepEqual(empty.defaults.reminderOffsetsMinutes, t.config.messaging.reminderOffsetsMinutes);
+      assert.match(empty.defaults.helpText, /STOP/);
+      assert.equal((await org.admin.patch('/api/v1/messaging/settings', { helpText: 'Own help. Reply STOP to opt out.', reminderOffsetsMinutes: [60] })).statusCode, 200);
+      const own = (await org.clinician.get('/api/v1/messaging/settings')).json() as Settings;
+      assert.deepEqual([own.helpText, own.reminderOffsetsMinutes], ['Own help. Reply STOP to opt out.', [60]]);
+      assert.deepEqual(own.defaults, empty.defaults);
+      assert.equal((await org.admin.patch('/api/v1/messaging/settings', { helpText: null, reminderOffsetsMinutes: null })).statusCode, 200);
+      const back = (await org.clinician.get('/api/v1/messaging/settings')).json() as Settings;
+      assert.deepEqual([back.helpText, back.reminderOffsetsMinutes], [empty.defaults.helpText, empty.defaults.reminderOffsetsMinutes], 'null restores the defaults');
       const service = `MG${'AB12'.repeat(8)}`;
       const set = await org.admin.patch('/api/v1/messaging/settings', { smsNumber: '+15555550142', messagingServiceSid: service });
       assert.equal(set.statusCode, 200, set.body);

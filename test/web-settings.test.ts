@@ -108,7 +108,7 @@ describe('web app in Chromium: the console’s Settings page and private notes i
     // What the API holds, and what the page shows after a reload.
     const saved = (await org.admin.get('/api/v1/organization')).json() as { name: string; timeZone: string; logoUrl: string | null };
     assert.deepEqual(saved, { ...saved, name: 'Harbour Health', timeZone: 'Europe/Lisbon', logoUrl: LOGO });
-    const messaging = (await org.admin.get('/api/v1/messaging/settings')).json() as { smsNumber: string | null; helpText: string };
+    const messaging = (await org.admin.get('/api/v1/messaging/settings')).json() as { smsNumber: string | null; helpText: string; defaults: { reminderOffsetsMinutes: number[] } };
     assert.equal(messaging.smsNumber, '+15555550142');
     assert.match(messaging.helpText, /Harbour Health/, 'the HELP reply was not pinned: it still follows the clinic’s name (only changed fields are sent)');
     await page.reload();
@@ -118,6 +118,11 @@ describe('web app in Chromium: the console’s Settings page and private notes i
     assert.equal(await page.getByLabel('Time zone').inputValue(), 'Europe/Lisbon');
     assert.equal(await page.getByLabel('Logo URL').inputValue(), LOGO);
     assert.equal(await page.getByLabel('SMS number').inputValue(), '+15555550142');
+    // Fields at their defaults are empty, the default (the API's `defaults`) their placeholder.
+    const help = page.getByLabel('HELP reply');
+    assert.equal(await help.inputValue(), '');
+    assert.match((await help.getAttribute('placeholder')) ?? '', /^Harbour Health: .*STOP/);
+    assert.equal(await page.getByLabel('Reminder times (minutes before)').getAttribute('placeholder'), messaging.defaults.reminderOffsetsMinutes.join(', '));
     await assertNoSidewaysScroll(page, 'settings (1280x800)');
     await shot(page, 'saved-1280');
 

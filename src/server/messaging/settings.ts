@@ -59,12 +59,16 @@ function hm(v: string): number {
 
 export async function getSettings(deps: MessagingDeps, ctx: Ctx) {
   const s = await settingsOf(deps, ctx.orgId);
+  // What each field is with nothing set (the console shows it as the field's placeholder).
+  const d = effectiveSettings(deps.config, s.orgName, null);
+  const hours = (q: QuietHours | null) => (q ? { start: formatHm(q.start), end: formatHm(q.end) } : null);
   return {
     helpText: s.helpText,
-    quietHours: s.quietHours ? { start: formatHm(s.quietHours.start), end: formatHm(s.quietHours.end) } : null,
+    quietHours: hours(s.quietHours),
     reminderOffsetsMinutes: s.reminderOffsetsMinutes,
     smsNumber: s.smsNumber,
     messagingServiceSid: s.messagingServiceSid,
+    defaults: { helpText: d.helpText, quietHours: hours(d.quietHours), reminderOffsetsMinutes: d.reminderOffsetsMinutes },
     smsProvider: deps.sms.name,
     emailProvider: deps.email.name,
     segmentPrice: deps.config.segmentPrice,

@@ -163,6 +163,12 @@ export const MessagingSettings = Type.Object({
   reminderOffsetsMinutes: Type.Array(Type.Integer()),
   smsNumber: Nullable(Type.String({ description: 'This organisation’s own SMS number (E.164): texts go out from it, texts to it come here. null: the configured TWILIO_FROM_NUMBER.' })),
   messagingServiceSid: Nullable(Type.String({ description: 'This organisation’s own Twilio Messaging Service (MG…): texts go out through it, texts it receives come here. null: the configured TWILIO_MESSAGING_SERVICE_SID.' })),
+  /** What helpText, quietHours and reminderOffsetsMinutes are when this organisation has not set them (null restores them). */
+  defaults: Type.Object({
+    helpText: Type.String(),
+    quietHours: Nullable(Type.Object({ start: Type.String(), end: Type.String() })),
+    reminderOffsetsMinutes: Type.Array(Type.Integer()),
+  }),
   smsProvider: Type.String(),
   emailProvider: Type.String(),
   segmentPrice: Type.Number(),

@@ -229,12 +229,14 @@ interface MessagingForm {
   messagingServiceSid: string;
 }
 
+/** The form for `s`: a field still at its default is empty (the default is its placeholder). */
 function formOf(s: MessagingSettings): MessagingForm {
+  const offsets = s.reminderOffsetsMinutes.join(', ');
   return {
-    helpText: s.helpText,
+    helpText: s.helpText === s.defaults.helpText ? '' : s.helpText,
     quietStart: s.quietHours?.start ?? '',
     quietEnd: s.quietHours?.end ?? '',
-    offsets: s.reminderOffsetsMinutes.join(', '),
+    offsets: offsets === s.defaults.reminderOffsetsMinutes.join(', ') ? '' : offsets,
     smsNumber: s.smsNumber ?? '',
     messagingServiceSid: s.messagingServiceSid ?? '',
   };
@@ -260,6 +262,7 @@ function MessagingSection() {
     );
   }
   const initial = formOf(settings.data);
+  const { defaults } = settings.data;
   const set = (key: keyof MessagingForm) => (e: { target: { value: string } }) => setForm((f) => (f ? { ...f, [key]: e.target.value } : f));
 
   const submit = async (e: FormEvent) => {
@@ -315,13 +318,14 @@ function MessagingSection() {
         Texts go out through {settings.data.smsProvider}, email through {settings.data.emailProvider}. Empty a field and save to go back to the installation’s default.
       </p>
       <form className="stack" onSubmit={(e) => void submit(e)} noValidate>
-        <Field label="HELP reply" error={errors.helpText} hint="Sent when a patient texts HELP. It must mention STOP.">
-          {(p) => <textarea {...p} rows={3} maxLength={320} value={form.helpText} placeholder="The default HELP reply (with the clinic’s name)" onChange={set('helpText')} />}
+        <Field label="HELP reply" error={errors.helpText} hint="Sent when a patient texts HELP. It must mention STOP. Empty: the default shown.">
+          {(p) => <textarea {...p} rows={3} maxLength={320} value={form.helpText} placeholder={defaults.helpText} onChange={set('helpText')} />}
         </Field>
         <fieldset className="settings-fieldset">
           <legend>Quiet hours</legend>
           <p className="muted field-hint">
             Non-urgent texts wait until the end of quiet hours (in the clinic’s time zone). Empty both for none.
+            {defaults.quietHours ? ` The installation’s default is ${defaults.quietHours.start}–${defaults.quietHours.end}.` : ''}
           </p>
           <div className="form-grid">
             <Field label="From" error={undefined}>
@@ -333,8 +337,8 @@ function MessagingSection() {
           </div>
           {errors.quietHours ? <p className="field-error">{errors.quietHours}</p> : null}
         </fieldset>
-        <Field label="Reminder times (minutes before)" error={errors.reminderOffsetsMinutes} hint="Up to 5, separated by commas (1440 is a day before). Empty: the installation’s default.">
-          {(p) => <input {...p} inputMode="numeric" value={form.offsets} placeholder="The installation’s default" onChange={set('offsets')} />}
+        <Field label="Reminder times (minutes before)" error={errors.reminderOffsetsMinutes} hint="Up to 5, separated by commas (1440 is a day before). Empty: the default shown.">
+          {(p) => <input {...p} inputMode="numeric" value={form.offsets} placeholder={defaults.reminderOffsetsMinutes.join(', ')} onChange={set('offsets')} />}
         </Field>
         <div className="form-grid">
           <Field label="SMS number" error={errors.smsNumber} hint="This clinic’s own Twilio number, with + and the country code. Empty: the installation’s number.">
