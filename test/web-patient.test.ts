@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, launchChromium, newMediaPage } from './helpers/browser.js';
+import { assertNoSidewaysScroll, closeBrowser, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
 
 const SHOTS = path.resolve('test-results/screenshots');
 const shot = async (page: Page, name: string) => {
@@ -53,11 +53,6 @@ async function assertInView(page: Page, locator: Locator, what: string): Promise
   }
 }
 
-async function assertNoSidewaysScroll(page: Page, what: string): Promise<void> {
-  const [scrollWidth, innerWidth] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as [number, number];
-  assert.ok(scrollWidth <= innerWidth, `${what}: the page scrolls sideways (${scrollWidth} > ${innerWidth})`);
-}
-
 /** The visit's start as the page should show it (en-US, the clinic's zone, with its abbreviation). */
 function expectedTime(iso: string): { text: string; zone: string } {
   const format = new Intl.DateTimeFormat('en-US', { timeZone: ZONE, weekday: 'long', month: 'long', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' });
@@ -84,14 +79,6 @@ describe('web app in Chromium: the patient’s pages, clinic context and the wai
     await closeBrowser(browser);
     await t.close();
   });
-
-  async function signIn(page: Page): Promise<void> {
-    await page.goto(`${base}/`);
-    await page.getByLabel('Email').fill(org.clinician.user.email);
-    await page.getByLabel('Password').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'Patients' }).waitFor();
-  }
 
   /** The clinic, the clinician and the time, as the page at hand shows them (inside `scope`). */
   async function assertContext(page: Page, scope: Locator, scheduledStart: string, what: string): Promise<void> {
@@ -166,7 +153,7 @@ describe('web app in Chromium: the patient’s pages, clinic context and the wai
 
     const clinician = await newMediaPage(browser);
     await clinician.setViewportSize(LAPTOP);
-    await signIn(clinician);
+    await signInToConsole(clinician, base, org.clinician.user.email, TEST_PASSWORD);
     // Today warns: links point to localhost, the console was opened at 127.0.0.1.
     const warning = clinician.locator('.today .link-notice');
     await warning.waitFor();

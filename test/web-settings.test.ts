@@ -11,8 +11,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { TEST_PASSWORD, createTestOrg, type StaffMember, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, launchChromium, newMediaPage } from './helpers/browser.js';
+import { TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
+import { assertNoSidewaysScroll, closeBrowser, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
 
 const SHOTS = path.resolve('test-results/screenshots');
 const shot = async (page: Page, name: string) => {
@@ -24,11 +24,6 @@ const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 /** A 1x1 PNG (its bytes are a PNG: the API checks). */
 const LOGO = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
-
-async function assertNoSidewaysScroll(page: Page, what: string): Promise<void> {
-  const [scrollWidth, innerWidth] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as [number, number];
-  assert.ok(scrollWidth <= innerWidth, `${what}: the page scrolls sideways (${scrollWidth} > ${innerWidth})`);
-}
 
 describe('web app in Chromium: the console’s Settings page and private notes in the call’s chat', () => {
   let t: TestApp;
@@ -47,17 +42,9 @@ describe('web app in Chromium: the console’s Settings page and private notes i
     await t.close();
   });
 
-  async function signIn(page: Page, who: StaffMember): Promise<void> {
-    await page.goto(`${base}/`);
-    await page.getByLabel('Email').fill(who.user.email);
-    await page.getByLabel('Password').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'Patients' }).waitFor();
-  }
-
   test('an admin changes the clinic and the SMS number; errors by their fields; saved across a reload; the patient sees the clinic', async () => {
     const page = await newMediaPage(browser, { viewport: LAPTOP });
-    await signIn(page, org.admin);
+    await signInToConsole(page, base, org.admin.user.email, TEST_PASSWORD);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
     const name = page.getByLabel('Clinic name');
@@ -148,7 +135,7 @@ describe('web app in Chromium: the console’s Settings page and private notes i
 
   test('a clinician sees no Settings link; at the URL, the administrators-only notice', async () => {
     const page = await newMediaPage(browser, { viewport: LAPTOP });
-    await signIn(page, org.clinician);
+    await signInToConsole(page, base, org.clinician.user.email, TEST_PASSWORD);
     assert.equal(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).count(), 0);
     await page.goto(`${base}/settings`);
     await page.getByText('Only administrators can change the clinic’s settings.').waitFor();
@@ -163,7 +150,7 @@ describe('web app in Chromium: the console’s Settings page and private notes i
     const invite = (await org.clinician.post(`/api/v1/visits/${visit.id}/invites`, { role: 'patient', patientId })).json() as { url: string };
 
     const clinician = await newMediaPage(browser, { viewport: LAPTOP });
-    await signIn(clinician, org.clinician);
+    await signInToConsole(clinician, base, org.clinician.user.email, TEST_PASSWORD);
     await clinician.goto(`${base}/visits/${visit.id}`);
     await clinician.getByText('Your patient will appear here once you admit them').waitFor({ timeout: 15_000 });
 

@@ -13,7 +13,7 @@ import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { visitLinks } from '../src/server/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, expectFramesDiffer, expectTone, expectVideoFrom, installProbes, launchChromium, newMediaPage } from './helpers/browser.js';
+import { closeBrowser, expectFramesDiffer, expectTone, expectVideoFrom, installProbes, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
 
 const SHOTS = path.resolve('test-results/screenshots');
 const shot = async (page: Page, name: string) => {
@@ -57,14 +57,6 @@ describe('web app in Chromium: a whole visit, clinician and patient', () => {
     await t.close();
   });
 
-  async function signIn(page: Page): Promise<void> {
-    await page.goto(`${base}/`);
-    await page.getByLabel('Email').fill(org.clinician.user.email);
-    await page.getByLabel('Password').fill(TEST_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'Patients' }).waitFor();
-  }
-
   async function newPatient(givenName: string): Promise<string> {
     const res = await org.clinician.post('/api/v1/patients', { givenName, familyName: 'Browser' });
     assert.equal(res.statusCode, 201, res.body);
@@ -93,7 +85,7 @@ describe('web app in Chromium: a whole visit, clinician and patient', () => {
     const patientId = await newPatient('Paula');
     const visit = (await org.clinician.post('/api/v1/visits', { patientIds: [patientId], start: true })).json() as { id: string };
     const clinician = await newMediaPage(browser);
-    await signIn(clinician);
+    await signInToConsole(clinician, base, org.clinician.user.email, TEST_PASSWORD);
     await shot(clinician, 'clinician-1-today');
     await clinician.goto(`${base}/visits/${visit.id}`);
 

@@ -9,6 +9,7 @@
 // works on whatever RTCPeerConnection / MediaStreamTrack / HTMLVideoElement a page exposes. Each helper takes
 // a JavaScript expression that the page evaluates to that object, e.g. 'window.__ovP2P.pc' or
 // 'window.sdk.participant("bob").videoTrack'.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -855,4 +856,19 @@ export async function p2pJoinToFirstFrame(browser: Browser, baseUrl: string): Pr
   } finally {
     await pair.close();
   }
+}
+
+/** Signs a staff member in to the console at `base` and waits for its navigation. */
+export async function signInToConsole(page: Page, base: string, email: string, password: string): Promise<void> {
+  await page.goto(`${base}/`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'Patients' }).waitFor();
+}
+
+/** The page is no wider than the window: nothing scrolls sideways. */
+export async function assertNoSidewaysScroll(page: Page, what: string): Promise<void> {
+  const [scrollWidth, innerWidth] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as [number, number];
+  assert.ok(scrollWidth <= innerWidth, `${what}: the page scrolls sideways (${scrollWidth} > ${innerWidth})`);
 }
