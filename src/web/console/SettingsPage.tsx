@@ -86,6 +86,21 @@ function Field({ label, hint, error, children }: { label: string; hint?: ReactNo
 }
 
 /** The IANA zones the browser knows, with `current` in it even when the browser does not list it (e.g. UTC). */
+/** A settings form's foot: its error, what was saved, and the save button. */
+function SaveFooter({ error, saved, busy, label }: { error: string; saved: string; busy: boolean; label: string }) {
+  return (
+    <>
+      <ErrorNotice error={error} />
+      {saved ? (
+        <p className="notice" role="status">
+          {saved}
+        </p>
+      ) : null}
+      <FormActions busy={busy} label={label} busyLabel="Saving…" />
+    </>
+  );
+}
+
 function timeZones(current: string): string[] {
   let zones: string[] = [];
   try {
@@ -200,13 +215,7 @@ function ClinicSettings() {
             )}
           </div>
         </div>
-        <ErrorNotice error={error} />
-        {saved ? (
-          <p className="notice" role="status">
-            {saved}
-          </p>
-        ) : null}
-        <FormActions busy={busy} label="Save clinic settings" busyLabel="Saving…" />
+        <SaveFooter error={error} saved={saved} busy={busy} label="Save clinic settings" />
       </form>
     </Section>
   );
@@ -348,13 +357,7 @@ function MessagingSection() {
             {(p) => <input {...p} autoComplete="off" spellCheck={false} value={form.messagingServiceSid} placeholder="Default: TWILIO_MESSAGING_SERVICE_SID" onChange={set('messagingServiceSid')} />}
           </Field>
         </div>
-        <ErrorNotice error={error} />
-        {saved ? (
-          <p className="notice" role="status">
-            {saved}
-          </p>
-        ) : null}
-        <FormActions busy={busy} label="Save messaging settings" busyLabel="Saving…" />
+        <SaveFooter error={error} saved={saved} busy={busy} label="Save messaging settings" />
       </form>
     </Section>
   );
