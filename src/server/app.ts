@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
@@ -7,19 +6,17 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { ERRORS } from '../shared/errors.js';
 import { apiKeyRoutes } from './apikeys/routes.js';
 import { appointmentRoutes } from './appointments/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { authRoutes } from './auth/routes.js';
-import { createPrincipalResolver, credentialsOf, type PrincipalResolver } from './auth/principal.js';
+import { createPrincipalResolver, credentialsOf } from './auth/principal.js';
 import type { Config } from './config.js';
-import { actorOf, type Ctx, type Principal } from './context.js';
+import type { App } from './context.js';
+import type { AppDeps, RegisteredRoute } from './fastify.js';
 import type { Database } from './db/index.js';
-import type { UserRole } from './db/schema.js';
 import { AppError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { originAllowed } from './http/origin.js';
@@ -28,13 +25,11 @@ import { opsRoutes } from './ops/routes.js';
 import { orgRoutes } from './orgs/routes.js';
 import { patientRoutes } from './patients/routes.js';
 import type { OrgEvent } from '../shared/events.js';
-import type { PubSub } from './pubsub/index.js';
-import type { MediaProvider } from './rooms/provider.js';
 import { roomRoutes } from './rooms/routes.js';
 import { startRoomSweeper } from './rooms/lifecycle.js';
 import { recordRoomEvents, restoreRooms, type RoomDeps } from './rooms/service.js';
-import { createJobs, type Jobs } from './jobs/index.js';
-import { createRealtimeHub, type RealtimeHub } from './realtime/hub.js';
+import { createJobs } from './jobs/index.js';
+import { createRealtimeHub } from './realtime/hub.js';
 import { realtimeRoutes } from './realtime/routes.js';
 import { userRoutes } from './users/routes.js';
 import { loadOrCreateSecret } from './secrets.js';
@@ -55,69 +50,14 @@ import { startDeliveryWorkers } from './webhooks/deliver.js';
 import { webhookRoutes } from './webhooks/routes.js';
 import { enqueueEvent, type WebhookDeps } from './webhooks/service.js';
 
-/** Everything the server runs on, created by the caller (CLI or test) and passed in: nothing global. */
-export interface AppDeps {
-  config: Config;
-  database: Database;
-  pubsub: PubSub;
-  /** The media provider chosen by MEDIA_PROVIDER (rooms/loader.ts). */
-  media: MediaProvider;
-  /** Shares rate-limit counters between processes when Redis is configured. */
-  redis?: Redis | undefined;
-  /** A ready logger (tests pass one writing to memory); otherwise one is made from config. */
-  logger?: Logger | undefined;
-}
-
-export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** `public`: no credentials needed. Routes under /api/v1 are authenticated otherwise. */
-    auth?: 'public';
-    /** Staff roles allowed; absent = any signed-in staff user. */
-    roles?: readonly UserRole[];
-    /** Whether an API key may call this route (default true). */
-    apiKeys?: boolean;
-    /** Whether a visit participant (join-link session) may call this route (default false). */
-    participants?: boolean;
-  }
-  interface FastifyInstance {
-    deps: AppDeps;
-    principals: PrincipalResolver;
-    /** The rooms layer's dependencies, shared by its routes, event recorder and lifecycle sweeper. */
-    rooms: RoomDeps;
-    /** Persists the media provider's events; `idle()` resolves once every event so far is recorded. */
-    roomEvents: { idle(): Promise<void> };
-    realtime: RealtimeHub;
-    /** Background jobs (pg-boss on the app's database): webhook deliveries and their retries, reminders. */
-    jobs: Jobs;
-    /** The outbox worker of this process (started when the app is ready). */
-    outbox: { idle(): Promise<void> };
-    /** Every route registered (method, URL, hidden from the OpenAPI document or not), in registration order. */
-    registeredRoutes: readonly RegisteredRoute[];
-  }
-  interface FastifyRequest {
-    principal: Principal | null;
-  }
-}
-
-export interface RegisteredRoute {
-  method: string;
-  url: string;
-  hidden: boolean;
-}
+// The CLI, tests and benches build apps from here; features take these from context.ts and fastify.ts.
+export type { App } from './context.js';
+export type { AppDeps, RegisteredRoute } from './fastify.js';
 
 /** How often idle job workers look for due jobs (retries, jobs sent by other processes); pg-boss's minimum. */
 const JOBS_POLLING_INTERVAL_S = 0.5;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
-/** The signed-in caller's context. Only valid on authenticated routes. */
-export function ctxOf(request: { principal: Principal | null; id: string; ip: string }): Ctx {
-  const principal = request.principal;
-  if (!principal) throw new AppError('unauthenticated');
-  return { orgId: principal.orgId, actor: actorOf(principal), principal, requestId: request.id, ip: request.ip };
-}
 
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;

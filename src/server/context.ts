@@ -1,5 +1,15 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger, FastifyInstance, RawServerDefault } from 'fastify';
 import type { AuditActorType } from './audit/catalogue.js';
 import type { UserRole } from './db/schema.js';
+import { AppError } from './http/errors.js';
+
+/**
+ * The app (or a plugin's scope of it) as features see it. Features take it, and the caller, from here, never
+ * from app.ts, which imports them: a route module loads on its own. Its decorations are declared in fastify.ts.
+ */
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 /** Who is acting. API keys act for their organisation with the rights of a service (see docs/API.md). */
 export type Principal =
@@ -35,6 +45,13 @@ export function actorOf(principal: Principal): Actor {
     case 'system':
       return { type: 'system', id: null };
   }
+}
+
+/** The signed-in caller's context. Only valid on authenticated routes. */
+export function ctxOf(request: { principal: Principal | null; id: string; ip: string }): Ctx {
+  const principal = request.principal;
+  if (!principal) throw new AppError('unauthenticated');
+  return { orgId: principal.orgId, actor: actorOf(principal), principal, requestId: request.id, ip: request.ip };
 }
 
 /** The context for work the system does on an organisation's behalf (CLI, demo data, timers). */

@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { IdParams, Page } from '../../shared/api/common.js';
 import { ApiKey, CreateApiKeyBody, CreatedApiKey } from '../../shared/api/staff.js';
-import { ctxOf, type App } from '../app.js';
+import { ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import { createApiKey, listApiKeys, revokeApiKey } from './service.js';
 

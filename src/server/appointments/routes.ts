@@ -1,6 +1,6 @@
 import { IdParams, Page } from '../../shared/api/common.js';
 import { Appointment, CreateAppointmentBody, ListAppointmentsQuery, UpdateAppointmentBody } from '../../shared/api/appointments.js';
-import { ctxOf, type App } from '../app.js';
+import { ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import { cancelAppointment, createAppointment, getAppointment, listAppointments, updateAppointment, type AppointmentDeps } from './service.js';
 

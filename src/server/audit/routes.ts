@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { IsoDateTime, Page } from '../../shared/api/common.js';
-import { ctxOf, type App } from '../app.js';
+import { ctxOf, type App } from '../context.js';
 import { AppError } from '../http/errors.js';
 import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
 import { authErrors } from '../http/schemas.js';

@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import Type from 'typebox';
 import { ErrorResponse, IdParams } from '../../shared/api/common.js';
 import { ChangePasswordBody, LoginBody, Me, Session } from '../../shared/api/staff.js';
-import { ctxOf, type App } from '../app.js';
+import { ctxOf, type App } from '../context.js';
 import { audit, recordAudit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import { sessions, users } from '../db/schema.js';

@@ -22,7 +22,7 @@ import {
   UpdateMessagingSettingsBody,
   UpdateTemplateBody,
 } from '../../shared/api/messaging.js';
-import { ctxOf, type App } from '../app.js';
+import { ctxOf, type App } from '../context.js';
 import { AppError } from '../http/errors.js';
 import { authErrors } from '../http/schemas.js';
 import { archiveIntakeForm, createIntakeForm, getIntakeForm, getIntakeRequest, listIntakeForms, listIntakeRequests, openIntake, sendIntakeForm, submitIntake, type IntakeDeps } from './intake.js';

@@ -1,7 +1,7 @@
 import twilio from 'twilio';
 import Type from 'typebox';
 import { ErrorResponse } from '../../shared/api/common.js';
-import type { App } from '../app.js';
+import type { App } from '../context.js';
 import { errorBody } from '../http/errors.js';
 import { applyStatus, inboundOrgOf, receiveInbound, statusFromProvider, type MessagingDeps } from './service.js';
 

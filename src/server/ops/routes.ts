@@ -1,6 +1,6 @@
 import Type from 'typebox';
 import { ErrorResponse } from '../../shared/api/common.js';
-import type { App } from '../app.js';
+import type { App } from '../context.js';
 import { AppError } from '../http/errors.js';
 
 /** Liveness and readiness for orchestrators; unauthenticated and cheap. */

@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { Organization, UpdateOrganizationBody } from '../../shared/api/staff.js';
-import { ctxOf, type App } from '../app.js';
+import { ctxOf, type App } from '../context.js';
 import { audit } from '../audit/service.js';
 import { organizations } from '../db/schema.js';
 import { AppError } from '../http/errors.js';

@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { IdParams, Page } from '../../shared/api/common.js';
 import { Consent, CreatePatientBody, ListPatientsQuery, Patient, RecordConsentBody, UpdatePatientBody } from '../../shared/api/patients.js';
-import { ctxOf, type App } from '../app.js';
+import { ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import {
   createPatient,

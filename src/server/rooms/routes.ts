@@ -1,8 +1,7 @@
 import Type from 'typebox';
 import { createReadStream } from 'node:fs';
 import { CreateRoomBody, ParticipantParams, ParticipantRouting, ParticipantRoutingBody, Recording, RecordingParams, RecordingState, Room, RoomParams, RoomParticipant, TokenBody, TokenResponse } from '../../shared/api/rooms.js';
-import { ctxOf, type App } from '../app.js';
-import { callerKey } from '../context.js';
+import { callerKey, ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import { ErrorResponse } from '../../shared/api/common.js';
 import {

@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { IdParams, Page } from '../../shared/api/common.js';
 import { CreateUserBody, UpdateUserBody, User, UserRole } from '../../shared/api/staff.js';
-import { ctxOf, type App } from '../app.js';
+import { ctxOf, type App } from '../context.js';
 import { AppError } from '../http/errors.js';
 import { authErrors } from '../http/schemas.js';
 import { createUser, getUserRow, listUsers, revokeUserSessions, toUserDto, updateUser } from './service.js';

@@ -42,8 +42,7 @@ import { listMessages, sendMessage, sendNote } from './chat.js';
 import { listVisitRecordings, openVisitRecording, recordingState, startVisitRecording, stopVisitRecording } from './recording.js';
 import { usage, visitSummary } from './summary.js';
 import { Recording } from '../../shared/api/rooms.js';
-import { ctxOf, type App } from '../app.js';
-import { callerKey } from '../context.js';
+import { callerKey, ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import {
   acceptConsent,

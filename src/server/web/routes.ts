@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import Type from 'typebox';
 import { ErrorResponse } from '../../shared/api/common.js';
-import type { App } from '../app.js';
+import type { App } from '../context.js';
 import { AppError } from '../http/errors.js';
 import { FAVICON_SVG, faviconIco } from './favicon.js';
 

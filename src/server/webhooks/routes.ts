@@ -12,7 +12,7 @@ import {
   WebhookDelivery,
   WebhookEventTypes,
 } from '../../shared/api/webhooks.js';
-import { ctxOf, type App } from '../app.js';
+import { ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import { WEBHOOK_EVENT_CATEGORIES, WEBHOOK_EVENT_TYPES } from './events.js';
 import {
