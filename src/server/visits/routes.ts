@@ -319,7 +319,7 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
   app.get(
     '/usage',
     { config: { roles: ['admin'] }, schema: { tags: ['usage'], summary: 'Participant-minutes, recorded minutes and estimated cost for a month, in all and per visit', querystring: UsageQuery, response: { 200: Usage, ...authErrors } } },
-    async (request) => usage(deps.db, ctxOf(request), request.query, deps.usage),
+    async (request) => usage(deps, ctxOf(request), request.query),
   );
 }
 

@@ -8,7 +8,6 @@ import type { Usage, UsageFigures, UsageQuery, VisitSummary } from '../../shared
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import type { Ctx } from '../context.js';
-import type { Db } from '../db/index.js';
 import { roomParticipants, roomRecordings, rooms, visits } from '../db/schema.js';
 import { listRecordingsOfRooms } from '../rooms/service.js';
 import { listVisitConsents } from './access.js';
@@ -111,7 +110,8 @@ const VISIT_ROOM_NAME = /^visit-([0-9a-f-]{36})$/;
  * Usage for a month: every stay that began in it (all rooms: visits, group sessions, check-ins, API rooms),
  * rounded up to whole minutes per stay, and the recordings that began in it; then per visit.
  */
-export async function usage(db: Db, ctx: Ctx, q: UsageQuery, rates: Config['usage']): Promise<Usage> {
+export async function usage(deps: VisitDeps, ctx: Ctx, q: UsageQuery): Promise<Usage> {
+  const { db, usage: rates } = deps;
   const { label, start, end } = monthBounds(q.month);
   const seconds = sql<number>`greatest(1, coalesce(${roomParticipants.durationS}, extract(epoch from (coalesce(${roomParticipants.leftAt}, now()) - ${roomParticipants.joinedAt}))::int))`;
   const stayRows = await db
