@@ -1,5 +1,5 @@
 /** A modal confirmation (the native <dialog>: focus stays inside, Escape cancels). */
-import { useEffect, useId, useRef } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 
 export interface ConfirmProps {
   title: string;
@@ -43,4 +43,22 @@ export function ConfirmDialog({ title, body, confirmLabel, onConfirm, onCancel }
       </div>
     </dialog>
   );
+}
+
+/** What asks for a confirmation (`ask`), and the dialog to render while one is asked (null otherwise). */
+export function useConfirm() {
+  const [asked, setAsked] = useState<Omit<ConfirmProps, 'onCancel'> | null>(null);
+  return {
+    /** Shows the dialog; it closes before `onConfirm` runs, and on Cancel or Escape. */
+    ask(props: Omit<ConfirmProps, 'onCancel'>) {
+      setAsked({
+        ...props,
+        onConfirm: () => {
+          setAsked(null);
+          props.onConfirm();
+        },
+      });
+    },
+    dialog: asked ? <ConfirmDialog {...asked} onCancel={() => setAsked(null)} /> : null,
+  };
 }

@@ -67,6 +67,18 @@ export function RemoteAudio({ track, identity, registry }: { track: RemoteTrack;
   return <audio ref={ref} data-identity={identity} autoPlay />;
 }
 
+/** Every remote participant's microphone, each in its own (hidden) audio element. */
+export function RemoteAudios({ remotes, registry }: { remotes: readonly { identity: string; tracks: ReadonlyMap<string, RemoteTrack> }[]; registry: AudioRegistry }) {
+  return (
+    <div className="ov-audio">
+      {remotes.map((p) => {
+        const track = p.tracks.get('microphone');
+        return track ? <RemoteAudio key={`${p.identity}:${track.sid}`} track={track} identity={p.identity} registry={registry} /> : null;
+      })}
+    </div>
+  );
+}
+
 const QUALITY_WORDS = ['no connection', 'very poor', 'poor', 'fair', 'good', 'excellent'] as const;
 
 /** 0–5 bars; the text alternative says the level in words. */

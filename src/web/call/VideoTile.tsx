@@ -1,0 +1,34 @@
+/** One remote camera or shared screen on the stage: the video (or the person's initials), name, microphone, network. */
+import { MicIcon } from './icons.js';
+import { NetworkQuality, RemoteVideo, initials } from './media.js';
+import type { Tile } from './useStageLayout.js';
+
+export function VideoTile({ tile, speaking }: { tile: Tile; speaking: boolean }) {
+  const { participant: p, name, source } = tile;
+  const track = p.tracks.get(source);
+  const published = p.published.find((t) => t.source === source);
+  const mic = p.published.find((t) => t.source === 'microphone');
+  const off = !track || track.muted || track.hostMuted;
+  const micOff = !mic || mic.muted || mic.hostMuted;
+  return (
+    <figure className={`ov-tile ov-tile--${source}${speaking && source === 'camera' ? ' is-speaking' : ''}`} data-identity={p.identity}>
+      {track ? <RemoteVideo track={track} label={source === 'screen' ? `Screen shared by ${name}` : `Video of ${name}`} className={off ? 'is-hidden' : undefined} /> : null}
+      {off && source === 'camera' ? (
+        <div className="ov-tile__avatar" aria-hidden="true">
+          {initials(name)}
+        </div>
+      ) : null}
+      <figcaption className="ov-tile__caption">
+        <span className="ov-tile__name">{source === 'screen' ? `${name}'s screen` : name}</span>
+        {source === 'camera' && micOff ? (
+          <span className="ov-tile__muted">
+            <MicIcon off />
+            <span className="visually-hidden">microphone off</span>
+          </span>
+        ) : null}
+        {source === 'camera' && off && published ? <span className="visually-hidden">camera off</span> : null}
+        {source === 'camera' ? <NetworkQuality level={p.networkQuality} who={name} /> : null}
+      </figcaption>
+    </figure>
+  );
+}
