@@ -1,6 +1,6 @@
 /**
  * The builtin media plane's signaling protocol on `WS /rtc`: JSON text frames, one message each, a
- * discriminated union on `type` in each direction. The server (src/server/rooms/builtin/rtc-server.ts) and the
+ * discriminated union on `type` in each direction. The server (src/server/rooms/builtin/signaling.ts) and the
  * browser SDK (src/sdk/) both compile against this file; `parseClientMessage` is the server's only way in.
  *
  * A session:
