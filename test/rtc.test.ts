@@ -15,7 +15,7 @@ import { createTokenSigner } from '../src/server/rooms/builtin/tokens.js';
 import { loadConfig } from '../src/server/config.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
-import { createTestOrg, expectStatus, type TestOrg } from './helpers/builders.js';
+import { caller, createTestOrg, expectStatus, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
 import { sleep, waitFor } from './helpers/media.js';
 import { decodeErrors, ffprobe } from './helpers/replay.js';
@@ -390,6 +390,47 @@ for (const kind of DB_KINDS) {
         const people = (await a.apiKey.get('/api/v1/rooms/survivor/participants')).json().data as { identity: string; status: string }[];
         assert.deepEqual(people.map((p) => p.status), ['disconnected'], 'the old process’s participant is closed');
       } finally {
+        await restarted.close();
+      }
+    });
+
+    test('routing survives a restart through the rooms layer alone: reconnecting participants land in their group, still muted', async () => {
+      // A room of the rooms API (no visit, no feature placing anyone again): two people moved to a side group, one
+      // of them host-muted, before anyone joins; the third stays in the main group.
+      await createRoom('routed-restart');
+      assert.equal((await route('routed-restart', 'side-a', { group: 'side' })).statusCode, 200);
+      assert.equal((await route('routed-restart', 'side-b', { group: 'side', audioMuted: true })).statusCode, 200);
+      const token = async (identity: string) => {
+        const res = await a.apiKey.post('/api/v1/tokens', { room: 'routed-restart', identity });
+        assert.equal(res.statusCode, 201, res.body);
+        return (res.json() as { token: string }).token;
+      };
+      const tokens = { lead: await token('lead'), sideA: await token('side-a'), sideB: await token('side-b') };
+      await t.app.roomEvents.idle();
+
+      // A second process on the same database: its media plane starts empty and learns the routing from the rooms layer.
+      const restarted = await createTestApp(kind, { database: t.database, env: { TOKEN_SIGNING_SECRET: SECRET } });
+      const people: RtcClient[] = [];
+      try {
+        const again = await restarted.listen();
+        const lead = await RtcClient.connect(again, tokens.lead, 'lead', { publish: ['microphone', 'camera'] });
+        people.push(lead);
+        const sideA = await RtcClient.connect(again, tokens.sideA, 'side-a', { publish: ['microphone', 'camera'] });
+        people.push(sideA);
+        const sideB = await RtcClient.connect(again, tokens.sideB, 'side-b', { publish: ['microphone', 'camera'] });
+        people.push(sideB);
+        await Promise.all([sideA.receives('side-b/camera'), sideB.receives('side-a/camera'), sideB.receives('side-a/microphone')]);
+        await Promise.all([
+          sideA.receivesNothingOf('side-b/microphone', 'lead/camera', 'lead/microphone'),
+          lead.receivesNothingOf('side-a/camera', 'side-b/camera'),
+        ]);
+        assert.equal(lead.participants.has('side-a'), false, 'the side group is not listed in the main group');
+        // The new process's routing answers say the same (a change to one field keeps the rest as stored).
+        const state = await caller(restarted.app, a.apiKey.headers).patch('/api/v1/rooms/routed-restart/participants/side-b', { videoMuted: false });
+        assert.equal(state.statusCode, 200, state.body);
+        assert.deepEqual(state.json(), { identity: 'side-b', group: 'side', audioMuted: true, videoMuted: false, recorded: true });
+      } finally {
+        await Promise.all(people.map((c) => c.close()));
         await restarted.close();
       }
     });

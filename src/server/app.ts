@@ -36,7 +36,7 @@ import { loadOrCreateSecret } from './secrets.js';
 import { visitRoomListener } from './visits/events.js';
 import { createLinkSigner } from './visits/links.js';
 import { visitRoutes } from './visits/routes.js';
-import { joinLinkForAppointment, restoreVisitRouting, type VisitDeps } from './visits/service.js';
+import { joinLinkForAppointment, type VisitDeps } from './visits/service.js';
 import { webRoutes } from './web/routes.js';
 import { createCipher } from './messaging/crypto.js';
 import type { IntakeDeps } from './messaging/intake.js';
@@ -277,7 +277,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await deps.media.shutdown?.();
   });
   await restoreRooms(rooms, app.log);
-  await restoreVisitRouting(visits, app.log);
   const sweeper = startRoomSweeper(rooms, app.log);
   app.addHook('onClose', async () => {
     await sweeper.stop();

@@ -232,6 +232,14 @@ export const rooms = pgTable(
     emptyRoomTimeoutS: integer('empty_room_timeout_s').notNull(),
     unusedRoomTimeoutS: integer('unused_room_timeout_s').notNull(),
     providerData: jsonb('provider_data').$type<Record<string, unknown>>(),
+    /**
+     * What the room belongs to, when a feature made it (kind `visit` and the visit's id; later group sessions,
+     * check-ins): features find their rooms by it, never by parsing names. Null for rooms made through the API.
+     */
+    ownerKind: text('owner_kind'),
+    ownerId: uuid('owner_id'),
+    /** Since when the room is being recorded; null while it is not (a restart starts recording again). */
+    recordingSince: ts('recording_since'),
     createdAt: createdAt(),
     endedAt: ts('ended_at'),
     endReason: text('end_reason'),
@@ -242,6 +250,36 @@ export const rooms = pgTable(
       .on(t.orgId, t.name)
       .where(sql`${t.status} = 'in-progress'`),
     index('rooms_org_created_idx').on(t.orgId, t.createdAt, t.id),
+    index('rooms_org_owner_idx')
+      .on(t.orgId, t.ownerKind, t.ownerId, t.createdAt)
+      .where(sql`${t.ownerId} is not null`),
+    check('rooms_owner_check', sql`(${t.ownerKind} is null) = (${t.ownerId} is null)`),
+  ],
+);
+
+/**
+ * Where each identity's media goes in a room, as the rooms layer last set it (group, host mutes, recorded), and
+ * the identity's revoked tokens: the provider keeps this in memory (builtin) or not at all, so the rooms layer
+ * stores it and applies it again after a restart. A null column was never set (the provider's default applies).
+ * A row may exist before the identity ever connects (a feature places people before handing out tokens).
+ */
+export const roomRouting = pgTable(
+  'room_routing',
+  {
+    orgId: uuid('org_id').notNull(),
+    roomId: uuid('room_id').notNull(),
+    identity: text('identity').notNull(),
+    group: text('group_name'),
+    audioMuted: boolean('audio_muted'),
+    videoMuted: boolean('video_muted'),
+    recorded: boolean('recorded'),
+    /** Tokens of this identity issued at or before this instant no longer get into the room. */
+    tokensRevokedBefore: ts('tokens_revoked_before'),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.roomId, t.identity] }),
+    foreignKey({ name: 'room_routing_room_fk', columns: [t.orgId, t.roomId], foreignColumns: [rooms.orgId, rooms.id] }),
   ],
 );
 
@@ -818,6 +856,7 @@ export const schema = {
   rooms,
   roomParticipants,
   roomRecordings,
+  roomRouting,
   visits,
   visitParticipants,
   visitLinks,

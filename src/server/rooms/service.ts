@@ -6,12 +6,23 @@ import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import { systemCtx, type Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
-import { roomParticipants, roomRecordings, rooms } from '../db/schema.js';
+import { roomParticipants, roomRecordings, roomRouting, rooms } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { OrgEvents } from '../realtime/events.js';
-import { DEFAULT_GRANTS, type MediaProvider, type RoomEvent } from './provider.js';
+import { DEFAULT_GRANTS, type MediaProvider, type RoomEvent, type RoutingUpdate } from './provider.js';
 
 type RoomRow = typeof rooms.$inferSelect;
+
+/**
+ * What a room belongs to when a feature made it (`{ kind: 'visit', id }`; later group sessions, check-ins). The
+ * rooms layer stores it and hands it back with the room's events and queries; it never interprets it.
+ */
+export interface RoomOwner {
+  kind: string;
+  id: string;
+}
+
+const ownerOf = (row: RoomRow): RoomOwner | null => (row.ownerKind !== null && row.ownerId !== null ? { kind: row.ownerKind, id: row.ownerId } : null);
 
 export interface RoomDeps {
   db: Db;
@@ -58,7 +69,8 @@ async function getRoom(db: Db, orgId: string, name: string): Promise<RoomRow> {
   return row;
 }
 
-export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody): Promise<Room> {
+/** Creates a room (the API's rooms have no owner; a feature passes itself as `owner` to find its rooms again). */
+export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody, owner?: RoomOwner): Promise<Room> {
   let row: RoomRow;
   try {
     row = await deps.db.transaction(async (tx) => {
@@ -72,6 +84,8 @@ export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody)
           maxParticipantDurationS: body.maxParticipantDurationSeconds ?? deps.defaults.maxParticipantDurationS,
           emptyRoomTimeoutS: body.emptyRoomTimeoutSeconds ?? deps.defaults.emptyTimeoutS,
           unusedRoomTimeoutS: body.unusedRoomTimeoutSeconds ?? deps.defaults.unusedTimeoutS,
+          ownerKind: owner?.kind ?? null,
+          ownerId: owner?.id ?? null,
         })
         .returning();
       await audit(tx, ctx, 'room.created', { type: 'room', id: inserted!.id }, { provider: deps.media.name });
@@ -170,34 +184,83 @@ export async function removeRoomParticipant(deps: RoomDeps, ctx: Ctx, name: stri
   await audit(deps.db, ctx, 'room.participant_removed', { type: 'room', id: row.id }, { identity });
 }
 
+type StoredRouting = Pick<typeof roomRouting.$inferInsert, 'group' | 'audioMuted' | 'videoMuted' | 'recorded' | 'tokensRevokedBefore'>;
+
+/**
+ * Stores what was set for an identity (only the fields given: the row is the sum of every update, as the provider
+ * received them). A revocation only ever moves later.
+ */
+async function storeRouting(db: Db, row: RoomRow, identity: string, set: StoredRouting): Promise<void> {
+  const { tokensRevokedBefore, ...routing } = set;
+  await db
+    .insert(roomRouting)
+    .values({ orgId: row.orgId, roomId: row.id, identity, ...set })
+    .onConflictDoUpdate({
+      target: [roomRouting.roomId, roomRouting.identity],
+      set: {
+        ...routing,
+        ...(tokensRevokedBefore ? { tokensRevokedBefore: sql`greatest(${roomRouting.tokensRevokedBefore}, excluded.tokens_revoked_before)` } : {}),
+        updatedAt: new Date(),
+      },
+    });
+}
+
+/** The stored fields as a provider update (what was never set is left out: the provider's default applies). */
+function routingUpdateOf(stored: typeof roomRouting.$inferSelect): RoutingUpdate {
+  return {
+    ...(stored.group !== null ? { group: stored.group } : {}),
+    ...(stored.audioMuted !== null ? { audioMuted: stored.audioMuted } : {}),
+    ...(stored.videoMuted !== null ? { videoMuted: stored.videoMuted } : {}),
+    ...(stored.recorded !== null ? { recorded: stored.recorded } : {}),
+  };
+}
+
 /**
  * Sets where a participant's media goes (group, host mutes, recorded). Works before the participant joins, so a
- * feature can place someone (a waiting room, a breakout) before handing out their token. Audited when it changes
- * something (placing someone where they already are is not an event).
+ * feature can place someone (a waiting room, a breakout) before handing out their token. Stored with the room, so a
+ * restart applies it again (restoreRooms). Audited when it changes something (placing someone where they already
+ * are is not an event).
  */
 export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, identity: string, update: ParticipantRoutingBody): Promise<ParticipantRouting> {
   const row = await getRoom(deps.db, ctx.orgId, name);
   if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
   const result = await deps.media.setRouting(row.providerRoomId, identity, update);
   if (!result) throw new AppError('provider_error', 'The media provider does not have this room live.');
-  if (result.changed) {
-    await audit(deps.db, ctx, 'room.participant_routed', { type: 'room', id: row.id }, {
+  // Stored even when nothing changed: the row must say what the provider holds, whoever set it first.
+  const stored: StoredRouting = {
+    ...(update.group !== undefined ? { group: update.group } : {}),
+    ...(update.audioMuted !== undefined ? { audioMuted: update.audioMuted } : {}),
+    ...(update.videoMuted !== undefined ? { videoMuted: update.videoMuted } : {}),
+    ...(update.recorded !== undefined ? { recorded: update.recorded } : {}),
+  };
+  await deps.db.transaction(async (tx) => {
+    await storeRouting(tx, row, identity, stored);
+    if (!result.changed) return;
+    await audit(tx, ctx, 'room.participant_routed', { type: 'room', id: row.id }, {
       identity,
       group: update.group ?? null,
       audioMuted: update.audioMuted ?? null,
       videoMuted: update.videoMuted ?? null,
       recorded: update.recorded ?? null,
     });
-  }
+  });
   return { identity, ...result.state };
 }
 
-/** Tokens of `identity` issued until `issuedBefore` no longer join the room (the provider refuses them). Audited. */
+/**
+ * Tokens of `identity` issued until `issuedBefore` no longer join the room (the provider refuses them). Stored with
+ * the room's routing, so a restart does not let an old token back in. Audited.
+ */
 export async function revokeParticipantTokens(deps: RoomDeps, ctx: Ctx, name: string, identity: string, issuedBefore = new Date()): Promise<boolean> {
   const row = await findRoom(deps.db, ctx.orgId, name);
   if (!row || row.status !== 'in-progress' || !row.providerRoomId) return false;
   const done = await deps.media.revokeTokens(row.providerRoomId, identity, issuedBefore);
-  if (done) await audit(deps.db, ctx, 'room.tokens_revoked', { type: 'room', id: row.id }, { identity });
+  if (done) {
+    await deps.db.transaction(async (tx) => {
+      await storeRouting(tx, row, identity, { tokensRevokedBefore: issuedBefore });
+      await audit(tx, ctx, 'room.tokens_revoked', { type: 'room', id: row.id }, { identity });
+    });
+  }
   return done;
 }
 
@@ -225,7 +288,14 @@ export async function setRoomRecording(deps: RoomDeps, ctx: Ctx, name: string, o
   if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
   const done = on ? await deps.media.startRecording(row.providerRoomId) : await deps.media.stopRecording(row.providerRoomId);
   if (!done) throw new AppError('provider_error', 'The media provider does not have this room live.');
-  await audit(deps.db, ctx, on ? 'room.recording_started' : 'room.recording_stopped', { type: 'room', id: row.id });
+  await deps.db.transaction(async (tx) => {
+    // Kept with the room so that a restart records it again (restoreRooms); an earlier start keeps its time.
+    await tx
+      .update(rooms)
+      .set({ recordingSince: on ? sql`coalesce(${rooms.recordingSince}, now())` : null })
+      .where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, row.id)));
+    await audit(tx, ctx, on ? 'room.recording_started' : 'room.recording_stopped', { type: 'room', id: row.id });
+  });
   return { room: row.name, recording: on };
 }
 
@@ -335,7 +405,7 @@ async function roomByProviderId(db: Db, providerRoomId: string): Promise<RoomRow
  * audit trail, and realtime events. Events are applied one at a time, in order.
  */
 /** Told of each provider event once it is recorded (features built on rooms: visits). In order, one at a time. */
-export type RoomEventListener = (room: { id: string; orgId: string; name: string }, event: RoomEvent) => Promise<void>;
+export type RoomEventListener = (room: { id: string; orgId: string; name: string; owner: RoomOwner | null }, event: RoomEvent) => Promise<void>;
 
 export function recordRoomEvents(
   deps: RoomDeps,
@@ -349,7 +419,7 @@ export function recordRoomEvents(
     const row = await roomByProviderId(deps.db, event.roomId);
     if (!row) return;
     for (const listener of listeners) {
-      await listener({ id: row.id, orgId: row.orgId, name: row.name }, event).catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event listener failed'));
+      await listener({ id: row.id, orgId: row.orgId, name: row.name, owner: ownerOf(row) }, event).catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event listener failed'));
     }
   };
   const apply = async (event: RoomEvent) => {
@@ -433,9 +503,31 @@ export function recordRoomEvents(
 }
 
 /**
+ * After a restart, before anyone reconnects: the room's stored routing (groups, host mutes, recorded, revoked tokens)
+ * goes back to the provider, so a reconnecting participant lands where they were (a waiting patient still sees
+ * nobody, a removed one's old token still fails); then a room that was being recorded is recorded again (routing
+ * first: nobody kept out of the recording is captured even briefly). The files the restart cut stay, marked failed.
+ */
+async function reapplyRouting(deps: RoomDeps, row: RoomRow, providerRoomId: string): Promise<void> {
+  const stored = await deps.db
+    .select()
+    .from(roomRouting)
+    .where(and(eq(roomRouting.orgId, row.orgId), eq(roomRouting.roomId, row.id)))
+    .limit(100_000);
+  for (const r of stored) {
+    const update = routingUpdateOf(r);
+    if (Object.keys(update).length > 0) await deps.media.setRouting(providerRoomId, r.identity, update);
+    if (r.tokensRevokedBefore) await deps.media.revokeTokens(providerRoomId, r.identity, r.tokensRevokedBefore);
+  }
+  if (row.recordingSince && (await deps.media.startRecording(providerRoomId))) {
+    await audit(deps.db, systemCtx(row.orgId), 'room.recording_started', { type: 'room', id: row.id }, { reason: 'server_restart' });
+  }
+}
+
+/**
  * At start-up: rooms still in progress on this provider are taken up again (the builtin provider re-opens them,
- * empty, and clients rejoin), and participation rows the provider no longer knows of are closed (reason
- * `server_restart`, audited). A room the provider cannot restore is ended (`provider_lost`). The builtin media
+ * empty, and clients rejoin), with their stored routing and recording, and participation rows the provider no
+ * longer knows of are closed (reason `server_restart`, audited). A room the provider cannot restore is ended (`provider_lost`). The builtin media
  * plane lives in one process: run one OpenVisit process per media plane.
  */
 export async function restoreRooms(deps: RoomDeps, log: { warn(obj: object, msg: string): void }): Promise<{ restored: number; ended: number }> {
@@ -481,6 +573,8 @@ export async function restoreRooms(deps: RoomDeps, log: { warn(obj: object, msg:
         .set({ status: 'failed', error: 'server_restart', endedAt: now })
         .where(and(eq(roomRecordings.orgId, row.orgId), eq(roomRecordings.roomId, row.id), eq(roomRecordings.status, 'recording')));
     });
+    // After the cut files are marked: a recording started again writes new ones.
+    await reapplyRouting(deps, row, providerRoomId).catch((err: unknown) => log.warn({ err, roomId: row.id }, 'room routing not restored'));
   }
   return { restored, ended };
 }

@@ -11,23 +11,21 @@ import type { Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import { consentTexts, organizations, participantSessions, patientConsents, visitConsents, visitLinks, visitParticipants, visits, type ConsentTextKind } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
+import { connectedIdentities } from '../rooms/queries.js';
 import { issueToken, notifyRoom, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
 import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
+import { mayBeRecorded, placementOf } from './placement.js';
 import {
   assertCanHost,
-  connectedIdentities,
   endsAt,
   ensureRoom,
   joinWindow,
-  MAIN_GROUP,
   maybeBegin,
-  mayBeRecorded,
   participantRow,
   placeParticipant,
   roomNameOf,
   toParticipantDto,
   visitRow,
-  waitingGroup,
   type ParticipantRow,
   type VisitDeps,
   type VisitRow,
@@ -311,8 +309,7 @@ export async function visitToken(deps: VisitDeps, ctx: Ctx, visitId: string): Pr
       arrived = true;
     }
   }
-  const admitted = isHost || participant.admission === 'admitted';
-  await routeParticipant(deps.rooms, ctx, room, participant.id, { group: admitted ? MAIN_GROUP : waitingGroup(participant.id), recorded: mayBeRecorded(participant) });
+  await routeParticipant(deps.rooms, ctx, room, participant.id, placementOf(participant));
   const ttlSeconds = Math.min(86_400, Math.max(900, Math.ceil((joinWindow(visit, deps.config).closesAt.getTime() - Date.now()) / 1000) + 3600));
   const issued = await issueToken(deps.rooms, ctx, {
     room,
@@ -400,11 +397,10 @@ export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: str
     const room = roomNameOf(visitId);
     // The participant's page hears it from the server first (what happened, and the host's words when denied).
     await notifyRoom(deps.rooms, ctx, room, ADMISSION_NOTICES[control](after), [participantId]);
-    if (control === 'admit') await placeParticipant(deps, ctx, visit, participantId, { group: MAIN_GROUP, recorded: mayBeRecorded(after) });
-    if (control === 'return') await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId), recorded: false });
+    // Admitted: into the visit; sent back, denied or removed: alone in their waiting group, isolated before anything else.
+    await placeParticipant(deps, ctx, visit, participantId, placementOf(after));
     if (control === 'deny' || control === 'remove') {
-      // Isolated first, and their media tokens revoked: the token they still hold neither reaches anyone nor gets in.
-      await placeParticipant(deps, ctx, visit, participantId, { group: waitingGroup(participantId), recorded: false });
+      // Their media tokens revoked: the token they still hold neither reaches anyone nor gets in.
       await revokeParticipantTokens(deps.rooms, ctx, roomNameOf(visitId), participantId);
       await removeRoomParticipant(deps.rooms, ctx, roomNameOf(visitId), participantId).catch((err: unknown) => {
         // Not connected (or the room is gone): nothing to disconnect; the revoked session keeps them out.
@@ -413,7 +409,7 @@ export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: str
     }
   }
   await deps.hub.publish(ctx.orgId, CONTROL_HUB[control], { visitId, participantId });
-  if (control === 'admit') await maybeBegin(deps, ctx, visitId, await connectedIdentities(deps.db, ctx.orgId, visit.roomId));
+  if (control === 'admit') await maybeBegin(deps, ctx, visitId, await connectedIdentities(deps.rooms, ctx, visit.roomId));
   return toParticipantDto(after);
 }
 

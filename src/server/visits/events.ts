@@ -5,18 +5,19 @@
  */
 import { systemCtx } from '../context.js';
 import { AppError } from '../http/errors.js';
+import { connectedIdentities } from '../rooms/queries.js';
 import type { RoomEventListener } from '../rooms/service.js';
 import { notifyRoom } from '../rooms/service.js';
+import { mayBeRecorded } from './placement.js';
 import { RECORDING_NOTICES } from './recording.js';
-import { closeVisit, connectedIdentities, maybeBegin, mayBeRecorded, participantRows, visitRow, type VisitDeps } from './service.js';
+import { closeVisit, maybeBegin, participantRows, VISIT_OWNER, visitRow, type VisitDeps } from './service.js';
 import { isLive } from './state.js';
-
-const VISIT_ROOM = /^visit-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
 export function visitRoomListener(deps: VisitDeps): RoomEventListener {
   return async (room, event) => {
-    const visitId = VISIT_ROOM.exec(room.name)?.[1];
-    if (!visitId) return;
+    // Only the rooms a visit made (the rooms layer carries their owner); API rooms are not visits, whatever their name.
+    if (room.owner?.kind !== VISIT_OWNER) return;
+    const visitId = room.owner.id;
     const ctx = systemCtx(room.orgId);
     let visit;
     try {
@@ -34,7 +35,7 @@ export function visitRoomListener(deps: VisitDeps): RoomEventListener {
           const notice = who && mayBeRecorded(who) ? RECORDING_NOTICES.started : RECORDING_NOTICES.askConsent;
           await notifyRoom(deps.rooms, ctx, room.name, notice, [event.identity]);
         }
-        await maybeBegin(deps, ctx, visitId, await connectedIdentities(deps.db, room.orgId, room.id));
+        await maybeBegin(deps, ctx, visitId, await connectedIdentities(deps.rooms, ctx, room.id));
         return;
       case 'participant.left':
         await deps.hub.publish(room.orgId, 'visit.participant_left', { visitId, participantId: event.identity, reason: event.reason });

@@ -4,15 +4,17 @@
  * until they agree. Everyone is told (a notice in the call, `recording` on the visit and on their token).
  * Stopping, listing and downloading are the host's (or an admin's, or the host app's), and audited.
  */
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Recording } from '../../shared/api/rooms.js';
 import type { VisitRecordingState } from '../../shared/api/visits.js';
 import { audit } from '../audit/service.js';
 import type { Ctx } from '../context.js';
-import { roomRecordings, rooms, visits } from '../db/schema.js';
+import { visits } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
+import { connectedIdentities, recordingInRooms, roomIdsOwnedBy } from '../rooms/queries.js';
 import { listRecordingsOfRooms, notifyRoom, openRecording, setRoomRecording } from '../rooms/service.js';
-import { assertCanHost, connectedIdentities, mayBeRecorded, participantRows, placeParticipant, roomNameOf, visitRow, type VisitDeps, type VisitRow } from './service.js';
+import { mayBeRecorded } from './placement.js';
+import { assertCanHost, participantRows, placeParticipant, roomNameOf, roomOwnerOf, visitRow, type VisitDeps, type VisitRow } from './service.js';
 import { isLive } from './state.js';
 
 export const RECORDING_NOTICES = {
@@ -33,7 +35,7 @@ async function liveVisitForHost(deps: VisitDeps, ctx: Ctx, visitId: string): Pro
 
 /** Who is in the visit now and not recorded (no recording consent, or waiting). */
 async function notRecorded(deps: VisitDeps, ctx: Ctx, visit: VisitRow): Promise<string[]> {
-  const connected = await connectedIdentities(deps.db, ctx.orgId, visit.roomId);
+  const connected = await connectedIdentities(deps.rooms, ctx, visit.roomId);
   const people = await participantRows(deps.db, ctx.orgId, visit.id);
   return people.filter((p) => connected.has(p.id) && !mayBeRecorded(p)).map((p) => p.id);
 }
@@ -50,7 +52,7 @@ export async function recordingState(deps: VisitDeps, ctx: Ctx, visitId: string)
  */
 export async function startVisitRecording(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitRecordingState> {
   const visit = await liveVisitForHost(deps, ctx, visitId);
-  const connected = await connectedIdentities(deps.db, ctx.orgId, visit.roomId);
+  const connected = await connectedIdentities(deps.rooms, ctx, visit.roomId);
   const people = await participantRows(deps.db, ctx.orgId, visitId);
   const missing = people.filter((p) => connected.has(p.id) && p.role !== 'host' && p.admission === 'admitted' && !p.recordingConsentAt);
   if (missing.length > 0) {
@@ -94,36 +96,22 @@ export async function stopVisitRecording(deps: VisitDeps, ctx: Ctx, visitId: str
 }
 
 /** The ids of every room the visit has had (a room closed by its empty-room timeout is made again). */
-export async function visitRoomIds(deps: VisitDeps, orgId: string, visitId: string): Promise<string[]> {
-  const rows = await deps.db
-    .select({ id: rooms.id })
-    .from(rooms)
-    .where(and(eq(rooms.orgId, orgId), eq(rooms.name, roomNameOf(visitId))))
-    .orderBy(asc(rooms.createdAt));
-  return rows.map((r) => r.id);
+export async function visitRoomIds(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<string[]> {
+  return roomIdsOwnedBy(deps.rooms, ctx, roomOwnerOf(visitId));
 }
 
 /** The visit's recording files (one per participant and stretch), oldest first. */
 export async function listVisitRecordings(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<Recording[]> {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
   assertCanHost(ctx, visit);
-  return listRecordingsOfRooms(deps.rooms, ctx, await visitRoomIds(deps, ctx.orgId, visitId));
+  return listRecordingsOfRooms(deps.rooms, ctx, await visitRoomIds(deps, ctx, visitId));
 }
 
 /** A finished recording of this visit, for download (audited by the rooms layer and here). */
 export async function openVisitRecording(deps: VisitDeps, ctx: Ctx, visitId: string, recordingId: string) {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
   assertCanHost(ctx, visit);
-  const roomIds = await visitRoomIds(deps, ctx.orgId, visitId);
-  const [owned] =
-    roomIds.length === 0
-      ? []
-      : await deps.db
-          .select({ id: roomRecordings.id })
-          .from(roomRecordings)
-          .where(and(eq(roomRecordings.orgId, ctx.orgId), eq(roomRecordings.id, recordingId), inArray(roomRecordings.roomId, roomIds)))
-          .limit(1);
-  if (!owned) throw new AppError('not_found', 'There is no such recording in this visit.');
+  if (!(await recordingInRooms(deps.rooms, ctx, recordingId, await visitRoomIds(deps, ctx, visitId)))) throw new AppError('not_found', 'There is no such recording in this visit.');
   const opened = await openRecording(deps.rooms, ctx, recordingId);
   await audit(deps.db, ctx, 'visit.recording_downloaded', { type: 'visit', id: visitId }, { recordingId });
   return opened;

@@ -1,8 +1,9 @@
 /**
  * Visits: the telehealth session of an appointment (or an instant one), its participants, its lifecycle and the
  * host's controls. The server owns every rule; a visit reaches media only through the rooms layer (its room is
- * `visit-<id>`), which places each participant by routing group: `main` once admitted, `waiting-<participant id>`
- * while in the waiting room (alone: they receive nothing and nobody receives them).
+ * `visit-<id>`, owned by the visit), which places each participant by routing group as placement.ts says: `main`
+ * once admitted, `waiting-<participant id>` while in the waiting room (alone: they receive nothing and nobody
+ * receives them). The rooms layer keeps that routing and applies it again after a restart.
  */
 import { and, asc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { CreateVisitBody, InviteBody, ListVisitsQuery, Visit, VisitParticipant, Invite } from '../../shared/api/visits.js';
@@ -16,8 +17,6 @@ import {
   organizations,
   participantSessions,
   patients,
-  roomParticipants,
-  rooms,
   users,
   visitLinks,
   visitParticipants,
@@ -29,7 +28,8 @@ import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
 import { parseInstant } from '../http/validators.js';
 import type { PatientNotifier } from '../messaging/service.js';
 import type { OrgEvents } from '../realtime/events.js';
-import { createRoom, endRoomById, findRoom, revokeParticipantTokens, routeParticipant, sendRoomData, setRoomRecording, type RoomDeps } from '../rooms/service.js';
+import type { RoutingUpdate } from '../rooms/provider.js';
+import { createRoom, endRoomById, findRoom, routeParticipant, sendRoomData, type RoomDeps, type RoomOwner } from '../rooms/service.js';
 import type { LinkSigner } from './links.js';
 import { surveyLinkFor } from './survey.js';
 import { isFinal, isLive, nextVisitStatus, type VisitEvent } from './state.js';
@@ -53,9 +53,10 @@ export interface VisitDeps {
   notifier?: PatientNotifier | undefined;
 }
 
-export const MAIN_GROUP = 'main';
-export const waitingGroup = (participantId: string) => `waiting-${participantId}`;
 export const roomNameOf = (visitId: string) => `visit-${visitId}`;
+/** The visit as the owner of its rooms: the rooms layer hands it back with their events and finds them by it. */
+export const VISIT_OWNER = 'visit';
+export const roomOwnerOf = (visitId: string): RoomOwner => ({ kind: VISIT_OWNER, id: visitId });
 
 // ---- reading ---------------------------------------------------------------------------------------------
 
@@ -75,14 +76,6 @@ const iso = (d: Date | null) => d?.toISOString() ?? null;
 export function surveyUrlOf(v: VisitRow, config: Config['visits']): string | null {
   if (v.status !== 'ended' || !config.surveyUrl) return null;
   return config.surveyUrl.replaceAll('{visitId}', encodeURIComponent(v.id));
-}
-
-/**
- * Whether a participant may be recorded: the host (who starts the recording), and an admitted participant who
- * agreed to be recorded. Everyone else is kept out of the recording by routing (`recorded: false`).
- */
-export function mayBeRecorded(p: ParticipantRow): boolean {
-  return p.role === 'host' || (p.admission === 'admitted' && p.recordingConsentAt !== null);
 }
 
 export function toParticipantDto(p: ParticipantRow): VisitParticipant {
@@ -310,12 +303,17 @@ export async function ensureRoom(deps: VisitDeps, ctx: Ctx, visit: VisitRow): Pr
   const until = Math.max(window.closesAt.getTime(), endsAt(visit).getTime()) - Date.now();
   let room;
   try {
-    room = await createRoom(deps.rooms, ctx, {
-      name,
-      maxParticipantDurationSeconds: Math.min(86_400, Math.max(600, Math.ceil(until / 1000) + 3600)),
-      // Nobody has to be in it for the visit to stay available until its window closes.
-      unusedRoomTimeoutSeconds: Math.min(86_400, Math.max(60, Math.ceil(until / 1000))),
-    });
+    room = await createRoom(
+      deps.rooms,
+      ctx,
+      {
+        name,
+        maxParticipantDurationSeconds: Math.min(86_400, Math.max(600, Math.ceil(until / 1000) + 3600)),
+        // Nobody has to be in it for the visit to stay available until its window closes.
+        unusedRoomTimeoutSeconds: Math.min(86_400, Math.max(60, Math.ceil(until / 1000))),
+      },
+      roomOwnerOf(visit.id),
+    );
   } catch (err) {
     // Two arrivals at once: the other one made it.
     if (err instanceof AppError && err.code === 'already_exists') return ensureRoom(deps, ctx, visit);
@@ -331,7 +329,7 @@ export async function placeParticipant(
   ctx: Ctx,
   visit: VisitRow,
   participantId: string,
-  update: { group?: string; audioMuted?: boolean; videoMuted?: boolean; recorded?: boolean },
+  update: RoutingUpdate,
 ): Promise<void> {
   const room = await findRoom(deps.db, ctx.orgId, roomNameOf(visit.id));
   if (!room || room.status !== 'in-progress') return;
@@ -418,16 +416,6 @@ export async function maybeBegin(deps: VisitDeps, ctx: Ctx, visitId: string, con
   if (!hostIn || !patientIn) return;
   const { changed } = await transition(deps, ctx, visitId, 'begin', () => ({ startedAt: new Date() }), { asHost: false, idempotent: 'in_progress' });
   if (changed) await deps.hub.publish(ctx.orgId, EVENT_HUB.begin, { visitId });
-}
-
-/** Identities connected to the visit's room now (from the rooms layer's participation rows). */
-export async function connectedIdentities(db: Db, orgId: string, roomId: string | null): Promise<Set<string>> {
-  if (!roomId) return new Set();
-  const rows = await db
-    .select({ identity: roomParticipants.identity })
-    .from(roomParticipants)
-    .where(and(eq(roomParticipants.orgId, orgId), eq(roomParticipants.roomId, roomId), isNull(roomParticipants.leftAt)));
-  return new Set(rows.map((r) => r.identity));
 }
 
 /** Inside a transaction: the visit's row, locked, for its host (or admin, host app), and not over yet. */
@@ -563,38 +551,4 @@ export async function revokeLink(deps: VisitDeps, ctx: Ctx, visitId: string, lin
     await tx.update(participantSessions).set({ revokedAt: new Date() }).where(and(eq(participantSessions.linkId, linkId), isNull(participantSessions.revokedAt)));
     await audit(tx, ctx, 'visit.link_revoked', { type: 'visit', id: visitId }, { linkId, participantId: link.participantId });
   });
-}
-
-/**
- * At start-up, after the rooms layer has restored its rooms: the builtin media plane keeps routing in memory, so
- * every live visit's participants are placed again before anyone reconnects. Admitted people (and the host) go to
- * the visit; everyone else to their own waiting group, so a reconnecting waiting, denied or removed participant
- * never lands in the visit. Returns how many participants were placed.
- */
-export async function restoreVisitRouting(deps: VisitDeps, log: { warn(obj: object, msg: string): void }): Promise<number> {
-  const live = await deps.db
-    .select({ visit: visits, room: rooms })
-    .from(visits)
-    .innerJoin(rooms, and(eq(rooms.orgId, visits.orgId), eq(rooms.id, visits.roomId)))
-    .where(and(inArray(visits.status, ['scheduled', 'open', 'in_progress']), eq(rooms.status, 'in-progress')))
-    .limit(10_000);
-  let placed = 0;
-  for (const { visit, room } of live) {
-    const ctx = systemCtx(visit.orgId);
-    for (const p of await participantRows(deps.db, visit.orgId, visit.id)) {
-      const group = p.role === 'host' || p.admission === 'admitted' ? MAIN_GROUP : waitingGroup(p.id);
-      try {
-        await routeParticipant(deps.rooms, ctx, room.name, p.id, { group, recorded: mayBeRecorded(p) });
-        if (p.admission === 'denied' || p.admission === 'removed') await revokeParticipantTokens(deps.rooms, ctx, room.name, p.id, p.updatedAt);
-        placed++;
-      } catch (err) {
-        log.warn({ err, visitId: visit.id }, 'visit routing not restored');
-      }
-    }
-    // A visit the host was recording is recorded again as people reconnect (the files cut at the restart are kept, marked failed).
-    if (visit.recordingSince) {
-      await setRoomRecording(deps.rooms, ctx, room.name, true).catch((err: unknown) => log.warn({ err, visitId: visit.id }, 'visit recording not resumed'));
-    }
-  }
-  return placed;
 }

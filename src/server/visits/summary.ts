@@ -3,18 +3,19 @@
  * connection quality and reconnects, usage) and the organisation's usage metering (participant-minutes per
  * visit and per month, with a cost estimated from the configured rates, as the seeds estimate it).
  */
-import { and, asc, eq, gte, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Usage, UsageFigures, UsageQuery, VisitSummary } from '../../shared/api/visits.js';
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import type { Ctx } from '../context.js';
-import { roomParticipants, roomRecordings, rooms, visits } from '../db/schema.js';
+import { visits } from '../db/schema.js';
+import { staysInRooms, usageByOwner } from '../rooms/queries.js';
 import { listRecordingsOfRooms } from '../rooms/service.js';
 import { listVisitConsents } from './access.js';
 import { transcript } from './chat.js';
 import { visitRoomIds } from './recording.js';
 import { surveyAnswers } from './survey.js';
-import { assertCanHost, participantRows, surveyUrlOf, toVisitDto, visitRow, type VisitDeps } from './service.js';
+import { assertCanHost, participantRows, surveyUrlOf, toVisitDto, VISIT_OWNER, visitRow, type VisitDeps } from './service.js';
 
 /** The most chat messages a summary carries (a visit's whole conversation, in practice). */
 const SUMMARY_CHAT_LIMIT = 5000;
@@ -31,15 +32,8 @@ export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): 
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
   assertCanHost(ctx, visit);
   const people = await participantRows(deps.db, ctx.orgId, visitId);
-  const roomIds = await visitRoomIds(deps, ctx.orgId, visitId);
-  const stays =
-    roomIds.length === 0
-      ? []
-      : await deps.db
-          .select()
-          .from(roomParticipants)
-          .where(and(eq(roomParticipants.orgId, ctx.orgId), inArray(roomParticipants.roomId, roomIds)))
-          .orderBy(asc(roomParticipants.joinedAt), asc(roomParticipants.id));
+  const roomIds = await visitRoomIds(deps, ctx, visitId);
+  const stays = await staysInRooms(deps.rooms, ctx, roomIds);
   const now = Date.now();
   const secondsOf = (s: (typeof stays)[number]) => s.durationS ?? Math.max(0, Math.round(((s.leftAt?.getTime() ?? now) - s.joinedAt.getTime()) / 1000));
   /** Time with media flowing: what the provider measured when the stay ended (in the room so far while it is open, or when not measured). */
@@ -104,46 +98,22 @@ function monthBounds(month: string | undefined, now = new Date()): { label: stri
   return { label, start: `${label}-01T00:00:00Z`, end: `${m === 12 ? text(y! + 1, 1) : text(y!, m! + 1)}-01T00:00:00Z` };
 }
 
-const VISIT_ROOM_NAME = /^visit-([0-9a-f-]{36})$/;
-
 /**
  * Usage for a month: every stay that began in it (all rooms: visits, group sessions, check-ins, API rooms),
  * rounded up to whole minutes per stay, and the recordings that began in it; then per visit.
  */
 export async function usage(deps: VisitDeps, ctx: Ctx, q: UsageQuery): Promise<Usage> {
-  const { db, usage: rates } = deps;
+  const { db, rooms, usage: rates } = deps;
   const { label, start, end } = monthBounds(q.month);
-  const seconds = sql<number>`greatest(1, coalesce(${roomParticipants.durationS}, extract(epoch from (coalesce(${roomParticipants.leftAt}, now()) - ${roomParticipants.joinedAt}))::int))`;
-  const stayRows = await db
-    .select({ name: rooms.name, minutes: sql<string>`sum(ceil(${seconds} / 60.0))`, roomCount: sql<string>`count(distinct ${rooms.id})` })
-    .from(roomParticipants)
-    .innerJoin(rooms, and(eq(rooms.orgId, roomParticipants.orgId), eq(rooms.id, roomParticipants.roomId)))
-    .where(and(eq(roomParticipants.orgId, ctx.orgId), sql`${roomParticipants.joinedAt} >= ${start}::timestamptz`, sql`${roomParticipants.joinedAt} < ${end}::timestamptz`))
-    .groupBy(rooms.name);
-  const recSeconds = sql<number>`greatest(1, extract(epoch from (${roomRecordings.endedAt} - ${roomRecordings.startedAt}))::int)`;
-  const recRows = await db
-    .select({ name: rooms.name, minutes: sql<string>`sum(ceil(${recSeconds} / 60.0))` })
-    .from(roomRecordings)
-    .innerJoin(rooms, and(eq(rooms.orgId, roomRecordings.orgId), eq(rooms.id, roomRecordings.roomId)))
-    .where(and(eq(roomRecordings.orgId, ctx.orgId), sql`${roomRecordings.startedAt} >= ${start}::timestamptz`, sql`${roomRecordings.startedAt} < ${end}::timestamptz`, sql`${roomRecordings.endedAt} is not null`))
-    .groupBy(rooms.name);
-
   const byVisit = new Map<string, { participant: number; recorded: number }>();
   let participantMinutes = 0;
   let recordedMinutes = 0;
   let roomCount = 0;
-  for (const r of stayRows) {
-    const minutes = Number(r.minutes);
-    participantMinutes += minutes;
-    roomCount += Number(r.roomCount);
-    const visitId = VISIT_ROOM_NAME.exec(r.name)?.[1];
-    if (visitId) byVisit.set(visitId, { participant: minutes, recorded: 0 });
-  }
-  for (const r of recRows) {
-    const minutes = Number(r.minutes);
-    recordedMinutes += minutes;
-    const visitId = VISIT_ROOM_NAME.exec(r.name)?.[1];
-    if (visitId) byVisit.set(visitId, { participant: byVisit.get(visitId)?.participant ?? 0, recorded: minutes });
+  for (const u of await usageByOwner(rooms, ctx, start, end)) {
+    participantMinutes += u.participantMinutes;
+    recordedMinutes += u.recordedMinutes;
+    roomCount += u.rooms;
+    if (u.owner?.kind === VISIT_OWNER) byVisit.set(u.owner.id, { participant: u.participantMinutes, recorded: u.recordedMinutes });
   }
   const ids = [...byVisit.keys()];
   const visitRows =

@@ -1,0 +1,118 @@
+/**
+ * What features read from the rooms layer: who is connected, the rooms a feature owns over time, their stays and
+ * usage. Features call these rather than reading the rooms tables (or matching room names) themselves.
+ */
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import type { Ctx } from '../context.js';
+import { roomParticipants, roomRecordings, rooms } from '../db/schema.js';
+import type { RoomDeps, RoomOwner } from './service.js';
+
+/** Identities connected to the room now (its open participation rows). */
+export async function connectedIdentities(deps: Pick<RoomDeps, 'db'>, ctx: Pick<Ctx, 'orgId'>, roomId: string | null): Promise<Set<string>> {
+  if (!roomId) return new Set();
+  const rows = await deps.db
+    .select({ identity: roomParticipants.identity })
+    .from(roomParticipants)
+    .where(and(eq(roomParticipants.orgId, ctx.orgId), eq(roomParticipants.roomId, roomId), isNull(roomParticipants.leftAt)));
+  return new Set(rows.map((r) => r.identity));
+}
+
+/** The ids of every room the owner has had, oldest first (a room closed by a timeout may be made again). */
+export async function roomIdsOwnedBy(deps: Pick<RoomDeps, 'db'>, ctx: Pick<Ctx, 'orgId'>, owner: RoomOwner): Promise<string[]> {
+  const rows = await deps.db
+    .select({ id: rooms.id })
+    .from(rooms)
+    .where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.ownerKind, owner.kind), eq(rooms.ownerId, owner.id)))
+    .orderBy(asc(rooms.createdAt), asc(rooms.id));
+  return rows.map((r) => r.id);
+}
+
+/** One participant's stay in a room: from joining to leaving (open while `leftAt` is null). */
+export interface RoomStay {
+  identity: string;
+  joinedAt: Date;
+  leftAt: Date | null;
+  durationS: number | null;
+  leaveReason: string | null;
+  qualityAvg: number | null;
+  qualityMin: number | null;
+  mediaStartedAt: Date | null;
+  mediaS: number | null;
+}
+
+/** Every stay in these rooms, in order of joining. */
+export async function staysInRooms(deps: Pick<RoomDeps, 'db'>, ctx: Pick<Ctx, 'orgId'>, roomIds: readonly string[]): Promise<RoomStay[]> {
+  if (roomIds.length === 0) return [];
+  return deps.db
+    .select({
+      identity: roomParticipants.identity,
+      joinedAt: roomParticipants.joinedAt,
+      leftAt: roomParticipants.leftAt,
+      durationS: roomParticipants.durationS,
+      leaveReason: roomParticipants.leaveReason,
+      qualityAvg: roomParticipants.qualityAvg,
+      qualityMin: roomParticipants.qualityMin,
+      mediaStartedAt: roomParticipants.mediaStartedAt,
+      mediaS: roomParticipants.mediaS,
+    })
+    .from(roomParticipants)
+    .where(and(eq(roomParticipants.orgId, ctx.orgId), inArray(roomParticipants.roomId, [...roomIds])))
+    .orderBy(asc(roomParticipants.joinedAt), asc(roomParticipants.id));
+}
+
+/** Whether the recording belongs to one of these rooms (a feature checks a download is its own). */
+export async function recordingInRooms(deps: Pick<RoomDeps, 'db'>, ctx: Pick<Ctx, 'orgId'>, recordingId: string, roomIds: readonly string[]): Promise<boolean> {
+  if (roomIds.length === 0) return false;
+  const [owned] = await deps.db
+    .select({ id: roomRecordings.id })
+    .from(roomRecordings)
+    .where(and(eq(roomRecordings.orgId, ctx.orgId), eq(roomRecordings.id, recordingId), inArray(roomRecordings.roomId, [...roomIds])))
+    .limit(1);
+  return owned !== undefined;
+}
+
+/** Billed minutes in a period, for one owner (null: the rooms nobody owns, made through the API). */
+export interface OwnerUsage {
+  owner: RoomOwner | null;
+  /** Whole minutes per stay, rounded up, at least one. */
+  participantMinutes: number;
+  /** Whole minutes per finished recording file, rounded up, at least one. */
+  recordedMinutes: number;
+  rooms: number;
+}
+
+/**
+ * Usage of the organisation's rooms in [start, end) (timestamptz text): every stay that began in it and every
+ * finished recording that began in it, per owner.
+ */
+export async function usageByOwner(deps: Pick<RoomDeps, 'db'>, ctx: Pick<Ctx, 'orgId'>, start: string, end: string): Promise<OwnerUsage[]> {
+  const { db } = deps;
+  const seconds = sql<number>`greatest(1, coalesce(${roomParticipants.durationS}, extract(epoch from (coalesce(${roomParticipants.leftAt}, now()) - ${roomParticipants.joinedAt}))::int))`;
+  const stayRows = await db
+    .select({ kind: rooms.ownerKind, id: rooms.ownerId, minutes: sql<string>`sum(ceil(${seconds} / 60.0))`, roomCount: sql<string>`count(distinct ${rooms.id})` })
+    .from(roomParticipants)
+    .innerJoin(rooms, and(eq(rooms.orgId, roomParticipants.orgId), eq(rooms.id, roomParticipants.roomId)))
+    .where(and(eq(roomParticipants.orgId, ctx.orgId), sql`${roomParticipants.joinedAt} >= ${start}::timestamptz`, sql`${roomParticipants.joinedAt} < ${end}::timestamptz`))
+    .groupBy(rooms.ownerKind, rooms.ownerId);
+  const recSeconds = sql<number>`greatest(1, extract(epoch from (${roomRecordings.endedAt} - ${roomRecordings.startedAt}))::int)`;
+  const recRows = await db
+    .select({ kind: rooms.ownerKind, id: rooms.ownerId, minutes: sql<string>`sum(ceil(${recSeconds} / 60.0))` })
+    .from(roomRecordings)
+    .innerJoin(rooms, and(eq(rooms.orgId, roomRecordings.orgId), eq(rooms.id, roomRecordings.roomId)))
+    .where(and(eq(roomRecordings.orgId, ctx.orgId), sql`${roomRecordings.startedAt} >= ${start}::timestamptz`, sql`${roomRecordings.startedAt} < ${end}::timestamptz`, sql`${roomRecordings.endedAt} is not null`))
+    .groupBy(rooms.ownerKind, rooms.ownerId);
+  const byOwner = new Map<string, OwnerUsage>();
+  const entry = (kind: string | null, id: string | null): OwnerUsage => {
+    const key = kind !== null && id !== null ? `${kind}\u0000${id}` : '';
+    let found = byOwner.get(key);
+    if (!found) byOwner.set(key, (found = { owner: key ? { kind: kind!, id: id! } : null, participantMinutes: 0, recordedMinutes: 0, rooms: 0 }));
+    return found;
+  };
+  for (const r of stayRows) {
+    const e = entry(r.kind, r.id);
+    e.participantMinutes += Number(r.minutes);
+    e.rooms += Number(r.roomCount);
+  }
+  for (const r of recRows) entry(r.kind, r.id).recordedMinutes += Number(r.minutes);
+  return [...byOwner.values()];
+}
