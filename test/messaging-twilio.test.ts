@@ -117,6 +117,20 @@ for (const kind of DB_KINDS) {
       fake.assertNoViolations();
     });
 
+    test('a status callback failed with 21610 (opted out at Twilio) revokes SMS consent, as a refused send does', async () => {
+      const p = await newPatient(org, { phone: '5555550176' });
+      const m = (await send(org.clinician, p.id, { body: 'Accepted, then refused' })).json() as Message;
+      const sid = await waitFor('the provider id', async () => (await messageOf(org.clinician, m.id)).providerMessageId);
+      assert.equal(await fake.statusCallback(sid, 'failed', { errorCode: 21610 }), 204);
+      const f = await messageOf(org.clinician, m.id);
+      assert.equal(f.status, 'failed');
+      assert.equal(f.errorCode, '21610');
+      assert.match(f.errorReason ?? '', /opted out/);
+      expectStatus(await send(org.clinician, p.id, { body: 'Again' }), 409, 'recipient_opted_out');
+      assert.ok((await auditActions(t, org.orgId, p.id)).includes('message.opted_out'));
+      fake.assertNoViolations();
+    });
+
     test('429 and 503 are retried with backoff and the message is created once', async () => {
       const p = await newPatient(org, { phone: '5555550175' });
       fake.failNext(1, { status: 429 });

@@ -43,8 +43,7 @@ import type { IntakeDeps } from './messaging/intake.js';
 import { loadMessagingProviders } from './messaging/providers/loader.js';
 import { reconcileReminders, reminderObserver, startReminderWorkers, type ReminderDeps } from './messaging/reminders.js';
 import { messagingRoutes } from './messaging/routes.js';
-import { applyStatus, patientNotifier } from './messaging/service.js';
-import { twilioWebhookRoutes } from './messaging/twilio-webhooks.js';
+import { applyStatus, messagingWebhookRoutes, patientNotifier } from './messaging/service.js';
 import { startOutboxWorker, type OutboxWorker } from './messaging/worker.js';
 import { startDeliveryWorkers } from './webhooks/deliver.js';
 import { webhookRoutes } from './webhooks/routes.js';
@@ -288,10 +287,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   await app.register(opsRoutes);
   await app.register(webRoutes);
-  if (config.messaging.smsProvider === 'twilio' && config.twilio.authToken) {
-    const token = config.twilio.authToken;
-    await app.register(async (scope) => twilioWebhookRoutes(scope as App, messaging, token));
-  }
+  await messagingWebhookRoutes(app, messaging);
   await app.register(
     async (api) => {
       await api.register(authRoutes);

@@ -16,7 +16,8 @@ import type { Db } from '../db/index.js';
 import { intakeForms, intakeRequests, organizations, patients, type IntakeField } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { LinkSigner } from '../visits/links.js';
-import { messageIdsFor, previewMessage, sendToPatient, type MessagingDeps } from './service.js';
+import { messageIdsFor, type MessagingDeps } from './messages.js';
+import { previewMessage, sendToPatient } from './queue.js';
 import { defaultTemplate } from './template-store.js';
 
 export interface IntakeDeps extends MessagingDeps {

@@ -1,5 +1,5 @@
 /**
- * Carrier keywords (CTIA; Twilio's defaults). Only a message that is one of these words alone counts, in any
+ * Carrier keywords (CTIA; what SMS providers honour by default). Only a message that is one of these words alone counts, in any
  * case, with surrounding spaces and punctuation ignored: "stop" and "STOP!" opt out, "please stop texting me"
  * does not (it reaches staff as a message).
  */

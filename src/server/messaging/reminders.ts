@@ -13,7 +13,8 @@ import { systemCtx } from '../context.js';
 import { appointmentPatients, appointmentReminders, appointments, patients, users } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { Jobs } from '../jobs/index.js';
-import { previewMessage, sendToPatient, type MessagingDeps } from './service.js';
+import type { MessagingDeps } from './messages.js';
+import { previewMessage, sendToPatient } from './queue.js';
 import { settingsOf } from './settings.js';
 import { defaultTemplate } from './template-store.js';
 

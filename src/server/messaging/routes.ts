@@ -26,17 +26,10 @@ import { ctxOf, type App } from '../context.js';
 import { AppError } from '../http/errors.js';
 import { authErrors } from '../http/schemas.js';
 import { archiveIntakeForm, createIntakeForm, getIntakeForm, getIntakeRequest, listIntakeForms, listIntakeRequests, openIntake, sendIntakeForm, submitIntake, type IntakeDeps } from './intake.js';
-import {
-  assignMessage,
-  cancelMessage,
-  getMessage,
-  injectOutboxReply,
-  listMessages,
-  listPatientMessages,
-  previewMessage,
-  sendToPatient,
-  setOutboxStatus,
-} from './service.js';
+import { assignMessage } from './inbound.js';
+import { getMessage, listMessages, listPatientMessages } from './messages.js';
+import { injectOutboxReply, setOutboxStatus } from './outbox-page.js';
+import { cancelMessage, previewMessage, sendToPatient } from './queue.js';
 import { getSettings, updateSettings } from './settings.js';
 import { createTemplate, deleteTemplate, getTemplate, listTemplates, updateTemplate } from './template-store.js';
 

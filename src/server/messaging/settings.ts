@@ -1,7 +1,7 @@
 /**
  * Per-organisation messaging settings: the HELP reply, quiet hours and reminder offsets, each falling back to the
  * configured default; and the organisation's own SMS number / messaging service (texts go out from it, and
- * incoming texts it receives belong to this organisation: service.ts inboundOrgOf).
+ * incoming texts it receives belong to this organisation: inbound.ts inboundOrgOf).
  */
 import { and, eq, ne } from 'drizzle-orm';
 import type { UpdateMessagingSettingsBody } from '../../shared/api/messaging.js';
@@ -13,7 +13,7 @@ import { messagingSettings, organizations } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { toE164 } from '../http/phone.js';
 import { formatHm, type QuietHours } from './quiet-hours.js';
-import type { MessagingDeps } from './service.js';
+import type { MessagingDeps } from './messages.js';
 
 export interface EffectiveSettings {
   orgName: string;

@@ -11,7 +11,7 @@ import { sqlState, type Db } from '../db/index.js';
 import { messageTemplates, type MessageChannel } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { segmentsOf } from './segments.js';
-import type { MessagingDeps } from './service.js';
+import type { MessagingDeps } from './messages.js';
 import { assertTemplate, BUILT_IN_TEMPLATES } from './templates.js';
 
 export type TemplateRow = typeof messageTemplates.$inferSelect;

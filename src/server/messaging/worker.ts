@@ -15,9 +15,10 @@ import type { FastifyBaseLogger } from 'fastify';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { audit } from '../audit/service.js';
 import { systemCtx } from '../context.js';
-import { messages, messagingSettings, patientConsents } from '../db/schema.js';
+import { messages, messagingSettings } from '../db/schema.js';
 import { ProviderError, type MessagingProvider, type OutgoingMessage, type SendResult } from './provider.js';
-import { errorReasonOf, STATUS_RANK, type MessageRow, type MessagingDeps } from './service.js';
+import { STATUS_RANK, type MessageRow, type MessagingDeps } from './messages.js';
+import { recordProviderOptOut } from './status.js';
 
 export interface OutboxWorker {
   /** Look for due messages now (after a commit that queued one). */
@@ -105,7 +106,7 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
       }
       const c = claimed.find((x) => x.id === row.id)!;
       const inDoubt = c.prev_status === 'sending' && c.prev_started !== null ? new Date(c.prev_started) : null;
-      const sender = row.channel === 'sms' && (number || service) ? { number: number ?? undefined, messagingServiceSid: service ?? undefined } : undefined;
+      const sender = row.channel === 'sms' && (number || service) ? { number: number ?? undefined, service: service ?? undefined } : undefined;
       const job = deliver(row, inDoubt, sender).finally(() => {
         inflight.delete(job);
         wake();
@@ -118,7 +119,7 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
   /** Waits for the sender's turn: `segments / rate` seconds per message, in claim order. */
   const pace = async (provider: MessagingProvider, segments: number, sender: OutgoingMessage['sender']) => {
     if (!Number.isFinite(provider.ratePerSecond)) return;
-    const key = sender ? `${provider.name}:${sender.messagingServiceSid ?? sender.number}` : provider.senderKey;
+    const key = sender ? `${provider.name}:${sender.service ?? sender.number}` : provider.senderKey;
     const now = Date.now();
     const at = Math.max(now, nextFree.get(key) ?? 0);
     nextFree.set(key, at + (segments / provider.ratePerSecond) * 1000);
@@ -133,7 +134,6 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
       to: row.toAddress,
       subject: row.subjectEnc ? deps.cipher.decrypt(row.subjectEnc) : null,
       body: deps.cipher.decrypt(row.bodyEnc),
-      statusCallbackUrl: `${deps.publicUrl}/webhooks/twilio/sms-status?m=${row.id}`,
       segments: row.segments,
       ...(sender ? { sender } : {}),
     };
@@ -198,7 +198,7 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
 
   const recordFailure = async (row: MessageRow, err: ProviderError) => {
     const retry = err.options.retry && row.attempts < config.maxAttempts;
-    const reason = errorReasonOf(err.code, err.reason);
+    const reason = err.reason;
     if (retry) {
       const backoff = Math.min(3600_000, config.retryDelayMs * 2 ** (row.attempts - 1)) * (0.8 + Math.random() * 0.4);
       const wait = Math.max(backoff, err.options.retryAfterMs ?? 0);
@@ -222,15 +222,7 @@ export function startOutboxWorker(deps: MessagingDeps, log: Pick<FastifyBaseLogg
         .returning();
       if (!u) return null;
       await audit(tx, ctx, 'message.status_changed', { type: 'patient', id: row.patientId ?? row.id }, { messageId: row.id, status: 'failed', errorCode: err.code, provider: row.provider, attempt: row.attempts });
-      if (err.options.optedOut && row.patientId) {
-        // The provider's own block (Twilio 21610): our ledger follows, so nothing else is queued to them.
-        const [consent] = await tx
-          .insert(patientConsents)
-          .values({ orgId: row.orgId, patientId: row.patientId, kind: 'sms', status: 'revoked', method: 'sms', textVersion: `provider:${err.code}` })
-          .returning();
-        await audit(tx, ctx, 'consent.recorded', { type: 'patient', id: row.patientId }, { consentId: consent!.id, kind: 'sms', status: 'revoked', method: 'sms' });
-        await audit(tx, ctx, 'message.opted_out', { type: 'patient', id: row.patientId }, { messageId: row.id, source: 'provider' });
-      }
+      if (err.options.optedOut) await recordProviderOptOut(tx, ctx, row, err.code);
       return u;
     });
     if (updated) {

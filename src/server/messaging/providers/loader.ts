@@ -24,6 +24,7 @@ export function loadMessagingProviders(config: Config, report: (provider: string
           apiBaseUrl: config.twilio.apiBaseUrl,
           timeoutMs: m.sendTimeoutMs,
           ratePerSecond: m.senderRatePerSecond,
+          publicUrl: config.publicUrl,
         })
       : outbox('sms', 'outbox');
   const email = m.emailProvider === 'smtp' ? createSmtpProvider({ url: m.smtpUrl!, from: m.emailFrom, timeoutMs: m.sendTimeoutMs }) : outbox('email', m.emailFrom);

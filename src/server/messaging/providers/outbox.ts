@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { MessagingProvider, SendResult } from '../provider.js';
+import { TWILIO_UNKNOWN_DELIVERY_ERROR, twilioErrorReason } from './twilio-errors.js';
 
 /**
  * The default provider for SMS and email: nothing leaves the machine. A "sent" message is the row itself, shown
@@ -10,7 +11,7 @@ export function createOutboxProvider(options: {
   channel: 'sms' | 'email';
   from: string;
   deliveryDelayMs: number;
-  /** With our message id: the report may come before the worker has recorded the send (as a Twilio callback's ?m=). */
+  /** With our message id: the report may come before the worker has recorded the send (as a provider's callback may). */
   report: (providerMessageId: string, status: 'delivered', messageId: string) => Promise<void>;
 }): MessagingProvider {
   const timers = new Set<NodeJS.Timeout>();
@@ -27,11 +28,20 @@ export function createOutboxProvider(options: {
         }, options.deliveryDelayMs);
         timers.add(timer);
       }
-      return { providerMessageId, status: 'sent', from: message.sender?.messagingServiceSid ?? message.sender?.number ?? options.from };
+      return { providerMessageId, status: 'sent', from: message.sender?.service ?? message.sender?.number ?? options.from };
     },
     async close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();
     },
   };
+}
+
+/**
+ * The error a failure marked on the Outbox page carries: the outbox plays a carrier with Twilio's error codes (the
+ * page offers a landline's), so a demo shows the reasons a real failure would; no code is "unknown".
+ */
+export function outboxFailure(errorCode: string | undefined): { errorCode: string; errorReason: string | null } {
+  const code = errorCode ?? TWILIO_UNKNOWN_DELIVERY_ERROR;
+  return { errorCode: code, errorReason: twilioErrorReason(code) };
 }

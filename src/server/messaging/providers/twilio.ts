@@ -1,5 +1,7 @@
 import twilio from 'twilio';
 import { ProviderError, type MessagingProvider, type OutgoingMessage, type SendResult } from '../provider.js';
+import { TWILIO_OPTED_OUT, twilioErrorReason } from './twilio-errors.js';
+import { createTwilioWebhookReceiver, twilioStatusCallbackUrl } from './twilio-webhooks.js';
 
 export interface TwilioSmsOptions {
   accountSid: string;
@@ -10,6 +12,8 @@ export interface TwilioSmsOptions {
   apiBaseUrl: string;
   timeoutMs: number;
   ratePerSecond: number;
+  /** PUBLIC_URL: the StatusCallback of each send, and the URL Twilio signs its webhooks over. */
+  publicUrl: string;
 }
 
 const TWILIO_HOST = 'https://api.twilio.com';
@@ -17,7 +21,11 @@ const TWILIO_HOST = 'https://api.twilio.com';
 /** Network failures after which the request may or may not have reached Twilio. */
 const IN_DOUBT = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'ERR_BAD_RESPONSE', 'ESOCKETTIMEDOUT', 'UND_ERR_SOCKET']);
 
-/** Twilio Programmable Messaging through the official SDK. Status comes back on our StatusCallback. */
+/**
+ * Twilio Programmable Messaging through the official SDK. Status comes back on our StatusCallback and incoming texts
+ * on the inbound webhook, both through its webhook receiver (twilio-webhooks.ts). Twilio's default opt-out handling
+ * answers STOP and START itself and blocks the number at the sender (error 21610 on a later send).
+ */
 export function createTwilioSmsProvider(options: TwilioSmsOptions): MessagingProvider {
   const base = options.apiBaseUrl.replace(/\/+$/, '');
   class RoutedClient extends twilio.RequestClient {
@@ -30,18 +38,19 @@ export function createTwilioSmsProvider(options: TwilioSmsOptions): MessagingPro
   const sender = options.messagingServiceSid ?? options.fromNumber!;
   /** The organisation's own messaging service or number when it has one, else the configured ones. */
   const senderOf = (message: OutgoingMessage): { number: string | undefined; messagingServiceSid: string | undefined } =>
-    message.sender?.messagingServiceSid || message.sender?.number
-      ? { number: message.sender.number, messagingServiceSid: message.sender.messagingServiceSid }
+    message.sender?.service || message.sender?.number
+      ? { number: message.sender.number, messagingServiceSid: message.sender.service }
       : { number: options.fromNumber, messagingServiceSid: options.messagingServiceSid };
 
   const classify = (err: unknown): ProviderError => {
     const e = err as { status?: number; code?: number | string; message?: string; moreInfo?: string };
     if (typeof e.status === 'number') {
       const code = typeof e.code === 'number' ? e.code : undefined;
-      const reason = e.message ?? `HTTP ${e.status}`;
+      // The codes a clinic meets are said for people; others keep Twilio's own message.
+      const reason = twilioErrorReason(code === undefined ? null : String(code)) ?? e.message ?? `HTTP ${e.status}`;
       if (e.status === 429 || code === 20429) return new ProviderError(String(code ?? 20429), reason, { retry: true });
       if (e.status >= 500) return new ProviderError(String(code ?? `http_${e.status}`), reason, { retry: true });
-      return new ProviderError(String(code ?? `http_${e.status}`), reason, { retry: false, optedOut: code === 21610 });
+      return new ProviderError(String(code ?? `http_${e.status}`), reason, { retry: false, optedOut: String(code) === TWILIO_OPTED_OUT });
     }
     const netCode = typeof e.code === 'string' ? e.code : 'network_error';
     if (netCode === 'ECONNREFUSED' || netCode === 'ENOTFOUND' || netCode === 'EAI_AGAIN') {
@@ -54,13 +63,15 @@ export function createTwilioSmsProvider(options: TwilioSmsOptions): MessagingPro
     name: 'twilio',
     senderKey: `twilio:${sender}`,
     ratePerSecond: options.ratePerSecond,
+    confirmsOptOut: true,
+    webhooks: createTwilioWebhookReceiver({ authToken: options.authToken, publicUrl: options.publicUrl }),
     async send(message: OutgoingMessage): Promise<SendResult> {
       try {
         const own = senderOf(message);
         const created = await client.messages.create({
           to: message.to,
           body: message.body,
-          statusCallback: message.statusCallbackUrl,
+          statusCallback: twilioStatusCallbackUrl(options.publicUrl, message.id),
           ...(own.messagingServiceSid ? { messagingServiceSid: own.messagingServiceSid } : { from: own.number! }),
         });
         return { providerMessageId: created.sid, status: 'sending', from: created.from ?? own.messagingServiceSid ?? own.number! };
