@@ -18,7 +18,7 @@
  *                (polled: count of rows with status sent/delivered): consent + address checks, the row committed
  *                with its audit event and its AES-GCM body, claimed by the worker (FOR UPDATE SKIP LOCKED),
  *                "sent" by the outbox provider and recorded with its audit event.
- *   status       applyStatus() (service.ts, what a provider's callback calls) with `delivered` for every one of
+ *   status       applyStatus() (status.ts, what a provider's callback calls) with `delivered` for every one of
  *                those messages, from BENCH_CONNECTIONS concurrent callers in this process.
  *   bare insert  baseline: the rows the pipeline wrote (every column, the body already encrypted, a new id and
  *                provider id), inserted again with Drizzle, one row per statement, BENCH_CONNECTIONS at a time.
@@ -49,7 +49,8 @@ import { verifyAuditChains } from '../src/server/audit/service.js';
 import { loadConfig } from '../src/server/config.js';
 import { openPglite, type Database } from '../src/server/db/index.js';
 import { auditEvents, messages } from '../src/server/db/schema.js';
-import { applyStatus, STATUS_RANK } from '../src/server/messaging/service.js';
+import { STATUS_RANK } from '../src/server/messaging/messages.js';
+import { applyStatus } from '../src/server/messaging/status.js';
 import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
