@@ -37,7 +37,8 @@ export interface JoinTimes {
 }
 
 export const JOIN_TARGET_RATIO = 1.2;
-const PC = 'window.ov.room.peerConnection';
+/** The SDK's room: the probes read its media statistics (it exposes no peer connection). */
+const PC = 'window.ov.room';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -63,25 +64,32 @@ async function sdkPage(browser: Browser, base: string): Promise<Page> {
   return page;
 }
 
-/** Joins through the SDK; resolves page-side times from the call: `connect()` resolved, and the peer connection connected. */
-function join(page: Page, url: string, token: string): Promise<{ joinedMs: number; connectedMs: number }> {
+/** Joins through the SDK; resolves page-side times from the call: `connect()` resolved, and the media connection connected. */
+function join(page: Page, base: string, answer: TokenAnswer): Promise<{ joinedMs: number; connectedMs: number }> {
   return page.evaluate(
-    async ({ url, token }) => {
-      type Pc = { connectionState: string };
-      const g = globalThis as unknown as { ovSdk: { connect(u: string, t: string): Promise<{ peerConnection: Pc | null }> }; ov: { room: unknown } };
+    async ({ answer, origin }) => {
+      const g = globalThis as unknown as { ovSdk: { connect(a: unknown, o: unknown): Promise<{ mediaState: string | null }> }; ov: { room: unknown } };
       const t0 = performance.now();
-      const room = await g.ovSdk.connect(url, token);
+      // The token names PUBLIC_URL; the page reaches the server on its own origin.
+      const room = await g.ovSdk.connect(answer, { apiOrigin: origin });
       g.ov = { room };
       const joinedMs = performance.now() - t0;
       const deadline = t0 + 20_000;
-      while (room.peerConnection?.connectionState !== 'connected') {
-        if (performance.now() > deadline) throw new Error(`not connected within 20 s (${room.peerConnection?.connectionState})`);
+      while (room.mediaState !== 'connected') {
+        if (performance.now() > deadline) throw new Error(`not connected within 20 s (${room.mediaState})`);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       return { joinedMs: Math.round(joinedMs), connectedMs: Math.round(performance.now() - t0) };
     },
-    { url, token },
+    { answer, origin: base },
   );
+}
+
+/** The token API's answer (the SDK takes it as it is). */
+interface TokenAnswer {
+  provider: string;
+  url: string;
+  token: string;
 }
 
 /** `runs` alternating SFU and P2P samples; throws if a sample fails. */
@@ -97,27 +105,26 @@ export async function measureJoinTimes(runs: number): Promise<JoinTimes> {
   try {
     const org = await createTestOrg(t.app);
     const base = await t.listen();
-    const url = `${base.replace('http', 'ws')}/rtc`;
     for (let i = 0; i < runs; i++) {
       const room = `bench-${i}`;
       await org.apiKey.post('/api/v1/rooms', { name: room });
-      const token = async (identity: string) => (await org.apiKey.post('/api/v1/tokens', { room, identity })).json().token as string;
+      const token = async (identity: string) => (await org.apiKey.post('/api/v1/tokens', { room, identity })).json() as TokenAnswer;
       const [ta, tb] = [await token('a'), await token('b')];
       const a = await sdkPage(browser, base);
       const b = await sdkPage(browser, base);
       try {
-        await join(a, url, ta);
+        await join(a, base, ta);
         // A is in the call: its connection to the server is up (ICE and DTLS), as for anyone already talking.
         await a.waitForFunction(
-          () => (globalThis as unknown as { ov: { room: { peerConnection?: { connectionState: string } } } }).ov.room.peerConnection?.connectionState === 'connected',
+          () => (globalThis as unknown as { ov: { room: { mediaState: string | null } } }).ov.room.mediaState === 'connected',
           undefined,
           { timeout: 10_000 },
         );
         const firstA = firstFrameAt(a, PC);
         firstA.catch(() => undefined);
         const t0 = Date.now();
-        const joining = join(b, url, tb);
-        // The SDK's peer connection exists once B has joined; wait for it, then for its first frame.
+        const joining = join(b, base, tb);
+        // The SDK's media connection exists once B has joined; wait for it, then for its first frame.
         const own = await joining;
         const [atA, atB] = await Promise.all([firstA, firstFrameAt(b, PC)]);
         sfuMs.push(Math.max(atA, atB) - t0);

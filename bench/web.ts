@@ -67,14 +67,14 @@ function autoAdmit(base: string, org: TestOrg): Promise<() => void> {
 async function hostInCall(browser: Browser, base: string, org: TestOrg, visitId: string): Promise<Page> {
   const page = await newMediaPage(browser);
   await page.goto(`${base}/sdk/openvisit.js`);
-  const token = (await org.clinician.post(`/api/v1/visits/${visitId}/token`)).json() as { token: string; url: string };
+  const token = (await org.clinician.post(`/api/v1/visits/${visitId}/token`)).json() as { provider: string; token: string; url: string };
   await page.evaluate(
-    async ({ url, token }) => {
+    async ({ token, origin }) => {
       const sdk = await import('/sdk/openvisit.js' as string);
-      (globalThis as unknown as { host: unknown }).host = await sdk.connect(url, token);
+      (globalThis as unknown as { host: unknown }).host = await sdk.connect(token, { apiOrigin: origin });
     },
     // The page's own origin (the token's URL names PUBLIC_URL, another name for this server).
-    { url: `${base.replace('http', 'ws')}/rtc`, token: token.token },
+    { token, origin: base },
   );
   return page;
 }

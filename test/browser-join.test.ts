@@ -54,7 +54,6 @@ describe('joining in Chromium, again and again (no device permission: mDNS candi
   });
 
   test(`${JOINS} SDK joins in a row: the slowest is answered within ${SLOWEST_JOINED_MS} ms and connected within ${SLOWEST_CONNECTED_MS} ms`, async (ctx) => {
-    const url = `${base.replace('http', 'ws')}/rtc`;
     const joins: PageJoin[] = [];
     for (let i = 0; i < JOINS; i++) {
       const res = await org.apiKey.post('/api/v1/tokens', { room: 'browser-join', identity: 'clinician' });
@@ -72,14 +71,13 @@ describe('joining in Chromium, again and again (no device permission: mDNS candi
         await page.goto(`${base}/`);
         const timing = await withTimeout(
           page.evaluate(
-            async ({ url, token }) => {
+            async ({ answer, origin }) => {
               // Runs in the page (this file is type-checked without the DOM library).
-              type Pc = { connectionState: string };
-              type Room = { peerConnection: Pc | null; disconnect(): Promise<void> };
+              type Room = { mediaState: string | null; disconnect(): Promise<void> };
               const g = globalThis as unknown as {
                 document: { createElement(tag: 'canvas'): { width: number; height: number; getContext(kind: '2d'): { fillStyle: string; fillRect(x: number, y: number, w: number, h: number): void }; captureStream(fps: number): { getVideoTracks(): unknown[] } } };
               };
-              const sdk = (await import('/sdk/openvisit.js' as string)) as { connect(u: string, t: string, o: unknown): Promise<Room> };
+              const sdk = (await import('/sdk/openvisit.js' as string)) as { connect(answer: unknown, o: unknown): Promise<Room> };
               const canvas = g.document.createElement('canvas');
               canvas.width = 320;
               canvas.height = 240;
@@ -90,10 +88,10 @@ describe('joining in Chromium, again and again (no device permission: mDNS candi
                 draw.fillRect(0, 0, 320, 240);
               }, 50);
               const t0 = performance.now();
-              const room = await sdk.connect(url, token, { tracks: canvas.captureStream(20).getVideoTracks(), audio: false });
+              const room = await sdk.connect(answer, { apiOrigin: origin, tracks: canvas.captureStream(20).getVideoTracks(), audio: false });
               const joinedMs = performance.now() - t0;
-              while (room.peerConnection?.connectionState !== 'connected') {
-                if (performance.now() - t0 > 15_000) throw new Error(`not connected within 15 s (${room.peerConnection?.connectionState})`);
+              while (room.mediaState !== 'connected') {
+                if (performance.now() - t0 > 15_000) throw new Error(`not connected within 15 s (${room.mediaState})`);
                 await new Promise((resolve) => setTimeout(resolve, 5));
               }
               const connectedMs = performance.now() - t0;
@@ -101,7 +99,7 @@ describe('joining in Chromium, again and again (no device permission: mDNS candi
               await room.disconnect();
               return { joinedMs: Math.round(joinedMs), connectedMs: Math.round(connectedMs) };
             },
-            { url, token: (res.json() as { token: string }).token },
+            { answer: res.json() as { provider: string; url: string; token: string }, origin: base },
           ),
           20_000,
           `join ${i + 1}`,

@@ -24,21 +24,30 @@ import {
   withTimeout,
 } from './helpers/browser.js';
 
-const PC = 'window.ov.room.peerConnection';
+/** The room itself: the probes read its media statistics (getStats), the SDK exposes no peer connection. */
+const PC = 'window.ov.room';
 const SECRET = 'browser-sdk-token-secret-'.repeat(2);
 const REMOTE_VIDEO = 'window.ov.remote.camera.el';
 const REMOTE_AUDIO = 'window.ov.remote.microphone.track';
 
+/** What the token API answers (the SDK takes it as it is). */
+interface TokenAnswer {
+  provider: string;
+  url: string;
+  token: string;
+}
+
 /** Loads the SDK from the app into the page and connects; remote tracks land in window.ov.remote[source]. */
-async function joinInPage(page: Page, base: string, token: string, options: { refreshable?: boolean } = {}): Promise<{ identity: string; participants: string[] }> {
+async function joinInPage(page: Page, base: string, answer: TokenAnswer, options: { refreshable?: boolean } = {}): Promise<{ identity: string; participants: string[] }> {
   await page.goto(`${base}/`);
   await installProbes(page);
   return page.evaluate(
-    async ({ url, token, refreshable }) => {
+    async ({ answer, origin, refreshable }) => {
       const sdk = await import('/sdk/openvisit.js' as string);
       // `freshToken` is exposed by the test (page.exposeFunction): the page asks its server for a new token.
       const fresh = (globalThis as unknown as { freshToken?: () => Promise<string> }).freshToken;
-      const room = new sdk.Room(url, token, refreshable && fresh ? { getToken: fresh } : {});
+      // The token names PUBLIC_URL; the page reaches the server on its own origin.
+      const room = new sdk.Room({ apiOrigin: origin, ...(refreshable && fresh ? { getToken: fresh } : {}) });
       const ov = { room, remote: {} as Record<string, unknown>, events: [] as string[] };
       // Runs in the page (this test file is type-checked without the DOM library: page globals via globalThis).
       const page = globalThis as unknown as { ov: typeof ov; document: { body: { append(el: unknown): void } } };
@@ -53,10 +62,10 @@ async function joinInPage(page: Page, base: string, token: string, options: { re
       for (const name of ['participantConnected', 'participantDisconnected', 'reconnecting', 'reconnected', 'disconnected', 'stateChanged']) {
         room.on(name, (arg: unknown) => ov.events.push(`${name}:${typeof arg === 'object' && arg && 'identity' in arg ? (arg as { identity: string }).identity : String(arg)}`));
       }
-      await room.connect();
+      await room.connect(answer);
       return { identity: room.localParticipant.identity as string, participants: [...room.participants.keys()] as string[] };
     },
-    { url: `${base.replace('http', 'ws')}/rtc`, token, refreshable: options.refreshable ?? false },
+    { answer, origin: base, refreshable: options.refreshable ?? false },
   );
 }
 
@@ -70,7 +79,7 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
   const token = async (identity: string) => {
     const res = await org.apiKey.post('/api/v1/tokens', { room: 'browser-visit', identity });
     assert.equal(res.statusCode, 201, res.body);
-    return (res.json() as { token: string }).token;
+    return res.json() as TokenAnswer;
   };
 
   before(async () => {
@@ -111,6 +120,63 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
       const tone = await expectTone(page, REMOTE_AUDIO);
       console.log(`# ${other} → seen as rgb(${colour.r},${colour.g},${colour.b}) at ${colour.width}x${colour.height}, heard at ${tone.hz.toFixed(0)} Hz`);
     }
+  });
+
+  test('a live room exposes no peer connection: none is reachable through its public properties, only statistics', async () => {
+    const found = await clinician.evaluate(async () => {
+      // Runs in the page: walks what an application can reach (own and inherited properties, getters, map values).
+      const g = globalThis as unknown as { ov: { room: object }; RTCPeerConnection: new () => object };
+      const seen = new Set<unknown>();
+      const hits: string[] = [];
+      const walk = (value: unknown, path: string, depth: number): void => {
+        if (value === null || typeof value !== 'object' || seen.has(value) || depth > 5) return;
+        seen.add(value);
+        if (value instanceof g.RTCPeerConnection) hits.push(path);
+        if (value instanceof Map) for (const [k, v] of value) walk(v, `${path}.get(${String(k)})`, depth + 1);
+        const names = new Set<string>();
+        for (let o: object | null = value; o && o !== Object.prototype && o !== Map.prototype; o = Object.getPrototypeOf(o) as object | null) {
+          for (const name of Object.getOwnPropertyNames(o)) names.add(name);
+        }
+        for (const name of names) {
+          if (/peer|^pc$|transport|engine|signal/i.test(name)) hits.push(`${path}.${name}`);
+          let v: unknown;
+          try {
+            v = (value as Record<string, unknown>)[name];
+          } catch {
+            continue;
+          }
+          walk(v, `${path}.${name}`, depth + 1);
+        }
+      };
+      walk(g.ov.room, 'room', 0);
+      const stats = await (g.ov.room as { getStats(): Promise<unknown> }).getStats();
+      return { hits, stats: Object.prototype.toString.call(stats) };
+    });
+    assert.deepEqual(found.hits, []);
+    assert.equal(found.stats, '[object RTCStatsReport]');
+  });
+
+  test('connect() refuses a token answer for a provider it has no adapter for, before capturing anything', async () => {
+    const page = await newMediaPage(browser);
+    await page.goto(`${base}/`);
+    const outcome = await page.evaluate(async () => {
+      const g = globalThis as unknown as { navigator: { mediaDevices: { getUserMedia: (...a: unknown[]) => Promise<unknown> } } };
+      let captures = 0;
+      const real = g.navigator.mediaDevices.getUserMedia.bind(g.navigator.mediaDevices);
+      g.navigator.mediaDevices.getUserMedia = (...a: unknown[]) => (captures++, real(...a));
+      const sdk = await import('/sdk/openvisit.js' as string);
+      return sdk.connect({ provider: 'acme-video', url: 'wss://media.example/acme', token: 'x' }).then(
+        () => ({ joined: true, captures }),
+        (e: { name: string; reason: string; message: string }) => ({ name: e.name, reason: e.reason, message: e.message, captures }),
+      );
+    });
+    assert.deepEqual(outcome, {
+      name: 'ConnectError',
+      reason: 'unknown_provider',
+      message: 'This SDK cannot join rooms of the media provider "acme-video" (it supports: builtin).',
+      captures: 0,
+    });
+    await page.context().close();
   });
 
   test('a dropped signaling socket reconnects on the same session and media resumes', async () => {
@@ -175,12 +241,13 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
     let refreshed = 0;
     await guest.exposeFunction('freshToken', async () => {
       refreshed++;
-      return token('guest');
+      return (await token('guest')).token;
     });
     // A token living 3 s (signed as the server signs them; the API's minimum is 60 s).
     const room = (await org.apiKey.get('/api/v1/rooms/browser-visit')).json() as { id: string };
     const short = await createTokenSigner(SECRET).sign({ orgId: org.orgId, roomId: room.id, roomName: 'browser-visit', identity: 'guest', grants: { publish: true, subscribe: true, data: true, admin: false } }, 3);
-    assert.equal((await joinInPage(guest, base, short.token, { refreshable: true })).identity, 'guest');
+    const answer = { provider: 'builtin', url: `${base.replace('http', 'ws')}/rtc`, token: short.token };
+    assert.equal((await joinInPage(guest, base, answer, { refreshable: true })).identity, 'guest');
     await new Promise((r) => setTimeout(r, 3500));
     await sockets.drop();
     await until('the guest to report reconnected', async () => (await events(guest)).includes('reconnected:undefined'), 20_000);

@@ -1,6 +1,6 @@
 /**
- * The connection's state machine, as data. Room (room.ts) feeds it events and acts on the transitions it
- * allows; anything the table does not list is ignored (a late socket close after leaving, say), so the
+ * The connection's state machine, as data. An adapter's engine (builtin/engine.ts) feeds it events and acts on the
+ * transitions it allows; anything the table does not list is ignored (a late socket close after leaving, say), so the
  * state can only move the ways written here. test/sdk-state.test.ts checks every (state, event) pair.
  *
  *   idle ──connect──▶ connecting ──joined──▶ connected ◀──joined── reconnecting

@@ -383,6 +383,7 @@ export async function serveTestPage(options: { csp?: string; html?: string } = {
 
 /**
  * Defines window.__ovProbe in the page (idempotent):
+ * `pc` is an RTCPeerConnection or the SDK's Room (anything with getStats()):
  *   framesDecoded(pc)            -> number    sum of inbound-rtp video framesDecoded
  *   audioPacketsReceived(pc)     -> number    sum of inbound-rtp audio packetsReceived
  *   firstFrame(pc, timeoutMs)    -> epoch ms  when framesDecoded first went above 0 (polls from the first call)
@@ -402,14 +403,16 @@ export const PROBE_SCRIPT = String.raw`(() => {
   const owned = [];
 
   const describe = (x) => x === null ? 'null' : x === undefined ? 'undefined' : (x.constructor && x.constructor.name) || typeof x;
+  // An RTCPeerConnection, or anything that answers its statistics (the SDK's Room: getStats(), null without media).
   const needPc = (pc) => {
-    if (!(pc instanceof RTCPeerConnection)) throw new Error('expected an RTCPeerConnection, got ' + describe(pc));
+    if (!(pc instanceof RTCPeerConnection) && typeof (pc && pc.getStats) !== 'function') throw new Error('expected an RTCPeerConnection or a room with getStats(), got ' + describe(pc));
     return pc;
   };
+  const stateOf = (pc) => pc.connectionState ?? pc.mediaState;
   async function inbound(pc, kind, field) {
     const report = await needPc(pc).getStats();
     let sum = 0;
-    report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === kind) sum += s[field] || 0; });
+    if (report) report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === kind) sum += s[field] || 0; });
     return sum;
   }
 
@@ -504,7 +507,7 @@ export const PROBE_SCRIPT = String.raw`(() => {
           const deadline = Date.now() + timeoutMs;
           for (;;) {
             if ((await inbound(pc, 'video', 'framesDecoded')) > 0) return Date.now();
-            if (Date.now() > deadline) throw new Error('no video frame decoded within ' + timeoutMs + ' ms (connection ' + pc.connectionState + ')');
+            if (Date.now() > deadline) throw new Error('no video frame decoded within ' + timeoutMs + ' ms (connection ' + stateOf(pc) + ')');
             await sleep(10);
           }
         })();
@@ -515,6 +518,7 @@ export const PROBE_SCRIPT = String.raw`(() => {
     },
     async selectedPair(pc) {
       const report = await needPc(pc).getStats();
+      if (!report) return null;
       let pair;
       report.forEach((s) => { if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId); });
       if (!pair) report.forEach((s) => { if (!pair && s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s; });

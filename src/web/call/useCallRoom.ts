@@ -10,7 +10,7 @@ import { ApiError } from '../api.js';
 
 declare global {
   interface Window {
-    /** The call's live room, for browser tests (e.g. `room.peerConnection.getStats()`). */
+    /** The call's live room, for browser tests (e.g. `room.getStats()`, `room.reconnects`). */
     ovCall?: { room: Room };
   }
 }
@@ -41,7 +41,7 @@ export interface CallRoomEvents {
 }
 
 /** Join refusals that retrying cannot fix: the page is told the call is over. */
-const FINAL_JOIN_REASONS: ReadonlySet<string> = new Set(['invalid_token', 'token_expired', 'room_not_found', 'room_ended', 'room_full', 'removed', 'replaced', 'duration_exceeded']);
+const FINAL_JOIN_REASONS: ReadonlySet<string> = new Set(['unknown_provider', 'invalid_token', 'token_expired', 'room_not_found', 'room_ended', 'room_full', 'removed', 'replaced', 'duration_exceeded']);
 
 export function useCallRoom(getToken: () => Promise<VisitToken>, tracks: MediaStreamTrack[] | undefined, events: CallRoomEvents) {
   const [room, setRoom] = useState<Room | null>(null);
@@ -98,7 +98,9 @@ export function useCallRoom(getToken: () => Promise<VisitToken>, tracks: MediaSt
       const live = (initialTracks() ?? []).filter((t) => t.readyState === 'live');
       const given = live.length > 0 ? { audio: live.some((t) => t.kind === 'audio'), video: live.some((t) => t.kind === 'video') } : { audio: true, video: true };
       const capture = attempt.capture ?? given;
-      const r = new Room(signalingUrl(first), first.token, {
+      // The page reaches this server on its own origin; a provider served by it joins there (the SDK decides).
+      const r = new Room({
+        apiOrigin: window.location.origin,
         ...(live.length > 0 ? { tracks: live } : {}),
         audio: capture.audio,
         video: capture.video,
@@ -142,7 +144,7 @@ export function useCallRoom(getToken: () => Promise<VisitToken>, tracks: MediaSt
       setToken({ value: first, at: Date.now() });
       setRoom(r);
       try {
-        await r.connect();
+        await r.connect(first);
       } catch (error) {
         for (const off of offs.splice(0)) off();
         if (listening.current === r) listening.current = null;
@@ -231,15 +233,4 @@ export function mediaMessage(error: Error): string {
     default:
       return error.message || 'Your camera or microphone could not be started.';
   }
-}
-
-/**
- * Where to connect: the builtin media plane is this server's own `/rtc`, reached on the origin the page came from
- * (the token's URL names PUBLIC_URL, which may be another name for the same server); other providers as given.
- */
-function signalingUrl(token: { url: string; provider: string }): string {
-  if (token.provider !== 'builtin') return token.url;
-  const here = new URL('/rtc', window.location.href);
-  here.protocol = here.protocol === 'https:' ? 'wss:' : 'ws:';
-  return here.toString();
 }

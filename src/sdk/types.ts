@@ -1,0 +1,108 @@
+/**
+ * The SDK's public vocabulary, the same whatever media provider serves the room: what a token answer must carry,
+ * the options of connect(), participants and tracks as the application sees them, and the room's events. Nothing
+ * here names a peer connection or a wire protocol; adapters (builtin/, later twilio/) translate theirs into these.
+ */
+import type { RtcEndReason, TrackKind, TrackSource } from '../shared/rtc.js';
+import type { ConnectionState } from './state.js';
+
+export type { ConnectionState, TrackKind, TrackSource };
+
+/** Why the room was left for good. */
+export type DisconnectReason = RtcEndReason | 'join_failed';
+
+/**
+ * What the SDK needs from the server's token answer (`POST /api/v1/tokens`, a visit's token): the answer can be
+ * passed as it is. `provider` picks the adapter, `url` and `token` are that provider's to read.
+ */
+export interface TokenResponse {
+  provider: string;
+  url: string;
+  token: string;
+}
+
+export interface ConnectOptions {
+  /** Capture the microphone (true, constraints) or not. Default true. Ignored for sources given in `tracks`. */
+  audio?: boolean | MediaTrackConstraints;
+  /** Capture the camera. Default true. */
+  video?: boolean | MediaTrackConstraints;
+  /** Tracks already captured (e.g. by a device check): published instead of capturing again. */
+  tracks?: MediaStreamTrack[];
+  /** A fresh token when the old one has expired during a reconnect (same identity). */
+  getToken?: () => Promise<string>;
+  /** How long reconnection keeps trying before giving up. Default: the server's grace period + 15 s. */
+  reconnectTimeoutMs?: number;
+  /** Extra ICE servers, added to the server's. */
+  iceServers?: RTCIceServer[];
+  /**
+   * The origin this page reaches the OpenVisit server on (e.g. `location.origin`). A provider whose media plane is
+   * that server itself (the builtin one) connects there rather than to the token's URL, which names the server's
+   * PUBLIC_URL: another name for the same server, not always reachable from the page. Hosted providers ignore it.
+   */
+  apiOrigin?: string;
+}
+
+/** What a participant may do, as its token grants. */
+export interface Grants {
+  publish: boolean;
+  subscribe: boolean;
+  data: boolean;
+  admin: boolean;
+}
+
+/** A track a participant publishes, as the server describes it (whether or not it reaches us). */
+export interface PublishedTrack {
+  kind: TrackKind;
+  source: TrackSource;
+  /** The publisher turned it off. */
+  muted: boolean;
+  /** A host stopped it reaching anyone. */
+  hostMuted: boolean;
+}
+
+export interface RemoteTrack {
+  readonly sid: string;
+  readonly kind: TrackKind;
+  readonly source: TrackSource;
+  readonly mediaStreamTrack: MediaStreamTrack;
+  /** The publisher turned it off. */
+  readonly muted: boolean;
+  /** A host stopped it reaching anyone. */
+  readonly hostMuted: boolean;
+  /** Creates (or fills) a media element playing this track. */
+  attach(element?: HTMLMediaElement): HTMLMediaElement;
+}
+
+export interface RemoteParticipant {
+  readonly identity: string;
+  readonly joinedAt: Date;
+  /** Published tracks as the server describes them (whether or not routed to us). */
+  readonly published: readonly PublishedTrack[];
+  /** Tracks routed to us, by source. */
+  readonly tracks: ReadonlyMap<TrackSource, RemoteTrack>;
+  readonly networkQuality: number | null;
+}
+
+/** The media connection's state (WebRTC's peer connection states; null before the first join and after leaving). */
+export type MediaState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+export interface RoomEvents {
+  stateChanged: (state: ConnectionState) => void;
+  participantConnected: (participant: RemoteParticipant) => void;
+  participantDisconnected: (participant: RemoteParticipant, reason: string) => void;
+  participantUpdated: (participant: RemoteParticipant) => void;
+  trackSubscribed: (track: RemoteTrack, participant: RemoteParticipant) => void;
+  trackUnsubscribed: (track: RemoteTrack, participant: RemoteParticipant) => void;
+  /** 0 (none) to 5 (excellent): the local participant's (participant null) or a remote one's. */
+  networkQuality: (level: number, participant: RemoteParticipant | null) => void;
+  /** The loudest participant of our group (null: the local participant or nobody). */
+  dominantSpeaker: (participant: RemoteParticipant | null) => void;
+  reconnecting: (cause: 'signal' | 'media') => void;
+  reconnected: () => void;
+  disconnected: (reason: DisconnectReason, message: string) => void;
+  /** `participant` is null for a message from the server (a visit's chat message, stored before it is sent). */
+  dataReceived: (payload: string, participant: RemoteParticipant | null) => void;
+  notice: (notice: { code: string; message: string }) => void;
+  /** A local publication changed (camera on/off, screen share started/stopped). */
+  localTrackChanged: (source: TrackSource, track: MediaStreamTrack | null) => void;
+}
