@@ -123,35 +123,31 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
   });
 
   test('a live room exposes no peer connection: none is reachable through its public properties, only statistics', async () => {
-    const found = await clinician.evaluate(async () => {
-      // Runs in the page: walks what an application can reach (own and inherited properties, getters, map values).
-      const g = globalThis as unknown as { ov: { room: object }; RTCPeerConnection: new () => object };
-      const seen = new Set<unknown>();
-      const hits: string[] = [];
-      const walk = (value: unknown, path: string, depth: number): void => {
+    // A string, not a function: tsx's helpers for named inner functions do not exist in the page.
+    const found = await clinician.evaluate<{ hits: string[]; stats: string }>(String.raw`(async () => {
+      // Walks what an application can reach: own and inherited properties, getters, map values.
+      const seen = new Set();
+      const hits = [];
+      const walk = (value, path, depth) => {
         if (value === null || typeof value !== 'object' || seen.has(value) || depth > 5) return;
         seen.add(value);
-        if (value instanceof g.RTCPeerConnection) hits.push(path);
-        if (value instanceof Map) for (const [k, v] of value) walk(v, `${path}.get(${String(k)})`, depth + 1);
-        const names = new Set<string>();
-        for (let o: object | null = value; o && o !== Object.prototype && o !== Map.prototype; o = Object.getPrototypeOf(o) as object | null) {
+        if (value instanceof RTCPeerConnection) hits.push(path);
+        if (value instanceof Map) for (const [k, v] of value) walk(v, path + '.get(' + String(k) + ')', depth + 1);
+        const names = new Set();
+        for (let o = value; o && o !== Object.prototype && o !== Map.prototype; o = Object.getPrototypeOf(o)) {
           for (const name of Object.getOwnPropertyNames(o)) names.add(name);
         }
         for (const name of names) {
-          if (/peer|^pc$|transport|engine|signal/i.test(name)) hits.push(`${path}.${name}`);
-          let v: unknown;
-          try {
-            v = (value as Record<string, unknown>)[name];
-          } catch {
-            continue;
-          }
-          walk(v, `${path}.${name}`, depth + 1);
+          if (/peer|^pc$|transport|engine|signal|adapter/i.test(name)) hits.push(path + '.' + name);
+          let v;
+          try { v = value[name]; } catch { continue; }
+          walk(v, path + '.' + name, depth + 1);
         }
       };
-      walk(g.ov.room, 'room', 0);
-      const stats = await (g.ov.room as { getStats(): Promise<unknown> }).getStats();
+      walk(window.ov.room, 'room', 0);
+      const stats = await window.ov.room.getStats();
       return { hits, stats: Object.prototype.toString.call(stats) };
-    });
+    })()`);
     assert.deepEqual(found.hits, []);
     assert.equal(found.stats, '[object RTCStatsReport]');
   });
