@@ -37,10 +37,14 @@ interface TokenAnswer {
   token: string;
 }
 
-/** Loads the SDK from the app into the page and connects; remote tracks land in window.ov.remote[source]. */
-async function joinInPage(page: Page, base: string, answer: TokenAnswer, options: { refreshable?: boolean } = {}): Promise<{ identity: string; participants: string[] }> {
+/**
+ * Loads the SDK from the app into the page and connects; remote tracks land in window.ov.remote[source]. A token
+ * answer given as a function is fetched once the page is loaded (a short-lived token then lives for the join only).
+ */
+async function joinInPage(page: Page, base: string, token: TokenAnswer | (() => Promise<TokenAnswer>), options: { refreshable?: boolean } = {}): Promise<{ identity: string; participants: string[] }> {
   await page.goto(`${base}/`);
   await installProbes(page);
+  const answer = typeof token === 'function' ? await token() : token;
   return page.evaluate(
     async ({ answer, origin, refreshable }) => {
       const sdk = await import('/sdk/openvisit.js' as string);
@@ -239,11 +243,13 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
       refreshed++;
       return (await token('guest')).token;
     });
-    // A token living 3 s (signed as the server signs them; the API's minimum is 60 s).
+    // A token living 3 s (signed as the server signs them; the API's minimum is 60 s), signed once the page is loaded.
     const room = (await org.apiKey.get('/api/v1/rooms/browser-visit')).json() as { id: string };
-    const short = await createTokenSigner(SECRET).sign({ orgId: org.orgId, roomId: room.id, roomName: 'browser-visit', identity: 'guest', grants: { publish: true, subscribe: true, data: true, admin: false } }, 3);
-    const answer = { provider: 'builtin', url: `${base.replace('http', 'ws')}/rtc`, token: short.token };
-    assert.equal((await joinInPage(guest, base, answer, { refreshable: true })).identity, 'guest');
+    const shortLived = async () => {
+      const short = await createTokenSigner(SECRET).sign({ orgId: org.orgId, roomId: room.id, roomName: 'browser-visit', identity: 'guest', grants: { publish: true, subscribe: true, data: true, admin: false } }, 3);
+      return { provider: 'builtin', url: `${base.replace('http', 'ws')}/rtc`, token: short.token };
+    };
+    assert.equal((await joinInPage(guest, base, shortLived, { refreshable: true })).identity, 'guest');
     await new Promise((r) => setTimeout(r, 3500));
     await sockets.drop();
     await until('the guest to report reconnected', async () => (await events(guest)).includes('reconnected:undefined'), 20_000);
