@@ -138,7 +138,7 @@ for (const kind of DB_KINDS) {
       // A finished recording of that room (its file is not on disk: the download answers 404, never a 5xx).
       const [recording] = await t.database.db
         .insert(roomRecordings)
-        .values({ orgId: a.orgId, roomId: room.json().id, identity: 'fuzz', content: 'camera', status: 'completed', providerRef: `fuzz-${randomUUID()}`, file: 'fuzz/missing.webm', startedAt: new Date(), endedAt: new Date(), bytes: 0 })
+        .values({ orgId: a.orgId, roomId: room.json().id, identity: 'fuzz', content: 'camera', status: 'completed', providerRef: `fuzz-${randomUUID()}`, file: 'fuzz/missing.webm', mediaType: 'video/webm', startedAt: new Date(), endedAt: new Date(), bytes: 0 })
         .returning();
       // A visit of that appointment with an invited patient.
       const visit = await a.admin.post('/api/v1/visits', { appointmentId: appointment.json().id });

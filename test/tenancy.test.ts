@@ -101,7 +101,7 @@ async function seed(t: TestApp, org: TestOrg, tag: string): Promise<Seeded> {
   ok(await org.admin.post('/api/v1/tokens', { room: roomName, identity }), 'token');
   const [recording] = await t.database.db
     .insert(roomRecordings)
-    .values({ orgId: org.orgId, roomId: room.id as string, identity, content: 'camera', status: 'completed', providerRef: `ten-${randomUUID()}`, file: 'tenancy/missing.webm', startedAt: new Date(), endedAt: new Date(), bytes: 0 })
+    .values({ orgId: org.orgId, roomId: room.id as string, identity, content: 'camera', status: 'completed', providerRef: `ten-${randomUUID()}`, file: 'tenancy/missing.webm', mediaType: 'video/webm', startedAt: new Date(), endedAt: new Date(), bytes: 0 })
     .returning();
   const outbound = ok(await org.clinician.post(`/api/v1/patients/${patientId}/messages`, { body: `Hello ${givenName}` }), 'text');
   const inbound = ok(await org.clinician.post('/api/v1/outbox/inbound', { from: phone, body: 'Thanks, see you then' }), 'reply');

@@ -226,7 +226,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await applyStatus({ db: deps.database.db, hub: app.realtime }, { provider, providerMessageId, messageId, status });
   });
   const messagingKey = config.messaging.encryptionKey ? Buffer.from(config.messaging.encryptionKey, 'base64') : loadOrCreateSecret(config.dataDir, 'message-encryption', 32);
-  const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms, recordingsDir: config.rtc.recordingsDir };
+  const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms };
   app.decorate('rooms', rooms);
   const linkSecret = config.visits.linkSigningSecret ?? loadOrCreateSecret(config.dataDir, 'join-links');
   const visits: VisitDeps = {
@@ -271,7 +271,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const roomEvents = recordRoomEvents(rooms, app.log, [visitRoomListener(visits)]);
   app.decorate('roomEvents', roomEvents);
-  deps.media.attach?.({ registerUpgrade: (path, handler) => app.realtime.upgrades.register(path, handler) });
+  // The provider's endpoints: WebSocket upgrades, and HTTP routes (status callbacks) in their own scope outside /api/v1.
+  deps.media.attach?.({ registerUpgrade: (path, handler) => app.realtime.upgrades.register(path, handler), registerRoutes: (plugin) => void app.register(plugin) });
   app.addHook('preClose', async () => {
     await deps.media.shutdown?.();
   });

@@ -48,6 +48,9 @@ export const ERRORS = {
   headers_too_large: { status: 431, message: 'The request headers are too large.' },
   provider_error: { status: 502, message: 'The media provider did not answer as expected. Try again.' },
   internal_error: { status: 500, message: 'Something went wrong on our side. Quote the request id to support.' },
+  // The media provider this server runs lacks what the request needs (details: capability, provider); another
+  // provider, or a later version of this one, may offer it. Not retryable.
+  capability_unavailable: { status: 501, message: 'The media provider in use does not offer this.' },
   not_ready: { status: 503, message: 'The service is not ready.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

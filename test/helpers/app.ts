@@ -11,6 +11,7 @@ import type { Database } from '../../src/server/db/index.js';
 import { loggerOptions } from '../../src/server/http/logging.js';
 import { createMemoryPubSub } from '../../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../../src/server/rooms/loader.js';
+import type { MediaProvider } from '../../src/server/rooms/provider.js';
 import type { PubSub } from '../../src/server/pubsub/index.js';
 import { createTestDatabase, type DbKind } from './db.js';
 
@@ -31,6 +32,8 @@ export interface TestAppOptions {
   /** Reuse a database (several apps sharing one, as several processes would). */
   database?: Database;
   pubsub?: PubSub;
+  /** The media provider, made from the app's configuration (default: the one MEDIA_PROVIDER names, as the CLI does). */
+  media?: (config: Config) => MediaProvider;
 }
 
 /** A TCP port free on 127.0.0.1 right now (for a PUBLIC_URL that must be known before the app listens). */
@@ -65,7 +68,7 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
     },
   });
   const logger = pino(loggerOptions(config.logLevel), stream);
-  const media = createMediaProvider(config, logger);
+  const media = options.media?.(config) ?? createMediaProvider(config, logger);
   const app = await buildApp({ config, database, pubsub, media, logger });
   await app.ready();
   return {

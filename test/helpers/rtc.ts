@@ -59,7 +59,13 @@ export class RtcClient {
   /** Joins with `token` (identity is only for tags), publishes `options.publish`, waits for media to connect. */
   static async connect(baseUrl: string, token: string, identity: string, options: RtcClientOptions = {}): Promise<RtcClient> {
     const client = new RtcClient(baseUrl, token, identity, options.media ?? true);
-    await client.#open();
+    try {
+      await client.#open();
+    } catch (err) {
+      // Refused: release the peer connection made for it.
+      await client.close();
+      throw err;
+    }
     if (client.pc) {
       const capture = options.replay ? await ensureCapture() : undefined;
       for (const source of options.publish ?? []) {

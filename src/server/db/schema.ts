@@ -323,6 +323,8 @@ export const roomRecordings = pgTable(
     status: text('status', { enum: ['recording', 'completed', 'failed'] }).notNull(),
     providerRef: text('provider_ref').notNull(),
     file: text('file'),
+    /** As the provider declared it (builtin: video/webm); downloads are served with it. */
+    mediaType: text('media_type').notNull(),
     startedAt: ts('started_at').notNull(),
     endedAt: ts('ended_at'),
     bytes: bigint('bytes', { mode: 'number' }),

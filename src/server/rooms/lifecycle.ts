@@ -1,10 +1,8 @@
-import { unlink } from 'node:fs/promises';
-import path from 'node:path';
 import { and, eq, isNull, lt, ne, sql } from 'drizzle-orm';
 import { audit } from '../audit/service.js';
 import { systemCtx } from '../context.js';
 import { roomParticipants, roomRecordings, rooms } from '../db/schema.js';
-import { endRoomById, type RoomDeps } from './service.js';
+import { endRoomById, requireCapability, type RoomDeps } from './service.js';
 
 /**
  * Room lifecycle, enforced by the server whatever the provider: the unused-room timeout (nobody ever
@@ -89,28 +87,25 @@ export function startRoomSweeper(deps: RoomDeps, log: { warn(obj: object, msg: s
 }
 
 /**
- * The retention period: completed (or failed) recording files that ended more than `days` days ago are deleted
- * from disk; their rows stay, marked deleted, as the record that they existed. Audited per file.
+ * The retention period: completed (or failed) recordings that ended more than `days` days ago are deleted from the
+ * provider's recording store; their rows stay, marked deleted, as the record that they existed. Audited per file.
+ * Only recordings of rooms on the provider this server runs (the one whose store holds them) are due here.
  */
 export async function deleteExpiredRecordings(deps: RoomDeps, days: number, now = new Date()): Promise<number> {
   if (days <= 0) return 0;
   const cutoff = new Date(now.getTime() - days * 86_400_000);
   const due = await deps.db
-    .select({ id: roomRecordings.id, orgId: roomRecordings.orgId, roomId: roomRecordings.roomId, file: roomRecordings.file })
+    .select({ id: roomRecordings.id, orgId: roomRecordings.orgId, roomId: roomRecordings.roomId, ref: roomRecordings.providerRef, file: roomRecordings.file })
     .from(roomRecordings)
-    .where(and(isNull(roomRecordings.deletedAt), ne(roomRecordings.status, 'recording'), lt(roomRecordings.endedAt, cutoff)))
+    .innerJoin(rooms, and(eq(rooms.orgId, roomRecordings.orgId), eq(rooms.id, roomRecordings.roomId)))
+    .where(and(eq(rooms.provider, deps.media.name), isNull(roomRecordings.deletedAt), ne(roomRecordings.status, 'recording'), lt(roomRecordings.endedAt, cutoff)))
     .limit(500);
+  if (due.length === 0) return 0;
+  // A provider without recording has no recordings of its own rooms; were there some, the error names what is missing.
+  const store = requireCapability(deps.media, 'recording').recordings;
   let deleted = 0;
   for (const r of due) {
-    if (r.file) {
-      const file = path.resolve(deps.recordingsDir, r.file);
-      if (!file.startsWith(deps.recordingsDir + path.sep)) continue;
-      try {
-        await unlink(file);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    }
+    await store.delete({ ref: r.ref, file: r.file });
     const done = await deps.db.transaction(async (tx) => {
       const rows = await tx.update(roomRecordings).set({ deletedAt: now }).where(and(eq(roomRecordings.id, r.id), isNull(roomRecordings.deletedAt))).returning({ id: roomRecordings.id });
       if (rows.length > 0) await audit(tx, systemCtx(r.orgId), 'room.recording_deleted', { type: 'room', id: r.roomId }, { recordingId: r.id, reason: 'retention', days });

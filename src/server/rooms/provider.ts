@@ -1,11 +1,39 @@
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import type { FastifyPluginAsync } from 'fastify';
 
 /**
  * The media provider seam. The rooms layer (service.ts) is the only caller; features (visits, breakouts,
  * check-ins) go through the rooms layer and never see a provider. Adapters live beside this file
  * (builtin/, later twilio/) and are chosen by MEDIA_PROVIDER.
+ *
+ * Rooms, participants, tokens and events are what every provider offers. The rest is optional, declared in
+ * `capabilities` (the methods that go with one are then present): the rooms layer checks before calling and
+ * answers `capability_unavailable` naming the capability and the provider when it is missing.
  */
+
+/**
+ * What a provider may lack, and what goes with each (CAPABILITY_MEMBERS):
+ * - `routing`: server-side routing groups, host mutes and the per-participant `recorded` flag (setRouting). The
+ *   waiting room and breakouts rest on it. Builtin: the SFU's routing; Twilio Group rooms: each participant's
+ *   Track Subscription rules; a peer-to-peer room (Twilio Go / P2P) cannot.
+ * - `subscriptions`: per-pair overrides of the group rule (setSubscription). Twilio: a subscribe rule naming the publisher.
+ * - `recording`: server-side recording of the participants whose routing says `recorded` (start/stop) and a
+ *   RecordingStore for the files. Builtin: local WebM files; Twilio: Recording Rules and its media URLs.
+ * - `tokenRevocation`: tokens issued before a moment no longer let an identity in (a denied or removed participant
+ *   still holding one). Builtin: checked at join; Twilio cannot revoke a token, so its adapter supplies this by
+ *   disconnecting such a participant as soon as its status callback reports the connection.
+ */
+export const MEDIA_CAPABILITIES = ['routing', 'subscriptions', 'recording', 'tokenRevocation'] as const;
+export type MediaCapability = (typeof MEDIA_CAPABILITIES)[number];
+
+/** What people are told a missing capability is (in `capability_unavailable` messages). */
+export const CAPABILITY_LABELS: Readonly<Record<MediaCapability, string>> = {
+  routing: 'server-side routing (groups, host mutes)',
+  subscriptions: 'per-participant subscriptions',
+  recording: 'recording',
+  tokenRevocation: 'token revocation',
+};
 
 export interface Grants {
   /** May send audio, camera and screen share. */
@@ -89,7 +117,35 @@ export interface RecordingFile {
   content: 'camera' | 'screen';
   /** Relative to RECORDINGS_DIR when the file is local; null when the provider keeps it. */
   file: string | null;
+  /** The file's media type (builtin: video/webm; Twilio: video/x-matroska, audio/x-matroska, video/mp4…). */
+  mediaType: string;
   startedAt: Date;
+}
+
+/** A recording as the rooms layer stored it from the provider's events: what the provider's store finds it by. */
+export interface StoredRecording {
+  /** RecordingFile.ref. */
+  ref: string;
+  /** RecordingFile.file. */
+  file: string | null;
+}
+
+/** A recording's media, open for reading. */
+export interface RecordingMedia {
+  stream: Readable;
+  bytes: number;
+  contentType: string;
+}
+
+/**
+ * Where a provider keeps its recordings (builtin: local files under RECORDINGS_DIR; a hosted provider: its media
+ * URLs). The rooms layer, the retention sweep and the download routes reach recordings only through this.
+ */
+export interface RecordingStore {
+  /** Opens the recording's media; null when it is not there (deleted, never written, or not this store's). */
+  open(recording: StoredRecording): Promise<RecordingMedia | null>;
+  /** Deletes the recording's media; resolves once it is gone. Deleting what is already gone is not an error. */
+  delete(recording: StoredRecording): Promise<void>;
 }
 
 /** Where a participant's media goes, set by the rooms layer (waiting room, host mute, breakouts). */
@@ -110,13 +166,23 @@ export interface RoutingState {
   recorded: boolean;
 }
 
-/** What an in-process provider may need from the HTTP server (the builtin provider's `/rtc` socket). */
+/** What a provider may need from the HTTP server: the builtin provider's `/rtc` socket, a hosted provider's status callbacks. */
 export interface ProviderHost {
+  /** A WebSocket endpoint at an exact path (UpgradeRouter). */
   registerUpgrade(path: string, handler: (request: IncomingMessage, socket: Duplex, head: Buffer) => void): void;
+  /**
+   * HTTP routes, registered as an encapsulated Fastify plugin outside `/api/v1` (so the API's authentication
+   * does not apply: a status callback checks its own signature), e.g. `POST /webhooks/twilio/video`. The plugin
+   * may add its own content-type parsers (Twilio posts forms).
+   */
+  registerRoutes(plugin: FastifyPluginAsync): void;
 }
 
 export interface MediaProvider {
-  readonly name: 'builtin' | 'twilio';
+  /** Stored on each room row (a restart takes up only rooms of the provider it runs); e.g. builtin, twilio. */
+  readonly name: string;
+  /** The optional parts this provider offers; their methods are present exactly when declared. */
+  readonly capabilities: readonly MediaCapability[];
   createRoom(spec: ProviderRoomSpec): Promise<ProviderRoom>;
   /**
    * After a restart: the rooms layer still has this room in progress. The provider takes it up again (builtin:
@@ -130,21 +196,24 @@ export interface MediaProvider {
   removeParticipant(providerRoomId: string, identity: string, reason: string): Promise<boolean>;
   mintToken(input: MintTokenInput): Promise<MintedToken>;
   /**
-   * Server-authoritative routing; may be set before the participant connects. Resolves the resulting state and
-   * whether it changed, null when the room is not live.
+   * `routing`: server-authoritative routing; may be set before the participant connects. Resolves the resulting
+   * state and whether it changed, null when the room is not live.
    */
-  setRouting(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<{ state: RoutingState; changed: boolean } | null>;
-  /** A per-pair override: whether `subscriber` receives `publisher`'s media of `kind` ('*': all); null removes it. */
-  setSubscription(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null): Promise<boolean>;
-  /** Records everyone in the room (and whoever joins) whose routing says `recorded`, until stopped; false when the room is not live. */
-  startRecording(providerRoomId: string): Promise<boolean>;
-  /** Stops recording; the files are final when it resolves (recording.completed events). */
-  stopRecording(providerRoomId: string): Promise<boolean>;
+  setRouting?(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<{ state: RoutingState; changed: boolean } | null>;
+  /** `subscriptions`: whether `subscriber` receives `publisher`'s media of `kind` ('*': all); null removes the override. */
+  setSubscription?(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null): Promise<boolean>;
+  /** `recording`: records everyone in the room (and whoever joins) whose routing says `recorded`, until stopped; false when the room is not live. */
+  startRecording?(providerRoomId: string): Promise<boolean>;
+  /** `recording`: stops recording; the files are final when it resolves (recording.completed events). */
+  stopRecording?(providerRoomId: string): Promise<boolean>;
+  /** `recording`: where the recorded files are. */
+  readonly recordings?: RecordingStore;
   /**
-   * The identity's tokens issued at or before `issuedBefore` no longer let it into the room (a denied or removed
-   * participant still holding one). Resolves false when the room is not live. Does not disconnect anyone.
+   * `tokenRevocation`: the identity's tokens issued at or before `issuedBefore` no longer let it into the room (a
+   * denied or removed participant still holding one). Resolves false when the room is not live. Does not
+   * disconnect anyone.
    */
-  revokeTokens(providerRoomId: string, identity: string, issuedBefore: Date): Promise<boolean>;
+  revokeTokens?(providerRoomId: string, identity: string, issuedBefore: Date): Promise<boolean>;
   /** A data message from the server to participants (all when `to` is absent), e.g. a chat message; resolves how many received it. */
   sendData(providerRoomId: string, payload: string, to?: readonly string[]): Promise<number>;
   /** A server notice shown to participants (all when `to` is absent); resolves how many received it. */
@@ -156,4 +225,20 @@ export interface MediaProvider {
   /** The server is stopping: tell connected clients to come back later (called before the HTTP server closes). */
   shutdown?(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The members that go with each capability. */
+export const CAPABILITY_MEMBERS = {
+  routing: ['setRouting'],
+  subscriptions: ['setSubscription'],
+  recording: ['startRecording', 'stopRecording', 'recordings'],
+  tokenRevocation: ['revokeTokens'],
+} as const satisfies Record<MediaCapability, readonly (keyof MediaProvider)[]>;
+
+/** A provider known to offer `C`: its members for it are present. */
+export type ProviderWith<C extends MediaCapability> = MediaProvider & Required<Pick<MediaProvider, (typeof CAPABILITY_MEMBERS)[C][number]>>;
+
+/** Whether the provider declares `capability` and has its members (a declaration without them counts as missing). */
+export function hasCapability<C extends MediaCapability>(provider: MediaProvider, capability: C): provider is ProviderWith<C> {
+  return provider.capabilities.includes(capability) && CAPABILITY_MEMBERS[capability].every((member: keyof MediaProvider) => provider[member] !== undefined);
 }

@@ -1,6 +1,19 @@
 import Type from 'typebox';
-import { createReadStream } from 'node:fs';
-import { CreateRoomBody, ParticipantParams, ParticipantRouting, ParticipantRoutingBody, Recording, RecordingParams, RecordingState, Room, RoomParams, RoomParticipant, TokenBody, TokenResponse } from '../../shared/api/rooms.js';
+import {
+  CreateRoomBody,
+  ParticipantParams,
+  ParticipantRouting,
+  ParticipantRoutingBody,
+  Recording,
+  RecordingMediaResponse,
+  RecordingParams,
+  RecordingState,
+  Room,
+  RoomParams,
+  RoomParticipant,
+  TokenBody,
+  TokenResponse,
+} from '../../shared/api/rooms.js';
 import { callerKey, ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import { ErrorResponse } from '../../shared/api/common.js';
@@ -69,7 +82,7 @@ export async function roomRoutes(app: App): Promise<void> {
         summary: "Set where a participant's media goes (group, host mute); works before they join",
         params: ParticipantParams,
         body: ParticipantRoutingBody,
-        response: { 200: ParticipantRouting, ...authErrors, 502: ErrorResponse },
+        response: { 200: ParticipantRouting, ...authErrors, 501: ErrorResponse, 502: ErrorResponse },
       },
     },
     async (request) => routeParticipant(deps, ctxOf(request), request.params.name, request.params.identity, request.body),
@@ -84,7 +97,7 @@ export async function roomRoutes(app: App): Promise<void> {
           tags,
           summary: on ? 'Start recording everyone in the room (and whoever joins)' : 'Stop recording; the files are final when this answers',
           params: RoomParams,
-          response: { 200: RecordingState, ...authErrors, 502: ErrorResponse },
+          response: { 200: RecordingState, ...authErrors, 501: ErrorResponse, 502: ErrorResponse },
         },
       },
       async (request) => setRoomRecording(deps, ctxOf(request), request.params.name, on),
@@ -103,19 +116,19 @@ export async function roomRoutes(app: App): Promise<void> {
       config: { roles: WRITERS },
       schema: {
         tags,
-        summary: 'Download a finished recording (video/webm); audited',
+        summary: 'Download a finished recording (in its mediaType); audited',
         params: RecordingParams,
-        response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'video/webm' }), ...authErrors },
+        response: { 200: RecordingMediaResponse, ...authErrors, 501: ErrorResponse },
       },
     },
     async (request, reply) => {
-      const { path: file, bytes, recording } = await openRecording(deps, ctxOf(request), request.params.id);
+      const opened = await openRecording(deps, ctxOf(request), request.params.id);
       return reply
-        .type(recording.mediaType)
-        .header('content-length', bytes)
-        .header('content-disposition', `attachment; filename="recording-${recording.id}.webm"`)
+        .type(opened.contentType)
+        .header('content-length', opened.bytes)
+        .header('content-disposition', `attachment; filename="recording-${opened.recording.id}.${opened.extension}"`)
         .header('cache-control', 'no-store')
-        .send(createReadStream(file));
+        .send(opened.stream);
     },
   );
 

@@ -1,6 +1,4 @@
 import { and, asc, desc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
-import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import type { CreateRoomBody, ParticipantRouting, ParticipantRoutingBody, Recording, Room, TokenBody } from '../../shared/api/rooms.js';
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
@@ -9,7 +7,17 @@ import { sqlState, type Db } from '../db/index.js';
 import { roomParticipants, roomRecordings, roomRouting, rooms } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { OrgEvents } from '../realtime/events.js';
-import { DEFAULT_GRANTS, type MediaProvider, type RoomEvent, type RoutingUpdate } from './provider.js';
+import {
+  CAPABILITY_LABELS,
+  DEFAULT_GRANTS,
+  hasCapability,
+  type MediaCapability,
+  type MediaProvider,
+  type ProviderWith,
+  type RecordingMedia,
+  type RoomEvent,
+  type RoutingUpdate,
+} from './provider.js';
 
 type RoomRow = typeof rooms.$inferSelect;
 
@@ -29,8 +37,14 @@ export interface RoomDeps {
   hub: OrgEvents;
   media: MediaProvider;
   defaults: Config['rooms'];
-  /** Where local recording files live (RECORDINGS_DIR). */
-  recordingsDir: string;
+}
+
+/** The provider, when it offers `capability`; otherwise `capability_unavailable` naming both. */
+export function requireCapability<C extends MediaCapability>(media: MediaProvider, capability: C): ProviderWith<C> {
+  if (!hasCapability(media, capability)) {
+    throw new AppError('capability_unavailable', `The media provider "${media.name}" does not offer ${CAPABILITY_LABELS[capability]}.`, { capability, provider: media.name });
+  }
+  return media;
 }
 
 /** A token outlives any connection it opens: it must cover the room's longest stay (twilio.md: no re-tokening). */
@@ -223,8 +237,9 @@ function routingUpdateOf(stored: typeof roomRouting.$inferSelect): RoutingUpdate
  */
 export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, identity: string, update: ParticipantRoutingBody): Promise<ParticipantRouting> {
   const row = await getRoom(deps.db, ctx.orgId, name);
+  const media = requireCapability(deps.media, 'routing');
   if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
-  const result = await deps.media.setRouting(row.providerRoomId, identity, update);
+  const result = await media.setRouting(row.providerRoomId, identity, update);
   if (!result) throw new AppError('provider_error', 'The media provider does not have this room live.');
   // Stored even when nothing changed: the row must say what the provider holds, whoever set it first.
   const stored: StoredRouting = {
@@ -252,9 +267,10 @@ export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, i
  * the room's routing, so a restart does not let an old token back in. Audited.
  */
 export async function revokeParticipantTokens(deps: RoomDeps, ctx: Ctx, name: string, identity: string, issuedBefore = new Date()): Promise<boolean> {
+  const media = requireCapability(deps.media, 'tokenRevocation');
   const row = await findRoom(deps.db, ctx.orgId, name);
   if (!row || row.status !== 'in-progress' || !row.providerRoomId) return false;
-  const done = await deps.media.revokeTokens(row.providerRoomId, identity, issuedBefore);
+  const done = await media.revokeTokens(row.providerRoomId, identity, issuedBefore);
   if (done) {
     await deps.db.transaction(async (tx) => {
       await storeRouting(tx, row, identity, { tokensRevokedBefore: issuedBefore });
@@ -284,9 +300,10 @@ export async function notifyRoom(deps: RoomDeps, ctx: Ctx, name: string, notice:
 
 /** Starts recording the room (everyone in it and whoever joins) until stopped or the room ends. Audited. */
 export async function setRoomRecording(deps: RoomDeps, ctx: Ctx, name: string, on: boolean): Promise<{ room: string; recording: boolean }> {
+  const media = requireCapability(deps.media, 'recording');
   const row = await getRoom(deps.db, ctx.orgId, name);
   if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
-  const done = on ? await deps.media.startRecording(row.providerRoomId) : await deps.media.stopRecording(row.providerRoomId);
+  const done = on ? await media.startRecording(row.providerRoomId) : await media.stopRecording(row.providerRoomId);
   if (!done) throw new AppError('provider_error', 'The media provider does not have this room live.');
   await deps.db.transaction(async (tx) => {
     // Kept with the room so that a restart records it again (restoreRooms); an earlier start keeps its time.
@@ -311,7 +328,7 @@ function toRecordingDto(row: RecordingRow): Recording {
     endedAt: row.endedAt?.toISOString() ?? null,
     durationSeconds: row.endedAt ? Math.round((row.endedAt.getTime() - row.startedAt.getTime()) / 100) / 10 : null,
     bytes: row.bytes,
-    mediaType: 'video/webm',
+    mediaType: row.mediaType,
     error: row.error,
     deletedAt: row.deletedAt?.toISOString() ?? null,
   };
@@ -340,22 +357,55 @@ export async function listRecordingsOfRooms(deps: RoomDeps, ctx: Ctx, roomIds: r
   return rows.map(toRecordingDto);
 }
 
-/** The file of a completed recording, for download; audited. */
-export async function openRecording(deps: RoomDeps, ctx: Ctx, id: string): Promise<{ path: string; bytes: number; recording: Recording }> {
-  const [row] = await deps.db.select().from(roomRecordings).where(and(eq(roomRecordings.orgId, ctx.orgId), eq(roomRecordings.id, id))).limit(1);
-  if (!row) throw new AppError('not_found', 'There is no such recording.');
+/** File name extensions for the media types providers record in; anything else downloads as .bin. */
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'video/webm': 'webm',
+  'audio/webm': 'webm',
+  'video/mp4': 'mp4',
+  'audio/mp4': 'm4a',
+  'video/x-matroska': 'mkv',
+  'audio/x-matroska': 'mka',
+};
+
+/** A recording open for download: its media (stream, size, content type) and the name to save it under. */
+export interface OpenedRecording extends RecordingMedia {
+  recording: Recording;
+  /** The file name extension that goes with the content type, without the dot (webm, mp4, mka…). */
+  extension: string;
+}
+
+/**
+ * A completed recording's media, from the provider's recording store, for download; audited. The caller sends
+ * the stream (or destroys it).
+ */
+export async function openRecording(deps: RoomDeps, ctx: Ctx, id: string): Promise<OpenedRecording> {
+  const [found] = await deps.db
+    .select({ recording: roomRecordings, provider: rooms.provider })
+    .from(roomRecordings)
+    .innerJoin(rooms, and(eq(rooms.orgId, roomRecordings.orgId), eq(rooms.id, roomRecordings.roomId)))
+    .where(and(eq(roomRecordings.orgId, ctx.orgId), eq(roomRecordings.id, id)))
+    .limit(1);
+  if (!found) throw new AppError('not_found', 'There is no such recording.');
+  const row = found.recording;
   if (row.deletedAt) throw new AppError('not_found', `The recording file was deleted on ${row.deletedAt.toISOString()} (retention period).`);
-  if (row.status === 'recording' || !row.file) throw new AppError('invalid_state', 'The recording is not finished yet.', { status: row.status });
-  const file = path.resolve(deps.recordingsDir, row.file);
-  if (!file.startsWith(deps.recordingsDir + path.sep)) throw new AppError('not_found', 'There is no such recording.');
-  let bytes: number;
-  try {
-    bytes = (await stat(file)).size;
-  } catch {
-    throw new AppError('not_found', 'The recording file is no longer there.');
+  if (row.status === 'recording') throw new AppError('invalid_state', 'The recording is not finished yet.', { status: row.status });
+  // Only the provider that recorded it knows where it is (after a switch of MEDIA_PROVIDER, older rooms' files stay with the old one).
+  if (found.provider !== deps.media.name) {
+    throw new AppError('capability_unavailable', `The recording was made by the media provider "${found.provider}"; this server runs "${deps.media.name}".`, {
+      capability: 'recording',
+      provider: deps.media.name,
+      recordedBy: found.provider,
+    });
   }
-  await audit(deps.db, ctx, 'room.recording_downloaded', { type: 'room', id: row.roomId }, { recordingId: row.id });
-  return { path: file, bytes, recording: toRecordingDto(row) };
+  const media = await requireCapability(deps.media, 'recording').recordings.open({ ref: row.providerRef, file: row.file });
+  if (!media) throw new AppError('not_found', 'The recording file is no longer there.');
+  try {
+    await audit(deps.db, ctx, 'room.recording_downloaded', { type: 'room', id: row.roomId }, { recordingId: row.id });
+  } catch (err) {
+    media.stream.destroy();
+    throw err;
+  }
+  return { ...media, recording: toRecordingDto(row), extension: EXTENSIONS[media.contentType] ?? 'bin' };
 }
 
 export interface IssuedToken {
@@ -437,6 +487,7 @@ export function recordRoomEvents(
         content: r.content,
         providerRef: r.ref,
         file: r.file,
+        mediaType: r.mediaType,
         startedAt: r.startedAt,
         status: done ? (done.error ? ('failed' as const) : ('completed' as const)) : ('recording' as const),
         endedAt: done?.endedAt ?? null,
@@ -516,10 +567,10 @@ async function reapplyRouting(deps: RoomDeps, row: RoomRow, providerRoomId: stri
     .limit(100_000);
   for (const r of stored) {
     const update = routingUpdateOf(r);
-    if (Object.keys(update).length > 0) await deps.media.setRouting(providerRoomId, r.identity, update);
-    if (r.tokensRevokedBefore) await deps.media.revokeTokens(providerRoomId, r.identity, r.tokensRevokedBefore);
+    if (Object.keys(update).length > 0) await requireCapability(deps.media, 'routing').setRouting(providerRoomId, r.identity, update);
+    if (r.tokensRevokedBefore) await requireCapability(deps.media, 'tokenRevocation').revokeTokens(providerRoomId, r.identity, r.tokensRevokedBefore);
   }
-  if (row.recordingSince && (await deps.media.startRecording(providerRoomId))) {
+  if (row.recordingSince && (await requireCapability(deps.media, 'recording').startRecording(providerRoomId))) {
     await audit(deps.db, systemCtx(row.orgId), 'room.recording_started', { type: 'room', id: row.id }, { reason: 'server_restart' });
   }
 }

@@ -113,6 +113,11 @@ export async function openVisitRecording(deps: VisitDeps, ctx: Ctx, visitId: str
   assertCanHost(ctx, visit);
   if (!(await recordingInRooms(deps.rooms, ctx, recordingId, await visitRoomIds(deps, ctx, visitId)))) throw new AppError('not_found', 'There is no such recording in this visit.');
   const opened = await openRecording(deps.rooms, ctx, recordingId);
-  await audit(deps.db, ctx, 'visit.recording_downloaded', { type: 'visit', id: visitId }, { recordingId });
+  try {
+    await audit(deps.db, ctx, 'visit.recording_downloaded', { type: 'visit', id: visitId }, { recordingId });
+  } catch (err) {
+    opened.stream.destroy();
+    throw err;
+  }
   return opened;
 }

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import Type from 'typebox';
 import { ErrorResponse, IdParams, Page } from '../../shared/api/common.js';
 import {
@@ -41,7 +40,7 @@ import { answerSurvey, openSurvey } from './survey.js';
 import { listMessages, sendMessage, sendNote } from './chat.js';
 import { listVisitRecordings, openVisitRecording, recordingState, startVisitRecording, stopVisitRecording } from './recording.js';
 import { usage, visitSummary } from './summary.js';
-import { Recording } from '../../shared/api/rooms.js';
+import { Recording, RecordingMediaResponse } from '../../shared/api/rooms.js';
 import { callerKey, ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import {
@@ -262,19 +261,19 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
       config: { roles: STAFF },
       schema: {
         tags,
-        summary: 'Download one of the visit’s recordings (video/webm); audited',
+        summary: 'Download one of the visit’s recordings (in its mediaType); audited',
         params: RecordingParams,
-        response: { 200: Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'video/webm' }), ...authErrors },
+        response: { 200: RecordingMediaResponse, ...authErrors, 501: ErrorResponse },
       },
     },
     async (request, reply) => {
-      const { path: file, bytes, recording } = await openVisitRecording(deps, ctxOf(request), request.params.id, request.params.recordingId);
+      const opened = await openVisitRecording(deps, ctxOf(request), request.params.id, request.params.recordingId);
       return reply
-        .type(recording.mediaType)
-        .header('content-length', bytes)
-        .header('content-disposition', `attachment; filename="visit-${request.params.id}-${recording.id}.webm"`)
+        .type(opened.contentType)
+        .header('content-length', opened.bytes)
+        .header('content-disposition', `attachment; filename="visit-${request.params.id}-${opened.recording.id}.${opened.extension}"`)
         .header('cache-control', 'no-store')
-        .send(createReadStream(file));
+        .send(opened.stream);
     },
   );
 

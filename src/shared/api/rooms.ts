@@ -104,11 +104,14 @@ export const Recording = Type.Object({
   endedAt: Type.Union([IsoDateTime, Type.Null()]),
   durationSeconds: Type.Union([Type.Number(), Type.Null()]),
   bytes: Type.Union([Type.Integer(), Type.Null()]),
-  mediaType: Type.String({ description: 'video/webm for the builtin provider.' }),
+  mediaType: Type.String({ description: 'The file’s media type, as the media provider recorded it (the builtin provider: video/webm); the download is served with it.' }),
   error: Type.Union([Type.String(), Type.Null()]),
   deletedAt: Type.Union([IsoDateTime, Type.Null()], { description: 'When the file was deleted (retention period); the record stays.' }),
 });
 export type Recording = Type.Static<typeof Recording>;
+
+/** A recording's bytes, as its provider stored them (the Content-Type is the recording's mediaType). */
+export const RecordingMediaResponse = Type.Unsafe<unknown>({ type: 'string', format: 'binary', description: 'The recording’s file, in its mediaType (builtin provider: video/webm).' });
 
 export const RecordingState = Type.Object({ room: Type.String(), recording: Type.Boolean() });
 export const RecordingParams = Type.Object({ id: Uuid });

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { RTC_PATH, type RtcIceServer } from '../../../shared/rtc.js';
-import type { Grants, MediaProvider, MintedToken, MintTokenInput, ProviderHost, ProviderRoomSpec, RoomEvent, RoutingUpdate } from '../provider.js';
+import type { Grants, MediaCapability, MediaProvider, MintedToken, MintTokenInput, ProviderHost, ProviderRoomSpec, RoomEvent, RoutingUpdate } from '../provider.js';
+import { LocalRecordingStore } from './recordings.js';
 import { RtcServer } from './rtc-server.js';
 import { Sfu, type SfuLogger, type SfuOptions } from './sfu/index.js';
 import type { TokenSigner } from './tokens.js';
@@ -23,7 +24,9 @@ export interface BuiltinProviderOptions {
  * forgets live media sessions; the rooms layer restores in-progress rooms (empty) and clients rejoin.
  */
 export class BuiltinProvider implements MediaProvider {
-  readonly name = 'builtin' as const;
+  readonly name = 'builtin';
+  readonly capabilities: readonly MediaCapability[] = ['routing', 'subscriptions', 'recording', 'tokenRevocation'];
+  readonly recordings: LocalRecordingStore;
   readonly signer: TokenSigner;
   readonly sfu: Sfu;
   readonly rtc: RtcServer;
@@ -33,6 +36,7 @@ export class BuiltinProvider implements MediaProvider {
   constructor(options: BuiltinProviderOptions) {
     this.signer = options.signer;
     this.#rtcUrl = options.rtcUrl;
+    this.recordings = new LocalRecordingStore(options.recordingsDir);
     this.sfu = new Sfu({ ...options.sfu, ...(options.log ? { log: options.log } : {}) });
     this.rtc = new RtcServer({
       sfu: this.sfu,

@@ -81,6 +81,7 @@ export class RecordingControl {
 
   #recordingFile(info: { file: string; content: 'camera' | 'screen'; startedAt: Date }) {
     const relative = path.relative(this.#o.recordingsDir, info.file);
-    return { ref: relative, content: info.content, file: relative, startedAt: info.startedAt };
+    // The SFU's recorder writes WebM (VP8 + Opus), an audio-only file too.
+    return { ref: relative, content: info.content, file: relative, mediaType: 'video/webm', startedAt: info.startedAt };
   }
 }
