@@ -11,50 +11,29 @@ import { ERRORS } from '../shared/errors.js';
 import { apiKeyRoutes } from './apikeys/routes.js';
 import { appointmentRoutes } from './appointments/routes.js';
 import { auditRoutes } from './audit/routes.js';
-import { authRoutes } from './auth/routes.js';
 import { createPrincipalResolver, credentialsOf } from './auth/principal.js';
-import type { Config } from './config.js';
-import type { App } from './context.js';
+import { authRoutes } from './auth/routes.js';
+import { API_PREFIX, type App } from './context.js';
 import type { AppDeps, RegisteredRoute } from './fastify.js';
-import type { Database } from './db/index.js';
 import { AppError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { originAllowed } from './http/origin.js';
 import { createValidatorCompiler } from './http/validation.js';
+import jobs from './jobs/plugin.js';
+import { messaging, reminders } from './messaging/plugin.js';
 import { opsRoutes } from './ops/routes.js';
 import { orgRoutes } from './orgs/routes.js';
 import { patientRoutes } from './patients/routes.js';
-import type { OrgEvent } from '../shared/events.js';
-import { roomRoutes } from './rooms/routes.js';
-import { startRoomSweeper } from './rooms/lifecycle.js';
-import { recordRoomEvents, restoreRooms, type RoomDeps } from './rooms/service.js';
-import { createJobs } from './jobs/index.js';
-import { createRealtimeHub } from './realtime/hub.js';
-import { realtimeRoutes } from './realtime/routes.js';
+import realtime from './realtime/plugin.js';
+import rooms from './rooms/plugin.js';
 import { userRoutes } from './users/routes.js';
-import { loadOrCreateSecret } from './secrets.js';
-import { visitRoomListener } from './visits/events.js';
-import { createLinkSigner } from './visits/links.js';
-import { visitRoutes } from './visits/routes.js';
-import { joinLinkForAppointment, type VisitDeps } from './visits/service.js';
+import visits from './visits/plugin.js';
 import { webRoutes } from './web/routes.js';
-import { createCipher } from './messaging/crypto.js';
-import type { IntakeDeps } from './messaging/intake.js';
-import { loadMessagingProviders } from './messaging/providers/loader.js';
-import { reconcileReminders, reminderObserver, startReminderWorkers, type ReminderDeps } from './messaging/reminders.js';
-import { messagingRoutes } from './messaging/routes.js';
-import { applyStatus, messagingWebhookRoutes, patientNotifier } from './messaging/service.js';
-import { startOutboxWorker, type OutboxWorker } from './messaging/worker.js';
-import { startDeliveryWorkers } from './webhooks/deliver.js';
-import { webhookRoutes } from './webhooks/routes.js';
-import { enqueueEvent, type WebhookDeps } from './webhooks/service.js';
+import webhooks from './webhooks/plugin.js';
 
 // The CLI, tests and benches build apps from here; features take these from context.ts and fastify.ts.
 export type { App } from './context.js';
 export type { AppDeps, RegisteredRoute } from './fastify.js';
-
-/** How often idle job workers look for due jobs (retries, jobs sent by other processes); pg-boss's minimum. */
-const JOBS_POLLING_INTERVAL_S = 0.5;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -200,112 +179,26 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     request.principal = principal;
   });
 
-  // Jobs start when the app is ready if this database has used them before, else on the first job sent
-  // (an app that never sends one skips pg-boss's schema and pollers); they stop on close, below.
-  const jobs = createJobs(deps.database, app.log, { pollingIntervalSeconds: JOBS_POLLING_INTERVAL_S });
-  app.decorate('jobs', jobs);
-  const webhooks: WebhookDeps = { db: deps.database.db, jobs, config: config.webhooks, log: app.log };
-  await startDeliveryWorkers(webhooks);
-  app.addHook('onReady', async () => {
-    await jobs.startIfUsed();
-  });
-  // Webhooks hear the events this process publishes (once per event, whichever server publishes it); so do
-  // appointment reminders (an appointment created, moved or cancelled), set up with messaging below.
-  let observeAppointments: ((orgId: string, event: OrgEvent) => Promise<void>) | undefined;
-  app.decorate(
-    'realtime',
-    createRealtimeHub(app, deps, {
-      observe: async (orgId, event) => {
-        await enqueueEvent(webhooks, orgId, event);
-        await observeAppointments?.(orgId, event);
-      },
-    }),
-  );
-  // Patient messaging: the outbox provider reports through the same status path as a provider's webhook.
-  const providers = loadMessagingProviders(config, async (provider, providerMessageId, status, messageId) => {
-    await applyStatus({ db: deps.database.db, hub: app.realtime }, { provider, providerMessageId, messageId, status });
-  });
-  const messagingKey = config.messaging.encryptionKey ? Buffer.from(config.messaging.encryptionKey, 'base64') : loadOrCreateSecret(config.dataDir, 'message-encryption', 32);
-  const rooms: RoomDeps = { db: deps.database.db, hub: app.realtime, media: deps.media, defaults: config.rooms };
-  app.decorate('rooms', rooms);
-  const linkSecret = config.visits.linkSigningSecret ?? loadOrCreateSecret(config.dataDir, 'join-links');
-  const visits: VisitDeps = {
-    db: deps.database.db,
-    hub: app.realtime,
-    rooms,
-    config: config.visits,
-    links: createLinkSigner(linkSecret, 'join'),
-    surveys: createLinkSigner(linkSecret, 'survey'),
-    publicUrl: config.publicUrl,
-    usage: config.usage,
-  };
-  let outbox: OutboxWorker | undefined;
-  const messaging: ReminderDeps & IntakeDeps = {
-    db: deps.database.db,
-    hub: app.realtime,
-    config: config.messaging,
-    publicUrl: config.publicUrl,
-    defaultPhoneRegion: config.defaultPhoneRegion,
-    cipher: createCipher(messagingKey),
-    sms: providers.sms,
-    email: providers.email,
-    kick: () => outbox?.kick(),
-    jobs,
-    log: app.log,
-    intakeLinks: createLinkSigner(linkSecret, 'intake'),
-  };
-  visits.notifier = patientNotifier(messaging);
-  // A video appointment's reminder carries the patient's join link (a new invite for its visit, if it has one).
-  messaging.joinLinkFor = (orgId, appointmentId, patientId) => joinLinkForAppointment(visits, orgId, appointmentId, patientId);
-  observeAppointments = reminderObserver(messaging);
-  await startReminderWorkers(messaging);
-  app.decorate('outbox', { idle: () => outbox?.idle() ?? Promise.resolve() });
-  app.addHook('onReady', async () => {
-    outbox = startOutboxWorker(messaging, app.log);
-    await reconcileReminders(messaging).catch((err: unknown) => app.log.warn({ err }, 'reminder reconciliation failed'));
-  });
-  app.addHook('preClose', async () => {
-    await outbox?.stop();
-    await providers.sms.close?.();
-    await providers.email.close?.();
-  });
-  const roomEvents = recordRoomEvents(rooms, app.log, [visitRoomListener(visits)]);
-  app.decorate('roomEvents', roomEvents);
-  // The provider's endpoints: WebSocket upgrades, and HTTP routes (status callbacks) in their own scope outside /api/v1.
-  deps.media.attach?.({ registerUpgrade: (path, handler) => app.realtime.upgrades.register(path, handler), registerRoutes: (plugin) => void app.register(plugin) });
-  app.addHook('preClose', async () => {
-    await deps.media.shutdown?.();
-  });
-  await restoreRooms(rooms, app.log);
-  const sweeper = startRoomSweeper(rooms, app.log);
-  app.addHook('onClose', async () => {
-    await sweeper.stop();
-    roomEvents.stop();
-    await roomEvents.idle();
-    // Last: events recorded while closing still queue their webhooks.
-    await jobs.stop();
-  });
-
+  // The features, in dependency order: each is a Fastify plugin that wires its own routes, workers, hooks and
+  // observers (<feature>/plugin.ts; a feature that is only routes registers its routes.ts under the API prefix).
+  // A feature uses what those before it offer (decorations declared in fastify.ts), never a later one's.
+  await app.register(jobs);
+  await app.register(realtime);
+  await app.register(webhooks);
   await app.register(opsRoutes);
   await app.register(webRoutes);
-  await messagingWebhookRoutes(app, messaging);
-  await app.register(
-    async (api) => {
-      await api.register(authRoutes);
-      await api.register(orgRoutes);
-      await api.register(userRoutes);
-      await api.register(apiKeyRoutes);
-      await api.register(patientRoutes);
-      await api.register(appointmentRoutes);
-      await api.register(auditRoutes);
-      await api.register(roomRoutes);
-      await api.register(async (scope) => visitRoutes(scope as App, visits));
-      await api.register(realtimeRoutes);
-      await api.register(async (scope) => webhookRoutes(scope as App, webhooks));
-      await api.register(async (scope) => messagingRoutes(scope as App, messaging));
-    },
-    { prefix: '/api/v1' },
-  );
+  const api = { prefix: API_PREFIX };
+  await app.register(authRoutes, api);
+  await app.register(orgRoutes, api);
+  await app.register(userRoutes, api);
+  await app.register(apiKeyRoutes, api);
+  await app.register(patientRoutes, api);
+  await app.register(appointmentRoutes, api);
+  await app.register(auditRoutes, api);
+  await app.register(messaging);
+  await app.register(rooms);
+  await app.register(visits);
+  await app.register(reminders);
 
   return app;
 }

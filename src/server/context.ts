@@ -11,6 +11,9 @@ import { AppError } from './http/errors.js';
  */
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
 
+/** Where the API's routes are mounted (each feature registers its routes under it). */
+export const API_PREFIX = '/api/v1';
+
 /** Who is acting. API keys act for their organisation with the rights of a service (see docs/API.md). */
 export type Principal =
   | { kind: 'user'; orgId: string; userId: string; role: UserRole; sessionId: string; sessionExpiresAt: Date }

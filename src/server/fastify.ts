@@ -9,10 +9,11 @@ import type { Principal } from './context.js';
 import type { Database } from './db/index.js';
 import type { UserRole } from './db/schema.js';
 import type { Jobs } from './jobs/index.js';
+import type { MessagingDeps, PatientNotifier } from './messaging/service.js';
 import type { PubSub } from './pubsub/index.js';
 import type { RealtimeHub } from './realtime/hub.js';
 import type { MediaProvider } from './rooms/provider.js';
-import type { RoomDeps } from './rooms/service.js';
+import type { RoomDeps, RoomEventListener } from './rooms/service.js';
 
 /** Everything the server runs on, created by the caller (CLI or test) and passed in: nothing global. */
 export interface AppDeps {
@@ -38,20 +39,29 @@ declare module 'fastify' {
     /** Whether a visit participant (join-link session) may call this route (default false). */
     participants?: boolean;
   }
+  // Set by the core (app.ts) and by the feature plugins, each before the plugins listed after it use it.
   interface FastifyInstance {
     deps: AppDeps;
     principals: PrincipalResolver;
-    /** The rooms layer's dependencies, shared by its routes, event recorder and lifecycle sweeper. */
-    rooms: RoomDeps;
-    /** Persists the media provider's events; `idle()` resolves once every event so far is recorded. */
-    roomEvents: { idle(): Promise<void> };
-    realtime: RealtimeHub;
-    /** Background jobs (pg-boss on the app's database): webhook deliveries and their retries, reminders. */
-    jobs: Jobs;
-    /** The outbox worker of this process (started when the app is ready). */
-    outbox: { idle(): Promise<void> };
     /** Every route registered (method, URL, hidden from the OpenAPI document or not), in registration order. */
     registeredRoutes: readonly RegisteredRoute[];
+    /** Background jobs (pg-boss on the app's database): webhook deliveries and their retries, reminders (jobs/plugin.ts). */
+    jobs: Jobs;
+    /** The event hub; features add their observers with `realtime.observe` (realtime/plugin.ts). */
+    realtime: RealtimeHub;
+    /** Patient messaging for the features built on it (messaging/plugin.ts). */
+    messaging: { deps: MessagingDeps; notifier: PatientNotifier };
+    /** The outbox worker of this process (started when the app is ready). */
+    outbox: { idle(): Promise<void> };
+    /** The rooms layer's dependencies, shared by its routes, event recorder and lifecycle sweeper (rooms/plugin.ts). */
+    rooms: RoomDeps;
+    /**
+     * Persists the media provider's events; `idle()` resolves once every event so far is recorded. Features
+     * built on rooms (visits) hear each recorded event through `listen`, added while the app is built.
+     */
+    roomEvents: { idle(): Promise<void>; listen(listener: RoomEventListener): void };
+    /** What visits offer the features after them (visits/plugin.ts): a video appointment's join link, for reminders. */
+    visits: { joinLinkFor(orgId: string, appointmentId: string, patientId: string): Promise<string | null> };
   }
   interface FastifyRequest {
     principal: Principal | null;

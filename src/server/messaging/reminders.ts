@@ -23,8 +23,8 @@ export const REMINDER_QUEUE = 'appointment-reminder';
 export interface ReminderDeps extends MessagingDeps {
   jobs: Jobs;
   log: Pick<FastifyBaseLogger, 'warn' | 'info'>;
-  /** The patient's join link for a video appointment (a visit invite), or null. Set by the app. */
-  joinLinkFor?: ((orgId: string, appointmentId: string, patientId: string) => Promise<string | null>) | undefined;
+  /** The patient's join link for a video appointment (a visit invite), or null: visits', given when reminders are wired. */
+  joinLinkFor: (orgId: string, appointmentId: string, patientId: string) => Promise<string | null>;
 }
 
 interface ReminderJob {

@@ -17,7 +17,7 @@ export function orgChannel(orgId: string): string {
  */
 export interface OrgEvents {
   /**
-   * Publishes to every connected client of the organisation, then hands the event to the observer (webhooks).
+   * Publishes to every connected client of the organisation, then hands the event to the observers (webhooks, reminders).
    * Never rejects: the change is committed already.
    */
   publish(orgId: string, type: OrgEventType, data: OrgEvent['data']): Promise<void>;
@@ -27,13 +27,18 @@ export interface OrgEvents {
 
 /**
  * Sees every event this process publishes, once, after the hub has it: how work that must happen once per
- * event (webhook deliveries) hooks in, where subscribers on every server would each see it.
+ * event (webhook deliveries, appointment reminders) hooks in, where subscribers on every server would each see it.
  */
-export interface OrgEventObserver {
-  observe(orgId: string, event: OrgEvent): Promise<void> | void;
+export type OrgEventObserver = (orgId: string, event: OrgEvent) => Promise<void> | void;
+
+/** OrgEvents with its observers: features add theirs while the app is built (`observe`), before any publish. */
+export interface ObservedOrgEvents extends OrgEvents {
+  /** Adds an observer; observers run in the order added, each after the previous one, a failure logged alone. */
+  observe(observer: OrgEventObserver): void;
 }
 
-export function createOrgEvents(pubsub: PubSub, log: Pick<FastifyBaseLogger, 'warn'>, observer?: OrgEventObserver): OrgEvents {
+export function createOrgEvents(pubsub: PubSub, log: Pick<FastifyBaseLogger, 'warn'>): ObservedOrgEvents {
+  const observers: OrgEventObserver[] = [];
   const send = (orgId: string, message: ChannelMessage, what: string) =>
     pubsub.publish(orgChannel(orgId), message).catch((err: unknown) => log.warn({ err, what }, 'realtime publish failed'));
   return {
@@ -41,9 +46,9 @@ export function createOrgEvents(pubsub: PubSub, log: Pick<FastifyBaseLogger, 'wa
       const event: OrgEvent = { type, at: new Date().toISOString(), data };
       await send(orgId, { kind: 'event', event }, type);
       // Awaited, so a caller's answer comes after the event's webhooks are queued (never before their rows exist).
-      if (observer) {
+      for (const observer of observers) {
         try {
-          await observer.observe(orgId, event);
+          await observer(orgId, event);
         } catch (err) {
           log.warn({ err, what: type }, 'event observer failed');
         }
@@ -51,6 +56,9 @@ export function createOrgEvents(pubsub: PubSub, log: Pick<FastifyBaseLogger, 'wa
     },
     async revoke(orgId, who) {
       await send(orgId, { kind: 'revoke', ...who }, 'revoke');
+    },
+    observe(observer) {
+      observers.push(observer);
     },
   };
 }

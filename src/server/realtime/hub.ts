@@ -4,17 +4,17 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { HUB_CLOSE, type HubMessage } from '../../shared/events.js';
 import { credentialsFrom } from '../auth/principal.js';
 import { SESSION_COOKIE } from '../auth/secrets.js';
+import type { Config } from '../config.js';
 import type { App, Principal } from '../context.js';
-import type { AppDeps } from '../fastify.js';
 import { originAllowed } from '../http/origin.js';
 import { refuseUpgrade, UpgradeRouter } from '../http/upgrade.js';
-import type { Unsubscribe } from '../pubsub/index.js';
-import { createOrgEvents, orgChannel, type ChannelMessage, type OrgEventObserver, type OrgEvents } from './events.js';
+import type { PubSub, Unsubscribe } from '../pubsub/index.js';
+import { createOrgEvents, orgChannel, type ChannelMessage, type ObservedOrgEvents } from './events.js';
 
 export const EVENTS_PATH = '/api/v1/events';
 const HEARTBEAT_MS = 30_000;
 
-export interface RealtimeHub extends OrgEvents {
+export interface RealtimeHub extends ObservedOrgEvents {
   readonly upgrades: UpgradeRouter;
   /** Number of open client connections on this process. */
   connections(): number;
@@ -31,9 +31,9 @@ interface Client {
  * organisation's events. Fan-out goes through the PubSub (memory or Redis), one subscription per
  * organisation per process, multiplexed to that organisation's sockets.
  */
-export function createRealtimeHub(app: App, deps: AppDeps, observer?: OrgEventObserver): RealtimeHub {
+export function createRealtimeHub(app: App, deps: { pubsub: PubSub; config: Config }): RealtimeHub {
   const upgrades = new UpgradeRouter();
-  const events = createOrgEvents(deps.pubsub, app.log, observer);
+  const events = createOrgEvents(deps.pubsub, app.log);
   const wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.wsMaxPayloadBytes });
   /** Per organisation: its clients on this process and the one pub/sub subscription serving them. */
   interface OrgEntry {

@@ -49,8 +49,8 @@ export interface VisitDeps {
   usage: Config['usage'];
   /** Signs the patients' post-visit survey links. */
   surveys: LinkSigner;
-  /** Texts and emails patients (join links sent with an invite); set by the app. */
-  notifier?: PatientNotifier | undefined;
+  /** Texts and emails patients (join links sent with an invite): messaging's, given when visits are wired (plugin.ts). */
+  notifier: PatientNotifier;
 }
 
 export const roomNameOf = (visitId: string) => `visit-${visitId}`;
