@@ -44,6 +44,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { and, count, eq, inArray } from 'drizzle-orm';
 import { createApiKey } from '../src/server/apikeys/service.js';
+import { systemCtx } from '../src/server/context.js';
 import { buildApp, type App } from '../src/server/app.js';
 import { verifyAuditChains } from '../src/server/audit/service.js';
 import { loadConfig } from '../src/server/config.js';
@@ -199,7 +200,7 @@ async function startStack(kind: DbKind, tmp: string): Promise<Stack> {
 
   const system = { type: 'system' as const, id: null };
   const org = await createOrganization(database.db, { slug: `bench-msg-${randomBytes(4).toString('hex')}`, name: 'Benchmark clinic' }, system);
-  const { key } = await createApiKey(database.db, org.id, 'benchmark', { actor: system });
+  const { key } = await createApiKey({ db: database.db, hub: app.realtime }, systemCtx(org.id), 'benchmark');
   return { kind, app, database, base, orgId: org.id, apiKey: key, close: closeApp };
 }
 

@@ -16,6 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { count, eq } from 'drizzle-orm';
 import Fastify from 'fastify';
 import { createApiKey } from '../src/server/apikeys/service.js';
+import { systemCtx } from '../src/server/context.js';
+import { createOrgEvents } from '../src/server/realtime/events.js';
 import { buildApp } from '../src/server/app.js';
 import { verifyAuditChains } from '../src/server/audit/service.js';
 import { loadConfig } from '../src/server/config.js';
@@ -79,7 +81,7 @@ async function start(onClose: (close: () => Promise<void>) => void): Promise<voi
 
   const system = { type: 'system' as const, id: null };
   const org = await createOrganization(db.db, { slug: `bench-${process.pid}`, name: 'Benchmark clinic' }, system);
-  const { key } = await createApiKey(db.db, org.id, 'benchmark', { actor: system });
+  const { key } = await createApiKey({ db: db.db, hub: createOrgEvents(pubsub, console) }, systemCtx(org.id), 'benchmark');
 
   app = await buildApp({ config, database: db, pubsub, media: createMediaProvider(config) });
   await app.listen({ host: config.host, port: 0 });

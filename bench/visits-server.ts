@@ -23,6 +23,8 @@ import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
 import { createUser } from '../src/server/users/service.js';
+import { systemCtx } from '../src/server/context.js';
+import { createOrgEvents } from '../src/server/realtime/events.js';
 import { benchSay, runBenchChild, scratchDir } from './common.js';
 
 const say = benchSay;
@@ -76,7 +78,7 @@ async function start(onClose: (close: () => Promise<void>) => void): Promise<voi
   const org = await createOrganization(database.db, { slug: `bench-visits-${process.pid}`, name: 'Benchmark clinic' }, system);
   const email = `clinician-${process.pid}@bench.example`;
   const password = randomBytes(18).toString('base64url');
-  await createUser(database.db, org.id, { email, name: 'Bench Clinician', role: 'clinician', password }, { actor: system });
+  await createUser({ db: database.db, hub: createOrgEvents(pubsub, console) }, systemCtx(org.id), { email, name: 'Bench Clinician', role: 'clinician', password });
 
   app = await buildApp({ config, database, pubsub, media });
   await app.listen({ host: config.host, port: 0 });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { createApiKey } from '../src/server/apikeys/service.js';
+import { systemCtx } from '../src/server/context.js';
 import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
 import { roomRecordings, webhookDeliveries } from '../src/server/db/schema.js';
 import { ERRORS } from '../src/shared/errors.js';
@@ -164,7 +165,7 @@ for (const kind of DB_KINDS) {
       const intake = await a.admin.post(`/api/v1/intake-forms/${form.json().id}/send`, { patientId: pid, delivery: 'sms' });
       assert.equal(intake.statusCode, 201, intake.body);
       // Victims of the state-changing operations, so the callers themselves survive the run.
-      const victimKey = await createApiKey(t.database.db, a.orgId, 'victim', { actor: { type: 'system', id: null } });
+      const victimKey = await createApiKey({ db: t.database.db, hub: t.app.realtime }, systemCtx(a.orgId), 'victim');
       await sessionFor(t.database, a.admin.user); // a second admin session, for /auth/sessions/{id}/revoke
       const sessions = (await a.admin.get('/api/v1/auth/sessions')).json() as { data: { id: string; current: boolean }[] };
       Object.assign(ids, {

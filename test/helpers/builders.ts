@@ -4,13 +4,13 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { App } from '../../src/server/app.js';
 import { createApiKey } from '../../src/server/apikeys/service.js';
 import { newSecret, SESSION_COOKIE, sha256Hex } from '../../src/server/auth/secrets.js';
+import { systemCtx } from '../../src/server/context.js';
 import type { Database } from '../../src/server/db/index.js';
 import { sessions, type UserRole } from '../../src/server/db/schema.js';
 import { createOrganization } from '../../src/server/orgs/service.js';
 import { createUser } from '../../src/server/users/service.js';
 import type { User } from '../../src/shared/api/staff.js';
 
-const SYSTEM = { actor: { type: 'system' as const, id: null } };
 export const TEST_PASSWORD = 'correct horse battery staple';
 
 export interface Caller {
@@ -63,7 +63,7 @@ export async function sessionFor(database: Database, user: User): Promise<string
 
 export async function addStaff(app: App, orgId: string, role: UserRole, email?: string): Promise<StaffMember> {
   const database = app.deps.database;
-  const user = await createUser(database.db, orgId, { email: email ?? `${role}-${randomBytes(5).toString('hex')}@example.test`, name: `Test ${role}`, role, password: TEST_PASSWORD }, SYSTEM);
+  const user = await createUser({ db: database.db, hub: app.realtime }, systemCtx(orgId), { email: email ?? `${role}-${randomBytes(5).toString('hex')}@example.test`, name: `Test ${role}`, role, password: TEST_PASSWORD });
   const sessionToken = await sessionFor(database, user);
   return { ...caller(app, { cookie: `${SESSION_COOKIE}=${sessionToken}` }), user, sessionToken };
 }
@@ -72,9 +72,9 @@ export async function addStaff(app: App, orgId: string, role: UserRole, email?: 
 export async function createTestOrg(app: App): Promise<TestOrg> {
   const database = app.deps.database;
   const slug = `org-${randomBytes(5).toString('hex')}`;
-  const org = await createOrganization(database.db, { slug, name: `Test clinic ${slug}` }, SYSTEM.actor);
+  const org = await createOrganization(database.db, { slug, name: `Test clinic ${slug}` }, { type: 'system', id: null });
   const [admin, clinician, caregiver] = await Promise.all([addStaff(app, org.id, 'admin'), addStaff(app, org.id, 'clinician'), addStaff(app, org.id, 'caregiver')]);
-  const created = await createApiKey(database.db, org.id, 'test key', SYSTEM);
+  const created = await createApiKey({ db: database.db, hub: app.realtime }, systemCtx(org.id), 'test key');
   return {
     orgId: org.id,
     slug,

@@ -3,11 +3,11 @@ import { IdParams, Page } from '../../shared/api/common.js';
 import { ApiKey, CreateApiKeyBody, CreatedApiKey } from '../../shared/api/staff.js';
 import { ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
-import { createApiKey, listApiKeys, revokeApiKey } from './service.js';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyDeps } from './service.js';
 
 /** API keys for host apps. Admins manage them; a key can never mint or list keys. */
 export async function apiKeyRoutes(app: App): Promise<void> {
-  const db = app.deps.database.db;
+  const deps: ApiKeyDeps = { db: app.deps.database.db, hub: app.realtime };
   const tags = ['api-keys'];
   const adminOnly = { roles: ['admin'] as const, apiKeys: false };
 
@@ -26,26 +26,18 @@ export async function apiKeyRoutes(app: App): Promise<void> {
         response: { 200: Page(ApiKey), ...authErrors },
       },
     },
-    async (request) => listApiKeys(db, ctxOf(request).orgId, request.query),
+    async (request) => listApiKeys(deps, ctxOf(request), request.query),
   );
 
   app.post(
     '/api-keys',
     { config: adminOnly, schema: { tags, summary: 'Create an API key (shown once)', body: CreateApiKeyBody, response: { 201: CreatedApiKey, ...authErrors } } },
-    async (request, reply) => {
-      const ctx = ctxOf(request);
-      return reply.status(201).send(await createApiKey(db, ctx.orgId, request.body.name, ctx));
-    },
+    async (request, reply) => reply.status(201).send(await createApiKey(deps, ctxOf(request), request.body.name)),
   );
 
   app.post(
     '/api-keys/:id/revoke',
     { config: adminOnly, schema: { tags, summary: 'Revoke an API key (immediately refused everywhere)', params: IdParams, response: { 200: ApiKey, ...authErrors } } },
-    async (request) => {
-      const ctx = ctxOf(request);
-      const key = await revokeApiKey(db, ctx.orgId, request.params.id, ctx);
-      await app.realtime.revoke(ctx.orgId, { apiKeyIds: [key.id] });
-      return key;
-    },
+    async (request) => revokeApiKey(deps, ctxOf(request), request.params.id),
   );
 }

@@ -1,13 +1,14 @@
 import { and, desc, eq, getTableColumns, isNull, sql, type SQL } from 'drizzle-orm';
 import Type from 'typebox';
 import type { ApiKey } from '../../shared/api/staff.js';
-import { recordAudit } from '../audit/service.js';
-import type { Actor } from '../context.js';
+import { audit } from '../audit/service.js';
+import type { Ctx } from '../context.js';
 import type { Db } from '../db/index.js';
 import { apiKeys } from '../db/schema.js';
 import { API_KEY_PREFIX, newSecret, sha256Hex } from '../auth/secrets.js';
 import { AppError } from '../http/errors.js';
 import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
+import type { OrgEvents } from '../realtime/events.js';
 
 type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ApiKeyDto = Type.Static<typeof ApiKey>;
@@ -23,37 +24,40 @@ export function toApiKeyDto(row: ApiKeyRow): ApiKeyDto {
   };
 }
 
-interface Meta {
-  actor: Actor;
-  requestId?: string | null;
-  ip?: string | null;
+/** What the API-key functions need: the database, and the hub that closes a revoked key's connections. */
+export interface ApiKeyDeps {
+  db: Db;
+  hub: OrgEvents;
 }
 
-/** Creates a key for one organisation. The key is returned once; only its sha256 is stored. */
-export async function createApiKey(db: Db, orgId: string, name: string, meta: Meta): Promise<{ apiKey: ApiKeyDto; key: string }> {
+/** Creates a key for the caller's organisation. The key is returned once; only its sha256 is stored. */
+export async function createApiKey(deps: ApiKeyDeps, ctx: Ctx, name: string): Promise<{ apiKey: ApiKeyDto; key: string }> {
   // Stored trimmed: a name of spaces only would be stored empty.
   if (name.trim() === '') throw new AppError('validation_failed', undefined, [{ path: 'body/name', message: 'must not be blank' }]);
   const key = newSecret(API_KEY_PREFIX);
-  const row = await db.transaction(async (tx) => {
+  const row = await deps.db.transaction(async (tx) => {
     const [inserted] = await tx
       .insert(apiKeys)
-      .values({ orgId, name: name.trim(), prefix: key.slice(0, API_KEY_PREFIX.length + 6), keyHash: sha256Hex(key), createdByUserId: meta.actor.type === 'user' ? meta.actor.id : null })
+      .values({ orgId: ctx.orgId, name: name.trim(), prefix: key.slice(0, API_KEY_PREFIX.length + 6), keyHash: sha256Hex(key), createdByUserId: ctx.actor.type === 'user' ? ctx.actor.id : null })
       .returning();
-    await recordAudit(tx, { orgId, actor: meta.actor, action: 'api_key.created', target: { type: 'api_key', id: inserted!.id }, requestId: meta.requestId, ip: meta.ip });
+    await audit(tx, ctx, 'api_key.created', { type: 'api_key', id: inserted!.id });
     return inserted!;
   });
   return { apiKey: toApiKeyDto(row), key };
 }
 
-export async function revokeApiKey(db: Db, orgId: string, id: string, meta: Meta): Promise<ApiKeyDto> {
-  return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(apiKeys).where(and(eq(apiKeys.orgId, orgId), eq(apiKeys.id, id))).limit(1);
+/** Revokes a key; after commit, its hub connections (on every server) are closed. */
+export async function revokeApiKey(deps: ApiKeyDeps, ctx: Ctx, id: string): Promise<ApiKeyDto> {
+  const key = await deps.db.transaction(async (tx) => {
+    const [current] = await tx.select().from(apiKeys).where(and(eq(apiKeys.orgId, ctx.orgId), eq(apiKeys.id, id))).limit(1);
     if (!current) throw new AppError('not_found', 'There is no such API key.');
     if (current.revokedAt) return toApiKeyDto(current);
     const [row] = await tx.update(apiKeys).set({ revokedAt: new Date() }).where(eq(apiKeys.id, id)).returning();
-    await recordAudit(tx, { orgId, actor: meta.actor, action: 'api_key.revoked', target: { type: 'api_key', id }, requestId: meta.requestId, ip: meta.ip });
+    await audit(tx, ctx, 'api_key.revoked', { type: 'api_key', id });
     return toApiKeyDto(row!);
   });
+  await deps.hub.revoke(ctx.orgId, { apiKeyIds: [key.id] });
+  return key;
 }
 
 /**
@@ -62,15 +66,15 @@ export async function revokeApiKey(db: Db, orgId: string, id: string, meta: Meta
  */
 const exactCreatedAt = sql<string>`to_char(${apiKeys.createdAt} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-export async function listApiKeys(db: Db, orgId: string, q: { includeRevoked: boolean; cursor?: string | undefined; limit: number }) {
-  const where: SQL[] = [eq(apiKeys.orgId, orgId)];
+export async function listApiKeys(deps: Pick<ApiKeyDeps, 'db'>, ctx: Ctx, q: { includeRevoked: boolean; cursor?: string | undefined; limit: number }) {
+  const where: SQL[] = [eq(apiKeys.orgId, ctx.orgId)];
   if (!q.includeRevoked) where.push(isNull(apiKeys.revokedAt));
   if (q.cursor) {
     // A microsecond `time` (an `instant` would cut it to milliseconds), checked by decodeCursor.
     const [at, id] = decodeCursor(q.cursor, ['time', 'uuid']);
     where.push(sql`(${apiKeys.createdAt}, ${apiKeys.id}) < (${at}::timestamptz, ${id}::uuid)`);
   }
-  const rows = await db
+  const rows = await deps.db
     .select({ ...getTableColumns(apiKeys), exactCreatedAt })
     .from(apiKeys)
     .where(and(...where))

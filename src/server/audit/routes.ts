@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
 import { authErrors } from '../http/schemas.js';
 import { parseInstant } from '../http/validators.js';
 import { AUDIT_ACTIONS } from './catalogue.js';
-import { listAuditEvents } from './service.js';
+import { listAuditEvents, type AuditDeps } from './service.js';
 
 const AuditEvent = Type.Object({
   id: Type.Integer(),
@@ -38,7 +38,7 @@ const AuditQuery = Type.Object({
 
 /** The audit log, read-only, newest first. Admins (and the organisation's API keys) only. */
 export async function auditRoutes(app: App): Promise<void> {
-  const db = app.deps.database.db;
+  const deps: AuditDeps = { db: app.deps.database.db };
 
   app.get(
     '/audit',
@@ -51,7 +51,7 @@ export async function auditRoutes(app: App): Promise<void> {
       if (from && to && from > to) throw new AppError('validation_failed', undefined, [{ path: 'querystring/from', message: 'must not be after "to"' }]);
       const beforeId = q.cursor ? decodeCursor(q.cursor, ['number'])[0] : undefined;
       // The cursor is a bigint id: anything else would reach the database as an invalid bigint.
-      const rows = await listAuditEvents(db, ctx.orgId, { ...q, from, to, beforeId, limit: q.limit + 1 });
+      const rows = await listAuditEvents(deps, ctx, { ...q, from, to, beforeId, limit: q.limit + 1 });
       const result = page(rows, q.limit, (r) => encodeCursor([r.id]));
       return {
         data: result.data.map((r) => ({

@@ -122,9 +122,14 @@ export interface AuditQuery {
   limit: number;
 }
 
-/** Newest first. Reads one organisation's events only. */
-export async function listAuditEvents(db: Db, orgId: string, q: AuditQuery) {
-  const where: SQL[] = [eq(auditEvents.orgId, orgId)];
+/** What reading the audit log needs. */
+export interface AuditDeps {
+  db: Db;
+}
+
+/** Newest first. Reads the caller's organisation's events only. */
+export async function listAuditEvents(deps: AuditDeps, ctx: Ctx, q: AuditQuery) {
+  const where: SQL[] = [eq(auditEvents.orgId, ctx.orgId)];
   if (q.action) where.push(eq(auditEvents.action, q.action));
   if (q.actorType) where.push(eq(auditEvents.actorType, q.actorType as never));
   if (q.actorId) where.push(eq(auditEvents.actorId, q.actorId));
@@ -134,7 +139,7 @@ export async function listAuditEvents(db: Db, orgId: string, q: AuditQuery) {
   if (q.from) where.push(gte(auditEvents.at, q.from));
   if (q.to) where.push(lte(auditEvents.at, q.to));
   if (q.beforeId !== undefined) where.push(lt(auditEvents.id, q.beforeId));
-  return db
+  return deps.db
     .select()
     .from(auditEvents)
     .where(and(...where))

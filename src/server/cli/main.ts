@@ -7,6 +7,7 @@ import { buildApp } from '../app.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../apikeys/service.js';
 import { verifyAuditChains } from '../audit/service.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
+import { systemCtx } from '../context.js';
 import { openDatabase, type Database } from '../db/index.js';
 import { DataDirLockedError } from '../db/lock.js';
 import { USER_ROLES, type UserRole } from '../db/schema.js';
@@ -15,12 +16,10 @@ import { AppError } from '../http/errors.js';
 import { loggerOptions } from '../http/logging.js';
 import { createOrganization, findOrganizationBySlug } from '../orgs/service.js';
 import { openPubSub } from '../pubsub/index.js';
-import { createOrgEvents } from '../realtime/events.js';
+import { createOrgEvents, type OrgEvents } from '../realtime/events.js';
 import { createMediaProvider } from '../rooms/loader.js';
 import { createUser } from '../users/service.js';
 
-/** Operator commands act as the system; the audit log records them as such. */
-const SYSTEM = { actor: { type: 'system' as const, id: null } };
 
 function describeDatabase(config: Config): string {
   return config.database.kind === 'pglite' ? `embedded PGlite in ${config.database.dataDir}` : 'PostgreSQL (DATABASE_URL)';
@@ -36,6 +35,22 @@ async function withDatabase<T>(command: string, fn: (database: Database, config:
   } finally {
     await database.close();
   }
+}
+
+/**
+ * Like withDatabase, with the organisation events a change announces: through the PubSub, so with Redis the
+ * servers' hubs hear them (a new user appears, a revoked key's connections close). Operator commands act as the
+ * system (systemCtx); the audit log records them as such.
+ */
+async function withEvents<T>(command: string, fn: (database: Database, events: OrgEvents, config: Config) => Promise<T>): Promise<T> {
+  return withDatabase(command, async (database, config) => {
+    const pubsub = await openPubSub(config);
+    try {
+      return await fn(database, createOrgEvents(pubsub, console), config);
+    } finally {
+      await pubsub.close();
+    }
+  });
 }
 
 async function orgIdOf(database: Database, slug: string): Promise<string> {
@@ -162,12 +177,12 @@ export function buildCli(): Command {
     .option('--name <name>', 'display name (default: the part of the email before @)')
     .option('--password <password>', 'initial password, at least 10 characters (default: generated)')
     .action((opts: { email: string; role: UserRole; org: string; name?: string; password?: string }) =>
-      withDatabase('user add', async (database) => {
+      withEvents('user add', async (database, events) => {
         if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(opts.email)) throw new AppError('validation_failed', `"${opts.email}" is not an email address.`);
         if (opts.password !== undefined && opts.password.length < 10) throw new AppError('validation_failed', 'The password must have at least 10 characters.');
         const orgId = await orgIdOf(database, opts.org);
         const password = opts.password ?? randomBytes(12).toString('base64url');
-        const created = await createUser(database.db, orgId, { email: opts.email, name: opts.name ?? opts.email.split('@')[0]!, role: opts.role, password }, SYSTEM);
+        const created = await createUser({ db: database.db, hub: events }, systemCtx(orgId), { email: opts.email, name: opts.name ?? opts.email.split('@')[0]!, role: opts.role, password });
         console.log(`Created ${created.role} ${created.email} (${created.id}) in ${opts.org}.`);
         if (opts.password === undefined) console.log(`Password (shown once): ${password}`);
       }),
@@ -180,8 +195,8 @@ export function buildCli(): Command {
     .requiredOption('--org <slug>', 'organisation slug')
     .option('--name <name>', 'what the key is for', 'host app')
     .action((opts: { org: string; name: string }) =>
-      withDatabase('apikey create', async (database) => {
-        const created = await createApiKey(database.db, await orgIdOf(database, opts.org), opts.name, SYSTEM);
+      withEvents('apikey create', async (database, events) => {
+        const created = await createApiKey({ db: database.db, hub: events }, systemCtx(await orgIdOf(database, opts.org)), opts.name);
         console.log(`Created API key ${created.apiKey.id} ("${created.apiKey.name}") for ${opts.org}. Store it now; it is not shown again:`);
         console.log(created.key);
       }),
@@ -193,7 +208,7 @@ export function buildCli(): Command {
     .option('--all', 'include revoked keys')
     .action((opts: { org: string; all?: boolean }) =>
       withDatabase('apikey list', async (database) => {
-        const keys = await listApiKeys(database.db, await orgIdOf(database, opts.org), { includeRevoked: opts.all === true, limit: 200 });
+        const keys = await listApiKeys({ db: database.db }, systemCtx(await orgIdOf(database, opts.org)), { includeRevoked: opts.all === true, limit: 200 });
         if (keys.data.length === 0) console.log('No API keys.');
         for (const k of keys.data) {
           console.log(`${k.id}  ${k.prefix}…  ${k.name}  created ${k.createdAt}  last used ${k.lastUsedAt ?? 'never'}${k.revokedAt ? `  REVOKED ${k.revokedAt}` : ''}`);
@@ -205,9 +220,9 @@ export function buildCli(): Command {
     .description('Revoke an API key')
     .requiredOption('--org <slug>', 'organisation slug')
     .action((id: string, opts: { org: string }) =>
-      withDatabase('apikey revoke', async (database) => {
+      withEvents('apikey revoke', async (database, events) => {
         if (!/^[0-9a-f-]{36}$/i.test(id)) throw new AppError('validation_failed', `"${id}" is not an API key id (see openvisit apikey list).`);
-        const revoked = await revokeApiKey(database.db, await orgIdOf(database, opts.org), id, SYSTEM);
+        const revoked = await revokeApiKey({ db: database.db, hub: events }, systemCtx(await orgIdOf(database, opts.org)), id);
         console.log(`Revoked API key ${revoked.id} at ${revoked.revokedAt}.`);
       }),
     );
@@ -236,15 +251,10 @@ export function buildCli(): Command {
     .command('demo')
     .description(`Seed the demo organisation ("${DEMO_SLUG}": an admin, two clinicians, a caregiver, patients, today's appointments)`)
     .action(() =>
-      withDatabase('demo', async (database, config) => {
-        const pubsub = await openPubSub(config);
-        try {
-          const summary = await seedDemo(database.db, createOrgEvents(pubsub, console));
-          console.log(`Seeded the demo organisation: ${summary.users.length} staff, ${summary.patients} patients, ${summary.appointments} appointments.`);
-          printDemoSignIns(config.publicUrl);
-        } finally {
-          await pubsub.close();
-        }
+      withEvents('demo', async (database, events, config) => {
+        const summary = await seedDemo(database.db, events);
+        console.log(`Seeded the demo organisation: ${summary.users.length} staff, ${summary.patients} patients, ${summary.appointments} appointments.`);
+        printDemoSignIns(config.publicUrl);
       }),
     );
 

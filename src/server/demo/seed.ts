@@ -52,7 +52,7 @@ export async function seedDemo(db: Db, events: OrgEvents, now = new Date()): Pro
   const org = await createOrganization(db, { slug: DEMO_SLUG, name: 'Demo Clinic', timeZone: 'America/New_York' });
   const ctx = systemCtx(org.id);
   const users = [];
-  for (const u of DEMO_USERS) users.push(await createUser(db, org.id, { ...u, password: DEMO_PASSWORD }, ctx));
+  for (const u of DEMO_USERS) users.push(await createUser({ db, hub: events }, ctx, { ...u, password: DEMO_PASSWORD }));
   const deps = patientDeps(db, events, 'US');
   const patients = [];
   for (const p of DEMO_PATIENTS) patients.push(await createPatient(deps, ctx, p));

@@ -1,11 +1,18 @@
 import { eq } from 'drizzle-orm';
 import type { Organization } from '../../shared/api/staff.js';
-import { recordAudit } from '../audit/service.js';
-import type { Actor } from '../context.js';
+import type { UpdateOrganizationBody } from '../../shared/api/staff.js';
+import { audit, recordAudit } from '../audit/service.js';
+import type { Actor, Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import { organizations } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { assertTimeZone } from '../http/validators.js';
+import { checkLogoUrl } from './logo.js';
+
+/** What the organisation functions need. */
+export interface OrgDeps {
+  db: Db;
+}
 
 export const ORG_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
@@ -13,6 +20,7 @@ export function toOrganizationDto(row: typeof organizations.$inferSelect): Organ
   return { id: row.id, slug: row.slug, name: row.name, timeZone: row.timeZone, logoUrl: row.logoUrl, createdAt: row.createdAt.toISOString() };
 }
 
+/** A new tenant, made by an operator (CLI) or the demo seed: there is no organisation's context yet, only an actor. */
 export async function createOrganization(
   db: Db,
   input: { slug: string; name: string; timeZone?: string },
@@ -43,8 +51,38 @@ export async function findOrganizationBySlug(db: Db, slug: string) {
   return row;
 }
 
-export async function getOrganization(db: Db, id: string) {
+/** The row, for services that read an organisation outside its own context (sign-in). */
+export async function organizationRow(db: Db, id: string) {
   const [row] = await db.select().from(organizations).where(eq(organizations.id, id)).limit(1);
   if (!row) throw new AppError('not_found', 'The organisation does not exist.');
   return row;
+}
+
+/** The caller's organisation. */
+export async function getOrganization(deps: OrgDeps, ctx: Ctx): Promise<Organization> {
+  return toOrganizationDto(await organizationRow(deps.db, ctx.orgId));
+}
+
+/** Renames the caller's organisation, changes its time zone or sets its logo (checked: logo.ts). */
+export async function updateOrganization(deps: OrgDeps, ctx: Ctx, body: UpdateOrganizationBody): Promise<Organization> {
+  if (body.timeZone !== undefined) assertTimeZone(body.timeZone, 'body/timeZone');
+  // Stored trimmed: a name of spaces only would be stored empty.
+  if (body.name !== undefined && body.name.trim() === '') {
+    throw new AppError('validation_failed', undefined, [{ path: 'body/name', message: 'must not be blank' }]);
+  }
+  const logoUrl = body.logoUrl === undefined || body.logoUrl === null ? body.logoUrl : checkLogoUrl(body.logoUrl);
+  const row = await deps.db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(organizations)
+      .set({
+        ...(body.name !== undefined ? { name: body.name.trim() } : {}),
+        ...(body.timeZone !== undefined ? { timeZone: body.timeZone } : {}),
+        ...(logoUrl !== undefined ? { logoUrl } : {}),
+      })
+      .where(eq(organizations.id, ctx.orgId))
+      .returning();
+    await audit(tx, ctx, 'org.updated', { type: 'organization', id: ctx.orgId }, { fields: Object.keys(body).sort().join(',') });
+    return updated!;
+  });
+  return toOrganizationDto(row);
 }

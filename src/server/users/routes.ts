@@ -4,7 +4,7 @@ import { CreateUserBody, UpdateUserBody, User, UserRole } from '../../shared/api
 import { ctxOf, type App } from '../context.js';
 import { AppError } from '../http/errors.js';
 import { authErrors } from '../http/schemas.js';
-import { createUser, getUserRow, listUsers, revokeUserSessions, toUserDto, updateUser } from './service.js';
+import { createUser, getUser, listUsers, revokeUserSessions, updateUser, type UserDeps } from './service.js';
 
 /** Staff users. Staff and API keys can see the staff list (to schedule with a clinician); admins manage it. */
 /**
@@ -14,7 +14,7 @@ import { createUser, getUserRow, listUsers, revokeUserSessions, toUserDto, updat
 const ADMINS = { roles: ['admin'] as const, apiKeys: false };
 
 export async function userRoutes(app: App): Promise<void> {
-  const db = app.deps.database.db;
+  const deps: UserDeps = { db: app.deps.database.db, hub: app.realtime };
   const tags = ['users'];
 
   app.get(
@@ -32,24 +32,19 @@ export async function userRoutes(app: App): Promise<void> {
         response: { 200: Page(User), ...authErrors },
       },
     },
-    async (request) => listUsers(db, ctxOf(request).orgId, request.query),
+    async (request) => listUsers(deps, ctxOf(request), request.query),
   );
 
   app.post(
     '/users',
     { config: ADMINS, schema: { tags, summary: 'Create a staff user', body: CreateUserBody, response: { 201: User, ...authErrors } } },
-    async (request, reply) => {
-      const ctx = ctxOf(request);
-      const user = await createUser(db, ctx.orgId, request.body, ctx);
-      await app.realtime.publish(ctx.orgId, 'user.created', { userId: user.id });
-      return reply.status(201).send(user);
-    },
+    async (request, reply) => reply.status(201).send(await createUser(deps, ctxOf(request), request.body)),
   );
 
   app.get(
     '/users/:id',
     { schema: { tags, summary: 'Get a staff user', params: IdParams, response: { 200: User, ...authErrors } } },
-    async (request) => toUserDto(await getUserRow(db, ctxOf(request).orgId, request.params.id)),
+    async (request) => getUser(deps, ctxOf(request), request.params.id),
   );
 
   app.patch(
@@ -58,7 +53,7 @@ export async function userRoutes(app: App): Promise<void> {
       config: ADMINS,
       schema: { tags, summary: 'Rename, change role, disable/enable or reset the password of a user', params: IdParams, body: UpdateUserBody, response: { 200: User, ...authErrors } },
     },
-    async (request) => updateUser(db, app.realtime, ctxOf(request), request.params.id, request.body),
+    async (request) => updateUser(deps, ctxOf(request), request.params.id, request.body),
   );
 
   app.post(
@@ -72,7 +67,7 @@ export async function userRoutes(app: App): Promise<void> {
       if (ctx.principal.kind === 'user' && ctx.principal.userId === request.params.id) {
         throw new AppError('invalid_state', 'Use POST /api/v1/auth/logout or revoke single sessions to sign yourself out.');
       }
-      return { revoked: await revokeUserSessions(db, app.realtime, ctx, request.params.id) };
+      return { revoked: await revokeUserSessions(deps, ctx, request.params.id) };
     },
   );
 }

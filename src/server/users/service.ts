@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, ilike, isNull, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { User } from '../../shared/api/staff.js';
-import { audit, recordAudit } from '../audit/service.js';
-import type { Actor, Ctx } from '../context.js';
+import { audit } from '../audit/service.js';
+import type { Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import { sessions, users, type UserRole } from '../db/schema.js';
 import { hashPassword } from '../auth/passwords.js';
@@ -11,6 +11,12 @@ import { assertPrintable } from '../http/validators.js';
 import type { OrgEvents } from '../realtime/events.js';
 
 type UserRow = typeof users.$inferSelect;
+
+/** What the staff-user functions need: the database, and the hub they announce changes (and sign-outs) on. */
+export interface UserDeps {
+  db: Db;
+  hub: OrgEvents;
+}
 
 export function toUserDto(row: UserRow): User {
   return {
@@ -44,34 +50,42 @@ export interface NewUser {
   password: string;
 }
 
-/** Creates a staff user. `orgId` is the tenant; `actor` is who did it (system for the CLI). */
-export async function createUser(db: Db, orgId: string, input: NewUser, meta: { actor: Actor; requestId?: string | null; ip?: string | null }): Promise<User> {
+/** Creates a staff user in the caller's organisation (the system's context for the CLI and demo data). */
+export async function createUser(deps: UserDeps, ctx: Ctx, input: NewUser): Promise<User> {
   assertPrintable(input.name, 'body/name');
   assertNotBlank(input.name, 'body/name');
   const passwordHash = await hashPassword(input.password);
+  let user: User;
   try {
-    return await db.transaction(async (tx) => {
+    user = await deps.db.transaction(async (tx) => {
       const [row] = await tx
         .insert(users)
-        .values({ orgId, email: normaliseEmail(input.email), name: input.name.trim(), role: input.role, passwordHash })
+        .values({ orgId: ctx.orgId, email: normaliseEmail(input.email), name: input.name.trim(), role: input.role, passwordHash })
         .returning();
-      await recordAudit(tx, { orgId, actor: meta.actor, action: 'user.created', target: { type: 'user', id: row!.id }, requestId: meta.requestId, ip: meta.ip, details: { role: input.role } });
+      await audit(tx, ctx, 'user.created', { type: 'user', id: row!.id }, { role: input.role });
       return toUserDto(row!);
     });
   } catch (err) {
     if (sqlState(err) === '23505') throw new AppError('already_exists', 'A user with this email already exists.', [{ path: 'body/email', message: 'is already in use' }]);
     throw err;
   }
+  await deps.hub.publish(ctx.orgId, 'user.created', { userId: user.id });
+  return user;
 }
 
+export async function getUser(deps: UserDeps, ctx: Ctx, id: string): Promise<User> {
+  return toUserDto(await getUserRow(deps.db, ctx.orgId, id));
+}
+
+/** The row, for services that need more than the DTO (auth) or read inside their transaction. */
 export async function getUserRow(db: Db, orgId: string, id: string): Promise<UserRow> {
   const [row] = await db.select().from(users).where(and(eq(users.orgId, orgId), eq(users.id, id))).limit(1);
   if (!row) throw new AppError('not_found', 'There is no such user.');
   return row;
 }
 
-export async function listUsers(db: Db, orgId: string, q: { role?: UserRole | undefined; q?: string | undefined; cursor?: string | undefined; limit: number }) {
-  const where: SQL[] = [eq(users.orgId, orgId)];
+export async function listUsers(deps: UserDeps, ctx: Ctx, q: { role?: UserRole | undefined; q?: string | undefined; cursor?: string | undefined; limit: number }) {
+  const where: SQL[] = [eq(users.orgId, ctx.orgId)];
   if (q.role) where.push(eq(users.role, q.role));
   if (q.q) {
     const pattern = `%${q.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -82,7 +96,7 @@ export async function listUsers(db: Db, orgId: string, q: { role?: UserRole | un
     if (!UUID.test(id)) throw new AppError('invalid_cursor');
     where.push(sql`(${users.name}, ${users.id}) > (${name}, ${id}::uuid)`);
   }
-  const rows = await db.select().from(users).where(and(...where)).orderBy(asc(users.name), asc(users.id)).limit(q.limit + 1);
+  const rows = await deps.db.select().from(users).where(and(...where)).orderBy(asc(users.name), asc(users.id)).limit(q.limit + 1);
   const result = page(rows, q.limit, (r) => encodeCursor([r.name, r.id]));
   return { data: result.data.map(toUserDto), nextCursor: result.nextCursor };
 }
@@ -96,8 +110,7 @@ async function activeAdminCount(db: Db, orgId: string, except: string): Promise<
 }
 
 export async function updateUser(
-  db: Db,
-  hub: OrgEvents,
+  deps: UserDeps,
   ctx: Ctx,
   id: string,
   patch: { name?: string | undefined; role?: UserRole | undefined; disabled?: boolean | undefined; password?: string | undefined },
@@ -107,7 +120,7 @@ export async function updateUser(
     assertNotBlank(patch.name, 'body/name');
   }
   const passwordHash = patch.password !== undefined ? await hashPassword(patch.password) : undefined;
-  const result = await db.transaction(async (tx) => {
+  const result = await deps.db.transaction(async (tx) => {
     // One admin change at a time per organisation, so two admins demoting each other at once cannot
     // both pass the last-admin check below (each would still count the other).
     await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`users:${ctx.orgId}`}, 0))`);
@@ -139,14 +152,14 @@ export async function updateUser(
     await audit(tx, ctx, 'user.updated', { type: 'user', id }, { fields: changed, ...(patch.role ? { role: patch.role } : {}), signedOut: signOut });
     return { user: toUserDto(row!), signOut };
   });
-  if (result.signOut) await hub.revoke(ctx.orgId, { userIds: [id] });
-  await hub.publish(ctx.orgId, 'user.updated', { userId: id });
+  if (result.signOut) await deps.hub.revoke(ctx.orgId, { userIds: [id] });
+  await deps.hub.publish(ctx.orgId, 'user.updated', { userId: id });
   return result.user;
 }
 
 /** Signs a user out everywhere. */
-export async function revokeUserSessions(db: Db, hub: OrgEvents, ctx: Ctx, userId: string): Promise<number> {
-  const count = await db.transaction(async (tx) => {
+export async function revokeUserSessions(deps: UserDeps, ctx: Ctx, userId: string): Promise<number> {
+  const count = await deps.db.transaction(async (tx) => {
     await getUserRow(tx, ctx.orgId, userId);
     const revoked = await tx
       .update(sessions)
@@ -156,6 +169,6 @@ export async function revokeUserSessions(db: Db, hub: OrgEvents, ctx: Ctx, userI
     await audit(tx, ctx, 'auth.session_revoked', { type: 'user', id: userId }, { sessions: revoked.length, scope: 'all' });
     return revoked.length;
   });
-  await hub.revoke(ctx.orgId, { userIds: [userId] });
+  await deps.hub.revoke(ctx.orgId, { userIds: [userId] });
   return count;
 }

@@ -31,7 +31,7 @@ import type { OrgEvents } from '../realtime/events.js';
 import type { RoutingUpdate } from '../rooms/provider.js';
 import { createRoom, endRoomById, findRoom, routeParticipant, sendRoomData, type RoomDeps, type RoomOwner } from '../rooms/service.js';
 import type { LinkSigner } from './links.js';
-import { surveyLinkFor } from './survey.js';
+import { surveyLinkFor, surveyUrlOf } from './survey.js';
 import { isFinal, isLive, nextVisitStatus, type VisitEvent } from './state.js';
 
 export type VisitRow = typeof visits.$inferSelect;
@@ -71,12 +71,6 @@ export function joinWindow(v: VisitRow, config: Config['visits']): { opensAt: Da
 }
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
-
-/** The post-visit survey link, once the visit has ended and when the organisation configured one. */
-export function surveyUrlOf(v: VisitRow, config: Config['visits']): string | null {
-  if (v.status !== 'ended' || !config.surveyUrl) return null;
-  return config.surveyUrl.replaceAll('{visitId}', encodeURIComponent(v.id));
-}
 
 export function toParticipantDto(p: ParticipantRow): VisitParticipant {
   return {

@@ -14,8 +14,8 @@ import { listRecordingsOfRooms } from '../rooms/service.js';
 import { listVisitConsents } from './access.js';
 import { transcript } from './chat.js';
 import { visitRoomIds } from './recording.js';
-import { surveyAnswers } from './survey.js';
-import { assertCanHost, participantRows, surveyUrlOf, toVisitDto, VISIT_OWNER, visitRow, type VisitDeps } from './service.js';
+import { surveyAnswers, surveyUrlOf } from './survey.js';
+import { assertCanHost, participantRows, toVisitDto, VISIT_OWNER, visitRow, type VisitDeps } from './service.js';
 
 /** The most chat messages a summary carries (a visit's whole conversation, in practice). */
 const SUMMARY_CHAT_LIMIT = 5000;

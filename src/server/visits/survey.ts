@@ -7,15 +7,25 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { SurveyAnswer, SurveyAnswerBody, SurveyInfo } from '../../shared/api/visits.js';
 import { audit } from '../audit/service.js';
+import type { Config } from '../config.js';
 import type { Ctx } from '../context.js';
 import { sqlState, type Db } from '../db/index.js';
 import { organizations, users, visitParticipants, visits, visitSurveys } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { ClientInfo } from './access.js';
-import { surveyUrlOf, type VisitDeps, type VisitRow } from './service.js';
+import type { VisitDeps, VisitRow } from './service.js';
 
 /** How long after the visit its survey can be answered. */
 export const SURVEY_DAYS = 30;
+
+/**
+ * The organisation's post-visit survey link, once the visit has ended and when one is configured. Here, not in
+ * service.ts, which uses it and surveyLinkFor: service.ts importing this module and this one it would be a cycle.
+ */
+export function surveyUrlOf(v: VisitRow, config: Config['visits']): string | null {
+  if (v.status !== 'ended' || !config.surveyUrl) return null;
+  return config.surveyUrl.replaceAll('{visitId}', encodeURIComponent(v.id));
+}
 
 /** The survey link for one participant of an ended visit: the organisation's survey, or OpenVisit's own. */
 export function surveyLinkFor(deps: VisitDeps, visit: VisitRow, participantId: string): string {

@@ -91,3 +91,4 @@ export const UpdateOrganizationBody = Type.Object(
   },
   { additionalProperties: false, minProperties: 1 },
 );
+export type UpdateOrganizationBody = Type.Static<typeof UpdateOrganizationBody>;
