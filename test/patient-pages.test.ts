@@ -16,7 +16,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
 import { addStaff, caller, createTestOrg, detailPaths, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
 import { DB_KINDS } from './helpers/db.js';
-import { RtcClient } from './helpers/rtc.js';
+import { ChannelClient } from './helpers/channel.js';
 
 const PNG_1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
 const SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="#2458d6"/></svg>').toString('base64');
@@ -101,7 +101,7 @@ for (const kind of DB_KINDS) {
     }
 
     /** A started visit of `org`'s clinician with one patient, who has joined, consented and is waiting. */
-    async function waitingPatient(org: TestOrg, givenName = 'Wanda'): Promise<{ visitId: string; participantId: string; who: Caller; joined: Record<string, unknown>; token: { token: string; identity: string } }> {
+    async function waitingPatient(org: TestOrg, givenName = 'Wanda'): Promise<{ visitId: string; participantId: string; who: Caller; joined: Record<string, unknown>; token: { token: string; identity: string; channel: { url: string; token: string } } }> {
       const patientId = await newPatient(org, givenName);
       const visit = (await org.clinician.post('/api/v1/visits', { patientIds: [patientId], start: true })).json() as { id: string };
       const link = (await org.clinician.post(`/api/v1/visits/${visit.id}/invites`, { role: 'patient', patientId })).json() as { token: string };
@@ -201,8 +201,9 @@ for (const kind of DB_KINDS) {
       const guest = caller(t.app, { authorization: `Bearer ${guestJoined.session}` });
       await guest.post(`/api/v1/visits/${w.visitId}/consents`, { kind: 'telehealth', version: guestJoined.consentsRequired[0].version });
       const guestToken = (await guest.post(`/api/v1/visits/${w.visitId}/token`)).json();
-      const pat = await RtcClient.connect(base, w.token.token, w.token.identity, { media: false });
-      const other = await RtcClient.connect(base, guestToken.token, guestToken.identity, { media: false });
+      // Server messages come on the participant channel (issued with the media token), whatever the provider.
+      const pat = await ChannelClient.connect(base, w.token.channel, w.token.identity);
+      const other = await ChannelClient.connect(base, guestToken.channel, guestToken.identity);
       try {
         const sentAt = Date.now();
         const res = await a.clinician.post(`/api/v1/visits/${w.visitId}/participants/${w.participantId}/note`, { body: '  Running 5 minutes late  ' });

@@ -20,6 +20,9 @@ import { DB_KINDS } from './helpers/db.js';
 import { sleep, waitFor } from './helpers/media.js';
 import { decodeErrors, ffprobe } from './helpers/replay.js';
 import { joinRoom, RtcClient } from './helpers/rtc.js';
+import { ChannelClient } from './helpers/channel.js';
+import { systemCtx } from '../src/server/context.js';
+import { notifyRoom } from '../src/server/rooms/service.js';
 
 const SECRET = 'rtc-test-signing-secret-'.repeat(2);
 
@@ -296,9 +299,17 @@ for (const kind of DB_KINDS) {
       assert.equal((await clin.next('error', (m) => m.code === 'rate_limited')).code, 'rate_limited');
       clin.send({ type: 'dance' } as never);
       assert.equal((await clin.next('error', (m) => m.code === 'invalid_message')).code, 'invalid_message');
-      const roomId = (await a.apiKey.get('/api/v1/rooms/chat')).json().id;
-      assert.equal(await provider.notify(roomId, { code: 'recording', message: 'Recording has started.' }, ['pat']), 1);
-      assert.deepEqual(await pat.next('notice'), { type: 'notice', code: 'recording', message: 'Recording has started.' });
+      // Server notices travel on the participant channel (rooms/channel.ts), not on /rtc: one participant of two is told.
+      const channelOf = async (identity: string) => ChannelClient.connect(base, (await a.apiKey.post('/api/v1/tokens', { room: 'chat', identity })).json().channel, identity);
+      const [patChannel, clinChannel] = [await channelOf('pat'), await channelOf('clin')];
+      try {
+        await notifyRoom(t.app.rooms, systemCtx(a.orgId), 'chat', { code: 'recording', message: 'Recording has started.' }, ['pat']);
+        assert.deepEqual(await patChannel.next('notice'), { type: 'notice', code: 'recording', message: 'Recording has started.' });
+        await sleep(200);
+        assert.equal([patChannel, clinChannel].filter((c) => c.told('recording')).length, 1, 'only the one addressed received it');
+      } finally {
+        await Promise.all([patChannel.close(), clinChannel.close()]);
+      }
     });
 
     test('refusals: bad, expired or foreign tokens, ended rooms, full rooms, no join, binary frames', async () => {

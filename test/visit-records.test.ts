@@ -14,6 +14,7 @@ import { caller, createTestOrg, errorOf, expectStatus, type Caller, type TestOrg
 import { DB_KINDS } from './helpers/db.js';
 import { sleep, waitFor } from './helpers/media.js';
 import { RtcClient } from './helpers/rtc.js';
+import { ChannelClient } from './helpers/channel.js';
 
 const SURVEY = 'https://survey.example.test/after-visit?v={visitId}';
 const ENV = {
@@ -27,6 +28,7 @@ const ENV = {
 
 interface Token {
   token: string;
+  channel: { url: string; token: string };
   identity: string;
   admission: string;
   recording: boolean;
@@ -93,7 +95,8 @@ for (const kind of DB_KINDS) {
       }
     }
 
-    const notice = (client: RtcClient, code: string) => waitFor(`${client.identity} to be told ${code}`, () => client.messages.some((m) => m.type === 'notice' && m.code === code));
+    // Server notices come on the participant channel, connected (as the SDK does) before the media connection.
+    const notice = (client: ChannelClient, code: string) => waitFor(`${client.identity} to be told ${code}`, () => client.told(code));
 
     async function recordingsOf(visitId: string): Promise<{ id: string; identity: string; status: string; bytes: number | null; deletedAt: string | null }[]> {
       const res = await a.clinician.get(`/api/v1/visits/${visitId}/recordings`);
@@ -108,6 +111,9 @@ for (const kind of DB_KINDS) {
       const patToken = await token(pat, v.id);
       assert.deepEqual([patToken.recording, patToken.consentsRequired], [false, []]);
       await admit(v.id, patToken.identity);
+      const hostChannel = await ChannelClient.connect(base, hostToken.channel, hostToken.identity);
+      const patChannel = await ChannelClient.connect(base, patToken.channel, patToken.identity);
+      const channels = [hostChannel, patChannel];
       const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { publish: ['microphone', 'camera'], replay: true });
       const patient = await RtcClient.connect(base, patToken.token, patToken.identity, { publish: ['microphone', 'camera'], replay: true });
       const clients = [host, patient];
@@ -133,7 +139,7 @@ for (const kind of DB_KINDS) {
         assert.equal(started.json().recording, true);
         assert.deepEqual(started.json().notRecorded, []);
         assert.ok((await pat.get(`/api/v1/visits/${v.id}`)).json().recordingSince, 'the patient sees the recording indicator');
-        await Promise.all([notice(host, 'recording_started'), notice(patient, 'recording_started')]);
+        await Promise.all([notice(hostChannel, 'recording_started'), notice(patChannel, 'recording_started')]);
 
         // An interpreter joins the recorded visit: asked first, and kept out of the recording until they agree.
         const interp = await arrive(v.id, { role: 'interpreter', displayName: 'Ivy Interpreter' });
@@ -141,9 +147,11 @@ for (const kind of DB_KINDS) {
         assert.equal(interpToken.recording, true);
         assert.deepEqual(interpToken.consentsRequired.map((c) => [c.kind, c.version]), [['recording', recordingText.version]]);
         await admit(v.id, interpToken.identity);
+        const interpChannel = await ChannelClient.connect(base, interpToken.channel, interpToken.identity);
+        channels.push(interpChannel);
         const interpreter = await RtcClient.connect(base, interpToken.token, interpToken.identity, { publish: ['microphone', 'camera'], replay: true });
         clients.push(interpreter);
-        await notice(interpreter, 'recording_consent_required');
+        await notice(interpChannel, 'recording_consent_required');
         await until('host and patient recorded', async () => {
           const ids = new Set((await recordingsOf(v.id)).filter((r) => r.status === 'recording').map((r) => r.identity));
           return ids.has(hostToken.identity) && ids.has(patToken.identity);
@@ -159,7 +167,7 @@ for (const kind of DB_KINDS) {
         const stopped = await a.clinician.post(`/api/v1/visits/${v.id}/recordings/stop`);
         assert.equal(stopped.statusCode, 200, stopped.body);
         assert.equal(stopped.json().recording, false);
-        await notice(patient, 'recording_stopped');
+        await notice(patChannel, 'recording_stopped');
         await t.app.roomEvents.idle();
         const files = await recordingsOf(v.id);
         assert.deepEqual(new Set(files.map((f) => f.identity)), new Set([hostToken.identity, patToken.identity, interpToken.identity]));
@@ -204,7 +212,7 @@ for (const kind of DB_KINDS) {
           .where(and(eq(auditEvents.orgId, a.orgId), eq(auditEvents.action, 'room.recording_deleted')));
         assert.equal(deletions.length, after.length);
       } finally {
-        await Promise.all(clients.map((c) => c.close()));
+        await Promise.all([...clients.map((c) => c.close()), ...channels.map((c) => c.close())]);
       }
     });
 
@@ -218,13 +226,13 @@ for (const kind of DB_KINDS) {
       assert.equal(whileWaiting.statusCode, 200, whileWaiting.body);
       assert.deepEqual(whileWaiting.json().data, []);
       await admit(v.id, patToken.identity);
-      const patient = await RtcClient.connect(base, patToken.token, patToken.identity, { media: false });
+      const patient = await ChannelClient.connect(base, patToken.channel, patToken.identity);
       try {
         const first = await a.clinician.post(`/api/v1/visits/${v.id}/messages`, { body: '  Can you hear me?  ' });
         assert.equal(first.statusCode, 201, first.body);
         assert.equal(first.json().body, 'Can you hear me?');
         assert.equal(first.json().role, 'host');
-        const delivered = await waitFor('the chat message over the media connection', () => patient.data.find((d) => d.from === null));
+        const delivered = await waitFor('the chat message over the participant channel', () => patient.data.find((d) => d.from === null));
         assert.deepEqual(JSON.parse(delivered.payload), { type: 'chat', visitId: v.id, message: first.json() });
 
         const second = await pat.post(`/api/v1/visits/${v.id}/messages`, { body: 'Yes, loud and clear.' });

@@ -15,6 +15,8 @@ import { caller, createTestOrg, detailPaths, errorOf, expectStatus, type Caller,
 import { DB_KINDS } from './helpers/db.js';
 import { RtcClient } from './helpers/rtc.js';
 import { RTC_CLOSE } from '../src/shared/rtc.js';
+import { CHANNEL_CLOSE } from '../src/shared/channel.js';
+import { ChannelClient } from './helpers/channel.js';
 import WebSocket from 'ws';
 
 describe('visit state machine and join links (pure)', () => {
@@ -330,6 +332,8 @@ for (const kind of DB_KINDS) {
       const base = await t.listen();
       const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { publish: ['microphone', 'camera'] });
       const pat = await RtcClient.connect(base, patientToken.token, patientToken.identity, { publish: ['microphone', 'camera'] });
+      // The server's notices come on the participant channel (issued with the media token), whatever the provider.
+      const patChannel = await ChannelClient.connect(base, patientToken.channel, patientToken.identity);
       const [hostCam, patCam, patMic] = [`${hostToken.identity}/camera`, `${patientToken.identity}/camera`, `${patientToken.identity}/microphone`];
       try {
         await Promise.all([pat.receivesNothingOf(hostCam), host.receivesNothingOf(patCam, patMic)]);
@@ -337,7 +341,7 @@ for (const kind of DB_KINDS) {
 
         assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/admit`)).statusCode, 200);
         await Promise.all([pat.receives(hostCam), host.receives(patCam), host.receives(patMic)]);
-        const told = (code: string) => pat.messages.some((m) => m.type === 'notice' && m.code === code);
+        const told = (code: string) => patChannel.told(code);
         assert.ok(told('admitted'), 'the patient is told they are in');
         // The host and an admitted patient are both in: the visit is under way.
         await t.app.roomEvents.idle();
@@ -353,6 +357,8 @@ for (const kind of DB_KINDS) {
         // Removed: disconnected, and the media token they still hold no longer gets them in.
         assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/remove`)).statusCode, 200);
         assert.equal(await pat.closed(), RTC_CLOSE.removed);
+        assert.ok(told('removed'), 'told before the channel closed');
+        assert.equal(await patChannel.closed(), CHANNEL_CLOSE.removed);
         const ws = new WebSocket(`${base.replace('http', 'ws')}/rtc`);
         await new Promise((resolve) => ws.once('open', resolve));
         ws.send(JSON.stringify({ type: 'join', token: patientToken.token }));
@@ -360,7 +366,7 @@ for (const kind of DB_KINDS) {
         const roomId = (await a.clinician.get(`/api/v1/rooms/visit-${v.id}`)).json().id;
         assert.ok((await auditActions(t, a.orgId, roomId)).includes('room.tokens_revoked'));
       } finally {
-        await Promise.all([host.close(), pat.close()]);
+        await Promise.all([host.close(), pat.close(), patChannel.close()]);
       }
     });
 
@@ -406,7 +412,7 @@ for (const kind of DB_KINDS) {
       const patToken = (await who.post(`/api/v1/visits/${v.id}/token`)).json();
       await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patToken.identity}/admit`);
       const base = await t.listen();
-      const pat = await RtcClient.connect(base, patToken.token, patToken.identity, { media: false });
+      const pat = await ChannelClient.connect(base, patToken.channel, patToken.identity);
       let url: string;
       try {
         // Not before the end: a survey link of a visit still on is refused.

@@ -70,6 +70,7 @@ const EnvSchema = z
     TOKEN_RATE_LIMIT_PER_MINUTE: int(1, 100_000).default(120),
     CHAT_RATE_LIMIT_PER_MINUTE: int(1, 100_000).default(60),
     TOKEN_SIGNING_SECRET: optionalString,
+    CHANNEL_SIGNING_SECRET: optionalString,
     ROOM_MAX_PARTICIPANTS: int(1, 500).default(50),
     ROOM_MAX_PARTICIPANT_DURATION_SECONDS: int(10, 86_400).default(14_400),
     ROOM_EMPTY_TIMEOUT_SECONDS: int(1, 86_400).default(300),
@@ -169,6 +170,9 @@ const EnvSchema = z
     if (typeof env.TOKEN_SIGNING_SECRET === 'string' && env.TOKEN_SIGNING_SECRET.trim().length > 0 && env.TOKEN_SIGNING_SECRET.trim().length < 32) {
       issue('TOKEN_SIGNING_SECRET', 'must be at least 32 characters (e.g. the output of: openssl rand -base64 48)');
     }
+    if (typeof env.CHANNEL_SIGNING_SECRET === 'string' && env.CHANNEL_SIGNING_SECRET.trim().length > 0 && env.CHANNEL_SIGNING_SECRET.trim().length < 32) {
+      issue('CHANNEL_SIGNING_SECRET', 'must be at least 32 characters (e.g. the output of: openssl rand -base64 48)');
+    }
     if (env.TWILIO_AUTH_TOKEN && !/^[0-9a-fA-F]{32}$/.test(env.TWILIO_AUTH_TOKEN)) {
       issue('TWILIO_AUTH_TOKEN', 'must be 32 hex characters (the auth token, not the account SID or an API key)');
     }
@@ -215,6 +219,8 @@ export interface Config {
   readonly rateLimits: { readonly loginPerMinute: number; readonly tokenPerMinute: number; readonly chatPerMinute: number };
   /** Signs builtin media access tokens; absent = a key generated once under DATA_DIR/secrets. */
   readonly tokenSigningSecret: string | undefined;
+  /** Signs participant channel tokens (whatever the media provider); absent = a key generated once under DATA_DIR/secrets. */
+  readonly channelSigningSecret: string | undefined;
   /** Defaults for new rooms (a request may set its own within limits). */
   readonly rooms: {
     readonly maxParticipants: number;
@@ -365,6 +371,7 @@ export function loadConfig(
     sessionTtlMs: e.SESSION_TTL_HOURS * 3600_000,
     rateLimits: { loginPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE, tokenPerMinute: e.TOKEN_RATE_LIMIT_PER_MINUTE, chatPerMinute: e.CHAT_RATE_LIMIT_PER_MINUTE },
     tokenSigningSecret: e.TOKEN_SIGNING_SECRET,
+    channelSigningSecret: e.CHANNEL_SIGNING_SECRET,
     rooms: {
       maxParticipants: e.ROOM_MAX_PARTICIPANTS,
       maxParticipantDurationS: e.ROOM_MAX_PARTICIPANT_DURATION_SECONDS,

@@ -1,5 +1,8 @@
 import fp from 'fastify-plugin';
+import { CHANNEL_PATH } from '../../shared/channel.js';
 import { API_PREFIX, type App } from '../context.js';
+import { loadOrCreateSecret } from '../secrets.js';
+import { channelUrl, createParticipantChannel } from './channel.js';
 import { startRoomSweeper } from './lifecycle.js';
 import { roomRoutes } from './routes.js';
 import { recordRoomEvents, restoreRooms, type RoomDeps, type RoomEventListener } from './service.js';
@@ -10,7 +13,19 @@ import { recordRoomEvents, restoreRooms, type RoomDeps, type RoomEventListener }
  */
 async function roomsPlugin(app: App): Promise<void> {
   const { config, database, media } = app.deps;
-  const deps: RoomDeps = { db: database.db, hub: app.realtime, media, defaults: config.rooms };
+  // The participant channel: the server's own socket to the people in a room, on the hub's upgrade router.
+  const channel = await createParticipantChannel({
+    db: database.db,
+    pubsub: app.deps.pubsub,
+    secret: config.channelSigningSecret ? Buffer.from(config.channelSigningSecret, 'utf8') : loadOrCreateSecret(config.dataDir, 'room-channel'),
+    url: channelUrl(config.publicUrl, CHANNEL_PATH),
+    maxPayloadBytes: config.wsMaxPayloadBytes,
+    log: app.log,
+  });
+  app.realtime.upgrades.register(CHANNEL_PATH, (request, socket, head) => channel.handleUpgrade(request, socket, head));
+  app.addHook('preClose', () => channel.shutdown());
+  app.addHook('onClose', () => channel.close());
+  const deps: RoomDeps = { db: database.db, hub: app.realtime, media, channel, defaults: config.rooms };
   app.decorate('rooms', deps);
   // Features built on rooms add their listeners while the app is built; the recorder reads the list per event.
   const listeners: RoomEventListener[] = [];

@@ -214,10 +214,6 @@ export interface MediaProvider {
    * disconnect anyone.
    */
   revokeTokens?(providerRoomId: string, identity: string, issuedBefore: Date): Promise<boolean>;
-  /** A data message from the server to participants (all when `to` is absent), e.g. a chat message; resolves how many received it. */
-  sendData(providerRoomId: string, payload: string, to?: readonly string[]): Promise<number>;
-  /** A server notice shown to participants (all when `to` is absent); resolves how many received it. */
-  notify(providerRoomId: string, notice: { code: string; message: string }, to?: readonly string[]): Promise<number>;
   /** Normalised events; the rooms layer persists them and fans them out. Returns an unsubscribe function. */
   onEvent(listener: (event: RoomEvent) => void): () => void;
   /** In-process providers register their endpoints here (called once by the app). */

@@ -15,6 +15,7 @@ import {
   TokenResponse,
 } from '../../shared/api/rooms.js';
 import { callerKey, ctxOf, type App } from '../context.js';
+import { AppError } from '../http/errors.js';
 import { authErrors } from '../http/schemas.js';
 import { ErrorResponse } from '../../shared/api/common.js';
 import {
@@ -129,6 +130,31 @@ export async function roomRoutes(app: App): Promise<void> {
         .header('content-disposition', `attachment; filename="recording-${opened.recording.id}.${opened.extension}"`)
         .header('cache-control', 'no-store')
         .send(opened.stream);
+    },
+  );
+
+  // Documents the participant channel in the OpenAPI reference. The WebSocket itself is served by the upgrade
+  // router (channel.ts); a plain HTTP GET reaching this route is told to upgrade.
+  app.get(
+    '/channel',
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags,
+        summary: "A participant's channel: server notices and messages in a room (WebSocket)",
+        description:
+          'Open with a WebSocket client, then send `{"type":"auth","token"}` with the `channel.token` of a token answer (never in the URL). ' +
+          'Answers `{"type":"ready","room","identity","heartbeatSeconds"}`, then `{"type":"data","from":null,"payload"}` (chat, the survey link) ' +
+          'and `{"type":"notice","code","message"}` (admission, recording) as the server sends them, the same whatever the media provider; ' +
+          '`{"type":"ping"}` is answered `{"type":"pong"}`, and `{"type":"reconnect","retryAfterMs"}` comes before a restart (close code 1012). ' +
+          'Close codes: 4000 removed or denied, 4001 invalid token, 4002 token expired, 4003 room ended, 4004 room not found, 4400 protocol error. ' +
+          'A plain HTTP GET answers 426.',
+        security: [],
+        response: { 101: Type.Null({ description: 'Switching Protocols: the WebSocket is open.' }), 426: ErrorResponse },
+      },
+    },
+    async () => {
+      throw new AppError('upgrade_required');
     },
   );
 

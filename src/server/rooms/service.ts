@@ -7,6 +7,7 @@ import { sqlState, type Db } from '../db/index.js';
 import { roomParticipants, roomRecordings, roomRouting, rooms } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { OrgEvents } from '../realtime/events.js';
+import type { ParticipantChannel } from './channel.js';
 import {
   CAPABILITY_LABELS,
   DEFAULT_GRANTS,
@@ -36,6 +37,8 @@ export interface RoomDeps {
   db: Db;
   hub: OrgEvents;
   media: MediaProvider;
+  /** The server's own line to the participants (notices, chat, the survey link), whatever the provider. */
+  channel: ParticipantChannel;
   defaults: Config['rooms'];
 }
 
@@ -156,6 +159,8 @@ async function finishRoom(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string
 
 async function endRow(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string): Promise<boolean> {
   if (row.status !== 'in-progress' || !(await finishRoom(deps, ctx, row, reason))) return false;
+  // The channel first: its sockets close after what was sent before (a survey link), as the media connections end.
+  await deps.channel.endRoom(row.id);
   if (row.providerRoomId) await deps.media.endRoom(row.providerRoomId, reason);
   await deps.hub.publish(ctx.orgId, 'room.ended', { roomId: row.id, name: row.name, reason });
   return true;
@@ -193,6 +198,8 @@ export async function listRoomParticipants(deps: RoomDeps, ctx: Ctx, name: strin
 export async function removeRoomParticipant(deps: RoomDeps, ctx: Ctx, name: string, identity: string): Promise<void> {
   const row = await getRoom(deps.db, ctx.orgId, name);
   if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`);
+  // Whether or not their media is connected, nothing more reaches them over the channel.
+  await deps.channel.remove(row.id, identity);
   const removed = await deps.media.removeParticipant(row.providerRoomId, identity, 'removed_by_api');
   if (!removed) throw new AppError('not_found', `"${identity}" is not connected to the room "${name}".`);
   await audit(deps.db, ctx, 'room.participant_removed', { type: 'room', id: row.id }, { identity });
@@ -263,13 +270,15 @@ export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, i
 }
 
 /**
- * Tokens of `identity` issued until `issuedBefore` no longer join the room (the provider refuses them). Stored with
- * the room's routing, so a restart does not let an old token back in. Audited.
+ * Tokens of `identity` issued until `issuedBefore` no longer join the room (the provider refuses them) nor open its
+ * channel (whose sockets of theirs are closed now). Stored with the room's routing, so a restart does not let an old
+ * token back in. Audited.
  */
 export async function revokeParticipantTokens(deps: RoomDeps, ctx: Ctx, name: string, identity: string, issuedBefore = new Date()): Promise<boolean> {
   const media = requireCapability(deps.media, 'tokenRevocation');
   const row = await findRoom(deps.db, ctx.orgId, name);
   if (!row || row.status !== 'in-progress' || !row.providerRoomId) return false;
+  await deps.channel.revoke(row.id, identity, issuedBefore);
   const done = await media.revokeTokens(row.providerRoomId, identity, issuedBefore);
   if (done) {
     await deps.db.transaction(async (tx) => {
@@ -280,22 +289,25 @@ export async function revokeParticipantTokens(deps: RoomDeps, ctx: Ctx, name: st
   return done;
 }
 
-/** The live room's provider id, or null when the room is not live (messages to it go nowhere). */
-async function liveProviderRoom(deps: RoomDeps, orgId: string, name: string): Promise<string | null> {
+/** The live room's id, or null when the room is not live (messages to it go nowhere). */
+async function liveRoomId(deps: RoomDeps, orgId: string, name: string): Promise<string | null> {
   const row = await findRoom(deps.db, orgId, name);
-  return row && row.status === 'in-progress' && row.providerRoomId ? row.providerRoomId : null;
+  return row && row.status === 'in-progress' ? row.id : null;
 }
 
-/** A data message from the server to some of the room's participants (all when `to` is absent); how many got it. */
-export async function sendRoomData(deps: RoomDeps, ctx: Ctx, name: string, payload: string, to?: readonly string[]): Promise<number> {
-  const providerRoomId = await liveProviderRoom(deps, ctx.orgId, name);
-  return providerRoomId ? deps.media.sendData(providerRoomId, payload, to) : 0;
+/**
+ * A data message from the server (`from: null`) to the room's participants connected to its channel (all when `to`
+ * is absent), on whichever server they are; the same on every media provider.
+ */
+export async function sendRoomData(deps: RoomDeps, ctx: Ctx, name: string, payload: string, to?: readonly string[]): Promise<void> {
+  const roomId = await liveRoomId(deps, ctx.orgId, name);
+  if (roomId) await deps.channel.send(roomId, { type: 'data', payload }, to);
 }
 
-/** A notice shown to some of the room's participants (all when `to` is absent); how many got it. */
-export async function notifyRoom(deps: RoomDeps, ctx: Ctx, name: string, notice: { code: string; message: string }, to?: readonly string[]): Promise<number> {
-  const providerRoomId = await liveProviderRoom(deps, ctx.orgId, name);
-  return providerRoomId ? deps.media.notify(providerRoomId, notice, to) : 0;
+/** A notice shown to the room's participants (all when `to` is absent), over the channel like `sendRoomData`. */
+export async function notifyRoom(deps: RoomDeps, ctx: Ctx, name: string, notice: { code: string; message: string }, to?: readonly string[]): Promise<void> {
+  const roomId = await liveRoomId(deps, ctx.orgId, name);
+  if (roomId) await deps.channel.send(roomId, { type: 'notice', code: notice.code, message: notice.message }, to);
 }
 
 /** Starts recording the room (everyone in it and whoever joins) until stopped or the room ends. Audited. */
@@ -415,6 +427,8 @@ export interface IssuedToken {
   expiresIn: number;
   provider: string;
   url: string;
+  /** The participant channel (server notices and messages), the same whatever the provider. */
+  channel: { url: string; token: string };
 }
 
 /** Mints a media token for one identity in one in-progress room; audited (never the token itself). */
@@ -434,6 +448,7 @@ export async function issueToken(deps: RoomDeps, ctx: Ctx, body: TokenBody): Pro
     grants,
     ttlSeconds,
   });
+  const channel = await deps.channel.issue({ orgId: ctx.orgId, roomId: row.id, roomName: row.name, identity: body.identity, ttlSeconds });
   await audit(deps.db, ctx, 'room.token_issued', { type: 'room', id: row.id }, {
     identity: body.identity,
     ttlSeconds,
@@ -442,7 +457,7 @@ export async function issueToken(deps: RoomDeps, ctx: Ctx, body: TokenBody): Pro
     data: grants.data,
     admin: grants.admin,
   });
-  return { token: minted.token, room: row.name, identity: body.identity, expiresIn: ttlSeconds, provider: deps.media.name, url: minted.url };
+  return { token: minted.token, room: row.name, identity: body.identity, expiresIn: ttlSeconds, provider: deps.media.name, url: minted.url, channel };
 }
 
 async function roomByProviderId(db: Db, providerRoomId: string): Promise<RoomRow | undefined> {
@@ -504,6 +519,7 @@ export function recordRoomEvents(
     }
     if (event.type === 'room.ended') {
       if (row.status === 'in-progress' && (await finishRoom(deps, ctx, row, event.reason))) {
+        await deps.channel.endRoom(row.id);
         await deps.hub.publish(row.orgId, 'room.ended', { roomId: row.id, name: row.name, reason: event.reason });
       }
       return;

@@ -65,6 +65,16 @@ export const TokenBody = Type.Object(
 );
 export type TokenBody = Type.Static<typeof TokenBody>;
 
+/** The participant channel: the server's own socket for notices and server messages, whatever the provider. */
+export const ChannelAccess = Type.Object(
+  {
+    url: Type.String({ description: 'The channel WebSocket (`/api/v1/channel`).' }),
+    token: Type.String({ description: 'Sent in the first message (`{"type":"auth","token"}`), never in the URL; lives as long as the media token.' }),
+  },
+  { description: "The participant channel: server notices (admission, recording) and server messages (chat, the survey link) reach the participant here, whatever the media provider. The SDK connects it with the room." },
+);
+export type ChannelAccess = Type.Static<typeof ChannelAccess>;
+
 export const TokenResponse = Type.Object({
   token: Type.String(),
   room: Type.String(),
@@ -72,6 +82,7 @@ export const TokenResponse = Type.Object({
   expiresIn: Type.Integer({ description: 'Seconds.' }),
   provider: Type.String(),
   url: Type.String({ description: 'Where the SDK connects.' }),
+  channel: ChannelAccess,
 });
 
 /** Where a participant's media goes (server-authoritative); may be set before the participant joins. */

@@ -1,7 +1,7 @@
 import Type from 'typebox';
 import { IsoDate, IsoDateTime, Text, Uuid } from './common.js';
 import { AppointmentKind } from './appointments.js';
-import { Recording } from './rooms.js';
+import { ChannelAccess, Recording } from './rooms.js';
 
 const Nullable = <T extends Type.TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -203,6 +203,7 @@ export const VisitToken = Type.Object({
   room: Type.String(),
   expiresIn: Type.Integer(),
   provider: Type.String(),
+  channel: ChannelAccess,
   /** Where the participant is: `admitted` (in the visit) or `waiting` (connected, receiving nothing until admitted). */
   admission: Admission,
   /** Whether the visit is being recorded now (show the indicator). */

@@ -106,14 +106,6 @@ export class BuiltinProvider implements MediaProvider {
     return this.rtc.revokeTokens(providerRoomId, identity, issuedBefore);
   }
 
-  async sendData(providerRoomId: string, payload: string, to?: readonly string[]) {
-    return this.rtc.sendData(providerRoomId, payload, to);
-  }
-
-  async notify(providerRoomId: string, notice: { code: string; message: string }, to?: readonly string[]) {
-    return this.rtc.notify(providerRoomId, notice, to);
-  }
-
   async mintToken(input: MintTokenInput): Promise<MintedToken> {
     const grants: Grants = { ...input.grants };
     const { token, claims } = await this.signer.sign(

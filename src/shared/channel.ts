@@ -1,0 +1,79 @@
+/**
+ * The participant channel's protocol on `WS /api/v1/channel`: the server's own realtime line to a room's
+ * participants, whatever the media provider (builtin or a hosted one). It carries what the server says to people
+ * in a call: admission notices, chat messages stored by the server, the survey link, and later breakout and
+ * check-in notices. JSON text frames, one message each. The server (src/server/rooms/channel.ts) and the browser
+ * SDK (src/sdk/channel.ts) both compile against this file.
+ *
+ *   client → auth{token}            server → ready{room, identity, heartbeatSeconds}   (or a close with a code below)
+ *   server → data{from: null, payload} / notice{code, message}                         (as the server sends them)
+ *   client → ping                   server → pong
+ *   server → reconnect{retryAfterMs}, then close 1012                                  (the server is restarting)
+ *
+ * The token travels in the first message, never in the URL (URLs reach proxies' logs). It is issued with every
+ * media token (the token answer's `channel`), for one identity in one room, and lives as long as the media token.
+ */
+
+export const CHANNEL_PATH = '/api/v1/channel';
+export const CHANNEL_PROTOCOL_VERSION = 1;
+
+export type ChannelClientMessage = { type: 'auth'; token: string; protocol?: number } | { type: 'ping' };
+
+export type ChannelServerMessage =
+  | { type: 'ready'; room: string; identity: string; heartbeatSeconds: number }
+  /** A data message from the server (`from` is always null: participants never write here), e.g. a chat message. */
+  | { type: 'data'; from: null; payload: string }
+  /** A notice to show (stable `code`, words for people in `message`). */
+  | { type: 'notice'; code: string; message: string }
+  | { type: 'reconnect'; retryAfterMs: number }
+  | { type: 'pong' };
+
+/** Why the server closed the channel. The client reconnects after the 1xxx ones only. */
+export const CHANNEL_CLOSE = {
+  serverError: 1011,
+  serverRestart: 1012,
+  /** Removed from the room, or its tokens revoked (denied): nothing more comes for this identity. */
+  removed: 4000,
+  invalidToken: 4001,
+  tokenExpired: 4002,
+  roomEnded: 4003,
+  roomNotFound: 4004,
+  protocolError: 4400,
+} as const;
+
+/** Close codes after which reconnecting cannot help. */
+export const CHANNEL_FINAL_CLOSES: ReadonlySet<number> = new Set([
+  CHANNEL_CLOSE.removed,
+  CHANNEL_CLOSE.invalidToken,
+  CHANNEL_CLOSE.tokenExpired,
+  CHANNEL_CLOSE.roomEnded,
+  CHANNEL_CLOSE.roomNotFound,
+  CHANNEL_CLOSE.protocolError,
+]);
+
+/** The server's only way in: a client frame, checked field by field (unknown fields refused). */
+export function parseChannelClientMessage(text: string): { ok: true; message: ChannelClientMessage } | { ok: false; reason: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || typeof (value as { type?: unknown }).type !== 'string') {
+    return { ok: false, reason: 'a message is an object with a "type"' };
+  }
+  const m = value as Record<string, unknown>;
+  const only = (...keys: string[]) => Object.keys(m).every((k) => k === 'type' || keys.includes(k));
+  switch (m.type) {
+    case 'auth':
+      if (typeof m.token !== 'string' || m.token.length === 0 || m.token.length > 4096) return { ok: false, reason: 'auth needs a token' };
+      if (m.protocol !== undefined && m.protocol !== CHANNEL_PROTOCOL_VERSION) return { ok: false, reason: `protocol ${String(m.protocol)} is not supported (${CHANNEL_PROTOCOL_VERSION} is)` };
+      if (!only('token', 'protocol')) return { ok: false, reason: 'unknown field' };
+      return { ok: true, message: { type: 'auth', token: m.token, ...(m.protocol !== undefined ? { protocol: CHANNEL_PROTOCOL_VERSION } : {}) } };
+    case 'ping':
+      if (!only()) return { ok: false, reason: 'unknown field' };
+      return { ok: true, message: { type: 'ping' } };
+    default:
+      return { ok: false, reason: `unknown message type "${String(m.type)}"` };
+  }
+}
