@@ -10,6 +10,7 @@
  */
 import type { JoinedInfo, MediaAdapter, ParticipantInfo, RoomSink, SubscribedTrack } from './adapter.js';
 import { adapterFor } from './adapters.js';
+import { RoomChannel } from './channel.js';
 import { Emitter } from './emitter.js';
 import { ConnectError } from './errors.js';
 import { LocalParticipant, Remote, RemoteTrackImpl, captureInitialTracks, type LocalHost } from './participants.js';
@@ -22,6 +23,8 @@ export class Room extends Emitter<RoomEvents> {
   readonly #local: LocalHost;
   readonly #remotes = new Map<string, Remote>();
   #adapter: MediaAdapter | null = null;
+  /** The participant channel (the token answer's `channel`): the server's own notices and messages, whatever the provider. */
+  #channel: RoomChannel | null = null;
   #name = '';
   #sid = '';
   #grants: Grants = { publish: false, subscribe: false, data: false, admin: false };
@@ -80,11 +83,35 @@ export class Room extends Emitter<RoomEvents> {
     const adapter = factory(token, this.#options, this.#sink());
     this.#adapter = adapter;
     try {
+      await this.#openChannel(token);
       await adapter.connect(() => captureInitialTracks(this.#local.tracks, this.#options));
     } catch (error) {
+      this.#channel?.close();
+      this.#channel = null;
       if (error instanceof ConnectError) this.#stopLocal();
       throw error;
     }
+  }
+
+  /**
+   * The participant channel comes up before the media join, so that what the server says as we arrive (the
+   * recording notice to arrivals) finds it open; its messages are this room's `dataReceived` (from null) and
+   * `notice`. It is this server's own: on `apiOrigin` when given, like the builtin media plane. One that cannot
+   * connect does not stop the call: it keeps trying in the background.
+   */
+  async #openChannel(token: TokenResponse): Promise<void> {
+    if (!token.channel) return;
+    let url = token.channel.url;
+    if (this.#options.apiOrigin) {
+      const here = new URL(new URL(url).pathname, this.#options.apiOrigin);
+      here.protocol = here.protocol === 'https:' ? 'wss:' : 'ws:';
+      url = here.toString();
+    }
+    const channel = new RoomChannel(url, token.channel.token);
+    this.#channel = channel;
+    channel.on('data', (payload) => this.emit('dataReceived', payload, null));
+    channel.on('notice', (notice) => this.emit('notice', notice));
+    await channel.connect();
   }
 
   /** Sends a data message (chat) to the participants of our group, or to `to`. */
@@ -181,7 +208,19 @@ export class Room extends Emitter<RoomEvents> {
       disconnected: (reason: DisconnectReason, message: string) => {
         this.#stopLocal();
         for (const remote of [...remotes.values()]) this.#drop(remote, reason);
-        this.emit('disconnected', reason, message);
+        const channel = this.#channel;
+        this.#channel = null;
+        if (!channel || (reason !== 'room_ended' && reason !== 'removed')) {
+          channel?.close();
+          this.emit('disconnected', reason, message);
+          return;
+        }
+        // The server closes the channel as it ends the room or removes us, after what it sent before (the survey
+        // link, the words of a removal): those travel beside the media connection, so they are let in first.
+        void channel.settled(1500).then(() => {
+          channel.close();
+          this.emit('disconnected', reason, message);
+        });
       },
     };
   }

@@ -19,6 +19,8 @@ export interface TokenResponse {
   provider: string;
   url: string;
   token: string;
+  /** The participant channel (the server's own notices and messages, whatever the provider); the server's answers carry it. */
+  channel?: { url: string; token: string };
 }
 
 export interface ConnectOptions {
