@@ -187,7 +187,7 @@ for (const kind of DB_KINDS) {
       }
     });
 
-    test('two processes sharing a Redis PubSub: sent on one, delivered on the other; revoked on one, closed on the other', { timeout: 30_000 }, async () => {
+    test('two processes sharing a Redis PubSub: sent on one, delivered on the other; revoked on one, closed on the other', { timeout: 90_000 }, async () => {
       const [ps1, ps2] = await Promise.all([createRedisPubSub(REDIS_URL), createRedisPubSub(REDIS_URL)]);
       const one = await createTestApp(kind, { database: t.database, pubsub: ps1, env: { CHANNEL_SIGNING_SECRET: SECRET } });
       const two = await createTestApp(kind, { database: t.database, pubsub: ps2, env: { CHANNEL_SIGNING_SECRET: SECRET } });
