@@ -451,7 +451,6 @@ export async function createInvite(deps: VisitDeps, ctx: Ctx, visitId: string, b
   const sendVia = body.sendVia ?? [];
   if (sendVia.length > 0) {
     if (body.role !== 'patient' || !body.patientId) throw new AppError('validation_failed', undefined, [{ path: 'body/sendVia', message: 'sends the link to a patient: give role patient and patientId' }]);
-    if (!deps.notifier) throw new AppError('invalid_state', 'Messaging is not available.');
     // Refuse before making a link: a patient who cannot be reached gets the channel's error, and nothing changes.
     for (const channel of sendVia) {
       const blocked = await deps.notifier.blockedBy(ctx, body.patientId.toLowerCase(), channel);
@@ -495,7 +494,7 @@ export async function createInvite(deps: VisitDeps, ctx: Ctx, visitId: string, b
   const token = deps.links.sign(result.link.id);
   const url = `${deps.publicUrl}/join#${token}`;
   const messageIds: string[] = [];
-  if (sendVia.length > 0 && deps.notifier && result.participant.patientId) {
+  if (sendVia.length > 0 && result.participant.patientId) {
     const visit = await visitRow(deps.db, ctx.orgId, visitId);
     const [host] = await deps.db.select({ name: users.name }).from(users).where(and(eq(users.orgId, ctx.orgId), eq(users.id, visit.hostUserId))).limit(1);
     const [patient] = await deps.db.select({ timeZone: patients.timeZone }).from(patients).where(and(eq(patients.orgId, ctx.orgId), eq(patients.id, result.participant.patientId))).limit(1);
