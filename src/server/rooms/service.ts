@@ -275,18 +275,18 @@ export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, i
  * token back in. Audited.
  */
 export async function revokeParticipantTokens(deps: RoomDeps, ctx: Ctx, name: string, identity: string, issuedBefore = new Date()): Promise<boolean> {
-  const media = requireCapability(deps.media, 'tokenRevocation');
   const row = await findRoom(deps.db, ctx.orgId, name);
   if (!row || row.status !== 'in-progress' || !row.providerRoomId) return false;
+  // The rooms layer's own part holds on any provider: the revocation is stored (the channel refuses the old tokens,
+  // also after a restart) and the identity's channel sockets close. The provider refuses the old media tokens only
+  // where it declares tokenRevocation; a denial or removal must not fail halfway on one that does not.
   await deps.channel.revoke(row.id, identity, issuedBefore);
-  const done = await media.revokeTokens(row.providerRoomId, identity, issuedBefore);
-  if (done) {
-    await deps.db.transaction(async (tx) => {
-      await storeRouting(tx, row, identity, { tokensRevokedBefore: issuedBefore });
-      await audit(tx, ctx, 'room.tokens_revoked', { type: 'room', id: row.id }, { identity });
-    });
-  }
-  return done;
+  const byProvider = hasCapability(deps.media, 'tokenRevocation') ? await deps.media.revokeTokens(row.providerRoomId, identity, issuedBefore) : false;
+  await deps.db.transaction(async (tx) => {
+    await storeRouting(tx, row, identity, { tokensRevokedBefore: issuedBefore });
+    await audit(tx, ctx, 'room.tokens_revoked', { type: 'room', id: row.id }, { identity, provider: byProvider });
+  });
+  return true;
 }
 
 /** The live room's id, or null when the room is not live (messages to it go nowhere). */

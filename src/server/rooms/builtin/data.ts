@@ -28,23 +28,3 @@ export function relayData(peer: Peer, payload: string, to: string[] | undefined)
     send(other, { type: 'data', from: peer.identity, payload });
   }
 }
-
-/** A data message from the server (`from: null`) to some participants of a room (all when `to` is absent); returns how many got it. */
-export function sendServerData(room: LiveRoom, payload: string, to?: readonly string[]): number {
-  let n = 0;
-  for (const peer of room.peers.values()) {
-    if (to && !to.includes(peer.identity)) continue;
-    if (send(peer, { type: 'data', from: null, payload })) n++;
-  }
-  return n;
-}
-
-/** A server notice to some participants of a room (all when `to` is absent); returns how many got it. */
-export function sendNotice(room: LiveRoom, notice: { code: string; message: string }, to?: readonly string[]): number {
-  let n = 0;
-  for (const peer of room.peers.values()) {
-    if (to && !to.includes(peer.identity)) continue;
-    if (send(peer, { type: 'notice', code: notice.code, message: notice.message })) n++;
-  }
-  return n;
-}

@@ -13,7 +13,6 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RtcIceServer, TrackKind } from '../../../shared/rtc.js';
 import type { RoomEvent, RoutingState, RoutingUpdate } from '../provider.js';
-import { sendNotice, sendServerData } from './data.js';
 import { RecordingControl } from './recording-control.js';
 import { LiveRooms, type RoomSpec } from './rooms.js';
 import { Signaling } from './signaling.js';
@@ -137,20 +136,6 @@ export class RtcServer {
     if (!room) return false;
     await this.#recording.stop(room);
     return true;
-  }
-
-  // ---- data and notices ----------------------------------------------------------------------------------
-
-  /** A data message from the server (`from: null`) to some participants of a room (all when `to` is absent), whatever their grants. */
-  sendData(roomId: string, payload: string, to?: readonly string[]): number {
-    const room = this.#rooms.get(roomId);
-    return room ? sendServerData(room, payload, to) : 0;
-  }
-
-  /** A server notice to some participants of a room (all when `to` is absent); returns how many got it. */
-  notify(roomId: string, notice: { code: string; message: string }, to?: readonly string[]): number {
-    const room = this.#rooms.get(roomId);
-    return room ? sendNotice(room, notice, to) : 0;
   }
 
   // ---- sockets and shutdown ------------------------------------------------------------------------------
