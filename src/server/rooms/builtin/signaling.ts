@@ -15,16 +15,17 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { parseClientMessage, type ClientMessage, type RtcEndReason, type RtcIceServer } from '../../../shared/rtc.js';
+import { parseClientMessage, type ClientMessage, type RtcEndReason } from '../../../shared/rtc.js';
 import { refuseUpgrade } from '../../http/upgrade.js';
-import type { Grants, RoomEvent } from '../provider.js';
+import type { Grants } from '../provider.js';
 import { relayData } from './data.js';
 import { mediaDown, mediaUp, qualityReported, staySummary } from './media-stats.js';
 import type { RecordingControl } from './recording-control.js';
+import type { RtcServerOptions } from './rtc-server.js';
 import { groupOf, newPeer, type LiveRooms, type Peer } from './rooms.js';
-import { SfuError, type Sfu, type SfuLogger, type SfuParticipant } from './sfu/index.js';
+import { SfuError, type SfuParticipant } from './sfu/index.js';
 import { closeSocket, END_MESSAGES, send, sendTo } from './socket.js';
-import { TokenError, type TokenSigner } from './tokens.js';
+import { TokenError } from './tokens.js';
 import {
   announceDominantSpeaker,
   applyOverrides,
@@ -36,21 +37,12 @@ import {
   syncVisibility,
 } from './visibility.js';
 
-export interface SignalingOptions {
+/** The server's options it needs (with their defaults filled in by RtcServer), plus the parts RtcServer owns. */
+export interface SignalingOptions
+  extends Pick<RtcServerOptions, 'sfu' | 'signer' | 'reconnectGraceMs' | 'iceServersFor' | 'emit' | 'log' | 'maxPayloadBytes'>,
+    Required<Pick<RtcServerOptions, 'heartbeatMs' | 'joinTimeoutMs'>> {
   rooms: LiveRooms;
-  sfu: Sfu;
   recording: RecordingControl;
-  signer: TokenSigner;
-  /** How long a participant whose socket dropped (or whose media failed) keeps its place. */
-  reconnectGraceMs: number;
-  iceServersFor(identity: string): RtcIceServer[];
-  emit(event: RoomEvent): void;
-  log: SfuLogger;
-  maxPayloadBytes: number;
-  /** WebSocket ping interval; a socket that misses two pongs is dropped. */
-  heartbeatMs: number;
-  /** A socket must send `join` within this long. */
-  joinTimeoutMs: number;
 }
 
 export class Signaling {
