@@ -9,6 +9,7 @@
  *   server → data{from: null, payload} / notice{code, message}                         (as the server sends them)
  *   client → ping                   server → pong
  *   server → reconnect{retryAfterMs}, then close 1012                                  (the server is restarting)
+ *   server → join                                  (a held participant may now ask for a media token: admitted)
  *
  * The token travels in the first message, never in the URL (URLs reach proxies' logs). It is issued with every
  * media token (the token answer's `channel`), for one identity in one room, and lives as long as the media token.
@@ -26,6 +27,11 @@ export type ChannelServerMessage =
   /** A notice to show (stable `code`, words for people in `message`). */
   | { type: 'notice'; code: string; message: string }
   | { type: 'reconnect'; retryAfterMs: number }
+  /**
+   * You may join the media now: ask for a token again. Sent to a participant the server held out of the media room
+   * (a waiting room on a provider that cannot keep a newcomer apart from its first moment) once it is released.
+   */
+  | { type: 'join' }
   | { type: 'pong' };
 
 /** Why the server closed the channel. The client reconnects after the 1xxx ones only. */

@@ -52,6 +52,9 @@ export const ERRORS = {
   // provider, or a later version of this one, may offer it. Not retryable.
   capability_unavailable: { status: 501, message: 'The media provider in use does not offer this.' },
   not_ready: { status: 503, message: 'The service is not ready.' },
+  // The media provider could not be reached, or refused this server's credentials (details.reason): retry later, or
+  // fix the provider's settings. The seeds' apps answered this as "Video service not configured".
+  media_unavailable: { status: 503, message: 'The video service is not available right now. Try again shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

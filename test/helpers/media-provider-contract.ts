@@ -85,7 +85,7 @@ export function mediaProviderContract(name: string, makeHarness: () => Promise<M
 
     /** A new room (its own org and ids), created through the provider. */
     const newRoom = async (maxParticipants = 10) => {
-      const spec: ProviderRoomSpec = { roomId: randomUUID(), orgId: randomUUID(), name: `contract-${randomUUID().slice(0, 8)}`, maxParticipants };
+      const spec: ProviderRoomSpec = { roomId: randomUUID(), orgId: randomUUID(), name: `contract-${randomUUID().slice(0, 8)}`, maxParticipants, maxParticipantDurationS: 3600, emptyTimeoutS: 300, unusedTimeoutS: 300 };
       const { providerRoomId } = await provider.createRoom(spec);
       return { spec, providerRoomId };
     };

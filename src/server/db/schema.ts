@@ -319,7 +319,7 @@ export const roomRecordings = pgTable(
     orgId: uuid('org_id').notNull(),
     roomId: uuid('room_id').notNull(),
     identity: text('identity').notNull(),
-    content: text('content', { enum: ['camera', 'screen'] }).notNull(),
+    content: text('content', { enum: ['camera', 'microphone', 'screen', 'composition'] }).notNull(),
     status: text('status', { enum: ['recording', 'completed', 'failed'] }).notNull(),
     providerRef: text('provider_ref').notNull(),
     file: text('file'),

@@ -29,7 +29,7 @@ const HEARTBEAT_MS = 30_000;
 /** A socket that has not sent its token by then is closed. */
 const AUTH_TIMEOUT_MS = 10_000;
 
-export type ChannelPayload = { type: 'data'; payload: string } | { type: 'notice'; code: string; message: string };
+export type ChannelPayload = { type: 'data'; payload: string } | { type: 'notice'; code: string; message: string } | { type: 'join' };
 
 type Broadcast =
   | { kind: 'send'; roomId: string; message: ChannelPayload; to?: readonly string[] }

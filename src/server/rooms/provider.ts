@@ -54,6 +54,13 @@ export interface ProviderRoomSpec {
   orgId: string;
   name: string;
   maxParticipants: number;
+  /**
+   * The room's limits (seconds). The rooms layer enforces them itself (lifecycle.ts sweeps them from the database),
+   * whatever the provider; a hosted provider may pass them on as a backstop within its own bounds (Twilio: 600 s at least).
+   */
+  maxParticipantDurationS: number;
+  emptyTimeoutS: number;
+  unusedTimeoutS: number;
 }
 
 export interface ProviderRoom {
@@ -114,7 +121,11 @@ export interface MediaSummary {
 export interface RecordingFile {
   /** The provider's id for it (builtin: the file path relative to RECORDINGS_DIR). Unique. */
   ref: string;
-  content: 'camera' | 'screen';
+  /**
+   * camera: the camera (builtin: with the microphone); microphone: the microphone alone (providers that record each
+   * track apart, as Twilio does); screen: a screen share; composition: the whole room in one file (identity '').
+   */
+  content: 'camera' | 'microphone' | 'screen' | 'composition';
   /** Relative to RECORDINGS_DIR when the file is local; null when the provider keeps it. */
   file: string | null;
   /** The file's media type (builtin: video/webm; Twilio: video/x-matroska, audio/x-matroska, video/mp4…). */
@@ -183,6 +194,13 @@ export interface MediaProvider {
   readonly name: string;
   /** The optional parts this provider offers; their methods are present exactly when declared. */
   readonly capabilities: readonly MediaCapability[];
+  /**
+   * Whether routing set for an identity before it connects holds from its first moment in the room (builtin: yes, the
+   * SFU routes by the stored state from the first packet). False for a provider that applies its routing only once the
+   * participant is connected (Twilio: a newcomer subscribes to everything until its subscribe rules land): there a
+   * participant to be kept apart from everyone (a waiting room) must not hold a media token at all until released.
+   */
+  readonly routingAtConnect: boolean;
   createRoom(spec: ProviderRoomSpec): Promise<ProviderRoom>;
   /**
    * After a restart: the rooms layer still has this room in progress. The provider takes it up again (builtin:
@@ -221,6 +239,21 @@ export interface MediaProvider {
   /** The server is stopping: tell connected clients to come back later (called before the HTTP server closes). */
   shutdown?(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The provider could not be reached, timed out after its retries, or refused this server's credentials: nothing the
+ * caller did wrong, and nothing a retry right now is sure to fix. The API answers 503 `media_unavailable`.
+ */
+export class MediaUnavailableError extends Error {
+  constructor(
+    /** A stable word for what happened: unreachable, timeout, credentials_refused, overloaded. */
+    readonly reason: 'unreachable' | 'timeout' | 'credentials_refused' | 'overloaded',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MediaUnavailableError';
+  }
 }
 
 /** The members that go with each capability. */

@@ -13,7 +13,9 @@ import {
   DEFAULT_GRANTS,
   hasCapability,
   type MediaCapability,
+  MediaUnavailableError,
   type MediaProvider,
+  type ProviderRoomSpec,
   type ProviderWith,
   type RecordingMedia,
   type RoomEvent,
@@ -86,6 +88,29 @@ async function getRoom(db: Db, orgId: string, name: string): Promise<RoomRow> {
   return row;
 }
 
+/** What the provider is told of a room: its ids, name and limits. */
+function specOf(row: RoomRow): ProviderRoomSpec {
+  return {
+    roomId: row.id,
+    orgId: row.orgId,
+    name: row.name,
+    maxParticipants: row.maxParticipants,
+    maxParticipantDurationS: row.maxParticipantDurationS,
+    emptyTimeoutS: row.emptyRoomTimeoutS,
+    unusedTimeoutS: row.unusedRoomTimeoutS,
+  };
+}
+
+/**
+ * A provider's failure as the API answers it: `media_unavailable` (503) when the provider could not be reached or
+ * refused our credentials (retrying later, or fixing the settings, helps), `provider_error` (502) otherwise.
+ */
+export function providerFailure(err: unknown, doing: string): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof MediaUnavailableError) return new AppError('media_unavailable', `The media service is not available right now (${err.reason}); try again shortly.`, { reason: err.reason });
+  return new AppError('provider_error', `The media provider could not ${doing}: ${(err as Error).message}`);
+}
+
 /** Creates a room (the API's rooms have no owner; a feature passes itself as `owner` to find its rooms again). */
 export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody, owner?: RoomOwner): Promise<Room> {
   let row: RoomRow;
@@ -114,11 +139,11 @@ export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody,
   }
   let provided: Awaited<ReturnType<MediaProvider['createRoom']>>;
   try {
-    provided = await deps.media.createRoom({ roomId: row.id, orgId: ctx.orgId, name: row.name, maxParticipants: row.maxParticipants });
+    provided = await deps.media.createRoom(specOf(row));
   } catch (err) {
     // The row exists but the provider has no room: close it, so the name is free to try again.
     await finishRoom(deps, ctx, row, 'provider_error');
-    throw new AppError('provider_error', `The media provider could not create the room: ${(err as Error).message}`);
+    throw providerFailure(err, 'create the room');
   }
   const [updated] = await deps.db
     .update(rooms)
@@ -421,33 +446,49 @@ export async function openRecording(deps: RoomDeps, ctx: Ctx, id: string): Promi
 }
 
 export interface IssuedToken {
+  /** The media token; '' when `held` (there is none yet). */
   token: string;
   room: string;
   identity: string;
   expiresIn: number;
   provider: string;
+  /** Where the client connects; '' when `held`. */
   url: string;
+  /**
+   * No media connection yet: the identity is to be kept apart from everyone (a waiting room) on a provider that
+   * cannot route a participant before it connects (`routingAtConnect` false). It holds only the channel, and is told
+   * on it (`join`) when to ask again (releaseHeld).
+   */
+  held: boolean;
   /** The participant channel (server notices and messages), the same whatever the provider. */
   channel: { url: string; token: string };
 }
 
+export interface IssueOptions {
+  /**
+   * The identity is to be kept apart from everyone for now (placed alone in its own group before this call). On a
+   * provider that routes from the first moment the token is minted as usual (the routing isolates it); on one that
+   * does not, no media token is minted and the answer is `held`.
+   */
+  isolated?: boolean;
+}
+
 /** Mints a media token for one identity in one in-progress room; audited (never the token itself). */
-export async function issueToken(deps: RoomDeps, ctx: Ctx, body: TokenBody): Promise<IssuedToken> {
+export async function issueToken(deps: RoomDeps, ctx: Ctx, body: TokenBody, options: IssueOptions = {}): Promise<IssuedToken> {
   const row = await getRoom(deps.db, ctx.orgId, body.room);
   if (row.status !== 'in-progress' || !row.providerRoomId) {
     throw new AppError('invalid_state', `The room "${body.room}" has ended; create a new room to meet again.`, { status: row.status });
   }
   const ttlSeconds = body.ttlSeconds ?? DEFAULT_TOKEN_TTL_S;
   const grants = { ...DEFAULT_GRANTS, ...body.grants };
-  const minted = await deps.media.mintToken({
-    roomId: row.id,
-    roomName: row.name,
-    providerRoomId: row.providerRoomId,
-    orgId: ctx.orgId,
-    identity: body.identity,
-    grants,
-    ttlSeconds,
-  });
+  const held = options.isolated === true && !deps.media.routingAtConnect;
+  const minted = held
+    ? { token: '', url: '' }
+    : await deps.media
+        .mintToken({ roomId: row.id, roomName: row.name, providerRoomId: row.providerRoomId, orgId: ctx.orgId, identity: body.identity, grants, ttlSeconds })
+        .catch((err: unknown) => {
+          throw providerFailure(err, 'issue a media token');
+        });
   const channel = await deps.channel.issue({ orgId: ctx.orgId, roomId: row.id, roomName: row.name, identity: body.identity, ttlSeconds });
   await audit(deps.db, ctx, 'room.token_issued', { type: 'room', id: row.id }, {
     identity: body.identity,
@@ -456,8 +497,18 @@ export async function issueToken(deps: RoomDeps, ctx: Ctx, body: TokenBody): Pro
     subscribe: grants.subscribe,
     data: grants.data,
     admin: grants.admin,
+    ...(held ? { held: true } : {}),
   });
-  return { token: minted.token, room: row.name, identity: body.identity, expiresIn: ttlSeconds, provider: deps.media.name, url: minted.url, channel };
+  return { token: minted.token, room: row.name, identity: body.identity, expiresIn: ttlSeconds, provider: deps.media.name, url: minted.url, held, channel };
+}
+
+/**
+ * Tells `identity` (if connected to the room's channel) to ask for a token again: it is no longer kept apart (a
+ * waiting participant admitted). A held participant then gets a media token; any other ignores it.
+ */
+export async function releaseHeld(deps: RoomDeps, ctx: Ctx, name: string, identity: string): Promise<void> {
+  const roomId = await liveRoomId(deps, ctx.orgId, name);
+  if (roomId) await deps.channel.send(roomId, { type: 'join' }, [identity]);
 }
 
 async function roomByProviderId(db: Db, providerRoomId: string): Promise<RoomRow | undefined> {
@@ -611,7 +662,7 @@ export async function restoreRooms(deps: RoomDeps, log: { warn(obj: object, msg:
     const ok =
       providerRoomId !== null &&
       (await deps.media
-        .restoreRoom({ roomId: row.id, orgId: row.orgId, name: row.name, maxParticipants: row.maxParticipants, providerRoomId })
+        .restoreRoom({ ...specOf(row), providerRoomId })
         .catch((err: unknown) => (log.warn({ err, roomId: row.id }, 'room not restored'), false)));
     if (!ok || providerRoomId === null) {
       if (await endRow(deps, ctx, row, 'provider_lost')) ended++;

@@ -12,9 +12,9 @@ import { sqlState, type Db } from '../db/index.js';
 import { consentTexts, organizations, participantSessions, patientConsents, visitConsents, visitLinks, visitParticipants, visits, type ConsentTextKind } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { connectedIdentities } from '../rooms/queries.js';
-import { issueToken, notifyRoom, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
+import { issueToken, notifyRoom, releaseHeld, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
 import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
-import { mayBeRecorded, placementOf } from './placement.js';
+import { inVisit, mayBeRecorded, placementOf } from './placement.js';
 import {
   assertCanHost,
   endsAt,
@@ -317,7 +317,7 @@ export async function visitToken(deps: VisitDeps, ctx: Ctx, visitId: string): Pr
     ttlSeconds,
     // Chat goes through the API (stored with the visit, then delivered by the server), never peer to peer.
     grants: { publish: true, subscribe: true, data: false, admin: isHost },
-  });
+  }, { isolated: !inVisit(participant) });
   if (arrived) await deps.hub.publish(ctx.orgId, 'visit.participant_waiting', { visitId, participantId: participant.id, role: participant.role });
   const recording = visit.recordingSince !== null;
   return {
@@ -399,6 +399,9 @@ export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: str
     await notifyRoom(deps.rooms, ctx, room, ADMISSION_NOTICES[control](after), [participantId]);
     // Admitted: into the visit; sent back, denied or removed: alone in their waiting group, isolated before anything else.
     await placeParticipant(deps, ctx, visit, participantId, placementOf(after));
+    // A participant held out of the media room while waiting (a provider that cannot isolate a newcomer from its first
+    // moment gives them no media token) now asks for one; anyone already connected ignores it.
+    if (control === 'admit') await releaseHeld(deps.rooms, ctx, room, participantId);
     if (control === 'deny' || control === 'remove') {
       // Their media tokens revoked: the token they still hold neither reaches anyone nor gets in.
       await revokeParticipantTokens(deps.rooms, ctx, roomNameOf(visitId), participantId);

@@ -23,6 +23,11 @@ export function mayBeRecorded(p: Participant): boolean {
   return p.role === 'host' || (p.admission === 'admitted' && p.recordingConsentAt !== null);
 }
 
+/** In the visit: the host and everyone admitted. Anyone else is kept apart (their own waiting group). */
+export function inVisit(p: Pick<Participant, 'role' | 'admission'>): boolean {
+  return p.role === 'host' || p.admission === 'admitted';
+}
+
 export interface PlacementOptions {
   /** The breakout room the participant is assigned to, if any (null or absent: the main room). */
   breakout?: string | null;
@@ -33,7 +38,6 @@ export interface PlacementOptions {
  * be; anyone else (invited, waiting, sent back, denied, removed) is alone in their waiting group and never recorded.
  */
 export function placementOf(p: Participant, options: PlacementOptions = {}): Required<Pick<RoutingUpdate, 'group' | 'recorded'>> {
-  const inVisit = p.role === 'host' || p.admission === 'admitted';
-  if (!inVisit) return { group: waitingGroup(p.id), recorded: false };
+  if (!inVisit(p)) return { group: waitingGroup(p.id), recorded: false };
   return { group: options.breakout ? breakoutGroup(options.breakout) : MAIN_GROUP, recorded: mayBeRecorded(p) };
 }

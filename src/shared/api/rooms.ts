@@ -109,7 +109,10 @@ export type ParticipantRouting = Type.Static<typeof ParticipantRouting>;
 export const Recording = Type.Object({
   id: Uuid,
   identity: Type.String(),
-  content: Type.Union([Type.Literal('camera'), Type.Literal('screen')], { description: 'camera: camera and microphone; screen: the screen share.' }),
+  content: Type.Union([Type.Literal('camera'), Type.Literal('microphone'), Type.Literal('screen'), Type.Literal('composition')], {
+    description:
+      'camera: the camera (builtin: with the microphone); microphone: the microphone alone (Twilio records each track apart); screen: the screen share; composition: the whole room in one file (identity empty).',
+  }),
   status: Type.Union([Type.Literal('recording'), Type.Literal('completed'), Type.Literal('failed')]),
   startedAt: IsoDateTime,
   endedAt: Type.Union([IsoDateTime, Type.Null()]),

@@ -197,8 +197,12 @@ export const MuteBody = Type.Object(
 );
 
 export const VisitToken = Type.Object({
-  token: Type.String(),
-  url: Type.String(),
+  token: Type.String({ description: "The media token; '' when held." }),
+  url: Type.String({ description: "Where the SDK connects; '' when held." }),
+  held: Type.Boolean({
+    description:
+      'No media connection yet: a waiting participant on a media provider that cannot keep a newcomer apart from its first moment (Twilio) holds only the participant channel, and is told there (`join`) to ask for a token again once admitted.',
+  }),
   identity: Type.String(),
   room: Type.String(),
   expiresIn: Type.Integer(),

@@ -26,6 +26,8 @@ export interface BuiltinProviderOptions {
 export class BuiltinProvider implements MediaProvider {
   readonly name = 'builtin';
   readonly capabilities: readonly MediaCapability[] = ['routing', 'subscriptions', 'recording', 'tokenRevocation'];
+  /** The SFU routes by the state set before a participant connects from its first packet. */
+  readonly routingAtConnect = true;
   readonly recordings: LocalRecordingStore;
   readonly signer: TokenSigner;
   readonly sfu: Sfu;
