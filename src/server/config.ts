@@ -112,6 +112,9 @@ const EnvSchema = z
     TWILIO_MESSAGING_SERVICE_SID: optionalString,
     TWILIO_FROM_NUMBER: optionalString,
     TWILIO_API_BASE_URL: url(['http:', 'https:'], 'must be an http(s) URL (Twilio\'s API host, or a proxy in front of it)').default('https://api.twilio.com'),
+    TWILIO_VIDEO_API_BASE_URL: url(['http:', 'https:'], 'must be an http(s) URL (Twilio Video\'s API host, or a proxy in front of it)').default('https://video.twilio.com'),
+    TWILIO_VIDEO_COMPOSITIONS: bool.default(true),
+    TWILIO_REQUEST_TIMEOUT_SECONDS: int(1, 120).default(10),
     EMAIL_PROVIDER: z.enum(['outbox', 'smtp'], { message: 'must be outbox or smtp' }).default('outbox'),
     SMTP_URL: url(['smtp:', 'smtps:'], 'must be an smtp:// or smtps:// URL such as smtps://user:pass@mail.example.org').optional(),
     EMAIL_FROM: z.string().trim().min(3).default('OpenVisit <no-reply@localhost>'),
@@ -153,6 +156,7 @@ const EnvSchema = z
     if (env.MEDIA_PROVIDER === 'twilio') {
       if (!env.TWILIO_API_KEY_SID) issue('TWILIO_API_KEY_SID', 'is required when MEDIA_PROVIDER=twilio (create an API key in the Twilio console)');
       if (!env.TWILIO_API_KEY_SECRET) issue('TWILIO_API_KEY_SECRET', 'is required when MEDIA_PROVIDER=twilio');
+      if (!env.TWILIO_AUTH_TOKEN) issue('TWILIO_AUTH_TOKEN', 'is required when MEDIA_PROVIDER=twilio (it validates the rooms\' status callbacks)');
     }
     if (env.MESSAGING_PROVIDER === 'twilio') {
       if (!env.TWILIO_AUTH_TOKEN) issue('TWILIO_AUTH_TOKEN', 'is required when MESSAGING_PROVIDER=twilio (it validates inbound webhooks)');
@@ -304,6 +308,11 @@ export interface Config {
     readonly messagingServiceSid: string | undefined;
     readonly fromNumber: string | undefined;
     readonly apiBaseUrl: string;
+    /** Twilio Video's REST API (https://video.twilio.com, or a proxy / local fake). */
+    readonly videoApiBaseUrl: string;
+    /** Compose each recorded room into one file when it ends. */
+    readonly videoCompositions: boolean;
+    readonly requestTimeoutMs: number;
   };
 }
 
@@ -437,6 +446,9 @@ export function loadConfig(
       messagingServiceSid: e.TWILIO_MESSAGING_SERVICE_SID,
       fromNumber: e.TWILIO_FROM_NUMBER,
       apiBaseUrl: e.TWILIO_API_BASE_URL.replace(/\/+$/, ''),
+      videoApiBaseUrl: e.TWILIO_VIDEO_API_BASE_URL.replace(/\/+$/, ''),
+      videoCompositions: e.TWILIO_VIDEO_COMPOSITIONS,
+      requestTimeoutMs: e.TWILIO_REQUEST_TIMEOUT_SECONDS * 1000,
     },
   };
   return deepFreeze(config);

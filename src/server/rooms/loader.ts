@@ -5,6 +5,9 @@ import { BuiltinProvider } from './builtin/provider.js';
 import type { SfuLogger } from './builtin/sfu/index.js';
 import { createTokenSigner } from './builtin/tokens.js';
 import type { MediaProvider } from './provider.js';
+import { TwilioVideoApi } from './twilio/api.js';
+import { TwilioProvider } from './twilio/provider.js';
+import { TwilioTokenMinter } from './twilio/tokens.js';
 
 /** Picks the media provider named by MEDIA_PROVIDER. An unavailable one fails at start-up, never silently. */
 export function createMediaProvider(config: Config, log?: SfuLogger): MediaProvider {
@@ -31,7 +34,20 @@ export function createMediaProvider(config: Config, log?: SfuLogger): MediaProvi
         ...(log ? { log } : {}),
       });
     }
-    case 'twilio':
-      throw new Error('MEDIA_PROVIDER=twilio is not available in this version yet; use MEDIA_PROVIDER=builtin.');
+    case 'twilio': {
+      // config.ts refuses MEDIA_PROVIDER=twilio without these, naming each missing or malformed one.
+      const t = config.twilio;
+      const accountSid = t.accountSid!;
+      const apiKeySid = t.apiKeySid!;
+      const apiKeySecret = t.apiKeySecret!;
+      return new TwilioProvider({
+        api: new TwilioVideoApi({ accountSid, apiKeySid, apiKeySecret, baseUrl: t.videoApiBaseUrl, timeoutMs: t.requestTimeoutMs }),
+        minter: new TwilioTokenMinter(accountSid, apiKeySid, apiKeySecret),
+        publicUrl: config.publicUrl,
+        authToken: t.authToken!,
+        compositions: t.videoCompositions,
+        ...(log ? { log } : {}),
+      });
+    }
   }
 }
