@@ -254,6 +254,25 @@ describe('twilio video fake', () => {
     });
   });
 
+  test("Twilio's own timers (scaled): unused and empty rooms end, a participant is dropped at MaxParticipantDuration", async () => {
+    const fast = await startFakeTwilioVideo({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiKeySid: API_KEY, apiKeySecret: API_SECRET, timeScale: 0.0002 });
+    try {
+      const c = twilio(API_KEY, API_SECRET, { accountSid: ACCOUNT_SID, httpClient: new FakeTwilioVideoRequestClient(fast.url) });
+      // UnusedRoomTimeout 1 min → 12 ms; EmptyRoomTimeout 5 min → 60 ms; MaxParticipantDuration 600 s → 120 ms.
+      const unused = await c.video.v1.rooms.create({ uniqueName: 'unused', unusedRoomTimeout: 1 });
+      const busy = await c.video.v1.rooms.create({ uniqueName: 'busy', unusedRoomTimeout: 60, maxParticipantDuration: 600 });
+      const p = await fast.connect(token('p', 'busy'));
+      assert.deepEqual(await p.disconnected, { code: 53216, reason: 'Participant session length exceeded' });
+      assert.equal(fast.room(unused.sid)?.status, 'completed');
+      assert.equal(fast.room(busy.sid)?.status, 'in-progress');
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(fast.room(busy.sid)?.status, 'completed');
+      assert.deepEqual(fast.problems, []);
+    } finally {
+      await fast.close();
+    }
+  });
+
   describe('subscribe rules', () => {
     test('Twilio default is everything: a participant receives all before its rules land (everSubscribed remembers)', async () => {
       const room = await createRoom('waiting');
@@ -348,6 +367,14 @@ describe('twilio video fake', () => {
       assert.deepEqual(fake.problems, []);
     });
 
+    test('RecordingRules given at creation apply from the first connect', async () => {
+      const room = await createRoom('rules-at-create', { recordingRules: { rules: [{ type: 'include', kind: 'audio' }] } });
+      await fake.connect(token('a', 'rules-at-create'));
+      assert.deepEqual(fake.room(room.sid)!.recordings.map((r) => r.kind), ['audio']);
+      assert.deepEqual(JSON.parse(JSON.stringify((await client.video.v1.rooms(room.sid).recordingRules.fetch()).rules)), [{ type: 'include', kind: 'audio' }]);
+      assert.deepEqual(fake.problems, []);
+    });
+
     test('RecordParticipantsOnConnect records everyone without rules; a composition is enqueued, started, available', async () => {
       const room = await createRoom('comp', { recordParticipantsOnConnect: true });
       await fake.connect(token('a', 'comp'));
@@ -392,6 +419,16 @@ describe('twilio video fake', () => {
         assert.ok(first[name] !== undefined, name);
       }
       assert.match(first.Timestamp!, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    });
+
+    test('StatusCallbackMethod GET: parameters in the query string, signed over the whole URL', async () => {
+      await createRoom('get', { statusCallbackMethod: 'GET' });
+      await fake.settled();
+      const sent = fake.sentCallbacks[0]!;
+      assert.equal(sent.method, 'GET');
+      const url = `${receiver.url}?${new URLSearchParams(sent.params).toString()}`;
+      assert.ok(twilio.validateRequest(AUTH_TOKEN, sent.signature, url, {}));
+      assert.equal(sent.status, 204);
     });
 
     test('knobs: duplicates and a batch delivered in reverse', async () => {

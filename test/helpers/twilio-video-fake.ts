@@ -49,6 +49,11 @@ export interface FakeTwilioVideoOptions {
   apiKeySecret: string;
   /** The OpenAPI 3 document to check against; defaults to the vendored twilio_video_v1.json. */
   specPath?: string;
+  /**
+   * Multiplies Twilio's own timers: MaxParticipantDuration (participant dropped with 53216), UnusedRoomTimeout and
+   * EmptyRoomTimeout (room ended). Default 1 (real time); 0.001 makes Twilio's 10-minute minimum 600 ms.
+   */
+  timeScale?: number;
 }
 
 export interface RecordedVideoRequest {
@@ -371,6 +376,20 @@ function parseRules(text: string | undefined, recording: boolean): { rules: Subs
   return { rules };
 }
 
+/**
+ * CreateRoom's RecordingRules: the spec's example sends a bare array, Twilio's Recording Rules guide an object
+ * `{"rules": [...]}`; both are taken.
+ */
+function unwrapRules(text: string): string {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && 'rules' in parsed) return JSON.stringify(parsed.rules);
+  } catch {
+    // parseRules reports it
+  }
+  return text;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // State
 
@@ -395,6 +414,8 @@ interface Participant {
   ever: Set<string>;
   resolveDisconnected: (reason: DisconnectReason) => void;
   disconnected: Promise<DisconnectReason>;
+  /** MaxParticipantDuration's timer. */
+  limit: NodeJS.Timeout | null;
 }
 
 interface Recording {
@@ -436,6 +457,8 @@ interface Room {
   queue: CallbackQueue;
   sequence: number;
   lastTimestamp: number;
+  /** UnusedRoomTimeout's timer until someone connects, then EmptyRoomTimeout's whenever the room is empty. */
+  idle: NodeJS.Timeout | null;
 }
 
 interface Composition {
@@ -536,6 +559,8 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
   private readonly pending = new Set<Promise<unknown>>();
   /** Pending sleeps: close() wakes them so nothing waits on a closed fake. */
   private readonly sleeps = new Map<NodeJS.Timeout, () => void>();
+  /** Twilio's own timers (room timeouts, participant limits): cleared on close. */
+  private readonly twilioTimers = new Set<NodeJS.Timeout>();
   private readonly aborter = new AbortController();
   private readonly server: http.Server;
 
@@ -610,6 +635,25 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
     }
   }
 
+  /** Runs `fn` after `ms` of Twilio's time (scaled by timeScale); unref'd so a forgotten fake never holds the process. */
+  private twilioTimer(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.twilioTimers.delete(t);
+      if (!this.closed) fn();
+    }, ms * (this.options.timeScale ?? 1));
+    t.unref();
+    this.twilioTimers.add(t);
+    return t;
+  }
+
+  private clearTwilioTimer(t: NodeJS.Timeout | null): null {
+    if (t) {
+      clearTimeout(t);
+      this.twilioTimers.delete(t);
+    }
+    return null;
+  }
+
   // ---- controls -------------------------------------------------------------------------------------
 
   fail(rule: FakeVideoFailure): void {
@@ -631,6 +675,8 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
       wake();
     }
     this.sleeps.clear();
+    for (const t of this.twilioTimers) clearTimeout(t);
+    this.twilioTimers.clear();
     this.aborter.abort();
     await Promise.allSettled([...this.pending]);
     this.server.closeAllConnections();
@@ -741,8 +787,14 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
       ever: new Set(),
       resolveDisconnected,
       disconnected,
+      limit: null,
     };
     room.participants.push(p);
+    room.idle = this.clearTwilioTimer(room.idle);
+    p.limit = this.twilioTimer(room.maxParticipantDuration * 1000, () => {
+      this.disconnectParticipant(p, { code: 53216, reason: 'Participant session length exceeded' });
+      this.refresh(room);
+    });
     room.updatedAt = now;
     this.roomEvent(room, 'participant-connected', p);
     for (const kind of new Set<TrackKind>(options.publish ?? ['audio', 'video'])) this.publish(p, kind);
@@ -848,7 +900,13 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
     p.updatedAt = now;
     p.room.updatedAt = now;
     this.roomEvent(p.room, 'participant-disconnected', p);
+    p.limit = this.clearTwilioTimer(p.limit);
     p.resolveDisconnected(reason ?? { code: null, reason: 'The client disconnected' });
+    const room = p.room;
+    if (room.status === 'in-progress' && !room.participants.some((q) => q.status === 'connected')) {
+      room.idle = this.clearTwilioTimer(room.idle);
+      room.idle = this.twilioTimer(room.emptyRoomTimeout * 60_000, () => this.endRoom(room));
+    }
   }
 
   /** Evaluates the room's subscriptions and recordings after any change. */
@@ -906,6 +964,7 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
 
   private endRoom(room: Room): void {
     if (room.status !== 'in-progress') return;
+    room.idle = this.clearTwilioTimer(room.idle);
     for (const p of room.participants) if (p.status === 'connected') this.disconnectParticipant(p, { code: 53118, reason: 'Room completed' });
     const now = new Date();
     room.status = 'completed';
@@ -1326,7 +1385,7 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
     let recordingRules: RecordingRule[] | null = null;
     const rulesText = first(params, 'RecordingRules');
     if (rulesText !== undefined) {
-      const parsed = parseRules(rulesText, true);
+      const parsed = parseRules(unwrapRules(rulesText), true);
       if ('error' in parsed) return this.error(400, 53120, `Invalid Recording Rule(s): ${parsed.error}`);
       recordingRules = parsed.rules as RecordingRule[];
     }
@@ -1359,7 +1418,9 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
       queue: new CallbackQueue(this),
       sequence: 0,
       lastTimestamp: 0,
+      idle: null,
     };
+    room.idle = this.twilioTimer(unusedRoomTimeout * 60_000, () => this.endRoom(room));
     this.roomsBySid.set(sid, room);
     this.roomEvent(room, 'room-created');
     return this.ok(op, this.roomJson(room));
