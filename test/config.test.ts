@@ -36,6 +36,10 @@ const SETTINGS = [
   'TWILIO_API_KEY_SECRET',
   'TWILIO_MESSAGING_SERVICE_SID',
   'TWILIO_FROM_NUMBER',
+  'TWILIO_API_BASE_URL',
+  'TWILIO_VIDEO_API_BASE_URL',
+  'TWILIO_VIDEO_COMPOSITIONS',
+  'TWILIO_REQUEST_TIMEOUT_SECONDS',
 ];
 
 const tmpDirs: string[] = [];
@@ -89,7 +93,7 @@ describe('loadConfig', () => {
     assert.equal(config.tokenSigningSecret, undefined);
     assert.deepEqual(config.rooms, { maxParticipants: 50, maxParticipantDurationS: 14_400, emptyTimeoutS: 300, unusedTimeoutS: 300, recordingRetentionDays: 0 });
     assert.equal(config.defaultPhoneRegion, 'US');
-    assert.deepEqual(config.twilio, { accountSid: undefined, authToken: undefined, apiKeySid: undefined, apiKeySecret: undefined, messagingServiceSid: undefined, fromNumber: undefined, apiBaseUrl: 'https://api.twilio.com' });
+    assert.deepEqual(config.twilio, { accountSid: undefined, authToken: undefined, apiKeySid: undefined, apiKeySecret: undefined, messagingServiceSid: undefined, fromNumber: undefined, apiBaseUrl: 'https://api.twilio.com', videoApiBaseUrl: 'https://video.twilio.com', videoCompositions: true, requestTimeoutMs: 10_000 });
 
     // With nothing set at all, the data directory is ./data, made absolute.
     const bare = loadConfig({});
@@ -203,10 +207,10 @@ describe('loadConfig', () => {
 
   test('choosing Twilio without its credentials names each missing setting', () => {
     const media = problemsOf({ MEDIA_PROVIDER: 'twilio' });
-    assert.deepEqual(settingsNamed(media), ['TWILIO_ACCOUNT_SID', 'TWILIO_API_KEY_SECRET', 'TWILIO_API_KEY_SID']);
+    assert.deepEqual(settingsNamed(media), ['TWILIO_ACCOUNT_SID', 'TWILIO_API_KEY_SECRET', 'TWILIO_API_KEY_SID', 'TWILIO_AUTH_TOKEN']);
     assert.ok(media.every((p) => p.includes('required')));
     const partly = problemsOf({ MEDIA_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_API_KEY_SECRET: '   ' });
-    assert.deepEqual(settingsNamed(partly), ['TWILIO_API_KEY_SECRET', 'TWILIO_API_KEY_SID']);
+    assert.deepEqual(settingsNamed(partly), ['TWILIO_API_KEY_SECRET', 'TWILIO_API_KEY_SID', 'TWILIO_AUTH_TOKEN']);
     const messaging = problemsOf({ MESSAGING_PROVIDER: 'twilio' });
     assert.deepEqual(settingsNamed(messaging), ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM_NUMBER']);
     const both = problemsOf({ MEDIA_PROVIDER: 'twilio', MESSAGING_PROVIDER: 'twilio' });
@@ -223,7 +227,7 @@ describe('loadConfig', () => {
     });
     assert.equal(config.mediaProvider, 'twilio');
     assert.equal(config.messagingProvider, 'twilio');
-    assert.deepEqual(config.twilio, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiKeySid: API_KEY_SID, apiKeySecret: 'key-secret', messagingServiceSid: MESSAGING_SID, fromNumber: undefined, apiBaseUrl: 'https://api.twilio.com' });
+    assert.deepEqual(config.twilio, { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiKeySid: API_KEY_SID, apiKeySecret: 'key-secret', messagingServiceSid: MESSAGING_SID, fromNumber: undefined, apiBaseUrl: 'https://api.twilio.com', videoApiBaseUrl: 'https://video.twilio.com', videoCompositions: true, requestTimeoutMs: 10_000 });
     // A from-number stands in for the messaging service.
     assert.equal(loadConfig({ MESSAGING_PROVIDER: 'twilio', TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_FROM_NUMBER: '+15555550100' }).twilio.fromNumber, '+15555550100');
   });

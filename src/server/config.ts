@@ -156,10 +156,11 @@ const EnvSchema = z
     if (env.MEDIA_PROVIDER === 'twilio') {
       if (!env.TWILIO_API_KEY_SID) issue('TWILIO_API_KEY_SID', 'is required when MEDIA_PROVIDER=twilio (create an API key in the Twilio console)');
       if (!env.TWILIO_API_KEY_SECRET) issue('TWILIO_API_KEY_SECRET', 'is required when MEDIA_PROVIDER=twilio');
-      if (!env.TWILIO_AUTH_TOKEN) issue('TWILIO_AUTH_TOKEN', 'is required when MEDIA_PROVIDER=twilio (it validates the rooms\' status callbacks)');
+    }
+    if (twilioUsed && !env.TWILIO_AUTH_TOKEN) {
+      issue('TWILIO_AUTH_TOKEN', `is required when ${env.MEDIA_PROVIDER === 'twilio' ? 'MEDIA_PROVIDER=twilio (it validates the rooms\' status callbacks)' : 'MESSAGING_PROVIDER=twilio (it validates inbound webhooks)'}`);
     }
     if (env.MESSAGING_PROVIDER === 'twilio') {
-      if (!env.TWILIO_AUTH_TOKEN) issue('TWILIO_AUTH_TOKEN', 'is required when MESSAGING_PROVIDER=twilio (it validates inbound webhooks)');
       if (!env.TWILIO_FROM_NUMBER && !env.TWILIO_MESSAGING_SERVICE_SID) {
         issue('TWILIO_FROM_NUMBER', 'set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID when MESSAGING_PROVIDER=twilio');
       }

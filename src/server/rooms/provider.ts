@@ -256,6 +256,21 @@ export class MediaUnavailableError extends Error {
   }
 }
 
+/**
+ * The provider offers the capability, but not this far (Twilio: 20 subscribe rules per participant): the request is
+ * refused whole, nothing applied. The API answers 501 `capability_unavailable` with the provider's words.
+ */
+export class ProviderLimitError extends Error {
+  constructor(
+    readonly capability: MediaCapability,
+    readonly provider: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ProviderLimitError';
+  }
+}
+
 /** The members that go with each capability. */
 export const CAPABILITY_MEMBERS = {
   routing: ['setRouting'],

@@ -14,6 +14,7 @@ import {
   hasCapability,
   type MediaCapability,
   MediaUnavailableError,
+  ProviderLimitError,
   type MediaProvider,
   type ProviderRoomSpec,
   type ProviderWith,
@@ -107,8 +108,20 @@ function specOf(row: RoomRow): ProviderRoomSpec {
  */
 export function providerFailure(err: unknown, doing: string): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof ProviderLimitError) {
+    return new AppError('capability_unavailable', `The media provider cannot ${doing} this way: ${err.message}`, { capability: err.capability, provider: err.provider });
+  }
   if (err instanceof MediaUnavailableError) return new AppError('media_unavailable', `The media service is not available right now (${err.reason}); try again shortly.`, { reason: err.reason });
   return new AppError('provider_error', `The media provider could not ${doing}: ${(err as Error).message}`);
+}
+
+/** A provider call whose failure is answered as providerFailure says. */
+async function viaProvider<T>(doing: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw providerFailure(err, doing);
+  }
 }
 
 /** Creates a room (the API's rooms have no owner; a feature passes itself as `owner` to find its rooms again). */
@@ -186,7 +199,7 @@ async function endRow(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string): P
   if (row.status !== 'in-progress' || !(await finishRoom(deps, ctx, row, reason))) return false;
   // The channel first: its sockets close after what was sent before (a survey link), as the media connections end.
   await deps.channel.endRoom(row.id);
-  if (row.providerRoomId) await deps.media.endRoom(row.providerRoomId, reason);
+  if (row.providerRoomId) await viaProvider('end the room', deps.media.endRoom(row.providerRoomId, reason));
   await deps.hub.publish(ctx.orgId, 'room.ended', { roomId: row.id, name: row.name, reason });
   return true;
 }
@@ -225,7 +238,7 @@ export async function removeRoomParticipant(deps: RoomDeps, ctx: Ctx, name: stri
   if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`);
   // Whether or not their media is connected, nothing more reaches them over the channel.
   await deps.channel.remove(row.id, identity);
-  const removed = await deps.media.removeParticipant(row.providerRoomId, identity, 'removed_by_api');
+  const removed = await viaProvider('remove the participant', deps.media.removeParticipant(row.providerRoomId, identity, 'removed_by_api'));
   if (!removed) throw new AppError('not_found', `"${identity}" is not connected to the room "${name}".`);
   await audit(deps.db, ctx, 'room.participant_removed', { type: 'room', id: row.id }, { identity });
 }
@@ -271,7 +284,7 @@ export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, i
   const row = await getRoom(deps.db, ctx.orgId, name);
   const media = requireCapability(deps.media, 'routing');
   if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
-  const result = await media.setRouting(row.providerRoomId, identity, update);
+  const result = await viaProvider('route the participant', media.setRouting(row.providerRoomId, identity, update));
   if (!result) throw new AppError('provider_error', 'The media provider does not have this room live.');
   // Stored even when nothing changed: the row must say what the provider holds, whoever set it first.
   const stored: StoredRouting = {
@@ -340,7 +353,7 @@ export async function setRoomRecording(deps: RoomDeps, ctx: Ctx, name: string, o
   const media = requireCapability(deps.media, 'recording');
   const row = await getRoom(deps.db, ctx.orgId, name);
   if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
-  const done = on ? await media.startRecording(row.providerRoomId) : await media.stopRecording(row.providerRoomId);
+  const done = await viaProvider(on ? 'start recording' : 'stop recording', on ? media.startRecording(row.providerRoomId) : media.stopRecording(row.providerRoomId));
   if (!done) throw new AppError('provider_error', 'The media provider does not have this room live.');
   await deps.db.transaction(async (tx) => {
     // Kept with the room so that a restart records it again (restoreRooms); an earlier start keeps its time.

@@ -10,7 +10,7 @@
  * group (per kind when one kind is muted), or `exclude all` when there is nobody. Twilio allows 20 rules per
  * subscriber (error 53215): a routing that needs more is refused with RulesLimitError, never applied in part.
  */
-import type { Grants, RoutingState } from '../provider.js';
+import { ProviderLimitError, type Grants, type RoutingState } from '../provider.js';
 
 export type TwilioRule = { type: 'include' | 'exclude'; all?: true; publisher?: string; kind?: 'audio' | 'video' };
 
@@ -22,12 +22,16 @@ export const DEFAULT_GROUP = 'main';
 
 export const DEFAULT_ROUTING: Readonly<RoutingState> = Object.freeze({ group: DEFAULT_GROUP, audioMuted: false, videoMuted: false, recorded: true });
 
-export class RulesLimitError extends Error {
+export class RulesLimitError extends ProviderLimitError {
   constructor(
     readonly whose: string,
     readonly count: number,
   ) {
-    super(`Twilio allows ${MAX_RULES} rules per participant; this routing needs ${count} for ${whose}. Fewer separate groups or host mutes in one room would fit.`);
+    super(
+      whose === 'the recording' ? 'recording' : 'routing',
+      'twilio',
+      `Twilio allows ${MAX_RULES} rules per participant; this needs ${count} for ${whose}. Fewer people in a separate group, or fewer host mutes, would fit.`,
+    );
     this.name = 'RulesLimitError';
   }
 }
