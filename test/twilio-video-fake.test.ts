@@ -316,6 +316,23 @@ describe('twilio video fake', () => {
     });
   });
 
+  test("ruleConflicts 'exclude-wins': the other reading of overlapping rules", async () => {
+    const strict = await startFakeTwilioVideo({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiKeySid: API_KEY, apiKeySecret: API_SECRET, ruleConflicts: 'exclude-wins' });
+    try {
+      const c = twilio(API_KEY, API_SECRET, { accountSid: ACCOUNT_SID, httpClient: new FakeTwilioVideoRequestClient(strict.url) });
+      const room = await c.video.v1.rooms.create({ uniqueName: 'overlap' });
+      const host = await strict.connect(token('host', 'overlap'));
+      await strict.connect(token('patient', 'overlap'));
+      await c.video.v1.rooms(room.sid).participants(host.sid).subscribeRules.update({ rules: [{ type: 'exclude', publisher: 'patient' }, { type: 'include', kind: 'audio' }] });
+      assert.equal(host.subscribed('patient', 'audio'), false);
+      await c.video.v1.rooms(room.sid).participants(host.sid).subscribeRules.update({ rules: [{ type: 'include', all: true }, { type: 'exclude', publisher: 'patient', kind: 'video' }] });
+      assert.equal(host.subscribed('patient', 'audio'), true);
+      assert.equal(host.subscribed('patient', 'video'), false);
+    } finally {
+      await strict.close();
+    }
+  });
+
   describe('recordings and compositions', () => {
     test('recording rules start and complete per-track recordings; media downloads through the redirect', async () => {
       const room = await createRoom('rec');

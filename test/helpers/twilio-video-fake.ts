@@ -54,6 +54,12 @@ export interface FakeTwilioVideoOptions {
    * EmptyRoomTimeout (room ended). Default 1 (real time); 0.001 makes Twilio's 10-minute minimum 600 ms.
    */
   timeScale?: number;
+  /**
+   * How a track matched by both an include and an exclude rule is resolved. Twilio's docs say rules refine one
+   * another in order (so the last matching rule decides: the default) without stating the conflict case outright;
+   * 'exclude-wins' lets a test prove its rules mean the same under the other reading.
+   */
+  ruleConflicts?: 'last-match' | 'exclude-wins';
 }
 
 export interface RecordedVideoRequest {
@@ -925,19 +931,24 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
    * Twilio's Track Subscription semantics (https://www.twilio.com/docs/video/api/track-subscriptions#specifying-sr):
    * with no rules set a participant subscribes to every track in the room; once rules are set, a track is
    * subscribed when the last rule matching it is an include (later rules refine earlier ones), and not when no
-   * rule matches. A rule matches when all the filters it names match (`all` matches everything).
+   * rule matches. A rule matches when all the filters it names match (`all` matches everything). The
+   * `ruleConflicts: 'exclude-wins'` option swaps the last-match reading for "any matching exclude wins".
    */
   private isSubscribed(sub: Participant, pub: Participant, track: Track): boolean {
     if (sub.status !== 'connected' || pub.status !== 'connected' || sub === pub || track.unpublishedAt) return false;
     if (sub.rules === null) return true;
-    return lastMatch(sub.rules, pub, track) === 'include';
+    return this.verdict(sub.rules, pub, track) === 'include';
   }
 
   /** Recording Rules (https://www.twilio.com/docs/video/api/recording-rules), evaluated as subscribe rules are. */
   private isRecorded(room: Room, pub: Participant, track: Track): boolean {
     if (room.status !== 'in-progress' || pub.status !== 'connected' || track.unpublishedAt) return false;
     const rules: RecordingRule[] = room.recordingRules ?? (room.recordParticipantsOnConnect ? [{ type: 'include', all: true }] : []);
-    return lastMatch(rules, pub, track) === 'include';
+    return this.verdict(rules, pub, track) === 'include';
+  }
+
+  private verdict(rules: SubscribeRule[], pub: Participant, track: Track): 'include' | 'exclude' | null {
+    return this.options.ruleConflicts === 'exclude-wins' ? excludeWins(rules, pub, track) : lastMatch(rules, pub, track);
   }
 
   private syncRecordings(room: Room): void {
@@ -1695,19 +1706,29 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
   }
 }
 
+/** A rule matches a track when every filter it names matches (`all` matches everything). */
+function matches(r: SubscribeRule, pub: { sid: string; identity: string }, track: Track): boolean {
+  return (
+    r.all === true ||
+    ((r.publisher === undefined || r.publisher === pub.identity || r.publisher === pub.sid) &&
+      (r.track === undefined || r.track === track.name || r.track === track.sid) &&
+      (r.kind === undefined || r.kind === track.kind) &&
+      (r.priority === undefined || r.priority === track.priority))
+  );
+}
+
 /** include / exclude from the last rule matching the track, or null when none matches. */
 function lastMatch(rules: SubscribeRule[], pub: { sid: string; identity: string }, track: Track): 'include' | 'exclude' | null {
   let verdict: 'include' | 'exclude' | null = null;
-  for (const r of rules) {
-    const matches =
-      r.all === true ||
-      ((r.publisher === undefined || r.publisher === pub.identity || r.publisher === pub.sid) &&
-        (r.track === undefined || r.track === track.name || r.track === track.sid) &&
-        (r.kind === undefined || r.kind === track.kind) &&
-        (r.priority === undefined || r.priority === track.priority));
-    if (matches) verdict = r.type;
-  }
+  for (const r of rules) if (matches(r, pub, track)) verdict = r.type;
   return verdict;
+}
+
+/** exclude when any matching rule excludes, else include when one includes, else null. */
+function excludeWins(rules: SubscribeRule[], pub: { sid: string; identity: string }, track: Track): 'include' | 'exclude' | null {
+  const hits = rules.filter((r) => matches(r, pub, track));
+  if (hits.some((r) => r.type === 'exclude')) return 'exclude';
+  return hits.length > 0 ? 'include' : null;
 }
 
 /** Starts the fake on 127.0.0.1 (an ephemeral port). */
