@@ -755,7 +755,10 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
     };
   }
 
-  /** A room by SID (any status), or by UniqueName: the in-progress one, else (when `anyStatus`) the latest. */
+  /**
+   * A room by SID (any status), or by UniqueName: the in-progress one, as Twilio's REST API resolves names (only
+   * while the room is in progress); `anyStatus` (the tests' read-only view) falls back to the latest with that name.
+   */
   private findRoom(sidOrName: string, anyStatus = false): Room | undefined {
     const bySid = this.roomsBySid.get(sidOrName);
     if (bySid) return bySid;
@@ -1197,7 +1200,7 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
         return this.list(op, '/v1/Rooms', 'rooms', query, rooms.map((r) => this.roomJson(r)));
       }
       case 'UpdateRoom': {
-        const room = this.findRoom(pathParams.Sid!, true);
+        const room = this.findRoom(pathParams.Sid!);
         if (!room) return this.notFound(path);
         const status = first(params, 'Status');
         if (status !== 'completed') return this.error(400, 53112, 'Status is invalid');
@@ -1205,7 +1208,7 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
         return this.ok(op, this.roomJson(room));
       }
       case 'ListRoomParticipant': {
-        const room = this.findRoom(pathParams.RoomSid!, true);
+        const room = this.findRoom(pathParams.RoomSid!);
         if (!room) return this.notFound(path);
         const status = first(query, 'Status');
         const identity = first(query, 'Identity');
@@ -1266,7 +1269,7 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
       }
       case 'FetchRoomRecordingRule':
       case 'UpdateRoomRecordingRule': {
-        const room = this.findRoom(pathParams.RoomSid!, true);
+        const room = this.findRoom(pathParams.RoomSid!);
         if (!room) return this.notFound(path);
         if (op.id === 'UpdateRoomRecordingRule') {
           if (room.status !== 'in-progress') return this.error(400, 53118, 'Room completed');
@@ -1299,7 +1302,7 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
         return this.list(op, '/v1/Recordings', 'recordings', query, list.map((r) => this.recordingJson(r, false)));
       }
       case 'ListRoomRecording': {
-        const room = this.findRoom(pathParams.RoomSid!, true);
+        const room = this.findRoom(pathParams.RoomSid!);
         if (!room) return this.notFound(path);
         const status = first(query, 'Status');
         const source = first(query, 'SourceSid');
@@ -1314,7 +1317,7 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
       case 'DeleteRoomRecording': {
         const rec = this.recordingsBySid.get(pathParams.Sid!);
         const inRoom = op.id.includes('Room');
-        if (!rec || (inRoom && rec.room !== this.findRoom(pathParams.RoomSid!, true))) return this.notFound(path);
+        if (!rec || (inRoom && rec.room !== this.findRoom(pathParams.RoomSid!))) return this.notFound(path);
         if (op.id.startsWith('Delete')) {
           if (rec.status === 'processing') return this.error(400, INVALID_PARAMETER, 'The Recording is still being captured and cannot be deleted');
           rec.status = 'deleted';
@@ -1350,7 +1353,7 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
   }
 
   private findParticipant(roomSidOrName: string, sidOrIdentity: string): Participant | undefined {
-    const room = this.findRoom(roomSidOrName, true);
+    const room = this.findRoom(roomSidOrName);
     if (!room) return undefined;
     const bySid = room.participants.find((p) => p.sid === sidOrIdentity);
     if (bySid) return bySid;
@@ -1557,7 +1560,7 @@ class FakeTwilioVideoServer implements FakeTwilioVideo {
     if (sid.startsWith('RT')) {
       const rec = this.recordingsBySid.get(sid);
       const roomPart = /^\/v1\/Rooms\/([^/]+)\//.exec(path)?.[1];
-      if (rec && roomPart !== undefined && rec.room !== this.findRoom(roomPart, true)) return this.notFound(path);
+      if (rec && roomPart !== undefined && rec.room !== this.findRoom(roomPart)) return this.notFound(path);
       if (!rec || rec.status !== 'completed' || rec.size === null) return this.notFound(path);
       link = { sid, container: rec.track.kind === 'audio' ? 'mka' : 'mkv', size: rec.size };
     } else if (sid.startsWith('CJ') && path.startsWith('/v1/Compositions/')) {
