@@ -253,14 +253,14 @@ describe('loadConfig', () => {
 
   test('usage rates, the survey link and recording retention', () => {
     const defaults = loadConfig({});
-    assert.deepEqual(defaults.usage, { participantMinuteRate: 0.004, recordingMinuteRate: 0.004, currency: 'USD' });
+    assert.deepEqual(defaults.usage, { participantMinuteRate: 0.004, recordingMinuteRate: 0.004, compositionMinuteRate: 0.02, currency: 'USD' });
     assert.equal(defaults.visits.surveyUrl, undefined);
-    const set = loadConfig({ USAGE_PARTICIPANT_MINUTE_RATE: '0.0015', USAGE_RECORDING_MINUTE_RATE: '0', USAGE_CURRENCY: 'EUR', VISIT_SURVEY_URL: 'https://s.example.org/?v={visitId}', RECORDING_RETENTION_DAYS: '90' });
-    assert.deepEqual(set.usage, { participantMinuteRate: 0.0015, recordingMinuteRate: 0, currency: 'EUR' });
+    const set = loadConfig({ USAGE_PARTICIPANT_MINUTE_RATE: '0.0015', USAGE_RECORDING_MINUTE_RATE: '0', USAGE_COMPOSITION_MINUTE_RATE: '0.01', USAGE_CURRENCY: 'EUR', VISIT_SURVEY_URL: 'https://s.example.org/?v={visitId}', RECORDING_RETENTION_DAYS: '90' });
+    assert.deepEqual(set.usage, { participantMinuteRate: 0.0015, recordingMinuteRate: 0, compositionMinuteRate: 0.01, currency: 'EUR' });
     assert.equal(set.visits.surveyUrl, 'https://s.example.org/?v={visitId}');
     assert.equal(set.rooms.recordingRetentionDays, 90);
-    const problems = problemsOf({ USAGE_PARTICIPANT_MINUTE_RATE: '4e-3', USAGE_RECORDING_MINUTE_RATE: '-1', USAGE_CURRENCY: 'usd', VISIT_SURVEY_URL: 'ftp://x', RECORDING_RETENTION_DAYS: '1.5' });
-    assert.deepEqual(settingsNamed(problems), ['RECORDING_RETENTION_DAYS', 'USAGE_CURRENCY', 'USAGE_PARTICIPANT_MINUTE_RATE', 'USAGE_RECORDING_MINUTE_RATE', 'VISIT_SURVEY_URL']);
+    const problems = problemsOf({ USAGE_PARTICIPANT_MINUTE_RATE: '4e-3', USAGE_RECORDING_MINUTE_RATE: '-1', USAGE_COMPOSITION_MINUTE_RATE: 'x', USAGE_CURRENCY: 'usd', VISIT_SURVEY_URL: 'ftp://x', RECORDING_RETENTION_DAYS: '1.5' });
+    assert.deepEqual(settingsNamed(problems), ['RECORDING_RETENTION_DAYS', 'USAGE_COMPOSITION_MINUTE_RATE', 'USAGE_CURRENCY', 'USAGE_PARTICIPANT_MINUTE_RATE', 'USAGE_RECORDING_MINUTE_RATE', 'VISIT_SURVEY_URL']);
   });
 
   test('messaging: providers, quiet hours, reminders, the encryption key, the outbox worker', () => {

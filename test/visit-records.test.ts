@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
-import { auditEvents, roomRecordings } from '../src/server/db/schema.js';
+import { auditEvents, roomRecordings, rooms } from '../src/server/db/schema.js';
 import { deleteExpiredRecordings } from '../src/server/rooms/lifecycle.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
@@ -305,7 +306,7 @@ for (const kind of DB_KINDS) {
       assert.deepEqual(s.consents.map((c: { kind: string; participantId: string }) => [c.kind, c.participantId]), [['telehealth', patToken.identity]]);
       assert.deepEqual(s.chat.map((m: { body: string }) => m.body), ['Welcome.']);
       // Three stays of under a minute: three participant-minutes at 0.004 each.
-      assert.deepEqual(s.usage, { participantMinutes: 3, recordedMinutes: 0, estimatedCost: 0.012, currency: 'USD' });
+      assert.deepEqual(s.usage, { participantMinutes: 3, recordedMinutes: 0, compositionMinutes: 0, estimatedCost: 0.012, costs: { participants: 0.012, recordings: 0, compositions: 0 }, currency: 'USD' });
       assert.equal(s.surveyUrl, SURVEY.replace('{visitId}', v.id));
       assert.equal(s.visit.surveyUrl, s.surveyUrl);
       assert.ok((await auditActions(t, a.orgId, v.id)).includes('visit.summary_viewed'));
@@ -319,14 +320,82 @@ for (const kind of DB_KINDS) {
       const u = usage.json();
       assert.match(u.month, /^\d{4}-\d{2}$/);
       const mine = (u.visits as { visitId: string; usage: unknown }[]).find((x) => x.visitId === v.id);
-      assert.deepEqual(mine?.usage, { participantMinutes: 3, recordedMinutes: 0, estimatedCost: 0.012, currency: 'USD' });
+      assert.deepEqual(mine?.usage, { participantMinutes: 3, recordedMinutes: 0, compositionMinutes: 0, estimatedCost: 0.012, costs: { participants: 0.012, recordings: 0, compositions: 0 }, currency: 'USD' });
       assert.ok(u.total.participantMinutes >= 3);
       assert.ok(u.rooms >= 1);
       assert.equal((await b.admin.get('/api/v1/usage')).json().visits.length, 0);
-      assert.deepEqual((await a.admin.get('/api/v1/usage?month=2020-01')).json().total, { participantMinutes: 0, recordedMinutes: 0, estimatedCost: 0, currency: 'USD' });
+      assert.deepEqual((await a.admin.get('/api/v1/usage?month=2020-01')).json().total, { participantMinutes: 0, recordedMinutes: 0, compositionMinutes: 0, estimatedCost: 0, costs: { participants: 0, recordings: 0, compositions: 0 }, currency: 'USD' });
       expectStatus(await a.admin.get('/api/v1/usage?month=2026-13'), 400, 'validation_failed');
       expectStatus(await a.clinician.get('/api/v1/usage'), 403, 'forbidden');
       assert.equal((await a.apiKey.get('/api/v1/usage')).statusCode, 200);
+    });
+
+    test('usage on per-track recordings (Twilio): recorded participant-minutes counted once per participant, compositions per composed minute', async () => {
+      const v = await openVisit();
+      const [room] = await t.database.db
+        .select({ id: rooms.id })
+        .from(rooms)
+        .where(and(eq(rooms.orgId, a.orgId), eq(rooms.ownerKind, 'visit'), eq(rooms.ownerId, v.id)));
+      assert.ok(room, "the visit's room");
+      // Files as the Twilio provider reports them, in a month of their own (March 2021), so the figures are exact.
+      const at = (offsetS: number) => new Date(Date.parse('2021-03-10T10:00:00Z') + offsetS * 1000);
+      const file = (identity: string, content: 'camera' | 'microphone' | 'screen' | 'composition', from: number, to: number | null, mediaType = 'video/x-matroska') => ({
+        orgId: a.orgId,
+        roomId: room.id,
+        identity,
+        content,
+        status: to === null ? ('recording' as const) : ('completed' as const),
+        providerRef: `RT${randomUUID().replace(/-/g, '')}`,
+        file: null,
+        mediaType,
+        startedAt: at(from),
+        endedAt: to === null ? null : at(to),
+        bytes: to === null ? null : 1000,
+      });
+      await t.database.db.insert(roomRecordings).values([
+        // The host: camera and microphone for 10 minutes, a screen share inside them: 10 recorded minutes, not 22.
+        file('host-1', 'camera', 0, 600),
+        file('host-1', 'microphone', 0, 600, 'audio/x-matroska'),
+        file('host-1', 'screen', 120, 240),
+        // The patient: 5 min 30 s (6), then after a reconnect 2 minutes of audio alone (2); one still recording (none yet).
+        file('patient-1', 'camera', 0, 330),
+        file('patient-1', 'microphone', 1, 330, 'audio/x-matroska'),
+        file('patient-1', 'microphone', 420, 540, 'audio/x-matroska'),
+        file('patient-1', 'camera', 420, null),
+        // Back-to-back segments (as the builtin provider writes them) are one stretch: 1 minute, not 2.
+        file('interpreter-1', 'camera', 0, 30, 'video/webm'),
+        file('interpreter-1', 'camera', 30, 60, 'video/webm'),
+        // The room's composition (identity ''): 10 composed minutes.
+        file('', 'composition', 0, 600, 'video/mp4'),
+      ]);
+      // And one file in April: another month's.
+      await t.database.db.insert(roomRecordings).values({ ...file('host-1', 'camera', 0, 45), startedAt: new Date('2021-04-01T00:00:10Z'), endedAt: new Date('2021-04-01T00:00:55Z') });
+
+      // Rates: participant 0.004 and recording 0.01 (ENV), composition the default 0.02 (seed 000).
+      const march = (await a.admin.get('/api/v1/usage?month=2021-03')).json();
+      // 10 (host) + 6 + 2 (patient) + 1 (interpreter) recorded participant-minutes.
+      const expected = { participantMinutes: 0, recordedMinutes: 19, compositionMinutes: 10, estimatedCost: 0.39, costs: { participants: 0, recordings: 0.19, compositions: 0.2 }, currency: 'USD' };
+      assert.deepEqual(march.total, expected);
+      assert.equal(march.rooms, 0, 'no stay began in March');
+      assert.deepEqual(march.visits.map((x: { visitId: string; usage: unknown }) => [x.visitId, x.usage]), [[v.id, expected]]);
+      const april = (await a.admin.get('/api/v1/usage?month=2021-04')).json();
+      assert.deepEqual([april.total.recordedMinutes, april.total.compositionMinutes, april.total.estimatedCost], [1, 0, 0.01]);
+      assert.equal((await b.admin.get('/api/v1/usage?month=2021-03')).json().total.recordedMinutes, 0, "another organisation's usage");
+
+      // The visit's summary counts the same way, over every month; it lists each kind, the composition as the room's.
+      const summary = (await a.clinician.get(`/api/v1/visits/${v.id}/summary`)).json();
+      assert.deepEqual(summary.usage, {
+        participantMinutes: 0,
+        recordedMinutes: 20,
+        compositionMinutes: 10,
+        estimatedCost: 0.4,
+        costs: { participants: 0, recordings: 0.2, compositions: 0.2 },
+        currency: 'USD',
+      });
+      const kinds = (summary.recordings as { identity: string; content: string }[]).map((r) => `${r.identity}:${r.content}`).sort();
+      assert.deepEqual(kinds, [':composition', 'host-1:camera', 'host-1:camera', 'host-1:microphone', 'host-1:screen', 'interpreter-1:camera', 'interpreter-1:camera', 'patient-1:camera', 'patient-1:camera', 'patient-1:microphone', 'patient-1:microphone']);
+      const composition = (summary.recordings as { content: string; durationSeconds: number; mediaType: string }[]).find((r) => r.content === 'composition');
+      assert.deepEqual([composition?.durationSeconds, composition?.mediaType], [600, 'video/mp4']);
     });
   });
 }

@@ -94,6 +94,9 @@ const EnvSchema = z
     RECORDING_RETENTION_DAYS: int(0, 36_500).default(0),
     USAGE_PARTICIPANT_MINUTE_RATE: rate.default(0.004),
     USAGE_RECORDING_MINUTE_RATE: rate.default(0.004),
+    // Seed 000's "Composition (multi-party recording): $0.020/min", per composed minute; the other two rates are
+    // that seed's too. Set your contract's rates: Twilio's pricing page is the authority.
+    USAGE_COMPOSITION_MINUTE_RATE: rate.default(0.02),
     USAGE_CURRENCY: z.string().trim().regex(/^[A-Z]{3}$/, { message: 'must be a three-letter currency code such as USD' }).default('USD'),
     WEBHOOK_TIMEOUT_SECONDS: int(1, 60).default(10),
     WEBHOOK_MAX_ATTEMPTS: int(1, 20).default(8),
@@ -263,8 +266,12 @@ export interface Config {
   };
   /** Usage metering: the rates an estimate of cost uses (the seeds' Twilio rates by default). */
   readonly usage: {
+    /** Per participant-minute (Group rooms). */
     readonly participantMinuteRate: number;
+    /** Per recorded participant-minute (however many tracks a participant's recording has). */
     readonly recordingMinuteRate: number;
+    /** Per composed minute (a room's composition, one playable file). */
+    readonly compositionMinuteRate: number;
     readonly currency: string;
   };
   /** Deliveries to host apps' webhook endpoints (Standard Webhooks), retried by the job queue. */
@@ -411,6 +418,7 @@ export function loadConfig(
     usage: {
       participantMinuteRate: e.USAGE_PARTICIPANT_MINUTE_RATE,
       recordingMinuteRate: e.USAGE_RECORDING_MINUTE_RATE,
+      compositionMinuteRate: e.USAGE_COMPOSITION_MINUTE_RATE,
       currency: e.USAGE_CURRENCY,
     },
     webhooks: {

@@ -309,8 +309,18 @@ export const roomParticipants = pgTable(
 );
 
 /**
- * Recording files, one row per file (a participant's camera+microphone or screen, one segment each time what
- * they publish changes). `file` is relative to RECORDINGS_DIR; `provider_ref` is the provider's id for it.
+ * What a recording holds. The builtin provider writes 'camera' (camera and microphone in one file) and 'screen';
+ * Twilio records per track ('camera' video, 'microphone' audio, 'screen') and makes one 'composition' per recorded
+ * room (identity '': the whole room). A text column: no database constraint lists these, so a new kind needs
+ * no migration.
+ */
+export const RECORDING_CONTENTS = ['camera', 'microphone', 'screen', 'composition'] as const;
+export type RecordingContent = (typeof RECORDING_CONTENTS)[number];
+
+/**
+ * Recording files, one row per file (builtin: a participant's camera+microphone or screen, one segment each time
+ * what they publish changes; Twilio: one per recorded track, plus the room's composition). `file` is relative to
+ * RECORDINGS_DIR when the provider writes files here; `provider_ref` is the provider's id for it.
  */
 export const roomRecordings = pgTable(
   'room_recordings',
@@ -319,7 +329,7 @@ export const roomRecordings = pgTable(
     orgId: uuid('org_id').notNull(),
     roomId: uuid('room_id').notNull(),
     identity: text('identity').notNull(),
-    content: text('content', { enum: ['camera', 'microphone', 'screen', 'composition'] }).notNull(),
+    content: text('content', { enum: RECORDING_CONTENTS }).notNull(),
     status: text('status', { enum: ['recording', 'completed', 'failed'] }).notNull(),
     providerRef: text('provider_ref').notNull(),
     file: text('file'),

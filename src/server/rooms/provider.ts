@@ -117,13 +117,16 @@ export interface MediaSummary {
   seconds: number;
 }
 
-/** One recorded file: a participant's camera and microphone, or their screen, for one stretch of time. */
+/** One recorded file: a participant's track(s), or the whole room's composition, for one stretch of time. */
 export interface RecordingFile {
   /** The provider's id for it (builtin: the file path relative to RECORDINGS_DIR). Unique. */
   ref: string;
   /**
    * camera: the camera (builtin: with the microphone); microphone: the microphone alone (providers that record each
    * track apart, as Twilio does); screen: a screen share; composition: the whole room in one file (identity '').
+   * For a 'composition', `startedAt` and the completed event's `endedAt` span the composed media (endedAt −
+   * startedAt = its duration, what Twilio bills per composed minute), not the time Twilio took to make it:
+   * durations and the usage estimate read every recording that way.
    */
   content: 'camera' | 'microphone' | 'screen' | 'composition';
   /** Relative to RECORDINGS_DIR when the file is local; null when the provider keeps it. */

@@ -1,7 +1,8 @@
 /**
  * After the visit: its summary (duration, who was there and when, consents, recordings, the chat transcript,
- * connection quality and reconnects, usage) and the organisation's usage metering (participant-minutes per
- * visit and per month, with a cost estimated from the configured rates, as the seeds estimate it).
+ * connection quality and reconnects, usage) and the organisation's usage metering (participant-minutes, recorded
+ * participant-minutes and composed minutes per visit and per month, with a cost estimated from the configured
+ * rates, as the seeds estimate a Twilio bill).
  */
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { Usage, UsageFigures, UsageQuery, VisitSummary } from '../../shared/api/visits.js';
@@ -9,7 +10,7 @@ import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import type { Ctx } from '../context.js';
 import { visits } from '../db/schema.js';
-import { staysInRooms, usageByOwner } from '../rooms/queries.js';
+import { recordingUsageInRooms, staysInRooms, usageByOwner } from '../rooms/queries.js';
 import { listRecordingsOfRooms } from '../rooms/service.js';
 import { listVisitConsents } from './access.js';
 import { transcript } from './chat.js';
@@ -23,9 +24,31 @@ const SUMMARY_CHAT_LIMIT = 5000;
 /** Billing minutes of a stay: whole minutes rounded up, at least one (as providers bill participant-minutes). */
 const billedMinutes = (seconds: number) => Math.max(1, Math.ceil(seconds / 60));
 
-export function usageFigures(participantMinutes: number, recordedMinutes: number, rates: Config['usage']): UsageFigures {
-  const cost = participantMinutes * rates.participantMinuteRate + recordedMinutes * rates.recordingMinuteRate;
-  return { participantMinutes, recordedMinutes, estimatedCost: Math.round(cost * 10_000) / 10_000, currency: rates.currency };
+/** Minutes metered for a visit, a month or an owner. */
+export interface MeteredMinutes {
+  participantMinutes: number;
+  recordedMinutes: number;
+  compositionMinutes: number;
+}
+
+const money = (amount: number) => Math.round(amount * 10_000) / 10_000;
+
+/** The estimate of what the provider bills for these minutes (the seeds' Twilio prices by default): each item, then their sum. */
+export function usageFigures(m: MeteredMinutes, rates: Config['usage']): UsageFigures {
+  const costs = {
+    participants: money(m.participantMinutes * rates.participantMinuteRate),
+    recordings: money(m.recordedMinutes * rates.recordingMinuteRate),
+    compositions: money(m.compositionMinutes * rates.compositionMinuteRate),
+  };
+  return {
+    participantMinutes: m.participantMinutes,
+    recordedMinutes: m.recordedMinutes,
+    compositionMinutes: m.compositionMinutes,
+    // The sum of the rounded items, so the total is what its items add up to.
+    estimatedCost: money(costs.participants + costs.recordings + costs.compositions),
+    costs,
+    currency: rates.currency,
+  };
 }
 
 export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitSummary> {
@@ -63,7 +86,8 @@ export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): 
   });
   const measured = stays.filter((s) => s.qualityAvg !== null);
   const participantMinutes = stays.reduce((sum, s) => sum + billedMinutes(secondsOf(s)), 0);
-  const recordedMinutes = recordings.reduce((sum, r) => sum + (r.durationSeconds === null ? 0 : billedMinutes(r.durationSeconds)), 0);
+  // Counted as the usage report counts them (rooms/queries.ts), in SQL: per participant, not per track file.
+  const recorded = await recordingUsageInRooms(deps.rooms, ctx, roomIds);
   const from = visit.startedAt ?? visit.openedAt;
   const summary: VisitSummary = {
     visit: toVisitDto(visit, people, deps.config),
@@ -77,7 +101,7 @@ export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): 
       worst: measured.length === 0 ? null : Math.min(...measured.map((s) => s.qualityMin ?? 5)),
       reconnects: participants.reduce((sum, p) => sum + p.reconnects, 0),
     },
-    usage: usageFigures(participantMinutes, recordedMinutes, deps.usage),
+    usage: usageFigures({ participantMinutes, ...recorded }, deps.usage),
     surveyUrl: surveyUrlOf(visit, deps.config),
     surveys: await surveyAnswers(deps.db, ctx.orgId, visitId),
   };
@@ -105,15 +129,16 @@ function monthBounds(month: string | undefined, now = new Date()): { label: stri
 export async function usage(deps: VisitDeps, ctx: Ctx, q: UsageQuery): Promise<Usage> {
   const { db, rooms, usage: rates } = deps;
   const { label, start, end } = monthBounds(q.month);
-  const byVisit = new Map<string, { participant: number; recorded: number }>();
-  let participantMinutes = 0;
-  let recordedMinutes = 0;
+  const byVisit = new Map<string, MeteredMinutes>();
+  const total: MeteredMinutes = { participantMinutes: 0, recordedMinutes: 0, compositionMinutes: 0 };
   let roomCount = 0;
   for (const u of await usageByOwner(rooms, ctx, start, end)) {
-    participantMinutes += u.participantMinutes;
-    recordedMinutes += u.recordedMinutes;
+    const minutes = { participantMinutes: u.participantMinutes, recordedMinutes: u.recordedMinutes, compositionMinutes: u.compositionMinutes };
+    total.participantMinutes += minutes.participantMinutes;
+    total.recordedMinutes += minutes.recordedMinutes;
+    total.compositionMinutes += minutes.compositionMinutes;
     roomCount += u.rooms;
-    if (u.owner?.kind === VISIT_OWNER) byVisit.set(u.owner.id, { participant: u.participantMinutes, recorded: u.recordedMinutes });
+    if (u.owner?.kind === VISIT_OWNER) byVisit.set(u.owner.id, minutes);
   }
   const ids = [...byVisit.keys()];
   const visitRows =
@@ -126,11 +151,10 @@ export async function usage(deps: VisitDeps, ctx: Ctx, q: UsageQuery): Promise<U
           .orderBy(asc(visits.scheduledStart), asc(visits.id));
   return {
     month: label,
-    total: usageFigures(participantMinutes, recordedMinutes, rates),
+    total: usageFigures(total, rates),
     rooms: roomCount,
     visits: visitRows.map((v) => {
-      const u = byVisit.get(v.id)!;
-      return { visitId: v.id, scheduledStart: v.scheduledStart.toISOString(), status: v.status, usage: usageFigures(u.participant, u.recorded, rates) };
+      return { visitId: v.id, scheduledStart: v.scheduledStart.toISOString(), status: v.status, usage: usageFigures(byVisit.get(v.id)!, rates) };
     }),
   };
 }

@@ -259,9 +259,21 @@ export const ListMessagesQuery = Type.Object(
 export type ListMessagesQuery = Type.Static<typeof ListMessagesQuery>;
 
 export const UsageFigures = Type.Object({
-  participantMinutes: Type.Integer({ description: 'Each stay in the room rounded up to a whole minute, as providers bill.' }),
-  recordedMinutes: Type.Integer(),
-  estimatedCost: Type.Number({ description: 'participant-minutes × rate + recorded minutes × rate, in `currency`.' }),
+  participantMinutes: Type.Integer({ description: 'Each stay in the room rounded up to a whole minute, at least one, as providers bill (Twilio: Group-room participant-minutes).' }),
+  recordedMinutes: Type.Integer({
+    description:
+      'Recorded participant-minutes: each stretch a participant was recorded, rounded up to a whole minute, at least one. Their files are merged first (Twilio writes one per track but bills per participant-minute recorded), so camera, microphone and screen recorded together count once.',
+  }),
+  compositionMinutes: Type.Integer({ description: 'Each composition (the whole room in one playable file) rounded up to a whole minute, at least one: Twilio bills per composed minute.' }),
+  estimatedCost: Type.Number({ description: 'The total: costs.participants + costs.recordings + costs.compositions, in `currency`.' }),
+  costs: Type.Object(
+    {
+      participants: Type.Number({ description: 'participantMinutes × USAGE_PARTICIPANT_MINUTE_RATE' }),
+      recordings: Type.Number({ description: 'recordedMinutes × USAGE_RECORDING_MINUTE_RATE' }),
+      compositions: Type.Number({ description: 'compositionMinutes × USAGE_COMPOSITION_MINUTE_RATE' }),
+    },
+    { description: 'The estimate item by item, each rounded to 4 decimals (the rates are the seeds’ Twilio list prices unless configured).' },
+  ),
   currency: Type.String(),
 });
 export type UsageFigures = Type.Static<typeof UsageFigures>;

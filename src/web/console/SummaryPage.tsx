@@ -27,6 +27,16 @@ function quality(value: number | null): string {
   return `${word} (${value.toFixed(value % 1 === 0 ? 0 : 1)} of 5)`;
 }
 
+/** What a recording holds, as the Content column says it (Twilio records each track apart, plus a composition). */
+const CONTENT_LABEL: Record<string, string> = {
+  camera: 'Camera',
+  microphone: 'Microphone',
+  screen: 'Screen share',
+  composition: 'Whole visit (composition)',
+};
+/** The download link's words: "Download <what> of <who>". */
+const CONTENT_NOUN: Record<string, string> = { camera: 'camera recording', microphone: 'audio recording', screen: 'screen share', composition: 'composition' };
+
 function bytes(n: number | null): string {
   if (n === null) return '';
   if (n < 1024 * 1024) return `${Math.max(1, Math.round(n / 1024))} kB`;
@@ -53,6 +63,10 @@ export function SummaryPage() {
 
   const { visit } = summary;
   const nameOf = (participantId: string) => summary.participants.find((p) => p.id === participantId)?.displayName ?? 'Someone';
+  // A composition is the whole room's (identity ''); the builtin provider's 'camera' file also holds the microphone.
+  const onlyBuiltinKinds = summary.recordings.every((r) => r.content === 'camera' || r.content === 'screen');
+  const contentOf = (content: string) => (content === 'camera' && onlyBuiltinKinds ? 'Camera and microphone' : (CONTENT_LABEL[content] ?? content));
+  const recordedWho = (identity: string) => (identity === '' ? 'Everyone' : nameOf(identity));
   const t = (iso: string | null) => (iso ? clockTime(iso, timeZone) : '—');
   const surveys = summary.surveys ?? [];
 
@@ -89,6 +103,7 @@ export function SummaryPage() {
           <Fact term="Reconnects">{summary.quality.reconnects}</Fact>
           <Fact term="Participant-minutes">{summary.usage.participantMinutes}</Fact>
           <Fact term="Recorded minutes">{summary.usage.recordedMinutes}</Fact>
+          {summary.usage.compositionMinutes > 0 ? <Fact term="Composition minutes">{summary.usage.compositionMinutes}</Fact> : null}
           <Fact term="Estimated cost">{money(summary.usage.estimatedCost, summary.usage.currency)}</Fact>
         </dl>
       </Section>
@@ -147,8 +162,8 @@ export function SummaryPage() {
           <Table label="Recordings" head={['Who', 'Content', 'Started', 'Length', 'File']}>
             {summary.recordings.map((r) => (
               <tr key={r.id}>
-                <td data-label="Who">{nameOf(r.identity)}</td>
-                <td data-label="Content">{r.content === 'screen' ? 'Screen share' : 'Camera and microphone'}</td>
+                <td data-label="Who">{recordedWho(r.identity)}</td>
+                <td data-label="Content">{contentOf(r.content)}</td>
                 <td data-label="Started">{t(r.startedAt)}</td>
                 <td data-label="Length">{r.durationSeconds === null ? '—' : formatDuration(r.durationSeconds)}</td>
                 <td data-label="File">
@@ -156,7 +171,9 @@ export function SummaryPage() {
                     <span className="muted">Deleted (retention period)</span>
                   ) : r.status === 'completed' ? (
                     <a href={`/api/v1/visits/${visit.id}/recordings/${r.id}/media`} download>
-                      Download {r.content === 'screen' ? 'screen share' : 'recording'} of {nameOf(r.identity)} ({bytes(r.bytes)})
+                      {r.content === 'composition'
+                        ? `Download the composition of the visit (${bytes(r.bytes)})`
+                        : `Download ${r.content === 'camera' && onlyBuiltinKinds ? 'recording' : (CONTENT_NOUN[r.content] ?? 'recording')} of ${nameOf(r.identity)} (${bytes(r.bytes)})`}
                     </a>
                   ) : r.status === 'failed' ? (
                     <span className="error">Failed{r.error ? `: ${r.error}` : ''}</span>
