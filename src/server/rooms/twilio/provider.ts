@@ -49,6 +49,12 @@ const clamp = (n: number, min: number, max: number) => Math.min(max, Math.max(mi
 interface LiveRoom {
   sid: string;
   uniqueName: string;
+  createdAt: number;
+  /** The room's own timeouts (ms), to tell which one Twilio ended it by. */
+  emptyTimeoutMs: number;
+  unusedTimeoutMs: number;
+  /** When the last participant left (ms), 0 while someone is in or nobody came. */
+  lastLeftAt: number;
   routing: Map<string, RoutingState>;
   overrides: Map<string, Map<string, { audio?: boolean; video?: boolean }>>;
   grants: Map<string, Grants>;
@@ -125,10 +131,15 @@ export class TwilioProvider implements MediaProvider {
     host.registerRoutes(twilioVideoCallbackRoutes({ authToken: this.#options.authToken, publicUrl: this.#options.publicUrl, handle: (c) => this.handleCallback(c) }));
   }
 
-  #newRoom(sid: string, uniqueName: string): LiveRoom {
+  #newRoom(sid: string, spec: ProviderRoomSpec): LiveRoom {
     const room: LiveRoom = {
       sid,
-      uniqueName,
+      uniqueName: spec.roomId,
+      createdAt: Date.now(),
+      // As Twilio runs them: whole minutes (createRoom rounds up).
+      emptyTimeoutMs: clamp(Math.ceil(spec.emptyTimeoutS / 60), 1, MAX_ROOM_TIMEOUT_MIN) * 60_000,
+      unusedTimeoutMs: clamp(Math.ceil(spec.unusedTimeoutS / 60), 1, MAX_ROOM_TIMEOUT_MIN) * 60_000,
+      lastLeftAt: 0,
       routing: new Map(),
       overrides: new Map(),
       grants: new Map(),
@@ -180,7 +191,7 @@ export class TwilioProvider implements MediaProvider {
         throw err;
       }
     });
-    this.#newRoom(created.sid, spec.roomId);
+    this.#newRoom(created.sid, spec);
     this.#emit({ type: 'room.started', roomId: created.sid, at: new Date() });
     return { providerRoomId: created.sid, providerData: { uniqueName: spec.roomId } };
   }
@@ -194,7 +205,7 @@ export class TwilioProvider implements MediaProvider {
       throw err;
     }
     if (status !== 'in-progress') return false;
-    const room = this.#rooms.get(spec.providerRoomId) ?? this.#newRoom(spec.providerRoomId, spec.roomId);
+    const room = this.#rooms.get(spec.providerRoomId) ?? this.#newRoom(spec.providerRoomId, spec);
     const participants = await this.#options.api.call((client) => client.video.v1.rooms(spec.providerRoomId).participants.list({ status: 'connected', limit: 1000 }));
     for (const p of participants) {
       room.connected.set(p.identity, { sid: p.sid, since: p.startTime ?? p.dateCreated });
@@ -226,13 +237,20 @@ export class TwilioProvider implements MediaProvider {
 
   async removeParticipant(providerRoomId: string, identity: string, reason: string): Promise<boolean> {
     const room = this.#rooms.get(providerRoomId);
-    const known = room?.connected.get(identity);
-    // Twilio takes the participant's SID or, in a room in progress, its identity.
-    const target = known?.sid ?? identity;
+    // Twilio's own list, not our callbacks' view (which may lag): is this identity connected now, and as which participant?
+    let sid: string | undefined;
+    try {
+      const [connected] = await this.#options.api.call((client) => client.video.v1.rooms(providerRoomId).participants.list({ identity, status: 'connected', limit: 1 }));
+      sid = connected?.sid;
+    } catch (err) {
+      if (err instanceof TwilioRequestError && err.status === 404) return false;
+      throw err;
+    }
+    if (!sid) return false;
     room?.removedBecause.set(identity, reason);
     try {
-      const updated = await this.#options.api.call((client) => client.video.v1.rooms(providerRoomId).participants(target).update({ status: 'disconnected' }));
-      return updated.status === 'disconnected';
+      await this.#options.api.call((client) => client.video.v1.rooms(providerRoomId).participants(sid).update({ status: 'disconnected' }));
+      return true;
     } catch (err) {
       if (err instanceof TwilioRequestError && err.status === 404) {
         room?.removedBecause.delete(identity);
@@ -303,6 +321,8 @@ export class TwilioProvider implements MediaProvider {
     const room = this.#rooms.get(providerRoomId);
     if (!room) return false;
     room.revoked.set(identity, Math.max(room.revoked.get(identity) ?? 0, issuedBefore.getTime()));
+    // Nobody receives a revoked identity any more, should its old token get in for a moment.
+    await this.#serial(room, () => this.#sync(room));
     return true;
   }
 
@@ -327,9 +347,10 @@ export class TwilioProvider implements MediaProvider {
   }
 
   #view(room: LiveRoom): RoutingView {
-    const publishers = new Set<string>([...room.connected.keys()]);
-    for (const identity of room.minted.keys()) if (!this.#isRevoked(room, identity)) publishers.add(identity);
-    return { routing: room.routing, overrides: room.overrides, grants: room.grants, publishers };
+    // Everyone who is connected or holds a token of ours; a revoked holder stays named, so everyone excludes it.
+    const publishers = new Set<string>([...room.connected.keys(), ...room.minted.keys(), ...room.revoked.keys()]);
+    const blocked = new Set([...room.revoked.keys()].filter((identity) => this.#isRevoked(room, identity)));
+    return { routing: room.routing, overrides: room.overrides, grants: room.grants, publishers, blocked };
   }
 
   #isRevoked(room: LiveRoom, identity: string): boolean {
@@ -420,6 +441,7 @@ export class TwilioProvider implements MediaProvider {
         room.gone.add(sid);
         room.applied.delete(sid);
         if (room.connected.get(identity)?.sid === sid) room.connected.delete(identity);
+        if (room.connected.size === 0) room.lastLeftAt = at.getTime();
         if (!room.announced.has(sid)) {
           // Its connect is late or lost: the stay still started ParticipantDuration before.
           const joined = c.participantDuration !== null ? new Date(at.getTime() - c.participantDuration * 1000) : at;
@@ -482,7 +504,15 @@ export class TwilioProvider implements MediaProvider {
         if (!this.#rooms.has(room.sid)) return;
         this.#rooms.delete(room.sid);
         // Ours, or Twilio's own (its timeouts, account limits): which one it was is said as well as Twilio lets us.
-        const reason = room.endReason ?? (room.announced.size === 0 ? 'unused_timeout' : room.connected.size === 0 ? 'empty_timeout' : 'ended_by_provider');
+        // Twilio does not say why; its timeouts are told apart by when they fell due (a few seconds' slack).
+        const slack = 5_000;
+        const reason =
+          room.endReason ??
+          (room.announced.size === 0 && at.getTime() >= room.createdAt + room.unusedTimeoutMs - slack
+            ? 'unused_timeout'
+            : room.connected.size === 0 && room.lastLeftAt > 0 && at.getTime() >= room.lastLeftAt + room.emptyTimeoutMs - slack
+              ? 'empty_timeout'
+              : 'ended_by_provider');
         this.#emit({ type: 'room.ended', roomId: room.sid, at, reason });
         if (room.recorded && this.#options.compositions) void this.#compose(room.sid).catch((err: unknown) => this.#options.log?.warn({ err, roomSid: room.sid }, 'composition not requested'));
         return;

@@ -48,6 +48,8 @@ export interface RoutingView {
    * e.g. held in a waiting room) cannot publish, and naming them would spend the 20-rule budget.
    */
   publishers: ReadonlySet<string>;
+  /** Identities whose tokens were revoked (denied, removed): nobody receives them, they receive nobody. */
+  blocked?: ReadonlySet<string>;
 }
 
 const routingOf = (view: RoutingView, identity: string): RoutingState => view.routing.get(identity) ?? DEFAULT_ROUTING;
@@ -56,7 +58,7 @@ const routingOf = (view: RoutingView, identity: string): RoutingState => view.ro
 export function allowedKinds(view: RoutingView, subscriber: string, publisher: string): { audio: boolean; video: boolean } {
   const s = routingOf(view, subscriber);
   const p = routingOf(view, publisher);
-  const publishes = view.grants.get(publisher)?.publish ?? true;
+  const publishes = (view.grants.get(publisher)?.publish ?? true) && !view.blocked?.has(publisher);
   const sameGroup = s.group === p.group;
   const override = view.overrides.get(subscriber)?.get(publisher);
   return {
@@ -67,7 +69,7 @@ export function allowedKinds(view: RoutingView, subscriber: string, publisher: s
 
 /** The subscribe rules of `subscriber`. */
 export function subscribeRules(view: RoutingView, subscriber: string): TwilioRule[] {
-  if (view.grants.get(subscriber)?.subscribe === false) return [{ type: 'exclude', all: true }];
+  if (view.grants.get(subscriber)?.subscribe === false || view.blocked?.has(subscriber)) return [{ type: 'exclude', all: true }];
   const openGroup = routingOf(view, subscriber).group === DEFAULT_GROUP;
   const rules: TwilioRule[] = openGroup ? [{ type: 'include', all: true }] : [];
   for (const publisher of [...view.publishers].sort()) {
@@ -98,7 +100,7 @@ export function recordingRules(view: RoutingView, recording: boolean): TwilioRul
   const recorded: string[] = [];
   const kept: string[] = [];
   for (const publisher of [...view.publishers].sort()) {
-    (routingOf(view, publisher).recorded && (view.grants.get(publisher)?.publish ?? true) ? recorded : kept).push(publisher);
+    (routingOf(view, publisher).recorded && (view.grants.get(publisher)?.publish ?? true) && !view.blocked?.has(publisher) ? recorded : kept).push(publisher);
   }
   if (recorded.length === 0) return [{ type: 'exclude', all: true }];
   if (recorded.length <= MAX_RULES) return recorded.map((publisher) => ({ type: 'include', publisher }));
