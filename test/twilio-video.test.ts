@@ -176,7 +176,10 @@ describe('Twilio Video provider: what only Twilio has', { timeout: 120_000 }, ()
     assert.ok(composition && composition.type === 'recording.completed');
     assert.equal(composition.identity, '');
     assert.equal(composition.recording.mediaType, 'video/mp4');
-    assert.equal(h.fake.compositions().filter((c) => c.roomSid === room.providerRoomId).length, 1);
+    const made = h.fake.compositions().filter((c) => c.roomSid === room.providerRoomId);
+    assert.equal(made.length, 1);
+    // Its span is its media's (Duration), not the time Twilio took to make it: lengths and composed minutes read it.
+    assert.equal(composition.recording.endedAt.getTime() - composition.recording.startedAt.getTime(), made[0]!.duration * 1000);
     const media = await h.provider.recordings.open(composition.recording);
     assert.ok(media);
     assert.equal(media.contentType, 'video/mp4');

@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents, roomRecordings, rooms } from '../src/server/db/schema.js';
 import { deleteExpiredRecordings } from '../src/server/rooms/lifecycle.js';
+import { createMediaProvider } from '../src/server/rooms/loader.js';
+import type { MediaProvider, RoomEvent } from '../src/server/rooms/provider.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
 import { caller, createTestOrg, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
@@ -36,15 +38,34 @@ interface Token {
   consentsRequired: { kind: string; version: string }[];
 }
 
+/** The builtin provider, with the rooms layer's event listeners also kept in `listeners` (to emit other providers' events). */
+function tapped(inner: MediaProvider, listeners: ((event: RoomEvent) => void)[]): MediaProvider {
+  return new Proxy(inner, {
+    get(target, property) {
+      if (property === 'onEvent') {
+        return (listener: (event: RoomEvent) => void) => {
+          listeners.push(listener);
+          return target.onEvent(listener);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
 for (const kind of DB_KINDS) {
   describe(`visit recording, chat, summary and usage on ${kind}`, () => {
     let t: TestApp;
     let a: TestOrg;
     let b: TestOrg;
     let base: string;
+    /** Hands a normalised event to the rooms layer as the provider would (a hosted provider's, here). */
+    const listeners: ((event: RoomEvent) => void)[] = [];
+    const emit = (event: RoomEvent) => listeners.forEach((l) => l(event));
 
     before(async () => {
-      t = await createTestApp(kind, { env: ENV });
+      t = await createTestApp(kind, { env: ENV, media: (config) => tapped(createMediaProvider(config), listeners) });
       [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
       base = await t.listen();
     });
@@ -396,6 +417,34 @@ for (const kind of DB_KINDS) {
       assert.deepEqual(kinds, [':composition', 'host-1:camera', 'host-1:camera', 'host-1:microphone', 'host-1:screen', 'interpreter-1:camera', 'interpreter-1:camera', 'patient-1:camera', 'patient-1:camera', 'patient-1:microphone', 'patient-1:microphone']);
       const composition = (summary.recordings as { content: string; durationSeconds: number; mediaType: string }[]).find((r) => r.content === 'composition');
       assert.deepEqual([composition?.durationSeconds, composition?.mediaType], [600, 'video/mp4']);
+    });
+
+    test("a composition's events: queued when the room ends, finished minutes later, its span is its media's (what is billed)", async () => {
+      const v = await openVisit();
+      const [room] = await t.database.db
+        .select({ id: rooms.id, providerRoomId: rooms.providerRoomId })
+        .from(rooms)
+        .where(and(eq(rooms.orgId, a.orgId), eq(rooms.ownerKind, 'visit'), eq(rooms.ownerId, v.id)));
+      assert.ok(room?.providerRoomId, "the visit's room");
+      const ref = `CJ${randomUUID().replace(/-/g, '')}`;
+      const file = { ref, content: 'composition' as const, file: null, mediaType: 'video/mp4' };
+      // Twilio queues it when the room ends, and says it is available 7 minutes later with its Duration (12 min 30 s).
+      const queued = new Date(Date.now() - 10 * 60_000);
+      const available = new Date(queued.getTime() + 7 * 60_000);
+      emit({ type: 'recording.started', roomId: room.providerRoomId, identity: '', at: queued, recording: { ...file, startedAt: queued } });
+      await t.app.roomEvents.idle();
+      const startedAt = new Date(available.getTime() - 750_000);
+      emit({ type: 'recording.completed', roomId: room.providerRoomId, identity: '', at: available, recording: { ...file, startedAt, endedAt: available, bytes: 4096 } });
+      await t.app.roomEvents.idle();
+
+      const summary = (await a.clinician.get(`/api/v1/visits/${v.id}/summary`)).json();
+      const [listed] = summary.recordings as { identity: string; content: string; status: string; startedAt: string; durationSeconds: number }[];
+      assert.deepEqual(
+        [listed?.identity, listed?.content, listed?.status, listed?.startedAt, listed?.durationSeconds],
+        ['', 'composition', 'completed', startedAt.toISOString(), 750],
+        'the span of the media, not the 7 minutes Twilio took',
+      );
+      assert.deepEqual([summary.usage.recordedMinutes, summary.usage.compositionMinutes, summary.usage.costs.compositions], [0, 13, 0.26]);
     });
   });
 }

@@ -124,9 +124,9 @@ export interface RecordingFile {
   /**
    * camera: the camera (builtin: with the microphone); microphone: the microphone alone (providers that record each
    * track apart, as Twilio does); screen: a screen share; composition: the whole room in one file (identity '').
-   * For a 'composition', `startedAt` and the completed event's `endedAt` span the composed media (endedAt −
-   * startedAt = its duration, what Twilio bills per composed minute), not the time Twilio took to make it:
-   * durations and the usage estimate read every recording that way.
+   * The completed event's `startedAt` and `endedAt` are the file's span, stored as such (for a 'composition': its
+   * media, endedAt − startedAt = its duration, what Twilio bills per composed minute, not the time Twilio took to
+   * make it): durations and the usage estimate read every recording that way.
    */
   content: 'camera' | 'microphone' | 'screen' | 'composition';
   /** Relative to RECORDINGS_DIR when the file is local; null when the provider keeps it. */

@@ -573,11 +573,15 @@ export function recordRoomEvents(
         bytes: done?.bytes ?? null,
         error: done?.error ?? null,
       };
-      // A late `started` never moves a completed file backwards.
+      // A late `started` never moves a completed file backwards. The completion's span is the file's (a composition
+      // starts when it is queued but covers the room's media: RecordingFile.content), so it replaces the start.
       await deps.db
         .insert(roomRecordings)
         .values(values)
-        .onConflictDoUpdate({ target: roomRecordings.providerRef, set: done ? { status: values.status, endedAt: values.endedAt, bytes: values.bytes, error: values.error } : { providerRef: r.ref } });
+        .onConflictDoUpdate({
+          target: roomRecordings.providerRef,
+          set: done ? { status: values.status, startedAt: values.startedAt, endedAt: values.endedAt, bytes: values.bytes, error: values.error } : { providerRef: r.ref },
+        });
       await deps.hub.publish(row.orgId, done ? 'room.recording_completed' : 'room.recording_started', { roomId: row.id, name: row.name, identity: event.identity });
       return;
     }

@@ -538,18 +538,23 @@ export class TwilioProvider implements MediaProvider {
     });
   }
 
-  /** Composition callbacks: the whole room's file, identity ''. */
+  /**
+   * Composition callbacks: the whole room's file, identity ''. Once available, its span is its media's (`Duration`
+   * seconds ending now), not the time Twilio took to make it: the recording's length and the usage estimate (Twilio
+   * bills per composed minute) read it from startedAt/endedAt.
+   */
   #composition(c: VideoCallback): void {
     if (!c.compositionSid || !c.roomSid) return;
     const file: RecordingFile = { ref: c.compositionSid, content: 'composition', file: null, mediaType: c.format === 'webm' ? 'video/webm' : 'video/mp4', startedAt: c.timestamp };
     if (c.event === 'composition-enqueued') this.#emit({ type: 'recording.started', roomId: c.roomSid, identity: '', at: c.timestamp, recording: file });
     else if (c.event === 'composition-available' || c.event === 'composition-failed') {
+      const startedAt = c.event === 'composition-available' && c.duration !== null ? new Date(c.timestamp.getTime() - c.duration * 1000) : c.timestamp;
       this.#emit({
         type: 'recording.completed',
         roomId: c.roomSid,
         identity: '',
         at: c.timestamp,
-        recording: { ...file, endedAt: c.timestamp, bytes: c.size ?? 0, ...(c.event === 'composition-failed' ? { error: c.failure ?? 'composition_failed' } : {}) },
+        recording: { ...file, startedAt, endedAt: c.timestamp, bytes: c.size ?? 0, ...(c.event === 'composition-failed' ? { error: c.failure ?? 'composition_failed' } : {}) },
       });
     }
   }
