@@ -1,9 +1,10 @@
 // The build shared by `npm start` and `npm test`: the server (tsc, incremental), a type-check of the browser
-// SDK and of the web app (tsc with the DOM library), the SDK bundle served at /sdk/openvisit.js (esbuild, one ES
-// module) and the web app (Vite, into dist/web; skipped when nothing it is made of changed).
+// SDK and of the web app (tsc with the DOM library), the SDK bundle served at /sdk/openvisit.js (esbuild, an ES
+// module and the chunks it loads when needed) and the web app (Vite, into dist/web; skipped when nothing it is made
+// of changed).
 // Returns true when everything built; errors are printed.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +19,18 @@ export async function build() {
     if (result.status !== 0) return false;
   }
   const esbuild = await import('esbuild');
+  // Chunk names carry a hash: the previous build's would stay behind.
+  rmSync(path.join(root, 'dist/sdk/chunks'), { recursive: true, force: true });
   try {
     await esbuild.build({
       absWorkingDir: root,
       entryPoints: ['src/sdk/index.ts'],
-      outfile: 'dist/sdk/openvisit.js',
+      // One entry, openvisit.js; what it imports dynamically (twilio-video, for rooms on Twilio only) goes to
+      // chunks/ and is fetched when needed, so the bundle every page loads stays small.
+      outdir: 'dist/sdk',
+      entryNames: 'openvisit',
+      chunkNames: 'chunks/[name]-[hash]',
+      splitting: true,
       bundle: true,
       format: 'esm',
       platform: 'browser',

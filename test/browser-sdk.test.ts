@@ -173,9 +173,48 @@ describe('browser SDK in Chromium through the embedded SFU', () => {
     assert.deepEqual(outcome, {
       name: 'ConnectError',
       reason: 'unknown_provider',
-      message: 'This SDK cannot join rooms of the media provider "acme-video" (it supports: builtin).',
+      message: 'This SDK cannot join rooms of the media provider "acme-video" (it supports: builtin, twilio).',
       captures: 0,
     });
+    await page.context().close();
+  });
+
+  test('twilio-video is a chunk of its own, fetched only when a room on Twilio connects, and loads under the CSP', async () => {
+    const page = await newMediaPage(browser);
+    const fetched: string[] = [];
+    page.on('request', (request) => fetched.push(new URL(request.url()).pathname));
+    await page.goto(`${base}/`);
+    await page.evaluate(async () => {
+      const sdk = await import('/sdk/openvisit.js' as string);
+      (globalThis as unknown as { ovSdk: unknown }).ovSdk = sdk;
+    });
+    const chunk = (paths: string[]) => paths.filter((p) => p.startsWith('/sdk/chunks/es5-'));
+    assert.deepEqual(chunk(fetched), [], `loading the bundle fetches no Twilio code (${fetched.join(', ')})`);
+    // A room on Twilio: the adapter imports twilio-video on connect. Left as soon as it is loaded (no Twilio here).
+    const outcome = page.evaluate(async () => {
+      const g = globalThis as unknown as { ovSdk: { Room: new (o: object) => { connect(a: object): Promise<void>; disconnect(): Promise<void> } }; ovTwilio?: { disconnect(): Promise<void> } };
+      const room = new g.ovSdk.Room({ audio: false, video: false });
+      g.ovTwilio = room;
+      return room.connect({ provider: 'twilio', url: '', token: 'not-a-twilio-token' }).then(
+        () => 'joined',
+        (e: { name: string }) => e.name,
+      );
+    });
+    await until('the Twilio chunk fetched', async () => chunk(fetched).length === 1);
+    await page.evaluate(() => (globalThis as unknown as { ovTwilio: { disconnect(): Promise<void> } }).ovTwilio.disconnect());
+    assert.equal(await outcome, 'ConnectError');
+    const [path] = chunk(fetched);
+    const res = await fetch(`${base}${path}`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('cache-control') ?? '', /immutable/);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    // It runs in Chromium (no Node global it needs is missing): twilio-video says the browser is supported.
+    const loaded = await page.evaluate(async (url) => {
+      const m = (await import(url)) as { default?: { isSupported: boolean; connect: unknown }; isSupported?: boolean; connect?: unknown };
+      const video = typeof m.connect === 'function' ? m : m.default!;
+      return { supported: video.isSupported, connect: typeof video.connect };
+    }, path!);
+    assert.deepEqual(loaded, { supported: true, connect: 'function' });
     await page.context().close();
   });
 

@@ -33,7 +33,7 @@ describe('the SDK bundle', () => {
     await assert.rejects(sdk.connect({ provider: 'acme-video', url: 'wss://media.example/acme', token: 'x' }), {
       name: 'ConnectError',
       reason: 'unknown_provider',
-      message: 'This SDK cannot join rooms of the media provider "acme-video" (it supports: builtin).',
+      message: 'This SDK cannot join rooms of the media provider "acme-video" (it supports: builtin, twilio).',
     });
     // A name inherited by every object is not a provider either.
     await assert.rejects(sdk.connect({ provider: 'constructor', url: 'wss://x', token: 'x' }), { reason: 'unknown_provider' });

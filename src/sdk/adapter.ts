@@ -82,3 +82,8 @@ export interface MediaAdapter {
 }
 
 export type AdapterFactory = (token: TokenResponse, options: ConnectOptions, sink: RoomSink) => MediaAdapter;
+
+/** The media token in what `ConnectOptions.getToken` gave: a bare token, or a full token answer. */
+export function tokenOf(answer: string | TokenResponse): string {
+  return typeof answer === 'string' ? answer : answer.token;
+}

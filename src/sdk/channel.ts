@@ -11,6 +11,8 @@ export interface ChannelEvents {
   /** A data message from the server (a chat message, the survey link). */
   data: (payload: string) => void;
   notice: (notice: { code: string; message: string }) => void;
+  /** A held participant may join the media now (it asks for a token again). */
+  join: () => void;
   /** The channel is up (first time and after each reconnect). */
   ready: () => void;
   /** Closed for good: by `close()` (code 1000) or by the server with a final code (CHANNEL_CLOSE). */
@@ -27,7 +29,7 @@ export interface ChannelOptions {
 
 export class RoomChannel extends Emitter<ChannelEvents> {
   readonly #url: string;
-  readonly #token: string;
+  #token: string;
   readonly #options: Required<ChannelOptions>;
   #ws: WebSocket | null = null;
   #ready = false;
@@ -66,6 +68,11 @@ export class RoomChannel extends Emitter<ChannelEvents> {
       this.#first = resolve;
       this.#open();
     });
+  }
+
+  /** The token to authenticate with from the next (re)connect on (one issued later lives longer). */
+  renew(token: string): void {
+    this.#token = token;
   }
 
   /** Closes for good (the room was left). */
@@ -115,6 +122,9 @@ export class RoomChannel extends Emitter<ChannelEvents> {
           return;
         case 'notice':
           this.emit('notice', { code: message.code, message: message.message });
+          return;
+        case 'join':
+          this.emit('join');
           return;
         case 'reconnect':
           // The server is restarting: come back after the delay it asks for, not sooner.

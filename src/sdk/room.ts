@@ -4,10 +4,17 @@
  * connection (the builtin one: builtin/engine.ts over a signal client and a transport). Data and notices are
  * emitted here too, so a channel of the server's own (not the media provider's) can feed the same events.
  *
+ * A participant the server holds out of the media (token answer `held: true`: a waiting room on a provider that
+ * cannot keep a newcomer apart from its first moment in the room) gets a Room that is `connected` and `held`, with
+ * its local tracks captured (the preview works) and only the participant channel: no adapter. When the server says
+ * `join` on the channel (or the channel comes back after a drop, in case that was missed), the Room asks
+ * `options.getToken()` for a token answer; one that is no longer held makes the adapter, which joins and publishes.
+ *
  *   const room = new Room({ audio: true });
  *   room.on('trackSubscribed', (track) => document.body.append(track.attach()));
  *   await room.connect(tokenResponse);
  */
+import { CHANNEL_CLOSE } from '../shared/channel.js';
 import type { JoinedInfo, MediaAdapter, ParticipantInfo, RoomSink, SubscribedTrack } from './adapter.js';
 import { adapterFor } from './adapters.js';
 import { RoomChannel } from './channel.js';
@@ -28,6 +35,14 @@ export class Room extends Emitter<RoomEvents> {
   #name = '';
   #sid = '';
   #grants: Grants = { publish: false, subscribe: false, data: false, admin: false };
+  #state: ConnectionState = 'idle';
+  /** Held out of the media by the server (see the file's comment). */
+  #held = false;
+  /** A token request to lift the hold, under way. */
+  #asking: Promise<void> | null = null;
+  /** Joins after a hold that failed in a way worth retrying, and the retry's timer. */
+  #joinFailures = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** A room not yet connected: add listeners, then `connect(tokenResponse)` (or use the `connect()` function). */
   constructor(options: ConnectOptions = {}) {
@@ -45,7 +60,14 @@ export class Room extends Emitter<RoomEvents> {
   }
 
   get state(): ConnectionState {
-    return this.#adapter?.state ?? 'idle';
+    return this.#state;
+  }
+  /**
+   * The server holds us out of the media for now (a waiting room on some providers): connected to the server's
+   * channel only, nobody seen or heard, local tracks captured. It turns false (event `heldChanged`) once joined.
+   */
+  get held(): boolean {
+    return this.#held;
   }
   /** Remote participants by identity. */
   get participants(): ReadonlyMap<string, RemoteParticipant> {
@@ -78,9 +100,10 @@ export class Room extends Emitter<RoomEvents> {
    * Rejects with ConnectError (`unknown_provider` before anything is captured), or with the capture's own error.
    */
   async connect(token: TokenResponse): Promise<void> {
-    if (this.#adapter) throw new ConnectError('join_failed', 'This room has already been connected.');
+    if (this.#adapter || this.#state !== 'idle') throw new ConnectError('join_failed', 'This room has already been connected.');
     const factory = adapterFor(token.provider);
-    const adapter = factory(token, this.#options, this.#sink());
+    if (token.held) return this.#connectHeld(token);
+    const adapter: MediaAdapter = factory(token, this.#options, this.#sink(() => this.#adapter === adapter));
     this.#adapter = adapter;
     try {
       await this.#openChannel(token);
@@ -121,7 +144,140 @@ export class Room extends Emitter<RoomEvents> {
 
   /** Leaves the room for good. */
   async disconnect(): Promise<void> {
-    await this.#adapter?.disconnect();
+    if (!this.#held) return this.#adapter?.disconnect();
+    // Held (or joining after a hold): the adapter, if one is joining, is let go unheard; the Room ends itself.
+    const adapter = this.#adapter;
+    this.#adapter = null;
+    await adapter?.disconnect();
+    this.#endHeld('left', 'You left the room.');
+  }
+
+  // ---- held by the server -----------------------------------------------------------------------------------------
+
+  /** A held answer: the channel and the local tracks, no media connection (see the file's comment). */
+  async #connectHeld(token: TokenResponse): Promise<void> {
+    const getToken = this.#options.getToken;
+    if (!getToken) throw new ConnectError('join_failed', 'The server holds this participant out of the media for now: connect with the getToken option, to ask again when it lets us in.');
+    if (!token.channel) throw new ConnectError('join_failed', 'The server holds this participant but gave no participant channel to hear when to join.');
+    this.#held = true;
+    this.#setState('connecting');
+    try {
+      await this.#openChannel(token);
+      await captureInitialTracks(this.#local.tracks, this.#options);
+    } catch (error) {
+      this.#endHeld('join_failed', error instanceof Error ? error.message : String(error), false);
+      throw error;
+    }
+    if (this.#state !== 'connecting') {
+      // Left while the camera and microphone were being started.
+      this.#stopLocal();
+      throw new ConnectError('left', 'You left the room.');
+    }
+    const channel = this.#channel!;
+    channel.on('join', () => this.#askToJoin(getToken));
+    // Ready again after a drop: a `join` sent meanwhile was missed, so ask (still held: nothing changes).
+    channel.on('ready', () => this.#askToJoin(getToken));
+    channel.on('closed', (code, reason) => this.#heldChannelClosed(code, reason, getToken));
+    this.emit('heldChanged', true);
+    this.#setState('connected');
+  }
+
+  /** Asks for a token answer (one request at a time) and joins with it unless the server still holds us. */
+  #askToJoin(getToken: () => Promise<string | TokenResponse>): void {
+    if (!this.#held || this.#adapter || this.#asking || this.#state !== 'connected') return;
+    this.#asking = this.#lift(getToken).finally(() => (this.#asking = null));
+  }
+
+  async #lift(getToken: () => Promise<string | TokenResponse>): Promise<void> {
+    let answer: string | TokenResponse;
+    try {
+      answer = await getToken();
+    } catch {
+      // The server could not answer now: the channel's next `join` (or its return after a drop) asks again.
+      if (this.#channel === null || this.#channel.closed) this.#endHeld('connection_lost', 'The server could not be reached to join the room.');
+      return;
+    }
+    if (!this.#held || this.#state !== 'connected') return;
+    // A bare token names no provider and cannot lift a hold (getToken must give the whole answer).
+    if (typeof answer === 'string') return;
+    if (answer.channel) this.#channel?.renew(answer.channel.token);
+    if (answer.held) {
+      // Still held. A channel closed for good (its token expired) is opened again with the new answer's.
+      if (answer.channel && (this.#channel === null || this.#channel.closed)) await this.#reopenChannel(answer, getToken);
+      return;
+    }
+    let factory;
+    try {
+      factory = adapterFor(answer.provider);
+    } catch (error) {
+      return this.#endHeld('join_failed', (error as Error).message);
+    }
+    const adapter: MediaAdapter = factory(answer, this.#options, this.#sink(() => this.#adapter === adapter));
+    this.#adapter = adapter;
+    try {
+      // The local tracks were captured at the hold (and changed since as the user chose): published as they are.
+      await adapter.connect(async () => {});
+    } catch (error) {
+      if (this.#adapter !== adapter) return; // left meanwhile
+      this.#adapter = null;
+      const reason = error instanceof ConnectError ? error.reason : 'join_failed';
+      const message = error instanceof Error ? error.message : String(error);
+      if ((reason === 'join_failed' || reason === 'connection_lost') && this.#joinFailures < 3) {
+        // Held still; tried again shortly (1, 2, 4 s), as a `join` would.
+        const delay = 1000 * 2 ** this.#joinFailures++;
+        this.#retryTimer = setTimeout(() => {
+          this.#retryTimer = null;
+          this.#askToJoin(getToken);
+        }, delay);
+        return;
+      }
+      return this.#endHeld(reason === 'unknown_provider' ? 'join_failed' : reason, message);
+    }
+    if (this.#adapter !== adapter) return;
+    this.#joinFailures = 0;
+    this.#held = false;
+    this.emit('heldChanged', false);
+    if (adapter.state !== this.#state) this.#setState(adapter.state);
+  }
+
+  /** Opens the channel of a newer held answer (the old one's token expired while we waited). */
+  async #reopenChannel(answer: TokenResponse, getToken: () => Promise<string | TokenResponse>): Promise<void> {
+    await this.#openChannel(answer);
+    const channel = this.#channel!;
+    if (!this.#held || this.#state !== 'connected') return channel.close();
+    channel.on('join', () => this.#askToJoin(getToken));
+    channel.on('ready', () => this.#askToJoin(getToken));
+    channel.on('closed', (code, reason) => this.#heldChannelClosed(code, reason, getToken));
+  }
+
+  /** The channel closed for good while we were held: the server ended the room or removed us, or its token expired. */
+  #heldChannelClosed(code: number, reason: string, getToken: () => Promise<string | TokenResponse>): void {
+    if (!this.#held || this.#state === 'disconnected' || code === 1000) return;
+    if (code === CHANNEL_CLOSE.tokenExpired) {
+      // Still waiting: a new answer brings a new channel token (or lets us in).
+      this.#askToJoin(getToken);
+      return;
+    }
+    this.#endHeld(CHANNEL_REASONS.get(code) ?? 'connection_lost', reason || 'The server closed the connection.');
+  }
+
+  /** The end of a held room (no adapter has joined): local tracks stopped, the channel closed, `disconnected` said. */
+  #endHeld(reason: DisconnectReason, message: string, announce = true): void {
+    if (this.#state === 'disconnected') return;
+    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+    this.#setState('disconnected');
+    this.#stopLocal();
+    for (const remote of [...this.#remotes.values()]) this.#drop(remote, reason);
+    const channel = this.#channel;
+    this.#channel = null;
+    channel?.close();
+    if (announce) this.emit('disconnected', reason, message);
+  }
+
+  #setState(state: ConnectionState): void {
+    this.#state = state;
+    this.emit('stateChanged', state);
   }
 
   #stopLocal(): void {
@@ -143,14 +299,25 @@ export class Room extends Emitter<RoomEvents> {
     this.emit('participantDisconnected', remote, reason);
   }
 
-  /** What the adapter reports, applied to the model and emitted. */
-  #sink(): RoomSink {
+  /**
+   * What the adapter reports, applied to the model and emitted. `current` says whether that adapter is still the
+   * Room's (one let go, after a leave while joining from a hold, is not heard). While a hold is being lifted the
+   * Room stays `connected`: the adapter's own states show once it has joined.
+   */
+  #sink(current: () => boolean): RoomSink {
     const remotes = this.#remotes;
+    const gated =
+      <A extends unknown[]>(report: (...args: A) => void) =>
+      (...args: A): void => {
+        if (current()) report(...args);
+      };
     return {
       participants: remotes,
       localTracks: this.#local.tracks,
-      stateChanged: (state: ConnectionState) => this.emit('stateChanged', state),
-      joined: (info: JoinedInfo) => {
+      stateChanged: gated((state: ConnectionState) => {
+        if (!this.#held) this.#setState(state);
+      }),
+      joined: gated((info: JoinedInfo) => {
         this.#name = info.roomName;
         this.#sid = info.roomSid;
         this.#grants = info.grants;
@@ -163,33 +330,33 @@ export class Room extends Emitter<RoomEvents> {
           else this.#add(p);
         }
         for (const remote of [...remotes.values()]) if (!seen.has(remote.identity)) this.#drop(remote, 'left');
-      },
-      participantJoined: (info: ParticipantInfo) => this.#add(info),
-      participantUpdated: (info: ParticipantInfo) => {
+      }),
+      participantJoined: gated((info: ParticipantInfo) => this.#add(info)),
+      participantUpdated: gated((info: ParticipantInfo) => {
         const remote = remotes.get(info.identity);
         if (!remote) return;
         remote.update(info);
         this.emit('participantUpdated', remote);
-      },
-      participantLeft: (identity: string, reason: string) => {
+      }),
+      participantLeft: gated((identity: string, reason: string) => {
         const remote = remotes.get(identity);
         if (remote) this.#drop(remote, reason);
-      },
-      trackSubscribed: (identity: string, t: SubscribedTrack) => {
+      }),
+      trackSubscribed: gated((identity: string, t: SubscribedTrack) => {
         const remote = remotes.get(identity);
         if (!remote) return;
         const track = new RemoteTrackImpl(t.sid, t.kind, t.source, t.mediaStreamTrack, remote);
         remote.tracks.set(t.source, track);
         this.emit('trackSubscribed', track, remote);
-      },
-      trackUnsubscribed: (identity: string, source: TrackSource) => {
+      }),
+      trackUnsubscribed: gated((identity: string, source: TrackSource) => {
         const remote = remotes.get(identity);
         const track = remote?.tracks.get(source);
         if (!remote || !track) return;
         remote.tracks.delete(source);
         this.emit('trackUnsubscribed', track, remote);
-      },
-      networkQuality: (identity: string, level: number) => {
+      }),
+      networkQuality: gated((identity: string, level: number) => {
         if (identity === this.#local.identity) {
           this.#local.networkQuality = level;
           this.emit('networkQuality', level, null);
@@ -199,13 +366,15 @@ export class Room extends Emitter<RoomEvents> {
         if (!remote) return;
         remote.networkQuality = level;
         this.emit('networkQuality', level, remote);
-      },
-      dominantSpeaker: (identity: string | null) => this.emit('dominantSpeaker', identity === null ? null : (remotes.get(identity) ?? null)),
-      data: (payload: string, from: string | null) => this.emit('dataReceived', payload, from === null ? null : (remotes.get(from) ?? null)),
-      notice: (notice) => this.emit('notice', notice),
-      reconnecting: (cause) => this.emit('reconnecting', cause),
-      reconnected: () => this.emit('reconnected'),
-      disconnected: (reason: DisconnectReason, message: string) => {
+      }),
+      dominantSpeaker: gated((identity: string | null) => this.emit('dominantSpeaker', identity === null ? null : (remotes.get(identity) ?? null))),
+      data: gated((payload: string, from: string | null) => this.emit('dataReceived', payload, from === null ? null : (remotes.get(from) ?? null))),
+      notice: gated((notice) => this.emit('notice', notice)),
+      reconnecting: gated((cause) => this.emit('reconnecting', cause)),
+      reconnected: gated(() => this.emit('reconnected')),
+      disconnected: gated((reason: DisconnectReason, message: string) => {
+        this.#held = false;
+        if (this.#state !== 'disconnected') this.#setState('disconnected');
         this.#stopLocal();
         for (const remote of [...remotes.values()]) this.#drop(remote, reason);
         const channel = this.#channel;
@@ -221,7 +390,17 @@ export class Room extends Emitter<RoomEvents> {
           channel.close();
           this.emit('disconnected', reason, message);
         });
-      },
+      }),
     };
   }
 }
+
+/** The participant channel's final close codes, as the reasons a held room ends with. */
+const CHANNEL_REASONS: ReadonlyMap<number, DisconnectReason> = new Map<number, DisconnectReason>([
+  [CHANNEL_CLOSE.removed, 'removed'],
+  [CHANNEL_CLOSE.invalidToken, 'invalid_token'],
+  [CHANNEL_CLOSE.tokenExpired, 'token_expired'],
+  [CHANNEL_CLOSE.roomEnded, 'room_ended'],
+  [CHANNEL_CLOSE.roomNotFound, 'room_not_found'],
+  [CHANNEL_CLOSE.protocolError, 'protocol_error'],
+]);

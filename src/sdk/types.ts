@@ -5,8 +5,9 @@
  */
 import type { RtcEndReason, TrackKind, TrackSource } from '../shared/rtc.js';
 import type { ConnectionState } from './state.js';
+import type { TwilioOptions } from './twilio/options.js';
 
-export type { ConnectionState, TrackKind, TrackSource };
+export type { ConnectionState, TrackKind, TrackSource, TwilioOptions };
 
 /** Why the room was left for good. */
 export type DisconnectReason = RtcEndReason | 'join_failed';
@@ -21,6 +22,12 @@ export interface TokenResponse {
   token: string;
   /** The participant channel (the server's own notices and messages, whatever the provider); the server's answers carry it. */
   channel?: { url: string; token: string };
+  /**
+   * The server holds this participant out of the media for now (a waiting room on a provider that cannot keep a
+   * newcomer apart from its first moment in the room): `token` and `url` are empty, only `channel` is to connect.
+   * The Room asks `getToken()` again when the server says so on the channel (see Room.held).
+   */
+  held?: boolean;
 }
 
 export interface ConnectOptions {
@@ -30,8 +37,12 @@ export interface ConnectOptions {
   video?: boolean | MediaTrackConstraints;
   /** Tracks already captured (e.g. by a device check): published instead of capturing again. */
   tracks?: MediaStreamTrack[];
-  /** A fresh token when the old one has expired during a reconnect (same identity). */
-  getToken?: () => Promise<string>;
+  /**
+   * A fresh token answer for the same identity: when the old token expired during a reconnect, and, for a held
+   * participant, when the server says it may join (then only a full answer, not a bare token, can lift the hold).
+   * Required to connect with a held answer.
+   */
+  getToken?: () => Promise<string | TokenResponse>;
   /** How long reconnection keeps trying before giving up. Default: the server's grace period + 15 s. */
   reconnectTimeoutMs?: number;
   /** Extra ICE servers, added to the server's. */
@@ -42,6 +53,8 @@ export interface ConnectOptions {
    * PUBLIC_URL: another name for the same server, not always reachable from the page. Hosted providers ignore it.
    */
   apiOrigin?: string;
+  /** Settings of the Twilio Video adapter (bandwidth profile, codecs), over its defaults; other providers ignore them. */
+  twilio?: TwilioOptions;
 }
 
 /** What a participant may do, as its token grants. */
@@ -107,4 +120,6 @@ export interface RoomEvents {
   notice: (notice: { code: string; message: string }) => void;
   /** A local publication changed (camera on/off, screen share started/stopped). */
   localTrackChanged: (source: TrackSource, track: MediaStreamTrack | null) => void;
+  /** The server held us out of the media (true, from the join) or let us in (false, once joined). */
+  heldChanged: (held: boolean) => void;
 }

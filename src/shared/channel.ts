@@ -13,6 +13,11 @@
  *
  * The token travels in the first message, never in the URL (URLs reach proxies' logs). It is issued with every
  * media token (the token answer's `channel`), for one identity in one room, and lives as long as the media token.
+ *
+ * A participant the server holds (a waiting patient on a provider that cannot keep a newcomer apart from its first
+ * moment in the room, such as Twilio) gets a token answer with `held: true`, no media token, and this channel only.
+ * `join` tells it that it may join the media now: it asks for a token again. A client that was disconnected when
+ * `join` was sent cannot have heard it, so a held client also asks again whenever its channel is ready after a drop.
  */
 
 export const CHANNEL_PATH = '/api/v1/channel';

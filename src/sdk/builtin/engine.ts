@@ -6,7 +6,7 @@
  * the builtin room (room.ts).
  */
 import type { ClientMessage, RtcEndReason, RtcIceServer, RtcRoute, ServerMessage } from '../../shared/rtc.js';
-import type { RoomSink } from '../adapter.js';
+import { tokenOf, type RoomSink } from '../adapter.js';
 import { ConnectError } from '../errors.js';
 import { ConnectionMachine, type ConnectionState } from '../state.js';
 import type { ConnectOptions, DisconnectReason, MediaState, TrackSource } from '../types.js';
@@ -187,7 +187,7 @@ export class Engine {
         if (error instanceof JoinRefused) {
           if (error.reason === 'token_expired' && this.#options.getToken) {
             try {
-              this.#token = await this.#options.getToken();
+              this.#token = tokenOf(await this.#options.getToken());
               continue;
             } catch {
               return this.#end('token_expired', error.message);

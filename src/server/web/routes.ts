@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -29,6 +29,19 @@ function readSdk(file: string): Buffer | null {
   } catch {
     return null;
   }
+}
+
+/** The chunks the bundle loads when needed (dist/sdk/chunks: twilio-video for rooms on Twilio), by file name. */
+function readSdkChunks(): Map<string, Buffer> {
+  const chunks = new Map<string, Buffer>();
+  let names: string[];
+  try {
+    names = readdirSync(path.join(SDK_DIR, 'chunks'));
+  } catch {
+    return chunks;
+  }
+  for (const name of names) if (/^[\w-]+\.js(\.map)?$/.test(name)) chunks.set(name, readFileSync(path.join(SDK_DIR, 'chunks', name)));
+  return chunks;
 }
 
 export async function webRoutes(app: App): Promise<void> {
@@ -77,4 +90,21 @@ export async function webRoutes(app: App): Promise<void> {
       return reply.type(type).header('cache-control', 'no-cache').header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin').send(body);
     });
   }
+
+  // Hashed names (a new build, new names): cached for good. Host apps' pages import them across origins, as the bundle.
+  const chunks = readSdkChunks();
+  const chunkSchema = {
+    tags: ['web'],
+    summary: 'A part of the browser SDK loaded when needed (e.g. Twilio Video’s client, for rooms on Twilio)',
+    security: [],
+    params: Type.Object({ file: Type.String({ pattern: '^[\\w-]+\\.js(\\.map)?$' }) }),
+    produces: ['text/javascript'],
+    response: { 200: Type.Unsafe<Buffer>({ type: 'string', description: 'an ES module (or its source map)' }), 404: ErrorResponse },
+  };
+  app.get<{ Params: { file: string } }>('/sdk/chunks/:file', { schema: chunkSchema }, async (request, reply) => {
+    const body = chunks.get(request.params.file);
+    if (!body) throw new AppError('route_not_found', `There is no SDK chunk ${request.params.file}.`);
+    const type = request.params.file.endsWith('.map') ? 'application/json; charset=utf-8' : 'text/javascript; charset=utf-8';
+    return reply.type(type).header('cache-control', 'public, max-age=31536000, immutable').header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin').send(body);
+  });
 }

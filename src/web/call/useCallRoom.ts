@@ -104,10 +104,12 @@ export function useCallRoom(getToken: () => Promise<VisitToken>, tracks: MediaSt
         ...(live.length > 0 ? { tracks: live } : {}),
         audio: capture.audio,
         video: capture.video,
+        // The whole answer: a participant the server held (waiting, on a provider such as Twilio) joins with it
+        // once admitted; its `admission` drives the waiting card as before.
         getToken: async () => {
           const fresh = await fetchToken();
           if (!cancelled) setToken({ value: fresh, at: Date.now() });
-          return fresh.token;
+          return fresh;
         },
       });
       current = r;

@@ -1,0 +1,173 @@
+// A participant the server holds out of the media (token answer `held: true`, src/sdk/types.ts): the Room is
+// connected with its local tracks and the participant channel only, and joins the media when the server says `join`
+// on the channel (or when the channel comes back after a drop), with the token answer getToken() then gives. Here in
+// node with a stand-in channel server (the protocol of src/shared/channel.ts) and the Twilio adapter over the
+// twilio-video stand-in.
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CHANNEL_CLOSE, CHANNEL_PATH, type ChannelServerMessage } from '../src/shared/channel.js';
+import { FakeTrack, record, sdk, waitFor } from './helpers/sdk-node.js';
+import { RemoteParticipant, newRoom, standIn } from './helpers/twilio-video-standin.js';
+
+/** The server's side of the participant channel: accepts any token (and notes it), answers pings, sends what a test says. */
+class ChannelStandIn {
+  readonly wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  readonly sockets = new Set<WebSocket>();
+  readonly auths: string[] = [];
+  constructor() {
+    this.wss.on('connection', (ws) => {
+      this.sockets.add(ws);
+      ws.on('close', () => this.sockets.delete(ws));
+      ws.on('message', (raw) => {
+        const message = JSON.parse(String(raw)) as { type: string; token?: string };
+        if (message.type === 'auth') {
+          this.auths.push(message.token!);
+          this.send({ type: 'ready', room: 'visit-1', identity: 'patient', heartbeatSeconds: 30 }, ws);
+        } else if (message.type === 'ping') this.send({ type: 'pong' }, ws);
+      });
+    });
+  }
+  get url(): string {
+    return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}${CHANNEL_PATH}`;
+  }
+  send(message: ChannelServerMessage, to?: WebSocket): void {
+    for (const ws of to ? [to] : this.sockets) ws.send(JSON.stringify(message));
+  }
+  closeAll(code: number): void {
+    for (const ws of this.sockets) ws.close(code);
+  }
+  close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+let server: ChannelStandIn;
+beforeEach(async () => {
+  standIn.reset();
+  server = new ChannelStandIn();
+  await new Promise((resolve) => server.wss.once('listening', resolve));
+});
+afterEach(async () => {
+  standIn.reset();
+  await server.close();
+});
+
+const heldAnswer = (channelToken = 'ch-1') => ({ provider: 'twilio', url: '', token: '', held: true, channel: { url: server.url, token: channelToken } });
+const joinAnswer = (channelToken = 'ch-2') => ({ provider: 'twilio', url: 'wss://global.vss.twilio.com/signaling', token: 'tw-admitted', channel: { url: server.url, token: channelToken } });
+
+/** A held Room; `answers` are what getToken gives, in order (the last one again when they run out). */
+async function heldRoom(...answers: object[]) {
+  const mic = new FakeTrack('audio');
+  const camera = new FakeTrack('video');
+  const asked: number[] = [];
+  const room = new sdk.Room({
+    tracks: [mic, camera],
+    getToken: async () => {
+      asked.push(Date.now());
+      return answers[Math.min(asked.length - 1, answers.length - 1)];
+    },
+  });
+  const seen = record(room);
+  await room.connect(heldAnswer());
+  return { room, seen, mic, camera, asked };
+}
+
+describe('SDK held participants', () => {
+  test('a held answer: connected and held, local tracks kept, the channel up, no media connection', async () => {
+    const { room, seen, mic, camera, asked } = await heldRoom(heldAnswer());
+    assert.deepEqual(seen, ['state:connecting', 'held:true', 'state:connected']);
+    assert.deepEqual([room.state, room.held, room.participants.size, room.mediaState, await room.getStats()], ['connected', true, 0, null, null]);
+    assert.deepEqual([mic.readyState, camera.readyState], ['live', 'live']);
+    assert.deepEqual(server.auths, ['ch-1']);
+    assert.equal(standIn.calls.length, 0, 'no media connection');
+    assert.equal(asked.length, 0);
+    // The device controls work while held (nothing to publish yet).
+    await room.localParticipant.setMicrophoneEnabled(false);
+    assert.equal(mic.enabled, false);
+    await room.disconnect();
+  });
+
+  test('`join` on the channel: ask for a token; still held, wait; then join the media with the new answer, publishing the local tracks', async () => {
+    const { room, seen, mic, camera, asked } = await heldRoom(heldAnswer(), joinAnswer());
+    await room.localParticipant.setMicrophoneEnabled(false);
+    seen.length = 0;
+    server.send({ type: 'join' });
+    await waitFor(() => asked.length === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual([room.held, standIn.calls.length], [true, 0], 'still held');
+
+    const doctor = new RemoteParticipant('doctor', 'PA-doctor');
+    standIn.next.push(() => {
+      const r = newRoom('patient');
+      r.participants.set(doctor.sid, doctor);
+      return r;
+    });
+    server.send({ type: 'join' });
+    await waitFor(() => room.held === false);
+    assert.equal(asked.length, 2);
+    assert.equal(standIn.calls.length, 1);
+    const { token, options } = standIn.calls[0]!;
+    assert.equal(token, 'tw-admitted');
+    assert.equal(options.automaticSubscription, false);
+    assert.deepEqual(
+      options.tracks.map((t) => [t.name, 'mediaStreamTrack' in t ? t.mediaStreamTrack : null]),
+      [
+        ['microphone', mic],
+        ['camera', camera],
+        ['data', null],
+      ],
+    );
+    assert.equal(mic.enabled, false, 'muted while waiting, muted in the call');
+    // The Room stayed connected throughout: the adapter's connecting is not shown.
+    assert.deepEqual(seen, ['joined:doctor', 'held:false']);
+    assert.deepEqual([room.state, room.localParticipant.identity, [...room.participants.keys()]], ['connected', 'patient', ['doctor']]);
+
+    // Joined: a later `join` changes nothing; the channel now authenticates with the newer answer's token.
+    server.send({ type: 'join' });
+    server.closeAll(CHANNEL_CLOSE.serverRestart);
+    await waitFor(() => server.auths.length === 2, 3000);
+    assert.equal(server.auths[1], 'ch-2');
+    assert.equal(asked.length, 2);
+    assert.equal(standIn.calls.length, 1);
+    await room.disconnect();
+    assert.equal(seen.at(-1), 'disconnected:left');
+  });
+
+  test('a channel that comes back after a drop while held asks again (a `join` may have been missed)', async () => {
+    const { room, asked } = await heldRoom(joinAnswer());
+    server.closeAll(CHANNEL_CLOSE.serverRestart);
+    await waitFor(() => room.held === false, 3000);
+    assert.equal(asked.length, 1);
+    assert.equal(server.auths.length, 2);
+    assert.equal(standIn.calls.length, 1);
+    await room.disconnect();
+  });
+
+  test('removed (or the room ended) while held: disconnected with the reason, local tracks stopped', async () => {
+    for (const [code, reason] of [
+      [CHANNEL_CLOSE.removed, 'removed'],
+      [CHANNEL_CLOSE.roomEnded, 'room_ended'],
+    ] as const) {
+      const { room, seen, mic, camera } = await heldRoom(heldAnswer());
+      server.closeAll(code);
+      await waitFor(() => room.state === 'disconnected');
+      assert.equal(seen.at(-1), `disconnected:${reason}`);
+      assert.deepEqual([mic.readyState, camera.readyState], ['ended', 'ended']);
+    }
+    assert.equal(standIn.calls.length, 0);
+  });
+
+  test('leaving while held closes the channel; a held answer needs getToken and a channel', async () => {
+    const { room, seen } = await heldRoom(heldAnswer());
+    await room.disconnect();
+    assert.deepEqual(seen.slice(-2), ['state:disconnected', 'disconnected:left']);
+    await waitFor(() => server.sockets.size === 0);
+
+    await assert.rejects(new sdk.Room({ tracks: [new FakeTrack('audio')] }).connect(heldAnswer()), { name: 'ConnectError', reason: 'join_failed', message: /getToken/ });
+    const { channel: _, ...noChannel } = heldAnswer();
+    await assert.rejects(new sdk.Room({ tracks: [new FakeTrack('audio')], getToken: async () => '' }).connect(noChannel), { name: 'ConnectError', reason: 'join_failed', message: /channel/ });
+  });
+});
