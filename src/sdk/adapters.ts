@@ -6,7 +6,7 @@
 import type { AdapterFactory } from './adapter.js';
 import { createBuiltinAdapter } from './builtin/room.js';
 import { ConnectError } from './errors.js';
-import { createTwilioAdapter } from './twilio/room.js';
+import { createTwilioAdapter } from './twilio/index.js';
 
 const ADAPTERS: Readonly<Record<string, AdapterFactory>> = { builtin: createBuiltinAdapter, twilio: createTwilioAdapter() };
 

@@ -9,7 +9,8 @@
  *   await room.localParticipant.setMicrophoneEnabled(false);
  *
  * Layers (as LiveKit's client): Room (room.ts, neutral) → an adapter per provider (builtin/: room.ts → engine.ts →
- * signal.ts and transport.ts). Only the neutral layer is exported.
+ * signal.ts and transport.ts; twilio/: room.ts over twilio-video, loaded on connect). Only the neutral layer is
+ * exported.
  */
 import { Room } from './room.js';
 import type { ConnectOptions, TokenResponse } from './types.js';

@@ -1,7 +1,8 @@
 /**
  * The Twilio Video adapter: a room on a clinic's Twilio account, joined with twilio-video's `connect(token)`, behind
- * the neutral Room. twilio-video (about 1 MB) is loaded only when a token answer says `provider: 'twilio'`: the
- * dynamic import below is its own chunk in the SDK bundle and in the web app, so neither grows for builtin rooms.
+ * the neutral Room. This file and twilio-video (about 1 MB) are loaded only when a token answer says
+ * `provider: 'twilio'` (index.ts): each is a chunk of its own in the SDK bundle and in the web app, so neither grows
+ * for builtin rooms.
  *
  * What reaches us is the server's to decide: the adapter subscribes to nothing by itself (`automaticSubscription:
  * false`) and the server sets each participant's subscribe rules (Twilio's Track Subscription API), so a client never
@@ -13,7 +14,7 @@
  * again as the same identity, publishing the same tracks, while the Room stays `reconnecting`.
  */
 import type * as Video from 'twilio-video';
-import { tokenOf, type AdapterFactory, type MediaAdapter, type ParticipantInfo, type RoomSink } from '../adapter.js';
+import { tokenOf, type MediaAdapter, type ParticipantInfo, type RoomSink } from '../adapter.js';
 import { ConnectError } from '../errors.js';
 import { ConnectionMachine, type ConnectionState } from '../state.js';
 import type { ConnectOptions, DisconnectReason, MediaState, PublishedTrack, TokenResponse, TrackKind, TrackSource } from '../types.js';
@@ -30,11 +31,6 @@ export const loadTwilioVideo: TwilioVideoLoader = async () => {
   // twilio-video is CommonJS: bundlers hand its exports over as the namespace's properties, or only as `default`.
   return typeof module.connect === 'function' ? module : module.default!;
 };
-
-/** The adapter factory; `load` gives twilio-video (default: the dynamic import). */
-export function createTwilioAdapter(load: TwilioVideoLoader = loadTwilioVideo): AdapterFactory {
-  return (token, options, sink) => new TwilioRoom(load, token, options, sink);
-}
 
 /** The data track's name (chat between participants, when an application sends any: OpenVisit's own goes through the server). */
 const DATA_TRACK = 'data';
@@ -62,7 +58,7 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-class TwilioRoom implements MediaAdapter {
+export class TwilioRoom implements MediaAdapter {
   /** How many times the connection recovered (Twilio's own reconnects and joins with a fresh token). */
   reconnects = 0;
   readonly #machine = new ConnectionMachine();
