@@ -1,25 +1,22 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { BuiltinProvider } from '../src/server/rooms/builtin/provider.js';
 import { sweepRooms } from '../src/server/rooms/lifecycle.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
-import { joinRoom } from './helpers/rtc.js';
+import { createTestApp, SETUPS, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
 import { createTestOrg, type TestOrg } from './helpers/builders.js';
-import { DB_KINDS } from './helpers/db.js';
 
 const later = (seconds: number) => new Date(Date.now() + seconds * 1000);
 
-for (const kind of DB_KINDS) {
-  describe(`room lifecycle on ${kind}`, () => {
+// Every limit is the server's own (swept from the database), whatever the provider: on Twilio too, below its
+// 600-second minimum.
+for (const setup of SETUPS) {
+  describe(`room lifecycle on ${setup.label}`, () => {
     let t: TestApp;
     let a: TestOrg;
-    let provider: BuiltinProvider;
 
     before(async () => {
-      t = await createTestApp(kind);
+      t = await createTestApp(setup.db, { media: setup.media });
       a = await createTestOrg(t.app);
-      provider = t.app.deps.media as BuiltinProvider;
     });
     after(() => t.close());
 
@@ -27,6 +24,11 @@ for (const kind of DB_KINDS) {
       const res = await a.apiKey.post('/api/v1/rooms', body);
       assert.equal(res.statusCode, 201, res.body);
       return res.json() as { id: string; name: string };
+    };
+    const join = async (room: string, identity: string) => {
+      const token = await a.apiKey.post('/api/v1/tokens', { room, identity });
+      assert.equal(token.statusCode, 201);
+      return t.media.join(token.json(), { publish: [] });
     };
     const status = async (name: string) => (await a.apiKey.get(`/api/v1/rooms/${name}`)).json() as { status: string; endReason: string | null };
 
@@ -38,19 +40,18 @@ for (const kind of DB_KINDS) {
       assert.deepEqual(result.ended.filter((e) => e.roomId === room.id), [{ roomId: room.id, reason: 'unused_timeout' }]);
       const ended = await status('unused');
       assert.deepEqual([ended.status, ended.endReason], ['completed', 'unused_timeout']);
-      assert.equal(provider.isLive(room.id), false);
+      assert.equal(t.media.isLive(room.id), false);
       assert.deepEqual(await auditActions(t, a.orgId, room.id), ['room.created', 'room.ended']);
     });
 
     test('a room ends after its empty-room timeout once the last participant left; a rejoin resets it', async () => {
       const room = await create({ name: 'emptied', emptyRoomTimeoutSeconds: 30, unusedRoomTimeoutSeconds: 5 });
-      const p1 = await joinRoom(t, a.apiKey, 'emptied', 'p1', { media: false });
-      await t.app.roomEvents.idle();
+      const p1 = await join('emptied', 'p1');
+      await t.media.settle();
       await sweepRooms(t.app.rooms, later(3600));
       assert.equal((await status('emptied')).status, 'in-progress', 'someone is in: neither timeout applies');
-      p1.send({ type: 'leave' });
-      assert.equal(await p1.closed(), 1000);
-      await t.app.roomEvents.idle();
+      await p1.leave();
+      await t.media.settle();
       await sweepRooms(t.app.rooms, later(25));
       assert.equal((await status('emptied')).status, 'in-progress');
       const result = await sweepRooms(t.app.rooms, later(31));
@@ -60,20 +61,27 @@ for (const kind of DB_KINDS) {
 
     test('a participant is removed when their maximum duration is reached', async () => {
       const room = await create({ name: 'timed', maxParticipantDurationSeconds: 15 });
-      const caller = await joinRoom(t, a.apiKey, 'timed', 'caller', { media: false });
-      await t.app.roomEvents.idle();
+      const caller = await join('timed', 'caller');
+      await t.media.settle();
       assert.deepEqual((await sweepRooms(t.app.rooms, later(10))).removed, []);
       const result = await sweepRooms(t.app.rooms, later(16));
       assert.deepEqual(result.removed, [{ roomId: room.id, identity: 'caller' }]);
-      await t.app.roomEvents.idle();
+      if (setup.media === 'builtin') assert.equal(await caller.endCode(), 4007, 'the client is told it reached the maximum duration');
+      await caller.disconnected();
+      if (setup.media === 'twilio') {
+        // Twilio's own limit was its minimum (600 s): the server's timer removed the caller through the REST API.
+        const twilioRoom = t.media.twilio!.fake.room(room.id)!;
+        assert.equal(twilioRoom.options.MaxParticipantDuration, '600');
+        assert.ok(t.media.twilio!.fake.requests.some((r) => r.method === 'POST' && /\/Participants\/PA/.test(r.path) && r.params.Status === 'disconnected'));
+      }
+      await t.media.settle();
       const [p] = (await a.apiKey.get('/api/v1/rooms/timed/participants')).json().data;
       assert.equal(p.status, 'disconnected');
-      assert.equal(await caller.closed(), 4007, 'the client is told it reached the maximum duration');
     });
 
     test('deadlines survive a restart: a new app on the same database ends what fell due', async () => {
       const room = await create({ name: 'restart', unusedRoomTimeoutSeconds: 60 });
-      const restarted = await createTestApp(kind, { database: t.database });
+      const restarted = await createTestApp(setup.db, { database: t.database, media: setup.media, ...(t.media.twilio ? { twilio: t.media.twilio } : {}) });
       try {
         const result = await sweepRooms(restarted.app.rooms, later(61));
         assert.ok(result.ended.some((e) => e.roomId === room.id));

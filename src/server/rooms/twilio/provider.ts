@@ -23,7 +23,7 @@ import { TWILIO_VIDEO_CALLBACK_PATH, twilioVideoCallbackRoutes, type VideoCallba
 /** Twilio's bounds for a room's limits (Rooms resource): the rooms layer's own timer enforces anything shorter. */
 const MIN_PARTICIPANT_DURATION_S = 600;
 const MAX_PARTICIPANT_DURATION_S = 86_400;
-const MAX_ROOM_TIMEOUT_MIN = 1440;
+const MAX_ROOM_TIMEOUT_MIN = 60;
 /** Group rooms hold 50 participants at most. */
 const MAX_PARTICIPANTS = 50;
 /** twilio-video's default signaling endpoint: informational (the SDK connects where its token and options say). */
