@@ -6,6 +6,7 @@ import { ERRORS } from '../src/shared/errors.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, errorOf, type TestOrg } from './helpers/builders.js';
 import { createTestDatabase, DB_KINDS } from './helpers/db.js';
+import { newTwilioCredentials, startTwilioFake, twilioMediaEnv } from './helpers/twilio-media.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
@@ -124,6 +125,7 @@ for (const kind of DB_KINDS) {
         assert.equal(directives.get('default-src'), "'self'", `${url}: ${csp}`);
         assert.equal(directives.get('frame-ancestors'), "'none'", `${url}: ${csp}`);
         assert.equal(directives.get('object-src'), "'none'", `${url}: ${csp}`);
+        assert.equal(directives.get('connect-src'), "'self'", `${url}: the builtin media client connects to this server only`);
         assert.equal(res.headers['x-content-type-options'], 'nosniff', url);
         assert.equal(res.headers['referrer-policy'], 'no-referrer', url);
         assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin', url);
@@ -284,3 +286,22 @@ for (const kind of DB_KINDS) {
     });
   });
 }
+
+describe('ops: the pages of a server whose media provider is Twilio', () => {
+  test("their Content-Security-Policy lets twilio-video reach Twilio's signaling and insights, and nothing else more", async () => {
+    const credentials = newTwilioCredentials();
+    const fake = await startTwilioFake(credentials);
+    const t = await createTestApp('pglite', { env: twilioMediaEnv(credentials, fake) });
+    try {
+      const res = await t.app.inject({ method: 'GET', url: '/' });
+      const csp = String(res.headers['content-security-policy']);
+      const directives = new Map(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([name, ...values]) => [name, values.join(' ')]));
+      assert.equal(directives.get('connect-src'), "'self' wss://global.vss.twilio.com wss://sdkgw.us1.twilio.com", csp);
+      assert.equal(directives.get('script-src'), "'self'", 'no eval: the SDK bundles twilio-video without it');
+    } finally {
+      await t.close();
+      await fake.close();
+    }
+  });
+});
+

@@ -25,6 +25,7 @@ import { opsRoutes } from './ops/routes.js';
 import { orgRoutes } from './orgs/routes.js';
 import { patientRoutes } from './patients/routes.js';
 import realtime from './realtime/plugin.js';
+import { mediaClientConnectSources } from './rooms/loader.js';
 import rooms from './rooms/plugin.js';
 import { userRoutes } from './users/routes.js';
 import visits from './visits/plugin.js';
@@ -100,7 +101,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         // https: an organisation's logo (an https URL of its choosing; data: for an uploaded one).
         imgSrc: ["'self'", 'data:', 'blob:', 'https:'],
         mediaSrc: ["'self'", 'blob:'],
-        connectSrc: ["'self'"],
+        // The media provider's client may connect elsewhere too (twilio-video to Twilio's signaling).
+        connectSrc: ["'self'", ...mediaClientConnectSources(config)],
         fontSrc: ["'self'"],
         objectSrc: ["'none'"],
         baseUri: ["'self'"],

@@ -51,3 +51,17 @@ export function createMediaProvider(config: Config, log?: SfuLogger): MediaProvi
     }
   }
 }
+
+/**
+ * Where the media provider's browser client connects beyond this server: the pages' Content-Security-Policy lets
+ * them (connect-src). The builtin client connects to this server only; twilio-video to Twilio's signaling and its
+ * insights gateway (the hosts its README's CSP section lists).
+ */
+export function mediaClientConnectSources(config: Config): string[] {
+  switch (config.mediaProvider) {
+    case 'builtin':
+      return [];
+    case 'twilio':
+      return ['wss://global.vss.twilio.com', 'wss://sdkgw.us1.twilio.com'];
+  }
+}
