@@ -1,6 +1,8 @@
 // `npm run bench:web`: the web app's weight and its patient path.
-//  1. Production bundle: the JS the join page loads (dist/web/assets/*.js, gzip -9), beside a bare React 19 page
-//     built by the same Vite in the same run (the framework's floor) and the SDK bundle alone.
+//  1. Production bundle: the JS the join page loads at start (dist/web: index.html's script and what it imports
+//     statically, gzip -9), beside a bare React 19 page built by the same Vite in the same run (the framework's
+//     floor) and the SDK bundle alone (dist/sdk/openvisit.js and its static imports); what loads only when needed
+//     (twilio-video and the Twilio adapter, for rooms on Twilio) is counted apart.
 //  2. Opening a join link → the first remote video frame in Chromium (the device check and consent completed by
 //     clicks as soon as they can be, admission by the host app the moment the patient waits), p50 over
 //     BENCH_WEB_RUNS (10) runs, beside a direct peer-to-peer call between two pages (join → first frame) measured
@@ -28,11 +30,46 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** gzip -9 bytes of every .js under a built app's assets folder. */
-function jsGzip(dir: string): { files: number; raw: number; gzip: number } {
-  const assets = path.join(dir, 'assets');
-  const files = readdirSync(assets).filter((f) => f.endsWith('.js'));
-  return { files: files.length, raw: files.reduce((n, f) => n + readFileSync(path.join(assets, f)).length, 0), gzip: files.reduce((n, f) => n + gz(path.join(assets, f)), 0) };
+interface Weight {
+  files: number;
+  raw: number;
+  gzip: number;
+}
+
+/** `entries` and the modules they import statically (not `import()`), as paths. */
+function staticClosure(entries: string[]): Set<string> {
+  const seen = new Set<string>();
+  const todo = [...entries];
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    // Minified ESM: `import{a as b}from"./x.js"`, `import"./x.js"`; `import("./x.js")` (loaded when needed) does not match.
+    for (const m of readFileSync(file, 'utf8').matchAll(/\bimport\s*(?:[\w$*{}\s,]+from\s*)?["'](\.{1,2}\/[^"']+)["']/g)) todo.push(path.resolve(path.dirname(file), m[1]!));
+  }
+  return seen;
+}
+
+function weigh(files: Iterable<string>): Weight {
+  const list = [...files];
+  return { files: list.length, raw: list.reduce((n, f) => n + readFileSync(f).length, 0), gzip: list.reduce((n, f) => n + gz(f), 0) };
+}
+
+/** A built bundle's JS, gzip -9: what loads at start (from `entries`) and the rest of `dir` (loaded when needed). */
+function bundleWeight(dir: string, entries: string[]): { start: Weight; later: Weight } {
+  const start = staticClosure(entries);
+  const all = readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => path.join(dir, f));
+  return { start: weigh(start), later: weigh(all.filter((f) => !start.has(f))) };
+}
+
+/** A Vite build: index.html's module scripts are the entries. */
+function jsGzip(dir: string): { start: Weight; later: Weight } {
+  const html = readFileSync(path.join(dir, 'index.html'), 'utf8');
+  const entries = [...html.matchAll(/<script[^>]*type="module"[^>]*src="\/([^"]+)"/g)].map((m) => path.join(dir, m[1]!));
+  return bundleWeight(path.join(dir, 'assets'), entries);
 }
 
 /** The floor: a React 19 page rendering one paragraph, built by the same Vite and plugin. */
@@ -47,7 +84,7 @@ async function bareReactGzip(): Promise<{ files: number; raw: number; gzip: numb
   const vite = await import('vite');
   const react = (await import('@vitejs/plugin-react')).default;
   await vite.build({ root: dir, configFile: false, logLevel: 'error', plugins: [react()], resolve: { alias: { react: path.join(ROOT, 'node_modules/react'), 'react-dom': path.join(ROOT, 'node_modules/react-dom') } }, build: { outDir: path.join(dir, 'dist'), target: ['chrome100', 'firefox100', 'safari15'] } });
-  return jsGzip(path.join(dir, 'dist'));
+  return jsGzip(path.join(dir, 'dist')).start;
 }
 
 /** The host app admits each patient the moment they wait (the hub socket, with its API key). */
@@ -117,13 +154,17 @@ async function joinLinkToFirstFrame(browser: Browser, base: string, org: TestOrg
 async function main(): Promise<number> {
   console.log(`OpenVisit web app benchmark: bundle size, then join link → first remote frame × ${RUNS} (beside P2P)`);
   if (spawnSync(process.execPath, ['scripts/build.js'], { cwd: ROOT, stdio: 'inherit' }).status !== 0) throw new Error('the build failed');
-  const app = jsGzip(path.join(ROOT, 'dist/web'));
+  const webBuild = jsGzip(path.join(ROOT, 'dist/web'));
+  const app = webBuild.start;
   const floor = await bareReactGzip();
-  const sdk = gz(path.join(ROOT, 'dist/sdk/openvisit.js'));
+  const sdkDir = path.join(ROOT, 'dist/sdk');
+  const sdkWeight = bundleWeight(sdkDir, [path.join(sdkDir, 'openvisit.js')]);
+  const sdk = sdkWeight.start.gzip;
   console.log('\nProduction bundle (JS, gzip -9)');
-  console.log(`  web app (dist/web)      ${kib(app.gzip)} KiB gzip (${kib(app.raw)} KiB raw, ${app.files} file${app.files === 1 ? '' : 's'})`);
+  console.log(`  web app (dist/web)      ${kib(app.gzip)} KiB gzip (${kib(app.raw)} KiB raw, ${app.files} file${app.files === 1 ? '' : 's'}) at start`);
   console.log(`  baseline: bare React 19 ${kib(floor.gzip)} KiB gzip (${kib(floor.raw)} KiB raw)`);
-  console.log(`  of which the SDK alone  ${kib(sdk)} KiB gzip (dist/sdk/openvisit.js)`);
+  console.log(`  of which the SDK alone  ${kib(sdk)} KiB gzip (dist/sdk/openvisit.js and ${sdkWeight.start.files - 1} chunk(s) it imports)`);
+  console.log(`  loaded only when needed (a room on Twilio): web app ${kib(webBuild.later.gzip)} KiB gzip, SDK ${kib(sdkWeight.later.gzip)} KiB gzip`);
   console.log(`  OpenVisit adds ${kib(app.gzip - floor.gzip)} KiB gzip to the framework (${(app.gzip / floor.gzip).toFixed(2)}x)`);
 
   const t = await createTestApp('pglite', { env: { LOGIN_RATE_LIMIT_PER_MINUTE: '10000', TOKEN_RATE_LIMIT_PER_MINUTE: '100000', LOG_LEVEL: 'silent' } });
@@ -157,7 +198,7 @@ async function main(): Promise<number> {
       version: 1,
       date: new Date().toISOString(),
       commit: gitCommit(),
-      bundle: { webGzip: app.gzip, webRaw: app.raw, files: app.files, bareReactGzip: floor.gzip, sdkGzip: sdk },
+      bundle: { webGzip: app.gzip, webRaw: app.raw, files: app.files, bareReactGzip: floor.gzip, sdkGzip: sdk, webLaterGzip: webBuild.later.gzip, sdkLaterGzip: sdkWeight.later.gzip },
       join: { runs: RUNS, webMs: web, p2pMs: p2p, webP50Ms: webP50, p2pP50Ms: p2pP50, ratio: webP50 / p2pP50 },
     }),
   );
