@@ -8,7 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CHANNEL_CLOSE, CHANNEL_PATH, type ChannelServerMessage } from '../src/shared/channel.js';
-import { FakeTrack, record, sdk, waitFor } from './helpers/sdk-node.js';
+import { createTestApp } from './helpers/app.js';
+import { caller, createTestOrg } from './helpers/builders.js';
+import { FakeTrack, record, sdk, waitFor, type SdkRoom } from './helpers/sdk-node.js';
 import { RemoteParticipant, newRoom, standIn } from './helpers/twilio-video-standin.js';
 
 /** The server's side of the participant channel: accepts any token (and notes it), answers pings, sends what a test says. */
@@ -169,5 +171,53 @@ describe('SDK held participants', () => {
     await assert.rejects(new sdk.Room({ tracks: [new FakeTrack('audio')] }).connect(heldAnswer()), { name: 'ConnectError', reason: 'join_failed', message: /getToken/ });
     const { channel: _, ...noChannel } = heldAnswer();
     await assert.rejects(new sdk.Room({ tracks: [new FakeTrack('audio')], getToken: async () => '' }).connect(noChannel), { name: 'ConnectError', reason: 'join_failed', message: /channel/ });
+  });
+});
+
+describe('SDK held participants against the server (Twilio against the fake of its API)', () => {
+  test('a waiting patient is held (no Twilio token), sees the preview, and joins the media when the host admits them', { timeout: 60_000 }, async () => {
+    const t = await createTestApp('pglite', { media: 'twilio', env: { LINK_SIGNING_SECRET: 'held-link-secret-'.repeat(3) } });
+    const org = await createTestOrg(t.app);
+    let room: SdkRoom | null = null;
+    try {
+      const patientId = (await org.clinician.post('/api/v1/patients', { givenName: 'Pat', familyName: 'Held' })).json().id as string;
+      const visit = (await org.clinician.post('/api/v1/visits', { patientIds: [patientId], start: true })).json() as { id: string };
+      const invite = (await org.clinician.post(`/api/v1/visits/${visit.id}/invites`, { role: 'patient', patientId })).json() as { token: string; participant: { id: string } };
+      const joined = await org.anonymous.post('/api/v1/join', { token: invite.token });
+      assert.equal(joined.statusCode, 200, joined.body);
+      const patient = caller(t.app, { authorization: `Bearer ${joined.json().session}` });
+      const consent = (joined.json().consentsRequired as { kind: string; version: string }[])[0]!;
+      assert.equal((await patient.post(`/api/v1/visits/${visit.id}/consents`, { kind: consent.kind, version: consent.version })).statusCode, 201);
+      const answers: { held: boolean; admission: string; token: string }[] = [];
+      const getToken = async () => {
+        const res = await patient.post(`/api/v1/visits/${visit.id}/token`);
+        assert.equal(res.statusCode, 200, res.body);
+        answers.push(res.json());
+        return res.json() as object;
+      };
+
+      const first = (await getToken()) as { held: boolean; token: string; url: string; provider: string };
+      assert.deepEqual([first.provider, first.held, first.token, first.url], ['twilio', true, '', '']);
+      const mic = new FakeTrack('audio');
+      room = new sdk.Room({ tracks: [mic, new FakeTrack('video')], getToken });
+      const seen = record(room);
+      await room.connect(first);
+      assert.deepEqual([room.state, room.held, standIn.calls.length], ['connected', true, 0]);
+
+      standIn.next.push(() => newRoom(invite.participant.id, `visit-${visit.id}`));
+      const admitted = await org.clinician.post(`/api/v1/visits/${visit.id}/participants/${invite.participant.id}/admit`);
+      assert.equal(admitted.statusCode, 200, admitted.body);
+      await waitFor(() => room!.held === false, 10_000);
+      const last = answers.at(-1)!;
+      assert.deepEqual([last.held, last.admission], [false, 'admitted']);
+      assert.equal(standIn.calls.length, 1);
+      assert.equal(standIn.calls[0]!.token, last.token, "Twilio is joined with the admitted answer's token");
+      assert.deepEqual([room.state, room.localParticipant.identity], ['connected', invite.participant.id]);
+      assert.deepEqual(seen.filter((e) => e.startsWith('held:') || e.startsWith('state:')), ['state:connecting', 'held:true', 'state:connected', 'held:false']);
+      assert.equal(mic.readyState, 'live');
+    } finally {
+      await room?.disconnect();
+      await t.close();
+    }
   });
 });
