@@ -124,7 +124,7 @@ export class TwilioRoom implements MediaAdapter {
     } catch (error) {
       if (this.#left()) throw new ConnectError('left', 'You left the room.');
       this.#machine.send('failed');
-      this.#drop();
+      this.#close();
       throw new ConnectError(joinFailure(error), messageOf(error));
     }
     this.#machine.send('joined');
@@ -179,9 +179,7 @@ export class TwilioRoom implements MediaAdapter {
   async disconnect(): Promise<void> {
     if (this.state === 'disconnected') return;
     this.#pending?.cancel();
-    const room = this.#room;
-    this.#drop();
-    room?.disconnect();
+    this.#close();
     this.#machine.send('leave');
     this.#sink.disconnected('left', 'You left the room.');
   }
@@ -364,7 +362,6 @@ export class TwilioRoom implements MediaAdapter {
       await this.#join();
     } catch (error) {
       if (this.state !== 'reconnecting') return;
-      this.#drop();
       const reason = joinFailure(error);
       this.#end(reason === 'join_failed' ? 'connection_lost' : reason, messageOf(error));
       return;
@@ -382,8 +379,15 @@ export class TwilioRoom implements MediaAdapter {
   #end(reason: DisconnectReason, message: string): void {
     if (this.state === 'disconnected') return;
     this.#machine.send('ended');
-    this.#drop();
+    this.#close();
     this.#sink.disconnected(reason, message);
+  }
+
+  /** Leaves the current room, if any (a join that failed after connecting, a leave, an end), and forgets it. */
+  #close(): void {
+    const room = this.#room;
+    this.#drop();
+    room?.disconnect();
   }
 
   /** Forgets the current room (its listeners, our publications on it); the Room's MediaStreamTracks stay its own. */
