@@ -160,6 +160,33 @@ describe('Twilio Video provider: what only Twilio has', { timeout: 120_000 }, ()
     }
   });
 
+  test('the same identity connecting again (a reload): in the room once, whatever order Twilio reports the two connections in', async () => {
+    for (const reverse of [false, true]) {
+      h.fake.callbacks.reverse = reverse;
+      h.fake.callbacks.delayMs = reverse ? 100 : 0;
+      try {
+        const s = spec();
+        const room = { roomId: s.roomId, ...(await h.provider.createRoom(s)) };
+        const first = await joinTwilio(h.fake, h.provider, (await mint(room, 'bob')).token, { publish: ['audio'] });
+        const second = await h.fake.connect((await mint(room, 'bob')).token, { publish: ['audio'] });
+        assert.equal((await first.client.disconnected).code, 53205, 'Twilio drops the older connection');
+        await h.fake.settled();
+        const mine = () => events.filter((e) => e.roomId === room.providerRoomId && 'identity' in e && e.identity === 'bob').map((e) => e.type);
+        const open = () => mine().filter((t) => t === 'participant.joined').length - mine().filter((t) => t === 'participant.left').length;
+        assert.equal(open(), 1, `one stay open: ${mine().join()}`);
+        assert.equal(mine().filter((t) => t.startsWith('participant.')).at(-1), 'participant.joined');
+        assert.deepEqual((await h.provider.listParticipants(room.providerRoomId)).map((p) => p.identity), ['bob']);
+        await second.disconnect();
+        await h.fake.settled();
+        await waitFor('bob left', () => open() === 0);
+        assert.equal(mine().filter((t) => t.startsWith('participant.')).at(-1), 'participant.left');
+        await h.provider.endRoom(room.providerRoomId, 'test_done');
+      } finally {
+        Object.assign(h.fake.callbacks, { reverse: false, delayMs: 0 });
+      }
+    }
+  });
+
   test('a room Twilio ends itself is reported ended with a reason; a recorded room gets one composition, listed as a recording', async () => {
     const s = spec();
     const room = { roomId: s.roomId, ...(await h.provider.createRoom(s)) };

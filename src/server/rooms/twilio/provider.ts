@@ -428,10 +428,13 @@ export class TwilioProvider implements MediaProvider {
           this.#options.log?.warn({ roomSid: room.sid }, 'a revoked token connected; disconnected');
           return;
         }
+        // The same identity connecting again while its old connection lives (a page reload; Twilio drops the old
+        // one with 53205): one stay goes on, and the old connection's disconnect will not end it.
+        const takeover = room.connected.has(identity);
         room.connected.set(identity, { sid, since: at });
         room.announced.add(sid);
         await this.#sync(room);
-        this.#emit({ type: 'participant.joined', roomId: room.sid, identity, at });
+        if (!takeover) this.#emit({ type: 'participant.joined', roomId: room.sid, identity, at });
         return;
       }
       case 'participant-disconnected': {
@@ -440,7 +443,10 @@ export class TwilioProvider implements MediaProvider {
         if (!sid || !identity || room.gone.has(sid)) return;
         room.gone.add(sid);
         room.applied.delete(sid);
-        if (room.connected.get(identity)?.sid === sid) room.connected.delete(identity);
+        const current = room.connected.get(identity);
+        // An older connection of an identity that is connected again: its stay goes on.
+        if (current && current.sid !== sid) return;
+        room.connected.delete(identity);
         if (room.connected.size === 0) room.lastLeftAt = at.getTime();
         if (!room.announced.has(sid)) {
           // Its connect is late or lost: the stay still started ParticipantDuration before.
