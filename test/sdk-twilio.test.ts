@@ -348,6 +348,22 @@ describe('SDK Twilio adapter: local controls', () => {
     assert.deepEqual(seen, ['state:disconnected', 'disconnected:left']);
   });
 
+  test("the adapter's code not loading (a chunk that cannot be fetched) fails the connect with join_failed, before any capture", async () => {
+    const { DeferredAdapter } = (await import('../src/sdk/deferred.ts' as string)) as {
+      DeferredAdapter: new (load: () => Promise<unknown>, sink: object) => { state: string; connect(prepare: () => Promise<void>): Promise<void> };
+    };
+    const states: string[] = [];
+    let captured = false;
+    const adapter = new DeferredAdapter(() => Promise.reject(new Error('Failed to fetch dynamically imported module')), { stateChanged: (s: string) => states.push(s) });
+    await assert.rejects(
+      adapter.connect(async () => {
+        captured = true;
+      }),
+      { name: 'ConnectError', reason: 'join_failed', message: /could not be loaded: Failed to fetch/ },
+    );
+    assert.deepEqual([adapter.state, states, captured], ['disconnected', ['disconnected'], false]);
+  });
+
   test('a leave while connecting does not join', async () => {
     const room = new sdk.Room({ tracks: [new FakeTrack('audio')], video: false });
     const joining = room.connect(answer);

@@ -31,6 +31,7 @@ export type {
   TokenResponse,
   TrackKind,
   TrackSource,
+  TwilioOptions,
 } from './types.js';
 export { ConnectionMachine, EVENTS, STATES, TRANSITIONS, type ConnectionEvent, type Transition } from './state.js';
 
