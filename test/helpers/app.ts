@@ -56,6 +56,8 @@ export interface TestParticipant {
   /** How the provider ended the connection: builtin, the `/rtc` socket's close code; Twilio, its error code (null: none). */
   endCode(): Promise<number | null>;
   close(): Promise<void>;
+  /** Builtin only: the `/rtc` client underneath, for what only the builtin plane shows (its participant list). */
+  readonly rtc?: RtcClient;
 }
 
 export interface TestMedia {
@@ -94,6 +96,8 @@ export interface TestAppOptions {
   twilio?: { fake: FakeTwilioVideo; credentials: TwilioCredentials };
   /** Listen on this port (Twilio: PUBLIC_URL names it, so a restarted app can take over the first one's callbacks). */
   port?: number;
+  /** Wraps the provider the app is given (a test tapping the rooms layer's listeners); `t.media` drives the one underneath. */
+  wrap?: (provider: MediaProvider) => MediaProvider;
 }
 
 /** A TCP port free on 127.0.0.1 right now (for a PUBLIC_URL that must be known before the app listens). */
@@ -138,7 +142,7 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
   });
   const logger = pino(loggerOptions(config.logLevel), stream);
   const media = typeof options.media === 'function' ? options.media(config) : createMediaProvider(config, logger);
-  const app = await buildApp({ config, database, pubsub, media, logger });
+  const app = await buildApp({ config, database, pubsub, media: options.wrap ? options.wrap(media) : media, logger });
   await app.ready();
   const listen = async (at = port ?? 0) => {
     if (!app.server.listening) await app.listen({ host: '127.0.0.1', port: at });
@@ -165,6 +169,7 @@ export async function createTestApp(kind: DbKind, options: TestAppOptions = {}):
       const tag = (publisher: string, kind: 'audio' | 'video') => `${publisher}/${kind === 'audio' ? 'microphone' : 'camera'}`;
       return {
         identity: answer.identity,
+        rtc: client,
         receives: (publisher, kind) => client.receives(tag(publisher, kind)),
         receivesNothingOf: (publisher, kinds = ['audio', 'video']) => client.receivesNothingOf(...kinds.map((k) => tag(publisher, k))),
         disconnected: async () => {
