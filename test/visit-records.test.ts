@@ -1,6 +1,7 @@
-// What a visit leaves behind, on both databases: recording only with everyone's consent (and nobody recorded
-// who has not agreed), the recordings' retention, the in-call chat (stored, then delivered by the server, for the
-// visit's people only), the post-visit summary with its survey link, and usage metering.
+// What a visit leaves behind, on both databases and both media providers (SETUPS): recording only with everyone's
+// consent (and nobody recorded who has not agreed; on Twilio, the room's recording rules as an allow-list of the
+// consenting), the recordings' retention, the in-call chat (stored, then delivered by the server, for the visit's
+// people only), the post-visit summary with its survey link, and usage metering.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -9,12 +10,10 @@ import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { auditEvents, roomRecordings, rooms } from '../src/server/db/schema.js';
 import { deleteExpiredRecordings } from '../src/server/rooms/lifecycle.js';
-import { createMediaProvider } from '../src/server/rooms/loader.js';
 import type { MediaProvider, RoomEvent } from '../src/server/rooms/provider.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { createTestApp, SETUPS, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
 import { caller, createTestOrg, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
-import { DB_KINDS } from './helpers/db.js';
 import { sleep, waitFor } from './helpers/media.js';
 import { RtcClient } from './helpers/rtc.js';
 import { ChannelClient } from './helpers/channel.js';
@@ -34,11 +33,13 @@ interface Token {
   channel: { url: string; token: string };
   identity: string;
   admission: string;
+  /** No media token yet (a provider that routes a newcomer only once connected, while the participant waits). */
+  held: boolean;
   recording: boolean;
   consentsRequired: { kind: string; version: string }[];
 }
 
-/** The builtin provider, with the rooms layer's event listeners also kept in `listeners` (to emit other providers' events). */
+/** The provider, with the rooms layer's event listeners also kept in `listeners` (to emit a hosted provider's events). */
 function tapped(inner: MediaProvider, listeners: ((event: RoomEvent) => void)[]): MediaProvider {
   return new Proxy(inner, {
     get(target, property) {
@@ -54,8 +55,8 @@ function tapped(inner: MediaProvider, listeners: ((event: RoomEvent) => void)[])
   });
 }
 
-for (const kind of DB_KINDS) {
-  describe(`visit recording, chat, summary and usage on ${kind}`, () => {
+for (const setup of SETUPS) {
+  describe(`visit recording, chat, summary and usage on ${setup.label}`, () => {
     let t: TestApp;
     let a: TestOrg;
     let b: TestOrg;
@@ -65,7 +66,7 @@ for (const kind of DB_KINDS) {
     const emit = (event: RoomEvent) => listeners.forEach((l) => l(event));
 
     before(async () => {
-      t = await createTestApp(kind, { env: ENV, media: (config) => tapped(createMediaProvider(config), listeners) });
+      t = await createTestApp(setup.db, { env: ENV, media: setup.media, wrap: (provider) => tapped(provider, listeners) });
       [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
       base = await t.listen();
     });
@@ -103,6 +104,25 @@ for (const kind of DB_KINDS) {
       return res.json();
     }
 
+    /**
+     * The token to connect the media with, once admitted. A provider that routes a newcomer only once it is connected
+     * (Twilio) held a participant who asked while waiting, with no media token; the client asks again (as the channel's
+     * `join` tells it to). Elsewhere the token issued while waiting is the one.
+     */
+    async function mediaToken(who: Caller, visitId: string, issued: Token): Promise<Token> {
+      assert.equal(issued.held, setup.media === 'twilio' && issued.admission === 'waiting');
+      if (!issued.held) return issued;
+      const again = await token(who, visitId);
+      assert.deepEqual([again.held, again.admission, again.identity], [false, 'admitted', issued.identity]);
+      return again;
+    }
+
+    /** A participant's media in a recorded visit: on the builtin plane real (replayed) media, so its recordings are real files. */
+    async function connectMedia(answer: Token): Promise<{ close(): Promise<void> }> {
+      if (setup.media === 'builtin') return RtcClient.connect(base, answer.token, answer.identity, { publish: ['microphone', 'camera'], replay: true });
+      return t.media.join(answer);
+    }
+
     async function admit(visitId: string, participantId: string): Promise<void> {
       const res = await a.clinician.post(`/api/v1/visits/${visitId}/participants/${participantId}/admit`);
       assert.equal(res.statusCode, 200, res.body);
@@ -120,7 +140,7 @@ for (const kind of DB_KINDS) {
     // Server notices come on the participant channel, connected (as the SDK does) before the media connection.
     const notice = (client: ChannelClient, code: string) => waitFor(`${client.identity} to be told ${code}`, () => client.told(code));
 
-    async function recordingsOf(visitId: string): Promise<{ id: string; identity: string; status: string; bytes: number | null; deletedAt: string | null }[]> {
+    async function recordingsOf(visitId: string): Promise<{ id: string; identity: string; content: string; status: string; bytes: number | null; deletedAt: string | null }[]> {
       const res = await a.clinician.get(`/api/v1/visits/${visitId}/recordings`);
       assert.equal(res.statusCode, 200, res.body);
       return res.json().data;
@@ -136,9 +156,14 @@ for (const kind of DB_KINDS) {
       const hostChannel = await ChannelClient.connect(base, hostToken.channel, hostToken.identity);
       const patChannel = await ChannelClient.connect(base, patToken.channel, patToken.identity);
       const channels = [hostChannel, patChannel];
-      const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { publish: ['microphone', 'camera'], replay: true });
-      const patient = await RtcClient.connect(base, patToken.token, patToken.identity, { publish: ['microphone', 'camera'], replay: true });
+      const host = await connectMedia(hostToken);
+      const patient = await connectMedia(await mediaToken(pat, v.id, patToken));
       const clients = [host, patient];
+      // Twilio's side (its fake): the room's recording rules, an allow-list of the consenting publishers.
+      const fake = t.media.twilio?.fake;
+      const roomId: string = (await a.clinician.get(`/api/v1/rooms/visit-${v.id}`)).json().id;
+      const twilioRoom = () => fake!.room(roomId)!;
+      const allowList = (...identities: string[]) => identities.sort().map((publisher) => ({ type: 'include', publisher }));
       try {
         await until('both in the room', async () => (await a.clinician.get(`/api/v1/visits/${v.id}/recording`)).json().notRecorded.length === 1);
         const state = (await a.clinician.get(`/api/v1/visits/${v.id}/recording`)).json();
@@ -152,6 +177,7 @@ for (const kind of DB_KINDS) {
         expectStatus(refused, 409, 'recording_consent_missing');
         assert.deepEqual(errorOf(refused).details, { participantIds: [patToken.identity] });
         assert.equal((await a.clinician.get(`/api/v1/visits/${v.id}`)).json().recordingSince, null);
+        if (fake) assert.deepEqual(twilioRoom().recordings, [], 'nothing recorded at Twilio');
 
         const texts = (await pat.get('/api/v1/consent-texts')).json() as { kind: string; version: string }[];
         const recordingText = texts.find((x) => x.kind === 'recording')!;
@@ -162,6 +188,7 @@ for (const kind of DB_KINDS) {
         assert.deepEqual(started.json().notRecorded, []);
         assert.ok((await pat.get(`/api/v1/visits/${v.id}`)).json().recordingSince, 'the patient sees the recording indicator');
         await Promise.all([notice(hostChannel, 'recording_started'), notice(patChannel, 'recording_started')]);
+        if (fake) assert.deepEqual(twilioRoom().recordingRules, allowList(hostToken.identity, patToken.identity));
 
         // An interpreter joins the recorded visit: asked first, and kept out of the recording until they agree.
         const interp = await arrive(v.id, { role: 'interpreter', displayName: 'Ivy Interpreter' });
@@ -171,7 +198,7 @@ for (const kind of DB_KINDS) {
         await admit(v.id, interpToken.identity);
         const interpChannel = await ChannelClient.connect(base, interpToken.channel, interpToken.identity);
         channels.push(interpChannel);
-        const interpreter = await RtcClient.connect(base, interpToken.token, interpToken.identity, { publish: ['microphone', 'camera'], replay: true });
+        const interpreter = await connectMedia(await mediaToken(interp, v.id, interpToken));
         clients.push(interpreter);
         await notice(interpChannel, 'recording_consent_required');
         await until('host and patient recorded', async () => {
@@ -181,25 +208,43 @@ for (const kind of DB_KINDS) {
         await sleep(1500);
         assert.ok(!(await recordingsOf(v.id)).some((r) => r.identity === interpToken.identity), 'the interpreter is not recorded before agreeing');
         assert.deepEqual((await a.clinician.get(`/api/v1/visits/${v.id}/recording`)).json().notRecorded, [interpToken.identity]);
+        if (fake) {
+          // In the room and publishing, but not on the allow-list: Twilio records nothing of the interpreter.
+          assert.ok(twilioRoom().participants.some((p) => p.identity === interpToken.identity && p.status === 'connected' && p.tracks.length === 2));
+          assert.deepEqual(twilioRoom().recordingRules, allowList(hostToken.identity, patToken.identity));
+          assert.ok(!twilioRoom().recordings.some((r) => r.participantIdentity === interpToken.identity));
+        }
 
         assert.equal((await interp.post(`/api/v1/visits/${v.id}/consents`, { kind: 'recording', version: recordingText.version })).statusCode, 201);
         await until('the interpreter recorded', async () => (await recordingsOf(v.id)).some((r) => r.identity === interpToken.identity && r.status === 'recording'));
+        // On Twilio: added to the allow-list once they agreed, so both of their tracks are recorded.
+        if (fake) assert.deepEqual(twilioRoom().recordingRules, allowList(hostToken.identity, patToken.identity, interpToken.identity));
         await sleep(1000);
 
         const stopped = await a.clinician.post(`/api/v1/visits/${v.id}/recordings/stop`);
         assert.equal(stopped.statusCode, 200, stopped.body);
         assert.equal(stopped.json().recording, false);
         await notice(patChannel, 'recording_stopped');
-        await t.app.roomEvents.idle();
+        await t.media.settle();
         const files = await recordingsOf(v.id);
         assert.deepEqual(new Set(files.map((f) => f.identity)), new Set([hostToken.identity, patToken.identity, interpToken.identity]));
         for (const f of files) assert.equal(f.status, 'completed', JSON.stringify(f));
+        if (fake) {
+          // Twilio's files are per track: each participant's camera and microphone, all of them finished.
+          assert.deepEqual(twilioRoom().recordingRules, [{ type: 'exclude', all: true }]);
+          const atTwilio = twilioRoom().recordings;
+          assert.equal(new Set(atTwilio.map((r) => `${r.participantIdentity}:${r.kind}`)).size, 6, 'three participants, two tracks each');
+          assert.ok(atTwilio.every((r) => r.status === 'completed'));
+          assert.equal(files.length, atTwilio.length);
+          assert.deepEqual(new Set(files.map((f) => f.content)), new Set(['camera', 'microphone']));
+        }
 
-        // Download: the host gets the WebM; nobody else's visit, organisation or role does.
+        // Download: the host gets the file (WebM; on Twilio the track's Matroska); nobody else's visit, organisation or role does.
         const download = await a.clinician.get(`/api/v1/visits/${v.id}/recordings/${files[0]!.id}/media`);
         assert.equal(download.statusCode, 200);
-        assert.equal(download.headers['content-type'], 'video/webm');
-        assert.equal(download.rawPayload.subarray(0, 4).toString('hex'), '1a45dfa3', 'an EBML (WebM) file');
+        if (setup.media === 'builtin') assert.equal(download.headers['content-type'], 'video/webm');
+        else assert.equal(download.headers['content-type'], files[0]!.content === 'microphone' ? 'audio/x-matroska' : 'video/x-matroska');
+        assert.equal(download.rawPayload.subarray(0, 4).toString('hex'), '1a45dfa3', 'an EBML (WebM, Matroska) file');
         assert.equal(Number(download.headers['content-length']), files[0]!.bytes);
         expectStatus(await a.caregiver.get(`/api/v1/visits/${v.id}/recordings/${files[0]!.id}/media`), 403, 'forbidden');
         expectStatus(await b.admin.get(`/api/v1/visits/${v.id}/recordings/${files[0]!.id}/media`), 404, 'not_found');
@@ -211,18 +256,34 @@ for (const kind of DB_KINDS) {
 
         // The end: quality over each stay reaches the summary.
         assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/end`)).statusCode, 200);
-        await t.app.roomEvents.idle();
-        const summary = (await a.clinician.get(`/api/v1/visits/${v.id}/summary`)).json();
-        assert.equal(summary.recordings.length, files.length);
-        assert.ok(typeof summary.quality.average === 'number' && summary.quality.average >= 0 && summary.quality.average <= 5, JSON.stringify(summary.quality));
-        assert.ok(Number.isInteger(summary.quality.worst), JSON.stringify(summary.quality));
-        assert.ok(summary.usage.recordedMinutes >= 3, JSON.stringify(summary.usage));
+        await t.media.settle();
+        if (setup.media === 'builtin') {
+          const summary = (await a.clinician.get(`/api/v1/visits/${v.id}/summary`)).json();
+          assert.equal(summary.recordings.length, files.length);
+          assert.ok(typeof summary.quality.average === 'number' && summary.quality.average >= 0 && summary.quality.average <= 5, JSON.stringify(summary.quality));
+          assert.ok(Number.isInteger(summary.quality.worst), JSON.stringify(summary.quality));
+          assert.ok(summary.usage.recordedMinutes >= 3, JSON.stringify(summary.usage));
+        } else {
+          // Twilio composes the recorded room once it has ended: one more file, the whole room's (identity '').
+          await until('the composition', async () => (await recordingsOf(v.id)).some((r) => r.identity === '' && r.status === 'completed'));
+          const summary = (await a.clinician.get(`/api/v1/visits/${v.id}/summary`)).json();
+          assert.equal(summary.recordings.length, files.length + 1);
+          assert.deepEqual(summary.recordings.filter((r: { content: string }) => r.content === 'composition').map((r: { identity: string }) => r.identity), ['']);
+          // Twilio's callbacks carry no connection quality: there is none to report, rather than a made-up one.
+          assert.deepEqual([summary.quality.average, summary.quality.worst], [null, null], JSON.stringify(summary.quality));
+          assert.ok(summary.usage.recordedMinutes >= 3, JSON.stringify(summary.usage));
+          assert.ok(summary.usage.compositionMinutes >= 1, JSON.stringify(summary.usage));
+        }
 
-        // Retention: files past it are deleted from disk; the record of them stays, and says so.
+        // Retention: files past it are deleted from disk (on Twilio, at Twilio); the record of them stays, and says so.
         const paths = await t.database.db.select({ file: roomRecordings.file }).from(roomRecordings).where(eq(roomRecordings.orgId, a.orgId));
         assert.equal(await deleteExpiredRecordings(t.app.rooms, 30, new Date(Date.now() + 29 * 86_400_000)), 0, 'not yet');
         assert.ok((await deleteExpiredRecordings(t.app.rooms, 30, new Date(Date.now() + 31 * 86_400_000))) >= files.length);
-        for (const p of paths) assert.equal(existsSync(path.join(t.config.rtc.recordingsDir, p.file!)), false, p.file!);
+        if (setup.media === 'builtin') for (const p of paths) assert.equal(existsSync(path.join(t.config.rtc.recordingsDir, p.file!)), false, p.file!);
+        else {
+          assert.ok(twilioRoom().recordings.every((r) => r.status === 'deleted'));
+          assert.deepEqual(fake!.compositions().filter((c) => c.roomSid === twilioRoom().sid).map((c) => c.status), ['deleted']);
+        }
         const after = await recordingsOf(v.id);
         assert.ok(after.every((f) => f.deletedAt !== null));
         const gone = await a.clinician.get(`/api/v1/visits/${v.id}/recordings/${files[0]!.id}/media`);
@@ -296,21 +357,20 @@ for (const kind of DB_KINDS) {
       const hostToken = await token(a.clinician, v.id);
       const patToken = await token(pat, v.id);
       await admit(v.id, patToken.identity);
-      const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { media: false });
-      let patient = await RtcClient.connect(base, patToken.token, patToken.identity, { media: false });
+      const host = await t.media.join(hostToken, { publish: [] });
+      let patient = await t.media.join(await mediaToken(pat, v.id, patToken), { publish: [] });
       await a.clinician.post(`/api/v1/visits/${v.id}/messages`, { body: 'Welcome.' });
       // The patient's connection ends and they come back (a second stay, the same identity, no re-admission).
-      patient.send({ type: 'leave' });
-      await patient.closed();
-      await t.app.roomEvents.idle();
+      await patient.leave();
+      await t.media.settle();
       const again = await token(pat, v.id);
-      assert.deepEqual([again.identity, again.admission], [patToken.identity, 'admitted']);
-      patient = await RtcClient.connect(base, again.token, again.identity, { media: false });
-      await t.app.roomEvents.idle();
+      assert.deepEqual([again.identity, again.admission, again.held], [patToken.identity, 'admitted', false]);
+      patient = await t.media.join(again, { publish: [] });
+      await t.media.settle();
       assert.equal((await a.clinician.get(`/api/v1/visits/${v.id}/summary`)).statusCode, 200, 'a summary while the visit is on');
       assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/end`)).statusCode, 200);
       await Promise.all([host.close(), patient.close()]);
-      await t.app.roomEvents.idle();
+      await t.media.settle();
 
       const res = await a.clinician.get(`/api/v1/visits/${v.id}/summary`);
       assert.equal(res.statusCode, 200, res.body);

@@ -1,7 +1,8 @@
 // Telehealth visits (src/server/visits): the state machine and join links as pure units, then every rule
-// through the HTTP API on both databases: creation, transitions (illegal ones are 409 with the state), join
-// links (signed, expiring, revocable, windowed), consent before the waiting room, the waiting room and the host's
-// controls, who may do what, and the audit trail.
+// through the HTTP API on both databases and both media providers (SETUPS): creation, transitions (illegal ones are
+// 409 with the state), join links (signed, expiring, revocable, windowed), consent before the waiting room, the
+// waiting room and the host's controls, who may do what, and the audit trail. On Twilio the waiting room, admission,
+// send back, host mute and removal are also asserted as the subscribe rules they write at Twilio (its fake).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { eq } from 'drizzle-orm';
@@ -9,11 +10,9 @@ import { patientConsents, visitLinks } from '../src/server/db/schema.js';
 import { createLinkSigner, LINK_PREFIX } from '../src/server/visits/links.js';
 import { VISIT_EVENTS, VISIT_TRANSITIONS, nextVisitStatus } from '../src/server/visits/state.js';
 import { VISIT_STATUSES } from '../src/server/db/schema.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { createTestApp, freePort, SETUPS, type TestApp, type TestParticipant } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
 import { caller, createTestOrg, detailPaths, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
-import { DB_KINDS } from './helpers/db.js';
-import { RtcClient } from './helpers/rtc.js';
 import { RTC_CLOSE } from '../src/shared/rtc.js';
 import { CHANNEL_CLOSE } from '../src/shared/channel.js';
 import { ChannelClient } from './helpers/channel.js';
@@ -62,14 +61,14 @@ describe('visit state machine and join links (pure)', () => {
 
 const ENV = { LINK_SIGNING_SECRET: 'test-link-secret-'.repeat(3), TOKEN_SIGNING_SECRET: 'test-token-secret-'.repeat(3), LOGIN_RATE_LIMIT_PER_MINUTE: '1000' };
 
-for (const kind of DB_KINDS) {
-  describe(`visits API on ${kind}`, () => {
+for (const setup of SETUPS) {
+  describe(`visits API on ${setup.label}`, () => {
     let t: TestApp;
     let a: TestOrg;
     let b: TestOrg;
 
     before(async () => {
-      t = await createTestApp(kind, { env: ENV });
+      t = await createTestApp(setup.db, { env: ENV, media: setup.media });
       [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
     });
     after(() => t.close());
@@ -207,6 +206,9 @@ for (const kind of DB_KINDS) {
       assert.equal(tok.json().admission, 'waiting');
       assert.equal(tok.json().identity, link1.participant.id);
       assert.equal(tok.json().room, `visit-${v.id}`);
+      // On Twilio, which routes a newcomer only once it is connected, a waiting patient holds no media token at all.
+      assert.equal(tok.json().held, setup.media === 'twilio');
+      assert.equal(tok.json().token === '', setup.media === 'twilio');
       assert.deepEqual((await a.clinician.get(`/api/v1/visits/${v.id}/waiting-room`)).json().map((p: { id: string }) => p.id), [link1.participant.id]);
       // The host starting the visit does not admit anyone.
       await a.clinician.post(`/api/v1/visits/${v.id}/start`);
@@ -224,7 +226,9 @@ for (const kind of DB_KINDS) {
       const admitted = await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link1.participant.id}/admit`);
       assert.equal(admitted.statusCode, 200, admitted.body);
       assert.equal(admitted.json().admission, 'admitted');
-      assert.equal((await pat1.post(`/api/v1/visits/${v.id}/token`)).json().admission, 'admitted');
+      const admittedToken = (await pat1.post(`/api/v1/visits/${v.id}/token`)).json();
+      assert.deepEqual([admittedToken.admission, admittedToken.held], ['admitted', false]);
+      assert.ok(admittedToken.token, 'admitted: a media token on every provider');
       assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link1.participant.id}/return`)).json().admission, 'waiting');
       assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${link1.participant.id}/return`)).json().admission, 'waiting', 'sending back again is a no-op');
       expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/participants/${v.participants.find((p: { role: string }) => p.role === 'host').id}/remove`), 409, 'invalid_state');
@@ -330,47 +334,104 @@ for (const kind of DB_KINDS) {
       const patientToken = (await who.post(`/api/v1/visits/${v.id}/token`)).json();
       assert.equal(patientToken.admission, 'waiting');
       const base = await t.listen();
-      const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { publish: ['microphone', 'camera'] });
-      const pat = await RtcClient.connect(base, patientToken.token, patientToken.identity, { publish: ['microphone', 'camera'] });
-      // The server's notices come on the participant channel (issued with the media token), whatever the provider.
-      const patChannel = await ChannelClient.connect(base, patientToken.channel, patientToken.identity);
-      const [hostCam, patCam, patMic] = [`${hostToken.identity}/camera`, `${patientToken.identity}/camera`, `${patientToken.identity}/microphone`];
+      const roomId: string = (await a.clinician.get(`/api/v1/rooms/visit-${v.id}`)).json().id;
+      const [hostId, patId] = [hostToken.identity as string, patientToken.identity as string];
+      // The server's notices come on the participant channel (issued with the media token), whatever the provider;
+      // connected before the media, as the SDK does: on Twilio it is all a waiting patient has.
+      const patChannel = await ChannelClient.connect(base, patientToken.channel, patId);
+      const host = await t.media.join(hostToken);
+      // Twilio's side (its fake): the rules the server wrote, by identity.
+      const fake = t.media.twilio?.fake;
+      const twilioRoom = () => fake!.room(roomId)!;
+      const stays = () => twilioRoom().participants.filter((p) => p.identity === patId);
+      let pat: TestParticipant | undefined;
+      let admittedToken: { token: string; identity: string; held: boolean; admission: string } | undefined;
       try {
-        await Promise.all([pat.receivesNothingOf(hostCam), host.receivesNothingOf(patCam, patMic)]);
-        assert.equal(pat.participants.has(hostToken.identity), false, 'a waiting patient does not even see the host');
+        if (setup.media === 'builtin') {
+          pat = await t.media.join(patientToken);
+          await Promise.all([pat.receivesNothingOf(hostId), host.receivesNothingOf(patId)]);
+          assert.equal(pat.rtc!.participants.has(hostId), false, 'a waiting patient does not even see the host');
+        } else {
+          // Held: Twilio would let a fresh connection receive everything until its rules land, so there is no media
+          // token to connect with, only the channel; the patient is not in Twilio's room at all.
+          assert.deepEqual([patientToken.held, patientToken.token, patientToken.url], [true, '', '']);
+          await host.receivesNothingOf(patId);
+          assert.deepEqual(stays(), [], "the waiting patient is not in Twilio's room");
+          assert.deepEqual(twilioRoom().subscribeRules[hostId], [{ type: 'include', all: true }]);
+          assert.equal(patChannel.messages.some((m) => m.type === 'join'), false, 'not asked to join while waiting');
+        }
 
-        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/admit`)).statusCode, 200);
-        await Promise.all([pat.receives(hostCam), host.receives(patCam), host.receives(patMic)]);
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patId}/admit`)).statusCode, 200);
+        if (setup.media === 'twilio') {
+          // Told on the channel to ask again: now a media token, and its rules are written before it is announced.
+          await patChannel.next('join');
+          admittedToken = (await who.post(`/api/v1/visits/${v.id}/token`)).json();
+          assert.deepEqual([admittedToken!.held, admittedToken!.admission, admittedToken!.identity], [false, 'admitted', patId]);
+          assert.ok(admittedToken!.token);
+          pat = await t.media.join(admittedToken!);
+          assert.deepEqual(twilioRoom().subscribeRules[patId], [{ type: 'include', all: true }]);
+          assert.deepEqual(twilioRoom().subscribeRules[hostId], [{ type: 'include', all: true }]);
+        }
+        await Promise.all([pat!.receives(hostId, 'video'), host.receives(patId, 'video'), host.receives(patId, 'audio')]);
         const told = (code: string) => patChannel.told(code);
         assert.ok(told('admitted'), 'the patient is told they are in');
         // The host and an admitted patient are both in: the visit is under way.
-        await t.app.roomEvents.idle();
+        await t.media.settle();
         const deadline = Date.now() + 5000;
         let status = '';
         while (Date.now() < deadline && (status = (await a.clinician.get(`/api/v1/visits/${v.id}`)).json().status) !== 'in_progress') await new Promise((r) => setTimeout(r, 50));
         assert.equal(status, 'in_progress');
 
-        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/return`)).statusCode, 200);
-        await Promise.all([pat.receivesNothingOf(hostCam), host.receivesNothingOf(patCam, patMic)]);
+        // Host mute: nobody receives the patient's audio, the video still flows; unmuted, the audio is back.
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patId}/mute`, { audio: true })).statusCode, 200);
+        await host.receivesNothingOf(patId, ['audio']);
+        await host.receives(patId, 'video');
+        if (fake) assert.deepEqual(twilioRoom().subscribeRules[hostId], [{ type: 'include', all: true }, { type: 'exclude', publisher: patId, kind: 'audio' }]);
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patId}/mute`, { audio: false })).statusCode, 200);
+        await host.receives(patId, 'audio');
+        if (fake) assert.deepEqual(twilioRoom().subscribeRules[hostId], [{ type: 'include', all: true }]);
+
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patId}/return`)).statusCode, 200);
+        await Promise.all([pat!.receivesNothingOf(hostId), host.receivesNothingOf(patId)]);
         assert.ok(told('returned_to_waiting_room'));
+        if (fake) {
+          // Sent back while connected: it stays connected, isolated by rules (it receives nobody, nobody receives it).
+          assert.deepEqual(stays().map((p) => p.status), ['connected']);
+          assert.deepEqual(twilioRoom().subscribeRules[patId], [{ type: 'exclude', all: true }]);
+          assert.deepEqual(twilioRoom().subscribeRules[hostId], [{ type: 'include', all: true }, { type: 'exclude', publisher: patId }]);
+        }
 
         // Removed: disconnected, and the media token they still hold no longer gets them in.
-        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/remove`)).statusCode, 200);
-        assert.equal(await pat.closed(), RTC_CLOSE.removed);
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${patId}/remove`)).statusCode, 200);
+        if (setup.media === 'builtin') assert.equal(await pat!.endCode(), RTC_CLOSE.removed);
+        else await pat!.disconnected();
         assert.ok(told('removed'), 'told before the channel closed');
         assert.equal(await patChannel.closed(), CHANNEL_CLOSE.removed);
-        const ws = new WebSocket(`${base.replace('http', 'ws')}/rtc`);
-        await new Promise((resolve) => ws.once('open', resolve));
-        ws.send(JSON.stringify({ type: 'join', token: patientToken.token }));
-        assert.equal(await new Promise((resolve) => ws.once('close', (code) => resolve(code))), RTC_CLOSE.removed);
-        const roomId = (await a.clinician.get(`/api/v1/rooms/visit-${v.id}`)).json().id;
+        if (setup.media === 'builtin') {
+          const ws = new WebSocket(`${base.replace('http', 'ws')}/rtc`);
+          await new Promise((resolve) => ws.once('open', resolve));
+          ws.send(JSON.stringify({ type: 'join', token: patientToken.token }));
+          assert.equal(await new Promise((resolve) => ws.once('close', (code) => resolve(code))), RTC_CLOSE.removed);
+        } else {
+          // Twilio's REST removal of its connection; everyone's rules exclude it from then on.
+          const [removed] = stays();
+          assert.ok(fake!.requests.some((r) => r.method === 'POST' && r.path.endsWith(`/Participants/${removed!.sid}`) && r.params.Status === 'disconnected'));
+          assert.deepEqual(twilioRoom().subscribeRules[hostId], [{ type: 'include', all: true }, { type: 'exclude', publisher: patId }]);
+          // Twilio cannot revoke the token it still holds: it gets in, and the server throws that connection out.
+          await assert.rejects(t.media.join(admittedToken!), /thrown out of the room/);
+          const [, again] = stays();
+          assert.equal(again?.status, 'disconnected');
+          assert.ok(fake!.requests.some((r) => r.method === 'POST' && r.path.endsWith(`/Participants/${again!.sid}`) && r.params.Status === 'disconnected'));
+          await host.receivesNothingOf(patId);
+        }
         assert.ok((await auditActions(t, a.orgId, roomId)).includes('room.tokens_revoked'));
       } finally {
-        await Promise.all([host.close(), pat.close(), patChannel.close()]);
+        await Promise.all([host.close(), pat?.close(), patChannel.close()]);
       }
     });
 
     test('restart: the visit, its waiting list and routing survive; a waiting patient who reconnects still sees nobody', async () => {
+      if (setup.media === 'twilio') return restartOnTwilio();
       const p1 = await patient(a);
       const v = (await a.clinician.post('/api/v1/visits', { patientIds: [p1], start: true })).json();
       const link = (await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'patient', patientId: p1 })).json();
@@ -378,23 +439,22 @@ for (const kind of DB_KINDS) {
       await who.post(`/api/v1/visits/${v.id}/consents`, { kind: 'telehealth', version: (body.consentsRequired as { version: string }[])[0]!.version });
       const patientToken = (await who.post(`/api/v1/visits/${v.id}/token`)).json();
       const hostToken = (await a.clinician.post(`/api/v1/visits/${v.id}/token`)).json();
-      await t.app.roomEvents.idle();
+      await t.media.settle();
 
       // A second process on the same database (the first one's media plane is gone with it for these clients).
-      const restarted = await createTestApp(kind, { database: t.database, env: ENV });
+      const restarted = await createTestApp(setup.db, { database: t.database, media: setup.media, env: ENV });
       try {
-        const base = await restarted.listen();
         const again = (await a.clinician.get(`/api/v1/visits/${v.id}`)).json();
         assert.equal(again.status, 'open');
         assert.deepEqual(again.participants.map((p: { role: string; admission: string }) => `${p.role}:${p.admission}`).sort(), ['host:admitted', 'patient:waiting']);
         // Both reconnect with the tokens they had: the patient is still in the waiting room.
-        const host = await RtcClient.connect(base, hostToken.token, hostToken.identity, { publish: ['camera'] });
-        const pat = await RtcClient.connect(base, patientToken.token, patientToken.identity, { publish: ['camera'] });
+        const host = await restarted.media.join(hostToken, { publish: ['video'] });
+        const pat = await restarted.media.join(patientToken, { publish: ['video'] });
         try {
-          await Promise.all([pat.receivesNothingOf(`${hostToken.identity}/camera`), host.receivesNothingOf(`${patientToken.identity}/camera`)]);
+          await Promise.all([pat.receivesNothingOf(hostToken.identity, ['video']), host.receivesNothingOf(patientToken.identity, ['video'])]);
           const admitted = await caller(restarted.app, a.clinician.headers).post(`/api/v1/visits/${v.id}/participants/${patientToken.identity}/admit`);
           assert.equal(admitted.statusCode, 200, admitted.body);
-          await Promise.all([pat.receives(`${hostToken.identity}/camera`), host.receives(`${patientToken.identity}/camera`)]);
+          await Promise.all([pat.receives(hostToken.identity, 'video'), host.receives(patientToken.identity, 'video')]);
         } finally {
           await Promise.all([host.close(), pat.close()]);
         }
@@ -402,6 +462,74 @@ for (const kind of DB_KINDS) {
         await restarted.close();
       }
     });
+
+    /**
+     * The restart on Twilio: the call is Twilio's, not the process's (the room and the host's connection stay there), and
+     * a restarted process takes over the first one's address, where Twilio's callbacks go (PUBLIC_URL). So the first
+     * process is an app of its own on this suite's database and fake, closed before the second starts on its port.
+     */
+    async function restartOnTwilio(): Promise<void> {
+      // One deployment's processes share the channel key (the setting, or DATA_DIR's), as they share the token key.
+      const env = { ...ENV, CHANNEL_SIGNING_SECRET: 'test-channel-secret-'.repeat(3) };
+      const shared = { database: t.database, media: setup.media, twilio: t.media.twilio!, env };
+      const port = await freePort();
+      const first = await createTestApp(setup.db, { ...shared, port });
+      let firstOpen = true;
+      const fake = t.media.twilio!.fake;
+      const p1 = await patient(a);
+      const clinician = caller(first.app, a.clinician.headers);
+      const v = (await clinician.post('/api/v1/visits', { patientIds: [p1], start: true })).json();
+      const link = (await clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'patient', patientId: p1 })).json();
+      const { who, body } = await join(link.token);
+      await who.post(`/api/v1/visits/${v.id}/consents`, { kind: 'telehealth', version: (body.consentsRequired as { version: string }[])[0]!.version });
+      const patientToken = (await caller(first.app, who.headers).post(`/api/v1/visits/${v.id}/token`)).json();
+      assert.deepEqual([patientToken.held, patientToken.token], [true, '']);
+      const hostToken = (await clinician.post(`/api/v1/visits/${v.id}/token`)).json();
+      const [hostId, patId] = [hostToken.identity as string, patientToken.identity as string];
+      const roomId: string = (await clinician.get(`/api/v1/rooms/visit-${v.id}`)).json().id;
+      const twilioRoom = () => fake.room(roomId)!;
+      const host = await first.media.join(hostToken);
+      const base = await first.listen();
+      let patChannel = await ChannelClient.connect(base, patientToken.channel, patId);
+      let pat: TestParticipant | undefined;
+      let restarted: TestApp | undefined;
+      try {
+        await first.media.settle();
+        // The first process stops (the patient's channel drops with it); Twilio keeps the room and the host.
+        await first.close();
+        firstOpen = false;
+        await patChannel.closed();
+        restarted = await createTestApp(setup.db, { ...shared, port });
+        assert.equal(await restarted.listen(), base);
+        const again = (await caller(restarted.app, a.clinician.headers).get(`/api/v1/visits/${v.id}`)).json();
+        assert.equal(again.status, 'open');
+        assert.deepEqual(again.participants.map((p: { role: string; admission: string }) => `${p.role}:${p.admission}`).sort(), ['host:admitted', 'patient:waiting']);
+        assert.deepEqual(twilioRoom().participants.map((p) => `${p.identity}:${p.status}`), [`${hostId}:connected`], 'Twilio kept the host; the patient never was in its room');
+
+        // The patient's page reconnects its channel and asks again: still waiting, still held, still out of the room.
+        patChannel = await ChannelClient.connect(base, patientToken.channel, patId);
+        const patient = caller(restarted.app, who.headers);
+        const held = (await patient.post(`/api/v1/visits/${v.id}/token`)).json();
+        assert.deepEqual([held.admission, held.held, held.token], ['waiting', true, '']);
+        await host.receivesNothingOf(patId);
+        assert.equal(twilioRoom().participants.some((p) => p.identity === patId), false);
+
+        // Admission through the restarted process: told to join, a media token, both ways.
+        const admitted = await caller(restarted.app, a.clinician.headers).post(`/api/v1/visits/${v.id}/participants/${patId}/admit`);
+        assert.equal(admitted.statusCode, 200, admitted.body);
+        await patChannel.next('join');
+        const admittedToken = (await patient.post(`/api/v1/visits/${v.id}/token`)).json();
+        assert.deepEqual([admittedToken.admission, admittedToken.held], ['admitted', false]);
+        pat = await restarted.media.join(admittedToken);
+        await Promise.all([pat.receives(hostId, 'video'), host.receives(patId, 'video'), host.receives(patId, 'audio')]);
+        assert.deepEqual(twilioRoom().subscribeRules[patId], [{ type: 'include', all: true }]);
+        assert.deepEqual(twilioRoom().subscribeRules[hostId], [{ type: 'include', all: true }]);
+      } finally {
+        await Promise.all([host.close(), pat?.close(), patChannel.close()]);
+        if (firstOpen) await first.close();
+        await restarted?.close();
+      }
+    }
 
     test('post-visit survey: each patient gets their own link at the end; one answer, shown in the summary', async () => {
       const p1 = await patient(a);
