@@ -52,8 +52,8 @@ export interface TwilioTestParticipant {
 }
 
 /**
- * Joins with a token the server minted. Resolves once the provider has reported the join (its rules are written by
- * then); rejects when Twilio refuses the token, or the server throws the connection out (a revoked token).
+ * Joins with a token the server minted. Resolves once the provider has reported the join and written its subscribe
+ * rules; rejects when Twilio refuses the token, or the server throws the connection out (a revoked token).
  */
 export async function joinTwilio(fake: FakeTwilioVideo, provider: Pick<MediaProvider, 'onEvent'>, token: string, options: { publish?: readonly TrackKind[]; waitMs?: number } = {}): Promise<TwilioTestParticipant> {
   const joined: RoomEvent[] = [];
@@ -68,7 +68,9 @@ export async function joinTwilio(fake: FakeTwilioVideo, provider: Pick<MediaProv
     });
     const deadline = Date.now() + (options.waitMs ?? 10_000);
     const taken = (async () => {
-      while (!joined.some((e) => e.type === 'participant.joined' && e.identity === client.identity)) {
+      // Taken up: its join recorded and its subscribe rules written (the provider writes them as it reports the join).
+      const rulesWritten = () => fake.room(client.roomSid)?.participants.find((p) => p.sid === client.sid)?.subscribeRules != null;
+      while (!joined.some((e) => e.type === 'participant.joined' && e.identity === client.identity) || !rulesWritten()) {
         if (Date.now() > deadline) throw new Error(`the server did not take up ${client.identity} in time`);
         await sleep(10);
       }
