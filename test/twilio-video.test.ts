@@ -117,7 +117,7 @@ describe('Twilio Video provider: what only Twilio has', { timeout: 120_000 }, ()
     await h.provider.endRoom(providerRoomId, 'test_done');
   });
 
-  test('a newcomer to be kept apart is excluded by everyone before it connects; its own rules land before it is announced', async () => {
+  test('a newcomer to be kept apart is excluded by everyone before it connects, and its own rules are written at its connect', async () => {
     const s = spec();
     const room = { roomId: s.roomId, ...(await h.provider.createRoom(s)) };
     const host = await joinTwilio(h.fake, h.provider, (await mint(room, 'host')).token);
