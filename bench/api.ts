@@ -31,21 +31,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { busyBeforeStart, gitCommit, installCleanups, machineTicks, runBench, startBenchChild } from './common.js';
+import { busyBeforeStart, envNumber, gitCommit, installCleanups, machineTicks, runBench, startBenchChild } from './common.js';
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number ≥ ${min} (got "${raw}")`);
-  return n;
-}
 
-const SECONDS = envInt('BENCH_SECONDS', 5, 1);
-const CONNECTIONS = envInt('BENCH_CONNECTIONS', 10, 1);
-const WARMUP_SECONDS = envInt('BENCH_WARMUP_SECONDS', 1, 0);
+const SECONDS = envNumber('BENCH_SECONDS', 5, 1);
+const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 10, 1);
+const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 1, 0);
 const DB_KINDS = (process.env.BENCH_DB ? [process.env.BENCH_DB] : ['pglite', 'postgres']) as Array<'pglite' | 'postgres'>;
 for (const kind of DB_KINDS) if (kind !== 'pglite' && kind !== 'postgres') throw new Error(`BENCH_DB must be pglite or postgres (got "${kind}")`);
 

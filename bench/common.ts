@@ -220,3 +220,14 @@ export function scratchDir(onClose: (close: () => Promise<void>) => void): strin
   onClose(async () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/** A number from the environment (`fallback` when unset or blank); anything else than a number in range stops the bench. */
+export function envNumber(name: string, fallback: number, min: number, max = Number.POSITIVE_INFINITY): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new Error(max === Number.POSITIVE_INFINITY ? `${name} must be a number ≥ ${min} (got "${raw}")` : `${name} must be a number from ${min} to ${max} (got "${raw}")`);
+  }
+  return n;
+}

@@ -31,17 +31,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Requester, isChildMessage, type Message, type ProcessSample } from './media-ipc.js';
-import { ROOT, busyBeforeStart, busyPct, gitCommit, machineTicks, runBench } from './common.js';
+import { busyBeforeStart, busyPct, envNumber, gitCommit, machineTicks, ROOT, runBench } from './common.js';
 
 const RESULTS = fileURLToPath(new URL('./results/media.json', import.meta.url));
 
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number ≥ ${min} (got "${raw}")`);
-  return n;
-}
 
 const STEPS = (process.env.BENCH_MEDIA_STEPS ?? '0,1,2,4,8,16,32,64').split(',').map((s) => Number(s.trim()));
 if (STEPS[0] !== 0 || STEPS.some((n, i) => !Number.isInteger(n) || n < 0 || n > 64 || (i > 0 && n <= STEPS[i - 1]!))) {

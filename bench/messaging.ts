@@ -56,15 +56,8 @@ import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { busyBeforeStart, busyPct, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
+import { busyBeforeStart, busyPct, envNumber, gitCommit, installCleanups, machineTicks, runBench } from './common.js';
 
-function envNumber(name: string, fallback: number, min: number, max = Number.POSITIVE_INFINITY): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name} must be a number from ${min} to ${max} (got "${raw}")`);
-  return n;
-}
 
 type DbKind = 'pglite' | 'postgres';
 const DB_KINDS = (process.env.BENCH_DB ? [process.env.BENCH_DB] : ['pglite', 'postgres']) as DbKind[];

@@ -27,21 +27,14 @@ import autocannon from 'autocannon';
 import twilio from 'twilio';
 import { freePort } from '../test/helpers/app.js';
 import { newTwilioCredentials, startTwilioFake } from '../test/helpers/twilio-media.js';
-import { busyBeforeStart, gitCommit, installCleanups, runBench, startBenchChild, type BenchChild } from './common.js';
+import { type BenchChild, busyBeforeStart, envNumber, gitCommit, installCleanups, runBench, startBenchChild } from './common.js';
 
 const SERVER = fileURLToPath(new URL('./twilio-server.ts', import.meta.url));
 
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number ≥ ${min} (got "${raw}")`);
-  return n;
-}
-const SECONDS = envInt('BENCH_SECONDS', 5, 1);
-const CONNECTIONS = envInt('BENCH_CONNECTIONS', 10, 1);
-const WARMUP_SECONDS = envInt('BENCH_WARMUP_SECONDS', 1, 0);
-const SAMPLES = envInt('BENCH_TWILIO_SAMPLES', 40, 1);
+const SECONDS = envNumber('BENCH_SECONDS', 5, 1);
+const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 10, 1);
+const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 1, 0);
+const SAMPLES = envNumber('BENCH_TWILIO_SAMPLES', 40, 1);
 
 const cleanups = installCleanups();
 let failures = 0;

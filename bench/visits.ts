@@ -41,20 +41,13 @@ import { WebSocket } from 'ws';
 import { SESSION_COOKIE } from '../src/server/auth/secrets.js';
 import type { HubMessage } from '../src/shared/events.js';
 import { createTestDatabase } from '../test/helpers/db.js';
-import { ROOT, busyBeforeStart, busyPct, gitCommit, installCleanups, machineTicks, runBench, startBenchChild } from './common.js';
+import { busyBeforeStart, busyPct, envNumber, gitCommit, installCleanups, machineTicks, ROOT, runBench, startBenchChild } from './common.js';
 import { isChildMessage, Requester, type ProcessSample } from './media-ipc.js';
 import type { PeerCounters, PeerSpec } from './visits-peers.js';
 
 const SERVER = fileURLToPath(new URL('./visits-server.ts', import.meta.url));
 const PEERS = fileURLToPath(new URL('./visits-peers.ts', import.meta.url));
 
-function envNumber(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number ≥ ${min} (got "${raw}")`);
-  return n;
-}
 
 const DB = (process.env.BENCH_DB ?? 'pglite') as 'pglite' | 'postgres';
 if (DB !== 'pglite' && DB !== 'postgres') throw new Error(`BENCH_DB must be pglite or postgres (got "${String(DB)}")`);
