@@ -1,6 +1,7 @@
 // The participant channel (`WS /api/v1/channel`, rooms/channel.ts): the server's own line to the people in a room,
 // whatever the media provider. Tokens (required, expired, forged, another organisation's room), delivery to all and
-// to some, removal and revocation, the room's end, and delivery across processes sharing a Redis PubSub.
+// to some, removal and revocation, the room's end, and delivery across processes sharing a Redis PubSub; on every
+// media provider, and with it the participant kept apart, whose only line it is on Twilio until it is let in.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createSecretKey } from 'node:crypto';
@@ -8,11 +9,10 @@ import { SignJWT } from 'jose';
 import { CHANNEL_CLOSE, CHANNEL_PATH, parseChannelClientMessage } from '../src/shared/channel.js';
 import { systemCtx } from '../src/server/context.js';
 import { createRedisPubSub } from '../src/server/pubsub/redis.js';
-import { notifyRoom, revokeParticipantTokens, sendRoomData } from '../src/server/rooms/service.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { issueToken, notifyRoom, releaseHeld, revokeParticipantTokens, sendRoomData } from '../src/server/rooms/service.js';
+import { createTestApp, SETUPS, type TestApp, type TestAppOptions } from './helpers/app.js';
 import { createTestOrg, expectStatus, type TestOrg } from './helpers/builders.js';
 import { ChannelClient } from './helpers/channel.js';
-import { DB_KINDS } from './helpers/db.js';
 import { sleep, ABSENCE_MS } from './helpers/media.js';
 
 const SECRET = 'channel-test-signing-secret-'.repeat(2);
@@ -50,8 +50,8 @@ describe('channel protocol (pure)', () => {
   });
 });
 
-for (const kind of DB_KINDS) {
-  describe(`participant channel on ${kind}`, () => {
+for (const setup of SETUPS) {
+  describe(`participant channel on ${setup.label}`, () => {
     let t: TestApp;
     let a: TestOrg;
     let b: TestOrg;
@@ -81,9 +81,11 @@ for (const kind of DB_KINDS) {
       return client.closed();
     };
     const auth = (token: string) => JSON.stringify({ type: 'auth', token });
+    /** Another process of the same deployment: the same database and media provider (on Twilio, the same account). */
+    const another = (): TestAppOptions => ({ database: t.database, media: setup.media, ...(t.media.twilio ? { twilio: t.media.twilio } : {}) });
 
     before(async () => {
-      t = await createTestApp(kind, { env: { CHANNEL_SIGNING_SECRET: SECRET } });
+      t = await createTestApp(setup.db, { media: setup.media, env: { CHANNEL_SIGNING_SECRET: SECRET } });
       [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
       base = await t.listen();
     });
@@ -171,8 +173,53 @@ for (const kind of DB_KINDS) {
       await fresh.next('notice', (m) => m.code === 'back');
     });
 
+    test('kept apart: on Twilio no media token, only the channel, until told to join; then a token and the room as routed', async () => {
+      const room = await createRoom(a, 'apart');
+      const ctx = systemCtx(a.orgId);
+      // Placed alone before its token is asked for, as the waiting room places a patient.
+      assert.equal((await a.clinician.patch('/api/v1/rooms/apart/participants/pat', { group: 'waiting-pat', recorded: false })).statusCode, 200);
+      const hostToken = await a.apiKey.post('/api/v1/tokens', { room: 'apart', identity: 'host' });
+      assert.equal(hostToken.statusCode, 201, hostToken.body);
+      // Publishing (builtin: a client without media receives none either).
+      const host = await t.media.join(hostToken.json(), { publish: ['audio'] });
+      try {
+        const waiting = await issueToken(t.app.rooms, ctx, { room: 'apart', identity: 'pat' }, { isolated: true });
+        if (setup.media === 'twilio') {
+          // Twilio would route it to everyone until its rules land: no media token at all while it waits.
+          assert.deepEqual([waiting.held, waiting.token, waiting.url], [true, '', '']);
+          assert.equal(t.media.twilio!.fake.room(room.id)!.participants.some((p) => p.identity === 'pat'), false);
+        } else {
+          assert.equal(waiting.held, false, 'the builtin provider routes from the first moment: a token as usual');
+          assert.ok(waiting.token);
+        }
+        const pat = await ChannelClient.connect(base, waiting.channel, 'pat');
+        open.push(pat);
+        const clin = await connect(a, 'apart', 'clin');
+        await notifyRoom(t.app.rooms, ctx, 'apart', { code: 'waiting', message: 'The clinician will let you in shortly.' }, ['pat']);
+        await pat.next('notice', (m) => m.code === 'waiting');
+
+        // Admitted: placed with everyone, then told to join; nobody else is told.
+        assert.equal((await a.clinician.patch('/api/v1/rooms/apart/participants/pat', { group: 'main', recorded: true })).statusCode, 200);
+        await releaseHeld(t.app.rooms, ctx, 'apart', 'pat');
+        assert.deepEqual(await pat.next('join'), { type: 'join' });
+        const admitted = await issueToken(t.app.rooms, ctx, { room: 'apart', identity: 'pat' }, { isolated: false });
+        assert.equal(admitted.held, false);
+        const media = await t.media.join(admitted, { publish: ['video'] });
+        try {
+          await host.receives('pat', 'video');
+          if (setup.media === 'twilio') assert.deepEqual(t.media.twilio!.fake.room(room.id)!.subscribeRules.pat, [{ type: 'include', all: true }]);
+        } finally {
+          await media.close();
+        }
+        await sleep(ABSENCE_MS);
+        assert.equal(clin.messages.some((m) => m.type === 'join'), false);
+      } finally {
+        await host.close();
+      }
+    });
+
     test('shutdown: clients are told to come back, then closed with 1012', async () => {
-      const other = await createTestApp(kind, { database: t.database, env: { CHANNEL_SIGNING_SECRET: SECRET } });
+      const other = await createTestApp(setup.db, { ...another(), env: { CHANNEL_SIGNING_SECRET: SECRET } });
       let closed = false;
       try {
         const at = await other.listen();
@@ -189,8 +236,8 @@ for (const kind of DB_KINDS) {
 
     test('two processes sharing a Redis PubSub: sent on one, delivered on the other; revoked on one, closed on the other', { timeout: 90_000 }, async () => {
       const [ps1, ps2] = await Promise.all([createRedisPubSub(REDIS_URL), createRedisPubSub(REDIS_URL)]);
-      const one = await createTestApp(kind, { database: t.database, pubsub: ps1, env: { CHANNEL_SIGNING_SECRET: SECRET } });
-      const two = await createTestApp(kind, { database: t.database, pubsub: ps2, env: { CHANNEL_SIGNING_SECRET: SECRET } });
+      const one = await createTestApp(setup.db, { ...another(), pubsub: ps1, env: { CHANNEL_SIGNING_SECRET: SECRET } });
+      const two = await createTestApp(setup.db, { ...another(), pubsub: ps2, env: { CHANNEL_SIGNING_SECRET: SECRET } });
       try {
         const [, at2] = await Promise.all([one.listen(), two.listen()]);
         const org = await createTestOrg(one.app);
