@@ -1,14 +1,15 @@
 // Webhooks to host apps (src/server/webhooks, src/server/jobs): subscriptions through the API (validation, secrets,
 // tenancy, who may manage them), then real deliveries to a local receiver on 127.0.0.1 through the job queue:
 // Standard Webhooks headers verified with the `standardwebhooks` package, retries with exponential backoff, the
-// delivery log, redelivery, the last attempt, and jobs surviving a restart. Every test runs on both databases.
+// delivery log, redelivery, the last attempt, and jobs surviving a restart. Every test runs on both databases; a room
+// event from Twilio's status callbacks runs with the Twilio provider (against its fake).
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import { webhookEventType, WEBHOOK_EVENT_TYPES, patternsMatch } from '../src/server/webhooks/events.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { createTestApp, SETUPS, type TestApp } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
 import { caller, createTestOrg, detailPaths, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
 import { createTestDatabase, DB_KINDS } from './helpers/db.js';
@@ -400,6 +401,46 @@ for (const kind of DB_KINDS) {
       } finally {
         await receiver.close();
         await database.close();
+      }
+    });
+  });
+}
+
+// Room events reach host apps whatever the media provider; on Twilio they begin as its status callbacks, verified and
+// recorded by the rooms layer before the webhook is queued.
+for (const setup of SETUPS.filter((s) => s.media === 'twilio')) {
+  describe(`room webhooks on ${setup.label}`, () => {
+    test('a participant-connected status callback becomes the host app’s room.participant_joined webhook', async () => {
+      const t = await createTestApp(setup.db, { media: setup.media, env: ENV });
+      const receiver = await startReceiver();
+      try {
+        const org = await createTestOrg(t.app);
+        const res = await org.admin.post('/api/v1/webhooks', { url: `${receiver.url}/rooms`, events: ['room.participant_joined'] });
+        assert.equal(res.statusCode, 201, res.body);
+        const { webhook, secret } = res.json();
+        const room = await org.apiKey.post('/api/v1/rooms', { name: 'hooked' });
+        assert.equal(room.statusCode, 201, room.body);
+        const token = await org.apiKey.post('/api/v1/tokens', { room: 'hooked', identity: 'patient-1' });
+        const patient = await t.media.join(token.json(), { publish: [] });
+        try {
+          await t.media.settle();
+          const fake = t.media.twilio!.fake;
+          assert.ok(fake.sentCallbacks.some((c) => c.event === 'participant-connected' && c.params.ParticipantIdentity === 'patient-1' && c.status === 204), 'Twilio told the server');
+          const delivered = await waitFor('the webhook delivered', async () => {
+            const d = (await org.admin.get(`/api/v1/webhooks/${webhook.id}/deliveries`)).json().data[0];
+            return d?.status === 'delivered' ? d : undefined;
+          });
+          assert.equal(delivered.eventType, 'room.participant_joined');
+          const [got] = receiver.on('/rooms');
+          assert.equal(receiver.received.length, 1, 'only the event subscribed to');
+          const verified = new StandardWebhook(secret).verify(got!.body, got!.headers as Record<string, string>) as { type: string; data: Record<string, unknown> };
+          assert.deepEqual([verified.type, verified.data], ['room.participant_joined', { roomId: room.json().id, name: 'hooked', identity: 'patient-1' }]);
+        } finally {
+          await patient.close();
+        }
+      } finally {
+        await receiver.close();
+        await t.close();
       }
     });
   });
