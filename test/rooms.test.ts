@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { systemCtx } from '../src/server/context.js';
 import { BuiltinProvider } from '../src/server/rooms/builtin/provider.js';
+import { revokeParticipantTokens } from '../src/server/rooms/service.js';
 import { createTestApp, SETUPS, type TestApp } from './helpers/app.js';
 import { allAuditRows, auditActions } from './helpers/audit.js';
 import { createTestOrg, detailPaths, errorOf, expectStatus, type TestOrg } from './helpers/builders.js';
@@ -360,6 +362,29 @@ for (const setup of SETUPS) {
         } finally {
           await host.close();
           await a.apiKey.post('/api/v1/rooms/flaky/end');
+        }
+      });
+
+      test('Twilio: a token refused while Twilio is down lifts no revocation; the revoked token is still thrown out', async () => {
+        const room = (await a.apiKey.post('/api/v1/rooms', { name: 'revoked' })).json();
+        const host = await join('revoked', 'host');
+        try {
+          const old = await a.apiKey.post('/api/v1/tokens', { room: 'revoked', identity: 'pat' });
+          assert.equal(old.statusCode, 201, old.body);
+          assert.equal(await revokeParticipantTokens(t.app.rooms, systemCtx(a.orgId), 'revoked', 'pat'), true);
+          assert.deepEqual(fake().room(room.id)!.subscribeRules.host, [{ type: 'include', all: true }, { type: 'exclude', publisher: 'pat' }]);
+          // A fresh token would let pat be received again: that rule write is refused, so is the token.
+          fake().fail({ method: 'POST', path: /\/Participants\/PA[0-9a-f]+\/SubscribeRules$/, status: 401, code: 20003 });
+          expectStatus(await a.apiKey.post('/api/v1/tokens', { room: 'revoked', identity: 'pat' }), 503, 'media_unavailable');
+          await assert.rejects(t.media.join(old.json(), { publish: [] }), /thrown out/, 'the token revoked before stays revoked');
+          // Twilio back: a fresh token is a new decision, and gets in.
+          const fresh = await a.apiKey.post('/api/v1/tokens', { room: 'revoked', identity: 'pat' });
+          assert.equal(fresh.statusCode, 201, fresh.body);
+          assert.deepEqual(fake().room(room.id)!.subscribeRules.host, [{ type: 'include', all: true }]);
+          await (await t.media.join(fresh.json(), { publish: [] })).leave();
+        } finally {
+          await host.close();
+          await a.apiKey.post('/api/v1/rooms/revoked/end');
         }
       });
 

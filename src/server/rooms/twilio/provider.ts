@@ -264,12 +264,25 @@ export class TwilioProvider implements MediaProvider {
     const room = this.#rooms.get(input.providerRoomId);
     const now = Date.now();
     if (room) {
-      room.grants.set(input.identity, { ...input.grants });
-      // Strictly after any revocation made in the same millisecond: a fresh token after a denial is a new decision.
-      room.minted.set(input.identity, Math.max(now, (room.revoked.get(input.identity) ?? 0) + 1));
-      // The new publisher enters the others' rules before it can connect (a main-group subscriber must exclude
-      // someone placed elsewhere from the start); a write Twilio refuses fails the token, not the room.
-      await this.#serial(room, () => this.#sync(room));
+      await this.#serial(room, async () => {
+        const before = { grants: room.grants.get(input.identity), minted: room.minted.get(input.identity) };
+        room.grants.set(input.identity, { ...input.grants });
+        // Strictly after any revocation made in the same millisecond: a fresh token after a denial is a new decision.
+        room.minted.set(input.identity, Math.max(Date.now(), (room.revoked.get(input.identity) ?? 0) + 1));
+        // The new publisher enters the others' rules before it can connect (a main-group subscriber must exclude
+        // someone placed elsewhere from the start); a write Twilio refuses fails the token, not the room.
+        try {
+          await this.#sync(room);
+        } catch (err) {
+          // No token was issued: what stood before stands. Above all a revocation, which the newer mint time would
+          // otherwise lift for the tokens it covers; the next sync rewrites whatever part of the rules did land.
+          if (before.grants) room.grants.set(input.identity, before.grants);
+          else room.grants.delete(input.identity);
+          if (before.minted !== undefined) room.minted.set(input.identity, before.minted);
+          else room.minted.delete(input.identity);
+          throw err;
+        }
+      });
     }
     const ttl = Math.min(86_400, input.ttlSeconds);
     return { token: this.#options.minter.mint(input.identity, room?.uniqueName ?? input.roomId, ttl), expiresAt: new Date(now + ttl * 1000), url: SIGNALING_URL };
