@@ -10,8 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { loadConfig } from '../src/server/config.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
-import { DEFAULT_GRANTS, MediaUnavailableError, type MediaProvider, type RoomEvent } from '../src/server/rooms/provider.js';
-import type { TwilioProvider } from '../src/server/rooms/twilio/provider.js';
+import { DEFAULT_GRANTS, MediaUnavailableError, ProviderRoomEndedError, type MediaProvider, type RoomEvent } from '../src/server/rooms/provider.js';
+import { TwilioVideoApi } from '../src/server/rooms/twilio/api.js';
+import { TwilioProvider } from '../src/server/rooms/twilio/provider.js';
+import { TwilioTokenMinter } from '../src/server/rooms/twilio/tokens.js';
 import { freePort } from './helpers/app.js';
 import { mediaProviderContract, type MediaProviderHarness } from './helpers/media-provider-contract.js';
 import { joinTwilio, newTwilioCredentials, startTwilioFake, twilioMediaEnv } from './helpers/twilio-media.js';
@@ -19,6 +21,7 @@ import type { FakeTwilioVideo } from './helpers/twilio-video-fake.js';
 
 interface TwilioHarness extends MediaProviderHarness {
   fake: FakeTwilioVideo;
+  credentials: ReturnType<typeof newTwilioCredentials>;
   provider: TwilioProvider;
 }
 
@@ -35,6 +38,7 @@ async function twilioHarness(): Promise<TwilioHarness> {
   await server.listen({ host: '127.0.0.1', port });
   return {
     fake,
+    credentials,
     provider,
     connect: (token, _identity, options = {}) => joinTwilio(fake, provider, token.token, { publish: options.publish ?? ['audio', 'video'] }),
     async close() {
@@ -115,6 +119,27 @@ describe('Twilio Video provider: what only Twilio has', { timeout: 120_000 }, ()
     // A participant that is not there: false, not an error.
     assert.equal(await h.provider.removeParticipant(providerRoomId, 'nobody', 'x'), false);
     await h.provider.endRoom(providerRoomId, 'test_done');
+  });
+
+  test("a token checks the room is still Twilio's when it has not heard of it for a while: unreachable or refused is 503, ended is gone", async () => {
+    const api = new TwilioVideoApi({ ...h.credentials, baseUrl: h.fake.url, timeoutMs: 1000, maxAttempts: 2, retryBaseMs: 10 });
+    const checking = new TwilioProvider({ api, minter: new TwilioTokenMinter(h.credentials.accountSid, h.credentials.apiKeySid, h.credentials.apiKeySecret), publicUrl: 'http://127.0.0.1:1', authToken: h.credentials.authToken, compositions: false, confirmEveryMs: 0 });
+    try {
+      const s = spec();
+      const room = { roomId: s.roomId, ...(await checking.createRoom(s)) };
+      const mintHere = (identity: string) => checking.mintToken({ roomId: room.roomId, roomName: 'x', providerRoomId: room.providerRoomId, orgId: s.orgId, identity, grants: DEFAULT_GRANTS, ttlSeconds: 600 });
+      const before = h.fake.requests.length;
+      assert.ok((await mintHere('a')).token);
+      assert.ok(h.fake.requests.slice(before).some((r) => r.method === 'GET' && r.path === `/v1/Rooms/${room.providerRoomId}`), 'the room was fetched');
+      h.fake.fail({ method: 'GET', path: /^\/v1\/Rooms\/RM/, status: 401, code: 20003 });
+      await assert.rejects(mintHere('b'), (err: unknown) => err instanceof MediaUnavailableError && err.reason === 'credentials_refused');
+      h.fake.fail({ method: 'GET', path: /^\/v1\/Rooms\/RM/, status: 503, times: 2 });
+      await assert.rejects(mintHere('b'), (err: unknown) => err instanceof MediaUnavailableError && err.reason === 'overloaded');
+      await h.fake.endRoomAsTwilio(room.providerRoomId);
+      await assert.rejects(mintHere('c'), (err: unknown) => err instanceof ProviderRoomEndedError);
+    } finally {
+      await checking.close();
+    }
   });
 
   test('a newcomer to be kept apart is excluded by everyone before it connects, and its own rules are written at its connect', async () => {

@@ -274,6 +274,14 @@ export class ProviderLimitError extends Error {
   }
 }
 
+/** The provider no longer has the room (it ended it itself: its timeouts, limits), before its event said so. */
+export class ProviderRoomEndedError extends Error {
+  constructor(message = 'The media provider has ended this room.') {
+    super(message);
+    this.name = 'ProviderRoomEndedError';
+  }
+}
+
 /** The members that go with each capability. */
 export const CAPABILITY_MEMBERS = {
   routing: ['setRouting'],

@@ -15,6 +15,7 @@ import {
   type MediaCapability,
   MediaUnavailableError,
   ProviderLimitError,
+  ProviderRoomEndedError,
   type MediaProvider,
   type ProviderRoomSpec,
   type ProviderWith,
@@ -108,6 +109,7 @@ function specOf(row: RoomRow): ProviderRoomSpec {
  */
 export function providerFailure(err: unknown, doing: string): AppError {
   if (err instanceof AppError) return err;
+  if (err instanceof ProviderRoomEndedError) return new AppError('invalid_state', `${err.message} Create a new room to meet again.`, { status: 'completed' });
   if (err instanceof ProviderLimitError) {
     return new AppError('capability_unavailable', `The media provider cannot ${doing} this way: ${err.message}`, { capability: err.capability, provider: err.provider });
   }

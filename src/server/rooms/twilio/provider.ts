@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import {
+  ProviderRoomEndedError,
   type Grants,
   type MediaCapability,
   type MediaProvider,
@@ -30,6 +31,8 @@ const MAX_PARTICIPANTS = 50;
 const SIGNALING_URL = 'wss://global.vss.twilio.com/signaling';
 /** Rule writes to Twilio at once when routing changes for many subscribers. */
 const RULE_WRITES_AT_ONCE = 8;
+/** A room Twilio has not shown us live for this long is fetched before its next token. */
+const CONFIRM_EVERY_MS = 30_000;
 /** Callback deliveries remembered to drop Twilio's retries of the same one. */
 const SEEN_LIMIT = 20_000;
 
@@ -41,6 +44,8 @@ export interface TwilioProviderOptions {
   authToken: string;
   /** Compose each recorded room into one file when it ends. */
   compositions: boolean;
+  /** How long Twilio's word that a room is live stands before a token checks again (default 30 s). */
+  confirmEveryMs?: number;
   log?: Pick<FastifyBaseLogger, 'warn' | 'info'>;
 }
 
@@ -55,6 +60,8 @@ interface LiveRoom {
   unusedTimeoutMs: number;
   /** When the last participant left (ms), 0 while someone is in or nobody came. */
   lastLeftAt: number;
+  /** When Twilio last showed us the room live (ms): made, restored, fetched, or a callback about it. */
+  confirmedAt: number;
   routing: Map<string, RoutingState>;
   overrides: Map<string, Map<string, { audio?: boolean; video?: boolean }>>;
   grants: Map<string, Grants>;
@@ -140,6 +147,7 @@ export class TwilioProvider implements MediaProvider {
       emptyTimeoutMs: clamp(Math.ceil(spec.emptyTimeoutS / 60), 1, MAX_ROOM_TIMEOUT_MIN) * 60_000,
       unusedTimeoutMs: clamp(Math.ceil(spec.unusedTimeoutS / 60), 1, MAX_ROOM_TIMEOUT_MIN) * 60_000,
       lastLeftAt: 0,
+      confirmedAt: Date.now(),
       routing: new Map(),
       overrides: new Map(),
       grants: new Map(),
@@ -264,6 +272,7 @@ export class TwilioProvider implements MediaProvider {
     const room = this.#rooms.get(input.providerRoomId);
     const now = Date.now();
     if (room) {
+      await this.#confirmLive(room);
       await this.#serial(room, async () => {
         const before = { grants: room.grants.get(input.identity), minted: room.minted.get(input.identity) };
         room.grants.set(input.identity, { ...input.grants });
@@ -286,6 +295,22 @@ export class TwilioProvider implements MediaProvider {
     }
     const ttl = Math.min(86_400, input.ttlSeconds);
     return { token: this.#options.minter.mint(input.identity, room?.uniqueName ?? input.roomId, ttl), expiresAt: new Date(now + ttl * 1000), url: SIGNALING_URL };
+  }
+
+  /**
+   * A token is for a room Twilio still has, with credentials Twilio still takes: when Twilio has not shown us the room
+   * for a while (CONFIRM_EVERY_MS), one fetch checks both, so a token request while Twilio is unreachable or refuses
+   * the credentials answers 503 here rather than failing in the patient's browser, and a room Twilio ended by itself
+   * (before its callback came) gets no more tokens.
+   */
+  async #confirmLive(room: LiveRoom): Promise<void> {
+    if (Date.now() - room.confirmedAt < (this.#options.confirmEveryMs ?? CONFIRM_EVERY_MS)) return;
+    const fetched = await this.#options.api.call((client) => client.video.v1.rooms(room.sid).fetch()).catch((err: unknown) => {
+      if (err instanceof TwilioRequestError && err.status === 404) return null;
+      throw err;
+    });
+    if (!fetched || fetched.status !== 'in-progress') throw new ProviderRoomEndedError('Twilio has ended this room.');
+    room.confirmedAt = Date.now();
   }
 
   async setRouting(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<{ state: RoutingState; changed: boolean } | null> {
@@ -427,6 +452,7 @@ export class TwilioProvider implements MediaProvider {
 
   async #apply(room: LiveRoom, c: VideoCallback): Promise<void> {
     const at = c.timestamp;
+    if (c.event !== 'room-ended') room.confirmedAt = Date.now();
     switch (c.event) {
       case 'participant-connected': {
         const sid = c.participantSid;
