@@ -89,6 +89,10 @@ describe('Twilio Video provider: what only Twilio has', { timeout: 120_000 }, ()
     assert.match(String(room.options.StatusCallback), /\/webhooks\/twilio\/video$/);
     const creates = h.fake.requests.filter((r) => r.method === 'POST' && r.path === '/v1/Rooms');
     assert.ok(creates.every((r) => r.authUser?.startsWith('SK')), 'REST calls authenticate with the API key');
+    // Created again (a retried call): the same room, its routing kept.
+    assert.equal((await h.provider.setRouting(providerRoomId, 'pat', { group: 'waiting-pat' }))?.changed, true);
+    assert.equal((await h.provider.createRoom(s)).providerRoomId, providerRoomId);
+    assert.equal((await h.provider.setRouting(providerRoomId, 'pat', { group: 'waiting-pat' }))?.changed, false, 'the routing set before is still there');
     await h.provider.endRoom(providerRoomId, 'test_done');
   });
 

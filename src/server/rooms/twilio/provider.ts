@@ -199,8 +199,11 @@ export class TwilioProvider implements MediaProvider {
         throw err;
       }
     });
-    this.#newRoom(created.sid, spec);
-    this.#emit({ type: 'room.started', roomId: created.sid, at: new Date() });
+    // Created again (a retried call): the live room's state stays as it is.
+    if (!this.#rooms.has(created.sid)) {
+      this.#newRoom(created.sid, spec);
+      this.#emit({ type: 'room.started', roomId: created.sid, at: new Date() });
+    }
     return { providerRoomId: created.sid, providerData: { uniqueName: spec.roomId } };
   }
 
