@@ -3,6 +3,7 @@ import Type from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import { ErrorResponse } from '../../../shared/api/common.js';
 import { errorBody } from '../../http/errors.js';
+import { addFormParser } from '../../http/forms.js';
 import type { MessagingWebhookReceiver, ReportedStatus, StatusUpdate, WebhookRequest } from '../provider.js';
 import { TWILIO_OPTED_OUT, twilioErrorReason } from './twilio-errors.js';
 
@@ -88,11 +89,7 @@ export function createTwilioWebhookReceiver(options: { authToken: string; public
     },
 
     async routes(app: FastifyInstance, handlers) {
-      app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
-        const params: Record<string, string> = {};
-        for (const [k, v] of new URLSearchParams(body as string)) params[k] = v;
-        done(null, params);
-      });
+      addFormParser(app);
 
       // What Twilio posts (form-encoded, Twilio's field names). Every field is optional here and others pass: the
       // signature is checked over the exact fields Twilio sent before anything else, and the handler names what is missing.

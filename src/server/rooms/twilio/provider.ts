@@ -367,21 +367,20 @@ export class TwilioProvider implements MediaProvider {
     return true;
   }
 
-  async startRecording(providerRoomId: string): Promise<boolean> {
-    const room = this.#rooms.get(providerRoomId);
-    if (!room) return false;
-    return this.#serial(room, async () => {
-      room.recording = true;
-      await this.#sync(room);
-      return true;
-    });
+  startRecording(providerRoomId: string): Promise<boolean> {
+    return this.#setRecording(providerRoomId, true);
   }
 
-  async stopRecording(providerRoomId: string): Promise<boolean> {
+  stopRecording(providerRoomId: string): Promise<boolean> {
+    return this.#setRecording(providerRoomId, false);
+  }
+
+  /** Recording on or off is the room's recording rules (rules.ts); false when the room is not live. */
+  async #setRecording(providerRoomId: string, on: boolean): Promise<boolean> {
     const room = this.#rooms.get(providerRoomId);
     if (!room) return false;
     return this.#serial(room, async () => {
-      room.recording = false;
+      room.recording = on;
       await this.#sync(room);
       return true;
     });

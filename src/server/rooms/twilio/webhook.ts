@@ -3,6 +3,7 @@ import twilio from 'twilio';
 import Type from 'typebox';
 import { ErrorResponse } from '../../../shared/api/common.js';
 import { errorBody } from '../../http/errors.js';
+import { addFormParser } from '../../http/forms.js';
 
 /** Where Twilio posts the rooms' and compositions' status callbacks (each room's and composition's StatusCallback). */
 export const TWILIO_VIDEO_CALLBACK_PATH = '/webhooks/twilio/video';
@@ -72,11 +73,7 @@ export function parseVideoCallback(p: Record<string, string>): VideoCallback | n
  */
 export function twilioVideoCallbackRoutes(options: { authToken: string; publicUrl: string; handle(callback: VideoCallback): Promise<void> }): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => {
-      const params: Record<string, string> = {};
-      for (const [k, v] of new URLSearchParams(body as string)) params[k] = v;
-      done(null, params);
-    });
+    addFormParser(app);
     const field = (description: string) => Type.Optional(Type.String({ description }));
     app.post(
       TWILIO_VIDEO_CALLBACK_PATH,
