@@ -173,6 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     if (principal.kind === 'api_key' && options.apiKeys === false) throw new AppError('forbidden', 'This route is for signed-in staff, not API keys.');
     if (principal.kind === 'participant' && options.participants !== true) throw new AppError('forbidden', 'This route is for staff and host apps, not visit participants.');
+    if (principal.kind === 'member' && options.members !== true) throw new AppError('forbidden', 'This route is for staff and host apps, not check-in links.');
     if (principal.kind === 'user' && options.roles && !options.roles.includes(principal.role)) throw new AppError('forbidden');
     const viaCookie = principal.kind === 'user' || (credentials.kind === 'participant' && credentials.fromCookie);
     if (viaCookie && !isSafeMethod(request.method) && !originAllowed(request.headers.origin, request, config)) {

@@ -20,6 +20,8 @@ export type Principal =
   | { kind: 'api_key'; orgId: string; apiKeyId: string }
   /** Someone who joined a visit with a join link (patient, guest, interpreter, caregiver): visit routes only. */
   | { kind: 'participant'; orgId: string; visitId: string; participantId: string; sessionId: string }
+  /** A care circle's member signed in with a care link (a family caregiver, the recipient's device): check-in routes only. */
+  | { kind: 'member'; orgId: string; memberId: string; recipientId: string; sessionId: string }
   /** The server itself or an operator at the CLI (demo data, maintenance); never from a request. */
   | { kind: 'system'; orgId: string };
 
@@ -45,6 +47,8 @@ export function actorOf(principal: Principal): Actor {
       return { type: 'api_key', id: principal.apiKeyId };
     case 'participant':
       return { type: 'participant', id: principal.participantId };
+    case 'member':
+      return { type: 'member', id: principal.memberId };
     case 'system':
       return { type: 'system', id: null };
   }
@@ -72,6 +76,8 @@ export function callerKey(principal: Principal | null, ip: string): string {
       return `user:${principal.userId}`;
     case 'participant':
       return `participant:${principal.participantId}`;
+    case 'member':
+      return `member:${principal.memberId}`;
     default:
       return `ip:${ip}`;
   }

@@ -38,6 +38,8 @@ declare module 'fastify' {
     apiKeys?: boolean;
     /** Whether a visit participant (join-link session) may call this route (default false). */
     participants?: boolean;
+    /** Whether a care member (care-link session: a family caregiver, the recipient's device) may call this route (default false). */
+    members?: boolean;
   }
   // Set by the core (app.ts) and by the feature plugins, each before the plugins listed after it use it.
   interface FastifyInstance {

@@ -42,7 +42,21 @@ export type OrgEventType =
   | 'message.created'
   | 'message.updated'
   | 'message.received'
-  | 'intake.submitted';
+  | 'intake.submitted'
+  | 'care.member_added'
+  | 'care.member_updated'
+  | 'care.member_removed'
+  | 'checkin.requested'
+  | 'checkin.ringing'
+  | 'checkin.answered'
+  | 'checkin.declined'
+  | 'checkin.active'
+  | 'checkin.completed'
+  | 'checkin.missed'
+  | 'checkin.cancelled'
+  | 'checkin.failed'
+  | 'checkin.schedule_created'
+  | 'checkin.schedule_cancelled';
 
 export interface OrgEvent {
   type: OrgEventType;

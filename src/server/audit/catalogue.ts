@@ -89,10 +89,30 @@ export const AUDIT_ACTIONS = [
   'reminder.scheduled',
   'reminder.cancelled',
   'reminder.skipped',
+  'room.deadline_set',
+  'care.member_added',
+  'care.member_updated',
+  'care.member_removed',
+  'care.link_created',
+  'care.link_used',
+  'checkin.requested',
+  'checkin.ringing',
+  'checkin.alerted',
+  'checkin.text_queued',
+  'checkin.answered',
+  'checkin.declined',
+  'checkin.active',
+  'checkin.completed',
+  'checkin.missed',
+  'checkin.cancelled',
+  'checkin.failed',
+  'checkin.token_issued',
+  'checkin.schedule_created',
+  'checkin.schedule_cancelled',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
-export type AuditActorType = 'user' | 'api_key' | 'system' | 'anonymous' | 'participant';
+export type AuditActorType = 'user' | 'api_key' | 'system' | 'anonymous' | 'participant' | 'member';
 export type AuditOutcome = 'success' | 'failure';
 /** Ids, codes, counts and flags only: never names, phone numbers, emails or message bodies. */
 export type AuditDetails = Record<string, string | number | boolean | null>;

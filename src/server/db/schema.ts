@@ -240,6 +240,12 @@ export const rooms = pgTable(
     ownerId: uuid('owner_id'),
     /** Since when the room is being recorded; null while it is not (a restart starts recording again). */
     recordingSince: ts('recording_since'),
+    /**
+     * The room's deadline, when a feature set one (a check-in call's limit): the rooms layer ends the room then, for
+     * `deadline_reason`, with a timer of the process and the sweep as its backstop (so a restart still ends it).
+     */
+    endsAt: ts('ends_at'),
+    deadlineReason: text('deadline_reason'),
     createdAt: createdAt(),
     endedAt: ts('ended_at'),
     endReason: text('end_reason'),
@@ -254,6 +260,9 @@ export const rooms = pgTable(
       .on(t.orgId, t.ownerKind, t.ownerId, t.createdAt)
       .where(sql`${t.ownerId} is not null`),
     check('rooms_owner_check', sql`(${t.ownerKind} is null) = (${t.ownerId} is null)`),
+    index('rooms_ends_at_idx')
+      .on(t.endsAt)
+      .where(sql`${t.status} = 'in-progress' and ${t.endsAt} is not null`),
   ],
 );
 
@@ -824,6 +833,207 @@ export const appointmentReminders = pgTable(
   ],
 );
 
+// ---- check-in calls: care circles, their members, calls and schedules ---------------------------------------------
+
+export const CARE_MEMBER_KINDS = ['recipient', 'caregiver'] as const;
+export type CareMemberKind = (typeof CARE_MEMBER_KINDS)[number];
+
+/**
+ * A care recipient's circle: the recipient (a patient record; kind `recipient`, one per patient) and their
+ * caregivers (kind `caregiver`): a staff user with the caregiver role (`user_id`), or a family member invited by
+ * link (`display_name`, `phone`). What each may do is per row. The row id is also the member's media identity in
+ * a check-in call's room. A removed member keeps its row (history names it) and loses its sessions.
+ */
+export const careMembers = pgTable(
+  'care_members',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    /** The care recipient (a patient) whose circle this is. */
+    recipientId: uuid('recipient_id').notNull(),
+    kind: text('kind', { enum: CARE_MEMBER_KINDS }).notNull(),
+    /** A staff caregiver's account; null for the recipient and family members. */
+    userId: uuid('user_id'),
+    /** A family member's name (the recipient's comes from the patient record, a staff caregiver's from the user). */
+    displayName: text('display_name'),
+    /** How the member is related to the recipient, in the family's words ("daughter"); shown, never sent. */
+    relationship: text('relationship'),
+    /** A family member's mobile (E.164), for their invitation. */
+    phone: text('phone'),
+    canStart: boolean('can_start').notNull().default(true),
+    canReceive: boolean('can_receive').notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+    removedAt: ts('removed_at'),
+  },
+  (t) => [
+    unique('care_members_org_id_id_key').on(t.orgId, t.id),
+    index('care_members_recipient_idx').on(t.orgId, t.recipientId, t.createdAt),
+    index('care_members_user_idx')
+      .on(t.orgId, t.userId)
+      .where(sql`${t.userId} is not null`),
+    uniqueIndex('care_members_recipient_self_key')
+      .on(t.orgId, t.recipientId)
+      .where(sql`${t.kind} = 'recipient' and ${t.removedAt} is null`),
+    uniqueIndex('care_members_recipient_user_key')
+      .on(t.orgId, t.recipientId, t.userId)
+      .where(sql`${t.userId} is not null and ${t.removedAt} is null`),
+    foreignKey({ name: 'care_members_recipient_fk', columns: [t.orgId, t.recipientId], foreignColumns: [patients.orgId, patients.id] }),
+    foreignKey({ name: 'care_members_user_fk', columns: [t.orgId, t.userId], foreignColumns: [users.orgId, users.id] }),
+    check('care_members_kind_check', sql`${t.kind} in ('recipient', 'caregiver') and (${t.kind} = 'caregiver' or ${t.userId} is null)`),
+  ],
+);
+
+/** Sign-in links of care members without an account (family members, the recipient's own device): `ovc_` links. */
+export const careLinks = pgTable(
+  'care_links',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    memberId: uuid('member_id').notNull(),
+    /** A link texted for one call opens that call (and expires with its window). */
+    callId: uuid('call_id'),
+    expiresAt: ts('expires_at').notNull(),
+    revokedAt: ts('revoked_at'),
+    lastUsedAt: ts('last_used_at'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('care_links_member_idx').on(t.orgId, t.memberId),
+    foreignKey({ name: 'care_links_member_fk', columns: [t.orgId, t.memberId], foreignColumns: [careMembers.orgId, careMembers.id] }),
+  ],
+);
+
+/** A care member's session, from a care link: `Authorization: Bearer ovm_…` or the member cookie. */
+export const memberSessions = pgTable(
+  'member_sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    memberId: uuid('member_id').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    linkId: uuid('link_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    createdAt: createdAt(),
+    expiresAt: ts('expires_at').notNull(),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [
+    uniqueIndex('member_sessions_token_hash_key').on(t.tokenHash),
+    index('member_sessions_member_idx').on(t.orgId, t.memberId),
+    foreignKey({ name: 'member_sessions_member_fk', columns: [t.orgId, t.memberId], foreignColumns: [careMembers.orgId, careMembers.id] }),
+  ],
+);
+
+export const CHECKIN_FREQUENCIES = ['once', 'daily', 'weekly'] as const;
+export type CheckinFrequency = (typeof CHECKIN_FREQUENCIES)[number];
+
+/**
+ * Scheduled check-ins: one-off (`once`, at `next_at`) or recurring at a wall-clock time in a time zone (`daily`, or
+ * `weekly` on ISO weekdays 1–7). `next_at` is the next occurrence in UTC; the checkins sweep makes a call when it is
+ * due and moves it on (a guarded update, so each occurrence makes one call whatever the number of processes).
+ */
+export const checkinSchedules = pgTable(
+  'checkin_schedules',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    recipientId: uuid('recipient_id').notNull(),
+    callerMemberId: uuid('caller_member_id').notNull(),
+    calleeMemberId: uuid('callee_member_id').notNull(),
+    durationS: integer('duration_s').notNull(),
+    frequency: text('frequency', { enum: CHECKIN_FREQUENCIES }).notNull(),
+    /** `HH:MM` in `time_zone` (recurring). */
+    timeOfDay: text('time_of_day'),
+    /** ISO weekdays (1 = Monday) for `weekly`. */
+    weekdays: integer('weekdays').array(),
+    timeZone: text('time_zone').notNull(),
+    /** The next occurrence; null once a one-off has run or the schedule was cancelled. */
+    nextAt: ts('next_at'),
+    createdAt: createdAt(),
+    cancelledAt: ts('cancelled_at'),
+  },
+  (t) => [
+    unique('checkin_schedules_org_id_id_key').on(t.orgId, t.id),
+    index('checkin_schedules_recipient_idx').on(t.orgId, t.recipientId, t.createdAt),
+    index('checkin_schedules_due_idx')
+      .on(t.nextAt)
+      .where(sql`${t.nextAt} is not null`),
+    foreignKey({ name: 'checkin_schedules_recipient_fk', columns: [t.orgId, t.recipientId], foreignColumns: [patients.orgId, patients.id] }),
+    foreignKey({ name: 'checkin_schedules_caller_fk', columns: [t.orgId, t.callerMemberId], foreignColumns: [careMembers.orgId, careMembers.id] }),
+    foreignKey({ name: 'checkin_schedules_callee_fk', columns: [t.orgId, t.calleeMemberId], foreignColumns: [careMembers.orgId, careMembers.id] }),
+    check('checkin_schedules_duration_check', sql`${t.durationS} between 5 and 600`),
+  ],
+);
+
+export const CHECKIN_STATUSES = ['requested', 'ringing', 'active', 'completed', 'missed', 'declined', 'cancelled', 'failed'] as const;
+export type CheckinStatus = (typeof CHECKIN_STATUSES)[number];
+
+/**
+ * One check-in call between two members of a care circle, in a room of its own (owner kind `checkin`). `started_at`
+ * is when both were connected (the server's timer starts there), `completed_at` when the room ended; `duration_ms`
+ * is the time between them. `end_reason`: time_limit, ended_early (by `ended_by_member_id`, or a host app / staff),
+ * disconnected, no_answer, declined, cancelled, no_connection, provider_error, server_restart_late.
+ */
+export const checkinCalls = pgTable(
+  'checkin_calls',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    orgId: uuid('org_id').notNull(),
+    recipientId: uuid('recipient_id').notNull(),
+    callerMemberId: uuid('caller_member_id').notNull(),
+    calleeMemberId: uuid('callee_member_id').notNull(),
+    scheduleId: uuid('schedule_id'),
+    roomId: uuid('room_id'),
+    status: text('status', { enum: CHECKIN_STATUSES }).notNull().default('requested'),
+    durationLimitS: integer('duration_limit_s').notNull(),
+    /** Until when the parties are rung; unanswered then, the call is missed. */
+    ringExpiresAt: ts('ring_expires_at').notNull(),
+    ringStartedAt: ts('ring_started_at'),
+    /** When each party answered (a caller who starts a call now has answered). */
+    callerAnsweredAt: ts('caller_answered_at'),
+    calleeAnsweredAt: ts('callee_answered_at'),
+    /** When each party's open app showed the incoming call (it acknowledged the ring); null: not online. */
+    callerAlertedAt: ts('caller_alerted_at'),
+    calleeAlertedAt: ts('callee_alerted_at'),
+    /** When the fallback text with the call's link was queued (for the recipient, through patient messaging). */
+    textQueuedAt: ts('text_queued_at'),
+    textMessageId: uuid('text_message_id'),
+    callerJoinedAt: ts('caller_joined_at'),
+    calleeJoinedAt: ts('callee_joined_at'),
+    startedAt: ts('started_at'),
+    completedAt: ts('completed_at'),
+    durationMs: integer('duration_ms'),
+    endReason: text('end_reason'),
+    endedByMemberId: uuid('ended_by_member_id'),
+    /** Who asked for the call: a member, a staff user, an API key or the schedule (`system`). */
+    requestedByType: text('requested_by_type').notNull(),
+    requestedById: text('requested_by_id'),
+    createdAt: createdAt(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    unique('checkin_calls_org_id_id_key').on(t.orgId, t.id),
+    index('checkin_calls_org_created_idx').on(t.orgId, t.createdAt, t.id),
+    index('checkin_calls_recipient_idx').on(t.orgId, t.recipientId, t.createdAt),
+    index('checkin_calls_caller_idx').on(t.orgId, t.callerMemberId, t.createdAt),
+    index('checkin_calls_callee_idx').on(t.orgId, t.calleeMemberId, t.createdAt),
+    index('checkin_calls_room_idx')
+      .on(t.roomId)
+      .where(sql`${t.roomId} is not null`),
+    index('checkin_calls_open_idx')
+      .on(t.ringExpiresAt)
+      .where(sql`${t.status} in ('requested', 'ringing')`),
+    foreignKey({ name: 'checkin_calls_recipient_fk', columns: [t.orgId, t.recipientId], foreignColumns: [patients.orgId, patients.id] }),
+    foreignKey({ name: 'checkin_calls_caller_fk', columns: [t.orgId, t.callerMemberId], foreignColumns: [careMembers.orgId, careMembers.id] }),
+    foreignKey({ name: 'checkin_calls_callee_fk', columns: [t.orgId, t.calleeMemberId], foreignColumns: [careMembers.orgId, careMembers.id] }),
+    foreignKey({ name: 'checkin_calls_schedule_fk', columns: [t.orgId, t.scheduleId], foreignColumns: [checkinSchedules.orgId, checkinSchedules.id] }),
+    foreignKey({ name: 'checkin_calls_room_fk', columns: [t.orgId, t.roomId], foreignColumns: [rooms.orgId, rooms.id] }),
+    check('checkin_calls_duration_check', sql`${t.durationLimitS} between 5 and 600 and ${t.callerMemberId} <> ${t.calleeMemberId}`),
+  ],
+);
+
 /**
  * The audit log (HIPAA 164.312(b)). Append-only (a trigger refuses UPDATE and DELETE). Events form one
  * hash chain per organisation (`chain` = the organisation id, or `system` for events with none):
@@ -837,7 +1047,7 @@ export const auditEvents = pgTable(
     seq: integer('seq').notNull(),
     orgId: uuid('org_id'),
     at: ts('at').notNull(),
-    actorType: text('actor_type', { enum: ['user', 'api_key', 'system', 'anonymous', 'participant'] }).notNull(),
+    actorType: text('actor_type', { enum: ['user', 'api_key', 'system', 'anonymous', 'participant', 'member'] }).notNull(),
     actorId: text('actor_id'),
     action: text('action').notNull(),
     targetType: text('target_type'),
@@ -886,6 +1096,11 @@ export const schema = {
   intakeForms,
   intakeRequests,
   appointmentReminders,
+  careMembers,
+  careLinks,
+  memberSessions,
+  checkinSchedules,
+  checkinCalls,
   auditEvents,
 };
 export type Schema = typeof schema;

@@ -46,6 +46,20 @@ const HUB_EVENTS = {
   'message.updated': true,
   'message.received': true,
   'intake.submitted': true,
+  'care.member_added': true,
+  'care.member_updated': true,
+  'care.member_removed': true,
+  'checkin.requested': true,
+  'checkin.ringing': true,
+  'checkin.answered': true,
+  'checkin.declined': true,
+  'checkin.active': true,
+  'checkin.completed': true,
+  'checkin.missed': true,
+  'checkin.cancelled': true,
+  'checkin.failed': true,
+  'checkin.schedule_created': true,
+  'checkin.schedule_cancelled': true,
 } as const satisfies Record<OrgEventType, boolean>;
 
 /**
