@@ -13,6 +13,7 @@ import { appointmentRoutes } from './appointments/routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { createPrincipalResolver, credentialsOf } from './auth/principal.js';
 import { authRoutes } from './auth/routes.js';
+import checkins from './checkins/plugin.js';
 import { API_PREFIX, type App } from './context.js';
 import type { AppDeps, RegisteredRoute } from './fastify.js';
 import { AppError, errorBody, handleClientError, handleError, handleFrameworkError } from './http/errors.js';
@@ -201,6 +202,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(messaging);
   await app.register(rooms);
   await app.register(visits);
+  await app.register(checkins);
   await app.register(reminders);
 
   return app;

@@ -92,6 +92,11 @@ const EnvSchema = z
     LINK_SIGNING_SECRET: optionalString,
     VISIT_SURVEY_URL: url(['http:', 'https:'], 'must be an http(s) URL; {visitId} in it is replaced').optional(),
     RECORDING_RETENTION_DAYS: int(0, 36_500).default(0),
+    CHECKIN_RING_SECONDS: int(15, 600).default(120),
+    CHECKIN_TEXT_AFTER_SECONDS: int(0, 300).default(10),
+    CHECKIN_RECONNECT_SECONDS: int(5, 600).default(30),
+    CARE_LINK_TTL_DAYS: int(1, 365).default(30),
+    CARE_SESSION_DAYS: int(1, 365).default(90),
     USAGE_PARTICIPANT_MINUTE_RATE: rate.default(0.004),
     USAGE_RECORDING_MINUTE_RATE: rate.default(0.004),
     // Seed 000's "Composition (multi-party recording): $0.020/min", per composed minute; the other two rates are
@@ -264,6 +269,17 @@ export interface Config {
     /** The post-visit survey offered to patients (`{visitId}` replaced); absent = none. */
     readonly surveyUrl: string | undefined;
   };
+  /** Check-in calls (docs/checkins.md): how long a call rings, when the fallback text goes, care links and sessions. */
+  readonly checkins: {
+    /** Unanswered this long, a call is missed (default 2 minutes). */
+    readonly ringMs: number;
+    /** A callee whose open app has not shown the ring this long gets a text with the call's link (the recipient: patient messaging). */
+    readonly textAfterMs: number;
+    /** Both parties gone this long during a call, it ends as `disconnected` (or at its limit, if sooner). */
+    readonly reconnectMs: number;
+    readonly careLinkTtlMs: number;
+    readonly careSessionMs: number;
+  };
   /** Usage metering: the rates an estimate of cost uses (the seeds' Twilio rates by default). */
   readonly usage: {
     /** Per participant-minute (Group rooms). */
@@ -414,6 +430,13 @@ export function loadConfig(
       linkTtlMs: e.VISIT_LINK_TTL_HOURS * 3600_000,
       linkSigningSecret: e.LINK_SIGNING_SECRET,
       surveyUrl: e.VISIT_SURVEY_URL,
+    },
+    checkins: {
+      ringMs: e.CHECKIN_RING_SECONDS * 1000,
+      textAfterMs: e.CHECKIN_TEXT_AFTER_SECONDS * 1000,
+      reconnectMs: e.CHECKIN_RECONNECT_SECONDS * 1000,
+      careLinkTtlMs: e.CARE_LINK_TTL_DAYS * 86_400_000,
+      careSessionMs: e.CARE_SESSION_DAYS * 86_400_000,
     },
     usage: {
       participantMinuteRate: e.USAGE_PARTICIPANT_MINUTE_RATE,
