@@ -169,14 +169,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (!principal) {
       throw new AppError(
         'unauthenticated',
-        credentials.kind === 'api_key' ? 'The API key is not valid.' : credentials.kind === 'participant' ? 'Your visit session has ended. Open your visit link again.' : 'Your session has ended. Sign in again.',
+        credentials.kind === 'api_key'
+          ? 'The API key is not valid.'
+          : credentials.kind === 'participant'
+            ? 'Your visit session has ended. Open your visit link again.'
+            : credentials.kind === 'member'
+              ? 'Your check-in link has ended. Ask for a new one.'
+              : 'Your session has ended. Sign in again.',
       );
     }
     if (principal.kind === 'api_key' && options.apiKeys === false) throw new AppError('forbidden', 'This route is for signed-in staff, not API keys.');
     if (principal.kind === 'participant' && options.participants !== true) throw new AppError('forbidden', 'This route is for staff and host apps, not visit participants.');
     if (principal.kind === 'member' && options.members !== true) throw new AppError('forbidden', 'This route is for staff and host apps, not check-in links.');
     if (principal.kind === 'user' && options.roles && !options.roles.includes(principal.role)) throw new AppError('forbidden');
-    const viaCookie = principal.kind === 'user' || (credentials.kind === 'participant' && credentials.fromCookie);
+    const viaCookie = principal.kind === 'user' || ((credentials.kind === 'participant' || credentials.kind === 'member') && credentials.fromCookie);
     if (viaCookie && !isSafeMethod(request.method) && !originAllowed(request.headers.origin, request, config)) {
       throw new AppError('origin_not_allowed');
     }

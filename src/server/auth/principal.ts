@@ -2,8 +2,8 @@ import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../context.js';
 import type { Db } from '../db/index.js';
-import { apiKeys, participantSessions, sessions, users, visitParticipants } from '../db/schema.js';
-import { API_KEY_PREFIX, PARTICIPANT_COOKIE, PARTICIPANT_SESSION_PREFIX, SESSION_COOKIE, sha256Hex } from './secrets.js';
+import { apiKeys, careMembers, memberSessions, participantSessions, sessions, users, visitParticipants } from '../db/schema.js';
+import { API_KEY_PREFIX, MEMBER_COOKIE, MEMBER_SESSION_PREFIX, PARTICIPANT_COOKIE, PARTICIPANT_SESSION_PREFIX, SESSION_COOKIE, sha256Hex } from './secrets.js';
 
 /** How often, at most, "last used" / "last seen" times are written: a write per request would halve throughput. */
 const TOUCH_INTERVAL_MS = 60_000;
@@ -13,23 +13,28 @@ export type Credentials =
   | { kind: 'session'; token: string }
   /** A visit participant's session (`fromCookie`: sent by the browser on its own, so writes need an allowed Origin). */
   | { kind: 'participant'; token: string; fromCookie: boolean }
+  /** A care circle member's session (`fromCookie` as for participants). */
+  | { kind: 'member'; token: string; fromCookie: boolean }
   | { kind: 'malformed' }
   | undefined;
 
-/** Reads credentials from `Authorization: Bearer` (API keys, participant sessions) or the session cookies. */
+/** Reads credentials from `Authorization: Bearer` (API keys, participant and member sessions) or the session cookies. */
 export function credentialsOf(request: FastifyRequest): Credentials {
-  return credentialsFrom(request.headers.authorization, request.cookies[SESSION_COOKIE], request.cookies[PARTICIPANT_COOKIE]);
+  return credentialsFrom(request.headers.authorization, request.cookies[SESSION_COOKIE], request.cookies[PARTICIPANT_COOKIE], request.cookies[MEMBER_COOKIE]);
 }
 
-export function credentialsFrom(header: string | undefined, token: string | undefined, participantToken?: string): Credentials {
+/** A header wins over cookies; of the cookies, a staff session, then a visit participant's, then a care member's. */
+export function credentialsFrom(header: string | undefined, token: string | undefined, participantToken?: string, memberToken?: string): Credentials {
   if (header !== undefined) {
     const value = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
     if (value?.startsWith(API_KEY_PREFIX)) return { kind: 'api_key', key: value };
     if (value?.startsWith(PARTICIPANT_SESSION_PREFIX)) return { kind: 'participant', token: value, fromCookie: false };
+    if (value?.startsWith(MEMBER_SESSION_PREFIX)) return { kind: 'member', token: value, fromCookie: false };
     return { kind: 'malformed' };
   }
   if (token) return { kind: 'session', token };
   if (participantToken) return { kind: 'participant', token: participantToken, fromCookie: true };
+  if (memberToken) return { kind: 'member', token: memberToken, fromCookie: true };
   return undefined;
 }
 
@@ -72,6 +77,21 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
     )
     .limit(1)
     .prepare('ov_principal_participant');
+  // A removed member's sessions are revoked with it; the join refuses them even if one were missed.
+  const memberByHash = db
+    .select({ id: memberSessions.id, orgId: memberSessions.orgId, memberId: memberSessions.memberId, recipientId: careMembers.recipientId })
+    .from(memberSessions)
+    .innerJoin(careMembers, and(eq(careMembers.orgId, memberSessions.orgId), eq(careMembers.id, memberSessions.memberId)))
+    .where(
+      and(
+        eq(memberSessions.tokenHash, sql.placeholder('hash')),
+        isNull(memberSessions.revokedAt),
+        gt(memberSessions.expiresAt, sql.placeholder('now')),
+        isNull(careMembers.removedAt),
+      ),
+    )
+    .limit(1)
+    .prepare('ov_principal_member');
 
   async function fromApiKey(key: string, now: Date): Promise<Principal | undefined> {
     const [row] = await keyByHash.execute({ hash: sha256Hex(key) });
@@ -101,6 +121,12 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
     return { kind: 'participant', orgId: row.orgId, visitId: row.visitId, participantId: row.participantId, sessionId: row.id };
   }
 
+  async function fromMember(token: string, now: Date): Promise<Principal | undefined> {
+    const [row] = await memberByHash.execute({ hash: sha256Hex(token), now: now.toISOString() });
+    if (!row) return undefined;
+    return { kind: 'member', orgId: row.orgId, memberId: row.memberId, recipientId: row.recipientId, sessionId: row.id };
+  }
+
   return {
     resolve(credentials, now = new Date()) {
       switch (credentials.kind) {
@@ -110,6 +136,8 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
           return fromSession(credentials.token, now);
         case 'participant':
           return fromParticipant(credentials.token, now);
+        case 'member':
+          return fromMember(credentials.token, now);
       }
     },
   };

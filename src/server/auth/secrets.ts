@@ -13,3 +13,6 @@ export const API_KEY_PREFIX = 'ovk_';
 export const SESSION_COOKIE = 'ov_session';
 export const PARTICIPANT_SESSION_PREFIX = 'ovp_';
 export const PARTICIPANT_COOKIE = 'ov_participant';
+/** A care circle member's session (from a care link): `Authorization: Bearer ovm_…` or the member cookie. */
+export const MEMBER_SESSION_PREFIX = 'ovm_';
+export const MEMBER_COOKIE = 'ov_member';

@@ -15,5 +15,7 @@ export interface CheckinDeps {
   /** Signs `ovc_` care links (a member's sign-in, or one call's link). */
   careLinks: LinkSigner;
   publicUrl: string;
+  /** Where a family member's phone number without a country code is read (DEFAULT_PHONE_REGION). */
+  defaultPhoneRegion: string;
   config: Config['checkins'];
 }

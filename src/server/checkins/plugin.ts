@@ -17,8 +17,9 @@ async function checkinsPlugin(app: App): Promise<void> {
     hub: app.realtime,
     rooms: app.rooms,
     notifier: app.messaging.notifier,
-    careLinks: createLinkSigner(linkSigningSecret(config), 'join'),
+    careLinks: createLinkSigner(linkSigningSecret(config), 'care'),
     publicUrl: config.publicUrl,
+    defaultPhoneRegion: config.defaultPhoneRegion,
     config: config.checkins,
   };
   await app.register(

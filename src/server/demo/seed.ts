@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { createAppointment } from '../appointments/service.js';
 import { recordAudit } from '../audit/service.js';
+import { addCaregiver } from '../checkins/care.js';
 import { systemCtx } from '../context.js';
 import type { Db } from '../db/index.js';
 import { organizations, type UserRole } from '../db/schema.js';
@@ -85,6 +86,12 @@ export async function seedDemo(db: Db, events: OrgEvents, now = new Date()): Pro
     { kind: 'checkin', clinicianId: patel.id, patientIds: [patients[5]!.id], startsAt: slot(180), durationMinutes: 5 },
   ] as const;
   for (const a of plan) await createAppointment({ db, hub: events }, ctx, { ...a, patientIds: [...a.patientIds] });
+  // Rose's care circle (check-in calls): Carla, the clinic's caregiver, and her granddaughter Dana (who signs in with a
+  // care link an admin makes on Rose's page); Rose's own member is made with the first caregiver.
+  const carla = users[DEMO_USERS.findIndex((u) => u.role === 'caregiver')]!;
+  const care = { db, hub: events, defaultPhoneRegion: 'US' };
+  await addCaregiver(care, ctx, patients[5]!.id, { userId: carla.id, relationship: 'Home care aide' });
+  await addCaregiver(care, ctx, patients[5]!.id, { displayName: 'Dana Whitfield', relationship: 'Granddaughter', phone: '+15555550107' });
   await recordAudit(db, { orgId: org.id, actor: ctx.actor, action: 'demo.seeded', target: { type: 'organization', id: org.id }, details: { patients: patients.length, appointments: plan.length } });
   return { orgId: org.id, users: DEMO_USERS.map(({ email, role }) => ({ email, role })), password: DEMO_PASSWORD, patients: patients.length, appointments: plan.length };
 }

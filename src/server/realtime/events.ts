@@ -5,7 +5,16 @@ import type { PubSub } from '../pubsub/index.js';
 /** What travels on an organisation's pub/sub channel: events for clients, and control notes for hubs. */
 export type ChannelMessage =
   | { kind: 'event'; event: OrgEvent }
-  | { kind: 'revoke'; sessionIds?: string[]; userIds?: string[]; apiKeyIds?: string[] };
+  | { kind: 'revoke' } & RevokeTargets;
+
+/** Whose hub connections to close: staff sessions or users, API keys, care members' sessions or members. */
+export interface RevokeTargets {
+  sessionIds?: string[];
+  userIds?: string[];
+  apiKeyIds?: string[];
+  memberSessionIds?: string[];
+  memberIds?: string[];
+}
 
 export function orgChannel(orgId: string): string {
   return `org:${orgId}`;
@@ -21,8 +30,8 @@ export interface OrgEvents {
    * Never rejects: the change is committed already.
    */
   publish(orgId: string, type: OrgEventType, data: OrgEvent['data']): Promise<void>;
-  /** Closes the hub connections of ended sessions, disabled users or revoked keys. Never rejects. */
-  revoke(orgId: string, who: { sessionIds?: string[]; userIds?: string[]; apiKeyIds?: string[] }): Promise<void>;
+  /** Closes the hub connections of ended sessions, disabled users, revoked keys, ended member sessions or removed members. Never rejects. */
+  revoke(orgId: string, who: RevokeTargets): Promise<void>;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { HUB_CLOSE, type HubMessage } from '../../shared/events.js';
 import { credentialsFrom } from '../auth/principal.js';
-import { SESSION_COOKIE } from '../auth/secrets.js';
+import { MEMBER_COOKIE, SESSION_COOKIE } from '../auth/secrets.js';
 import type { Config } from '../config.js';
 import type { App, Principal } from '../context.js';
 import { originAllowed } from '../http/origin.js';
@@ -29,7 +29,9 @@ interface Client {
 /**
  * The realtime hub: staff browsers and host apps hold a WebSocket on /api/v1/events and receive their
  * organisation's events. Fan-out goes through the PubSub (memory or Redis), one subscription per
- * organisation per process, multiplexed to that organisation's sockets.
+ * organisation per process, multiplexed to that organisation's sockets. A care circle member's session (a family
+ * caregiver's phone, the recipient's device) connects too, and gets only the events addressed to it: those whose
+ * `data.memberIds` lists its member (a check-in call ringing it), never anything else of the organisation.
  */
 export function createRealtimeHub(app: App, deps: { pubsub: PubSub; config: Config }): RealtimeHub {
   const upgrades = new UpgradeRouter();
@@ -51,7 +53,14 @@ export function createRealtimeHub(app: App, deps: { pubsub: PubSub; config: Conf
     const message = raw as ChannelMessage;
     if (message.kind === 'event') {
       const text = JSON.stringify({ type: 'event', event: message.event } satisfies HubMessage);
-      for (const client of entry.clients) if (client.socket.readyState === WebSocket.OPEN) client.socket.send(text);
+      const addressed = message.event.data.memberIds;
+      for (const client of entry.clients) {
+        if (client.socket.readyState !== WebSocket.OPEN) continue;
+        const p = client.principal;
+        // A member sees only what names it; staff and host apps see the organisation's events.
+        if (p.kind === 'member' && !(Array.isArray(addressed) && addressed.includes(p.memberId))) continue;
+        client.socket.send(text);
+      }
       return;
     }
     for (const client of entry.clients) {
@@ -59,7 +68,9 @@ export function createRealtimeHub(app: App, deps: { pubsub: PubSub; config: Conf
       const hit =
         p.kind === 'user'
           ? message.sessionIds?.includes(p.sessionId) || message.userIds?.includes(p.userId)
-          : p.kind === 'api_key' && message.apiKeyIds?.includes(p.apiKeyId);
+          : p.kind === 'api_key'
+            ? message.apiKeyIds?.includes(p.apiKeyId)
+            : p.kind === 'member' && (message.memberSessionIds?.includes(p.sessionId) || message.memberIds?.includes(p.memberId));
       if (hit) client.socket.close(HUB_CLOSE.sessionEnded, 'credentials revoked');
     }
   };
@@ -112,12 +123,13 @@ export function createRealtimeHub(app: App, deps: { pubsub: PubSub; config: Conf
   let shuttingDown = false;
   upgrades.register(EVENTS_PATH, async (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const cookies = request.headers.cookie ? app.parseCookie(request.headers.cookie) : {};
-    const credentials = credentialsFrom(request.headers.authorization, cookies[SESSION_COOKIE]);
+    const credentials = credentialsFrom(request.headers.authorization, cookies[SESSION_COOKIE], undefined, cookies[MEMBER_COOKIE]);
     if (!credentials || credentials.kind === 'malformed') return refuseUpgrade(socket, 401, 'unauthenticated');
-    // The hub carries the organisation's events: staff and host apps only, never a visit participant.
+    // The hub carries the organisation's events: staff and host apps, and care members (only what names them); never
+    // a visit participant.
     if (credentials.kind === 'participant') return refuseUpgrade(socket, 403, 'forbidden');
-    // A browser always sends Origin on a WebSocket; refuse cross-site pages riding a staff cookie.
-    if (credentials.kind === 'session') {
+    // A browser always sends Origin on a WebSocket; refuse cross-site pages riding a staff (or member) cookie.
+    if (credentials.kind === 'session' || (credentials.kind === 'member' && credentials.fromCookie)) {
       const host = request.headers.host ?? '';
       const protocol = (request.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
       if (!originAllowed(request.headers.origin, { protocol, host }, deps.config)) return refuseUpgrade(socket, 403, 'origin_not_allowed');

@@ -11,12 +11,15 @@ export const LINK_PREFIX = 'ovj_';
 export const SURVEY_PREFIX = 'ovs_';
 /** Intake-form links (`ovi_`): the same construction over an intake request id. */
 export const INTAKE_PREFIX = 'ovi_';
+/** Care links (`ovc_`): a care circle member's sign-in (or one check-in call's link), over a `care_links` row id. */
+export const CARE_PREFIX = 'ovc_';
 const ID_BYTES = 16;
 const MAC_BYTES = 16;
 const KINDS = {
   join: { prefix: LINK_PREFIX, context: Buffer.from('openvisit join link v1\0') },
   survey: { prefix: SURVEY_PREFIX, context: Buffer.from('openvisit survey link v1\0') },
   intake: { prefix: INTAKE_PREFIX, context: Buffer.from('openvisit intake link v1\0') },
+  care: { prefix: CARE_PREFIX, context: Buffer.from('openvisit care link v1\0') },
 } as const;
 
 export interface LinkSigner {
@@ -26,7 +29,10 @@ export interface LinkSigner {
   verify(token: string): string | undefined;
 }
 
-/** A signer of join links (`join`, over link ids) or survey links (`survey`, over participant ids); one never passes as the other. */
+/**
+ * A signer of join links (`join`, over link ids), survey links (`survey`, over participant ids), intake links (`intake`)
+ * or care links (`care`, over care link ids); one never passes as another.
+ */
 export function createLinkSigner(secret: string | Buffer, kind: keyof typeof KINDS = 'join'): LinkSigner {
   const key: KeyObject = createSecretKey(typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret);
   const { prefix, context } = KINDS[kind];

@@ -78,8 +78,9 @@ export const UpdateCareMemberBody = Type.Object(
     canStart: Type.Optional(Type.Boolean()),
     canReceive: Type.Optional(Type.Boolean()),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, minProperties: 1 },
 );
+export type UpdateCareMemberBody = Type.Static<typeof UpdateCareMemberBody>;
 
 /** A sign-in link for a member without an account (family member, or the recipient's own device). Shown once. */
 export const CareLink = Type.Object({ memberId: Uuid, url: Type.String(), expiresAt: IsoDateTime });
@@ -101,6 +102,19 @@ export const CareMe = Type.Object({
   ),
 });
 export type CareMe = Type.Static<typeof CareMe>;
+
+/** A care link exchanged: the member's session (also set as the `ov_member` cookie) and who they are. */
+export const CareSession = Type.Object({
+  /** `ovm_…`: send as `Authorization: Bearer` from an app that does not keep cookies. Shown once. */
+  session: Type.String(),
+  expiresAt: IsoDateTime,
+  me: CareMe,
+  /** A call's link (texted to a callee who was not online) opens that call. */
+  checkinId: Type.Optional(Uuid),
+});
+export type CareSession = Type.Static<typeof CareSession>;
+
+export const RecipientParams = Type.Object({ patientId: Uuid });
 
 export const CheckinParty = Type.Object({
   memberId: Uuid,
