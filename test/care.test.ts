@@ -379,7 +379,9 @@ for (const setup of CARE_SETUPS) {
       assert.deepEqual(here.contacts.map((c) => c.id).sort(), [cousin.id, here.contacts.find((c) => c.kind === 'recipient')!.id, family.id].sort());
       assert.deepEqual(((await a.admin.get('/api/v1/care/me')).json() as CareMe).members, []);
       expectStatus(await a.apiKey.get('/api/v1/care/me'), 403, 'forbidden');
-      expectStatus(await a.admin.request('DELETE', '/api/v1/care/session'), 403, 'forbidden', 'a staff user has no member session');
+      // Signing out is public (a device whose session ended drops its cookie too): a staff session is left alone.
+      assert.equal((await a.admin.request('DELETE', '/api/v1/care/session')).statusCode, 204);
+      assert.equal((await a.admin.get('/api/v1/auth/me')).statusCode, 200);
 
       // The exported helpers the calls use.
       const principalCtx = (p: Ctx['principal']): Ctx => ({ ...systemCtx(a.orgId), principal: p });
@@ -402,6 +404,9 @@ for (const setup of CARE_SETUPS) {
       expectStatus(ended, 401, 'unauthenticated');
       assert.equal(errorOf(ended).message, 'Your check-in link has ended. Ask for a new one.');
       expectStatus(await byBearer.get('/api/v1/care/me'), 401, 'unauthenticated', 'the same session by bearer');
+      const again204 = await byCookie.request('DELETE', '/api/v1/care/session', undefined, { origin: new URL(t.config.publicUrl).origin });
+      assert.equal(again204.statusCode, 204, 'an ended session still drops its cookie');
+      assert.match(String(again204.headers['set-cookie']), new RegExp(`${MEMBER_COOKIE}=;`));
       const [logout] = (await auditOf(a.orgId, 'auth.logout')).filter((e) => e.actorId === family.id);
       assert.equal(logout!.actorType, 'member');
 
@@ -473,6 +478,29 @@ for (const setup of CARE_SETUPS) {
     });
   });
 }
+
+describe('care sessions behind an https PUBLIC_URL', () => {
+  test('the member cookie is Secure; a bearer signs out without an Origin', async () => {
+    const t = await createTestApp(CARE_SETUPS[0]!.db, { env: { PUBLIC_URL: 'https://care.example.test' } });
+    try {
+      const a = await createTestOrg(t.app);
+      const patient = await a.admin.post('/api/v1/patients', { givenName: 'Secure', familyName: 'Cookie' });
+      const link = await a.admin.post(`/api/v1/care/recipients/${patient.json().id as string}/recipient-link`);
+      assert.ok((link.json() as CareLink).url.startsWith('https://care.example.test/care?t=ovc_'));
+      const res = await a.anonymous.post('/api/v1/care/session', { token: tokenOf(link.json() as CareLink) });
+      assert.equal(res.statusCode, 200, res.body);
+      const cookie = cookieOf(res);
+      assert.match(cookie.attributes, /; Secure/i);
+      assert.match(cookie.attributes, /HttpOnly/i);
+      const bearer = caller(t.app, { authorization: `Bearer ${(res.json() as CareSession).session}` });
+      assert.equal((await bearer.get('/api/v1/care/me')).statusCode, 200);
+      assert.equal((await bearer.request('DELETE', '/api/v1/care/session', undefined, { origin: 'https://elsewhere.example' })).statusCode, 204, 'a bearer is not ambient: no Origin check');
+      expectStatus(await bearer.get('/api/v1/care/me'), 401, 'unauthenticated');
+    } finally {
+      await t.close();
+    }
+  });
+});
 
 describe('care circles in the demo data', () => {
   test('the demo seeds Rose’s circle: Carla (staff caregiver) and her granddaughter', async () => {

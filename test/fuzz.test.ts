@@ -164,6 +164,9 @@ for (const kind of DB_KINDS) {
       assert.equal(form.statusCode, 201, form.body);
       const intake = await a.admin.post(`/api/v1/intake-forms/${form.json().id}/send`, { patientId: pid, delivery: 'sms' });
       assert.equal(intake.statusCode, 201, intake.body);
+      // A care circle: the patient's own member and a family member (the member routes act on it).
+      const careMember = await a.admin.post(`/api/v1/care/recipients/${patient.json().id as string}/caregivers`, { displayName: 'Fuzz Family' });
+      assert.equal(careMember.statusCode, 201, careMember.body);
       // Victims of the state-changing operations, so the callers themselves survive the run.
       const victimKey = await createApiKey({ db: t.database.db, hub: t.app.realtime }, systemCtx(a.orgId), 'victim');
       await sessionFor(t.database, a.admin.user); // a second admin session, for /auth/sessions/{id}/revoke
@@ -185,6 +188,7 @@ for (const kind of DB_KINDS) {
         templates: template.json().id,
         'intake-forms': form.json().id,
         'intake-requests': intake.json().id,
+        'care-members': careMember.json().id,
       });
 
       operations = (await apiOperations(t.app)).operations.filter(takesInput);
@@ -195,6 +199,8 @@ for (const kind of DB_KINDS) {
     const realIdFor = (path: string): string => {
       if (path.startsWith('/api/v1/auth/sessions/')) return ids.sessions!;
       if (path.startsWith('/api/v1/webhooks/deliveries/')) return ids['webhook-deliveries']!;
+      if (path.startsWith('/api/v1/care/recipients/')) return ids.patients!;
+      if (path.startsWith('/api/v1/care/members/')) return ids['care-members']!;
       const resource = /^\/api\/v1\/([a-z-]+)\//.exec(path)?.[1];
       const id = resource ? ids[resource] : undefined;
       assert.ok(id, `no seeded id for ${path}`);

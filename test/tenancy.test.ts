@@ -62,6 +62,8 @@ interface Seeded {
   consentTextVersion: string;
   smsNumber: string;
   messagingServiceSid: string;
+  careMemberId: string;
+  recipientMemberId: string;
 }
 
 let numberSeq = 0;
@@ -124,6 +126,9 @@ async function seed(t: TestApp, org: TestOrg, tag: string): Promise<Seeded> {
     const pending = await t.database.db.select({ id: messages.id }).from(messages).where(and(eq(messages.orgId, org.orgId), sql`${messages.status} in ('queued', 'sending')`));
     return pending.length === 0;
   });
+  // A care circle: the patient's own member and a family member.
+  const careMember = ok(await org.clinician.post(`/api/v1/care/recipients/${patientId}/caregivers`, { displayName: `Family ${tag}${r}`, relationship: 'Daughter', phone: freshPhone() }), 'care member');
+  const circle = (await org.clinician.get(`/api/v1/care/recipients/${patientId}/members`)).json() as { id: string; kind: string }[];
   // Last: an active webhook (a closed port), so any event of this organisation during the run leaves a delivery.
   const webhookUrl = `http://127.0.0.1:9/hook-${tag.toLowerCase()}-${r}`;
   const webhook = ok(await org.admin.post('/api/v1/webhooks', { url: webhookUrl, events: ['*'], active: true }), 'webhook');
@@ -166,6 +171,8 @@ async function seed(t: TestApp, org: TestOrg, tag: string): Promise<Seeded> {
     consentTextVersion,
     smsNumber,
     messagingServiceSid,
+    careMemberId: careMember.id as string,
+    recipientMemberId: circle.find((m) => m.kind === 'recipient')!.id,
   };
 }
 
@@ -220,6 +227,8 @@ function markersOf(s: Seeded): string[] {
     s.consentTextVersion,
     s.smsNumber,
     s.messagingServiceSid,
+    s.careMemberId,
+    s.recipientMemberId,
   ];
 }
 
@@ -288,10 +297,12 @@ for (const kind of DB_KINDS) {
       if (name === 'pid') return s.participantId;
       if (name === 'recordingId') return s.recordingId;
       if (name === 'deliveryId') return s.deliveryId;
+      if (name === 'patientId') return s.patientId;
       if (name !== 'id') return undefined;
       if (path.startsWith('/api/v1/auth/sessions/')) return s.adminSessionId;
       if (path.startsWith('/api/v1/outbox/messages/')) return s.outboundMessageId;
       if (path.startsWith('/api/v1/messages/')) return s.unmatchedMessageId;
+      if (path.startsWith('/api/v1/care/members/')) return s.careMemberId;
       const resource = /^\/api\/v1\/([a-z-]+)\//.exec(path)?.[1];
       const byResource: Record<string, string> = {
         patients: s.patientId,

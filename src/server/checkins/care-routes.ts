@@ -4,6 +4,8 @@ import { ErrorResponse, IdParams } from '../../shared/api/common.js';
 import { AddCaregiverBody, CareLink, CareLinkExchangeBody, CareMe, CareMember, CareSession, RecipientParams, UpdateCareMemberBody } from '../../shared/api/checkins.js';
 import { MEMBER_COOKIE } from '../auth/secrets.js';
 import { ctxOf, type App } from '../context.js';
+import { AppError } from '../http/errors.js';
+import { originAllowed } from '../http/origin.js';
 import { authErrors } from '../http/schemas.js';
 import { addCaregiver, careMe, createCareLink, createRecipientLink, exchangeCareLink, listCircle, removeCareMember, signOutMember, updateCareMember, type CareClient } from './care.js';
 import type { CheckinDeps } from './deps.js';
@@ -96,11 +98,29 @@ export async function careRoutes(app: App, deps: CheckinDeps): Promise<void> {
       return answer;
     },
   );
+  // Public, as /auth/logout: a device whose session has ended (or was revoked) can still drop its httpOnly cookie.
   app.delete(
     '/care/session',
-    { config: { members: true, apiKeys: false }, schema: { tags, summary: 'Sign this device’s member session out', response: { 204: Type.Null(), ...authErrors } } },
+    {
+      config: { auth: 'public' },
+      schema: {
+        tags,
+        summary: 'Sign this device’s member session out (the `ov_member` cookie or a bearer `ovm_…`; always succeeds)',
+        security: [],
+        response: { 204: Type.Null(), 403: ErrorResponse },
+      },
+    },
     async (request, reply) => {
-      await signOutMember(deps, ctxOf(request));
+      const bearer = /^Bearer\s+(ovm_\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
+      const fromCookie = bearer === undefined ? request.cookies[MEMBER_COOKIE] : undefined;
+      // A cookie goes with any page's request: only our own pages (or allowed origins) sign it out.
+      if (fromCookie && !originAllowed(request.headers.origin, request, config)) throw new AppError('origin_not_allowed');
+      const token = bearer ?? fromCookie;
+      const principal = token ? await app.principals.resolve({ kind: 'member', token, fromCookie: fromCookie !== undefined }) : undefined;
+      if (principal?.kind === 'member') {
+        request.principal = principal;
+        await signOutMember(deps, ctxOf(request));
+      }
       void reply.clearCookie(MEMBER_COOKIE, { path: '/' });
       return reply.status(204).send(null);
     },

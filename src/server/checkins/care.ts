@@ -373,7 +373,7 @@ export async function exchangeCareLink(deps: CareDeps, token: string, client: Ca
 /** Signs a member's device out (its session revoked, its hub sockets closed). */
 export async function signOutMember(deps: Pick<CareDeps, 'db' | 'hub'>, ctx: Ctx): Promise<void> {
   const p = ctx.principal;
-  if (p.kind !== 'member') throw new AppError('forbidden', 'Only a check-in link’s session signs out here.');
+  if (p.kind !== 'member') throw new AppError('forbidden', 'Only a care member’s session signs out here.');
   await deps.db.transaction(async (tx) => {
     await tx
       .update(memberSessions)
