@@ -16,7 +16,7 @@ import { createLinkSigner } from '../src/server/visits/links.js';
 import type { CareLink, CareMe, CareMember, CareSession } from '../src/shared/api/checkins.js';
 import { HUB_CLOSE, type HubMessage, type OrgEvent } from '../src/shared/events.js';
 import { createTestApp, SETUPS, type TestApp } from './helpers/app.js';
-import { caller, createTestOrg, detailPaths, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
+import { addStaff, caller, createTestOrg, detailPaths, errorOf, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
 
 /**
  * Care circles and member sessions (docs/checkins.md, "Care circles"). Care does not touch the media provider (no
@@ -368,6 +368,14 @@ for (const setup of CARE_SETUPS) {
         assert.deepEqual(m!.contacts.map((c) => c.id).sort(), [m!.contacts.find((c) => c.kind === 'recipient')!.id, cousin.id].sort());
         assert.ok(!m!.contacts.some((c) => c.id === staffRes.json().id));
       }
+      // A staff caregiver who can receive is a contact, until their account is disabled.
+      const aide = await addStaff(t.app, a.orgId, 'caregiver');
+      const aideMember = (await a.admin.post(`/api/v1/care/recipients/${patientId}/caregivers`, { userId: aide.user.id })).json() as CareMember;
+      const contactIds = async () => ((await byBearer.get('/api/v1/care/me')).json() as CareMe).members[0]!.contacts.map((c) => c.id);
+      assert.ok((await contactIds()).includes(aideMember.id));
+      assert.equal((await a.admin.patch(`/api/v1/users/${aide.user.id}`, { disabled: true })).statusCode, 200);
+      assert.ok(!(await contactIds()).includes(aideMember.id), 'a disabled staff caregiver is not offered');
+      assert.equal((await a.admin.request('DELETE', `/api/v1/care/members/${aideMember.id}`)).statusCode, 204);
       // Dana may no longer start calls: nobody to call.
       await a.admin.patch(`/api/v1/care/members/${family.id}`, { canStart: false });
       assert.deepEqual(((await byBearer.get('/api/v1/care/me')).json() as CareMe).members[0]!.contacts, []);

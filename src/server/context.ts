@@ -20,8 +20,11 @@ export type Principal =
   | { kind: 'api_key'; orgId: string; apiKeyId: string }
   /** Someone who joined a visit with a join link (patient, guest, interpreter, caregiver): visit routes only. */
   | { kind: 'participant'; orgId: string; visitId: string; participantId: string; sessionId: string }
-  /** A care circle's member signed in with a care link (a family caregiver, the recipient's device): check-in routes only. */
-  | { kind: 'member'; orgId: string; memberId: string; recipientId: string; sessionId: string }
+  /**
+   * A care circle's member signed in with a care link (a family caregiver, the recipient's device): check-in routes
+   * only. `sessionExpiresAt` when resolved from a session (the hub closes the socket then).
+   */
+  | { kind: 'member'; orgId: string; memberId: string; recipientId: string; sessionId: string; sessionExpiresAt?: Date }
   /** The server itself or an operator at the CLI (demo data, maintenance); never from a request. */
   | { kind: 'system'; orgId: string };
 

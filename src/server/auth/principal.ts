@@ -79,7 +79,7 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
     .prepare('ov_principal_participant');
   // A removed member's sessions are revoked with it; the join refuses them even if one were missed.
   const memberByHash = db
-    .select({ id: memberSessions.id, orgId: memberSessions.orgId, memberId: memberSessions.memberId, recipientId: careMembers.recipientId })
+    .select({ id: memberSessions.id, orgId: memberSessions.orgId, memberId: memberSessions.memberId, recipientId: careMembers.recipientId, expiresAt: memberSessions.expiresAt })
     .from(memberSessions)
     .innerJoin(careMembers, and(eq(careMembers.orgId, memberSessions.orgId), eq(careMembers.id, memberSessions.memberId)))
     .where(
@@ -124,7 +124,7 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
   async function fromMember(token: string, now: Date): Promise<Principal | undefined> {
     const [row] = await memberByHash.execute({ hash: sha256Hex(token), now: now.toISOString() });
     if (!row) return undefined;
-    return { kind: 'member', orgId: row.orgId, memberId: row.memberId, recipientId: row.recipientId, sessionId: row.id };
+    return { kind: 'member', orgId: row.orgId, memberId: row.memberId, recipientId: row.recipientId, sessionId: row.id, sessionExpiresAt: row.expiresAt };
   }
 
   return {

@@ -37,6 +37,7 @@ const NO_MEMBER = 'There is no such member of a care circle.';
 const named = {
   member: careMembers,
   userName: users.name,
+  userDisabledAt: users.disabledAt,
   givenName: patients.givenName,
   familyName: patients.familyName,
   timeZone: patients.timeZone,
@@ -44,6 +45,7 @@ const named = {
 interface NamedRow {
   member: CareMemberRow;
   userName: string | null;
+  userDisabledAt: Date | null;
   givenName: string;
   familyName: string;
   timeZone: string;
@@ -331,11 +333,11 @@ export async function createRecipientLink(deps: Pick<CareDeps, 'db' | 'hub' | 'c
   return link;
 }
 
-function memberCtx(orgId: string, member: CareMemberRow, sessionId: string, client: CareClient): Ctx {
+function memberCtx(orgId: string, member: CareMemberRow, sessionId: string, sessionExpiresAt: Date, client: CareClient): Ctx {
   return {
     orgId,
     actor: { type: 'member', id: member.id },
-    principal: { kind: 'member', orgId, memberId: member.id, recipientId: member.recipientId, sessionId },
+    principal: { kind: 'member', orgId, memberId: member.id, recipientId: member.recipientId, sessionId, sessionExpiresAt },
     requestId: client.requestId,
     ip: client.ip,
   };
@@ -363,7 +365,7 @@ export async function exchangeCareLink(deps: CareDeps, token: string, client: Ca
       .values({ orgId: link.orgId, memberId: member.id, tokenHash: sha256Hex(session), linkId: link.id, ip: client.ip, userAgent: client.userAgent, expiresAt })
       .returning({ id: memberSessions.id });
     await tx.update(careLinks).set({ lastUsedAt: now }).where(eq(careLinks.id, link.id));
-    const ctx = memberCtx(link.orgId, member, row!.id, client);
+    const ctx = memberCtx(link.orgId, member, row!.id, expiresAt, client);
     await audit(tx, ctx, 'care.link_used', { type: 'care_member', id: member.id }, { recipientId: member.recipientId, linkId: link.id, sessionId: row!.id, callId: link.callId });
     return ctx;
   });
@@ -407,7 +409,10 @@ export async function careMe(deps: Pick<CareDeps, 'db'>, ctx: Ctx): Promise<Care
         {
           member: toCareMemberDto(row),
           recipient: { id: m.recipientId, displayName: `${recipient.givenName} ${recipient.familyName}`.trim(), timeZone: recipient.timeZone },
-          contacts: m.canStart ? circles.filter((r) => r.member.recipientId === m.recipientId && r.member.id !== m.id && r.member.canReceive).map(toCareMemberDto) : [],
+          // A disabled staff caregiver cannot answer: not offered.
+          contacts: m.canStart
+            ? circles.filter((r) => r.member.recipientId === m.recipientId && r.member.id !== m.id && r.member.canReceive && r.userDisabledAt === null).map(toCareMemberDto)
+            : [],
         },
       ];
     }),

@@ -104,7 +104,7 @@ export function createRealtimeHub(app: App, deps: { pubsub: PubSub; config: Conf
     for (const { clients } of byOrg.values()) {
       for (const client of clients) {
         const p = client.principal;
-        if (p.kind === 'user' && p.sessionExpiresAt.getTime() <= now) {
+        if ((p.kind === 'user' || p.kind === 'member') && p.sessionExpiresAt && p.sessionExpiresAt.getTime() <= now) {
           client.socket.close(HUB_CLOSE.sessionEnded, 'session expired');
           continue;
         }
