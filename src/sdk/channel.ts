@@ -1,7 +1,8 @@
 /**
  * The participant channel's browser client (protocol: src/shared/channel.ts): the server's own socket to the
  * participant, beside the media connection, whatever the provider. It carries the server's notices and messages
- * (admission, recording, chat, the survey link); the Room surfaces them as its `notice` and `dataReceived` events.
+ * (admission, recording, chat, the survey link, the room's deadline); the Room surfaces them as its `notice`,
+ * `dataReceived` and `deadlineChanged` events.
  * It reconnects with backoff until closed or until the server says reconnecting cannot help (removed, room ended).
  */
 import { CHANNEL_FINAL_CLOSES, CHANNEL_PROTOCOL_VERSION, type ChannelClientMessage, type ChannelServerMessage } from '../shared/channel.js';
@@ -13,6 +14,8 @@ export interface ChannelEvents {
   notice: (notice: { code: string; message: string }) => void;
   /** A held participant may join the media now (it asks for a token again). */
   join: () => void;
+  /** The room's deadline (the server's clock; null: none any more) and its reason. */
+  deadline: (endsAt: Date | null, reason: string | null) => void;
   /** The channel is up (first time and after each reconnect). */
   ready: () => void;
   /** Closed for good: by `close()` (code 1000) or by the server with a final code (CHANNEL_CLOSE). */
@@ -126,6 +129,12 @@ export class RoomChannel extends Emitter<ChannelEvents> {
         case 'join':
           this.emit('join');
           return;
+        case 'deadline': {
+          const endsAt = message.endsAt === null ? null : new Date(message.endsAt);
+          if (endsAt && Number.isNaN(endsAt.getTime())) return;
+          this.emit('deadline', endsAt, message.reason);
+          return;
+        }
         case 'reconnect':
           // The server is restarting: come back after the delay it asks for, not sooner.
           this.#delay = Math.max(this.#delay, message.retryAfterMs);

@@ -40,6 +40,9 @@ export class Room extends Emitter<RoomEvents> {
   #held = false;
   /** A token request to lift the hold, under way. */
   #asking: Promise<void> | null = null;
+  /** The room's deadline, as the server last told it on the channel, and its reason. */
+  #deadline: Date | null = null;
+  #deadlineReason: string | null = null;
   /** Joins after a hold that failed in a way worth retrying, and the retry's timer. */
   #joinFailures = 0;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -68,6 +71,17 @@ export class Room extends Emitter<RoomEvents> {
    */
   get held(): boolean {
     return this.#held;
+  }
+  /**
+   * When the server ends the room (its clock: a check-in call's time limit), null when it has no deadline. Comes on
+   * the participant channel; `deadlineChanged` says when it changes.
+   */
+  get deadline(): Date | null {
+    return this.#deadline;
+  }
+  /** Why the room ends at `deadline` (`time_limit`, `disconnected`…), null when it has none. */
+  get deadlineReason(): string | null {
+    return this.#deadlineReason;
   }
   /** Remote participants by identity. */
   get participants(): ReadonlyMap<string, RemoteParticipant> {
@@ -134,6 +148,12 @@ export class Room extends Emitter<RoomEvents> {
     this.#channel = channel;
     channel.on('data', (payload) => this.emit('dataReceived', payload, null));
     channel.on('notice', (notice) => this.emit('notice', notice));
+    channel.on('deadline', (endsAt, reason) => {
+      if (this.#deadline?.getTime() === endsAt?.getTime() && this.#deadlineReason === reason) return;
+      this.#deadline = endsAt;
+      this.#deadlineReason = reason;
+      this.emit('deadlineChanged', endsAt, reason);
+    });
     await channel.connect();
   }
 

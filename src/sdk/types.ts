@@ -122,4 +122,10 @@ export interface RoomEvents {
   localTrackChanged: (source: TrackSource, track: MediaStreamTrack | null) => void;
   /** The server held us out of the media (true, from the join) or let us in (false, once joined). */
   heldChanged: (held: boolean) => void;
+  /**
+   * The room's deadline: it ends at `deadline` by the server's clock (a check-in call's time limit; `reason` e.g.
+   * `time_limit`), or has none any more (null). Also `room.deadline`. Told when set or moved, and again whenever the
+   * participant channel reconnects; a countdown is `deadline` minus the server's time.
+   */
+  deadlineChanged: (deadline: Date | null, reason: string | null) => void;
 }

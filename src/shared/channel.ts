@@ -1,8 +1,8 @@
 /**
  * The participant channel's protocol on `WS /api/v1/channel`: the server's own realtime line to a room's
  * participants, whatever the media provider (builtin or a hosted one). It carries what the server says to people
- * in a call: admission notices, chat messages stored by the server, the survey link, and later breakout and
- * check-in notices. JSON text frames, one message each. The server (src/server/rooms/channel.ts) and the browser
+ * in a call: admission notices, chat messages stored by the server, the survey link, the room's deadline, and later
+ * breakout notices. JSON text frames, one message each. The server (src/server/rooms/channel.ts) and the browser
  * SDK (src/sdk/channel.ts) both compile against this file.
  *
  *   client → auth{token}            server → ready{room, identity, heartbeatSeconds}   (or a close with a code below)
@@ -10,6 +10,7 @@
  *   client → ping                   server → pong
  *   server → reconnect{retryAfterMs}, then close 1012                                  (the server is restarting)
  *   server → join                                  (a held participant may now ask for a media token: admitted)
+ *   server → deadline{endsAt, reason}              (the room ends at endsAt, ISO 8601; null: no deadline any more)
  *
  * The token travels in the first message, never in the URL (URLs reach proxies' logs). It is issued with every
  * media token (the token answer's `channel`), for one identity in one room, and lives as long as the media token.
@@ -18,6 +19,11 @@
  * moment in the room, such as Twilio) gets a token answer with `held: true`, no media token, and this channel only.
  * `join` tells it that it may join the media now: it asks for a token again. A client that was disconnected when
  * `join` was sent cannot have heard it, so a held client also asks again whenever its channel is ready after a drop.
+ *
+ * A room with a deadline (a check-in call's time limit) ends then, by the server's clock. `deadline` is sent to the
+ * room when the deadline is set, moved or cleared, and right after `ready` to a client that connects (or reconnects)
+ * while one is set, so a client always knows the current one: a countdown is `endsAt` minus the server's time, not a
+ * timer of its own. `reason` is the deadline's (`time_limit`; `disconnected` while both parties of a call are away).
  */
 
 export const CHANNEL_PATH = '/api/v1/channel';
@@ -37,6 +43,11 @@ export type ChannelServerMessage =
    * (a waiting room on a provider that cannot keep a newcomer apart from its first moment) once it is released.
    */
   | { type: 'join' }
+  /**
+   * The room ends at `endsAt` (ISO 8601, the server's clock) for `reason`; `endsAt` null: the deadline was cleared.
+   * Sent when it is set or changes, and after `ready` while one is set.
+   */
+  | { type: 'deadline'; endsAt: string | null; reason: string | null }
   | { type: 'pong' };
 
 /** Why the server closed the channel. The client reconnects after the 1xxx ones only. */

@@ -29,7 +29,11 @@ const HEARTBEAT_MS = 30_000;
 /** A socket that has not sent its token by then is closed. */
 const AUTH_TIMEOUT_MS = 10_000;
 
-export type ChannelPayload = { type: 'data'; payload: string } | { type: 'notice'; code: string; message: string } | { type: 'join' };
+export type ChannelPayload =
+  | { type: 'data'; payload: string }
+  | { type: 'notice'; code: string; message: string }
+  | { type: 'join' }
+  | { type: 'deadline'; endsAt: string | null; reason: string | null };
 
 type Broadcast =
   | { kind: 'send'; roomId: string; message: ChannelPayload; to?: readonly string[] }
@@ -84,6 +88,8 @@ interface Client {
   alive: boolean;
   /** Set once the token is accepted. */
   claims: ChannelClaims | null;
+  /** A `deadline` broadcast reached it (newer than what its room's row said when it became ready). */
+  deadlineHeard: boolean;
 }
 
 export async function createParticipantChannel(deps: ChannelDeps): Promise<ParticipantChannel> {
@@ -112,6 +118,7 @@ export async function createParticipantChannel(deps: ChannelDeps): Promise<Parti
       const text = JSON.stringify(b.message.type === 'data' ? ({ type: 'data', from: null, payload: b.message.payload } satisfies ChannelServerMessage) : b.message);
       for (const client of room) {
         if (b.to && !b.to.includes(client.claims!.identity)) continue;
+        if (b.message.type === 'deadline') client.deadlineHeard = true;
         if (client.ws.readyState === WebSocket.OPEN) client.ws.send(text);
       }
       return;
@@ -179,10 +186,24 @@ export async function createParticipantChannel(deps: ChannelDeps): Promise<Parti
     room.add(client);
     // The subscription is live from start-up, so nothing sent after `ready` is missed.
     send(client, { type: 'ready', room: claims.roomName, identity: claims.identity, heartbeatSeconds: HEARTBEAT_MS / 1000 });
+    await tellDeadline(client, claims);
+  };
+
+  /**
+   * The room's deadline, if it has one, to a client that just became ready. Read after the client joined its room
+   * here, so a change committed later reaches it as a broadcast; one heard meanwhile is newer than this read.
+   */
+  const tellDeadline = async (client: Client, claims: ChannelClaims) => {
+    const [row] = await deps.db
+      .select({ endsAt: rooms.endsAt, reason: rooms.deadlineReason })
+      .from(rooms)
+      .where(and(eq(rooms.orgId, claims.orgId), eq(rooms.id, claims.roomId), eq(rooms.status, 'in-progress')))
+      .limit(1);
+    if (row?.endsAt && !client.deadlineHeard) send(client, { type: 'deadline', endsAt: row.endsAt.toISOString(), reason: row.reason });
   };
 
   const accept = (ws: WebSocket) => {
-    const client: Client = { ws, alive: true, claims: null };
+    const client: Client = { ws, alive: true, claims: null, deadlineHeard: false };
     clients.add(client);
     const authTimer = setTimeout(() => client.claims === null && ws.close(CHANNEL_CLOSE.protocolError, 'no token'), AUTH_TIMEOUT_MS);
     authTimer.unref();

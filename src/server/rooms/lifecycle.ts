@@ -2,17 +2,20 @@ import { and, eq, isNull, lt, ne, sql } from 'drizzle-orm';
 import { audit } from '../audit/service.js';
 import { systemCtx } from '../context.js';
 import { roomParticipants, roomRecordings, rooms } from '../db/schema.js';
-import { endRoomById, requireCapability, type RoomDeps } from './service.js';
+import { endRoomById, endRoomsAtDeadline, requireCapability, type RoomDeps } from './service.js';
 
 /**
  * Room lifecycle, enforced by the server whatever the provider: the unused-room timeout (nobody ever
- * joined), the empty-room timeout (everyone left) and the maximum participant duration. Every deadline
- * is derived from rows in the database (created_at, joined_at, left_at), so there is no timer to lose:
- * after a restart the next sweep finds whatever fell due meanwhile. Several processes may sweep at once;
- * ending a room is a guarded update, so each room ends once.
+ * joined), the empty-room timeout (everyone left), the maximum participant duration, and a deadline a feature set
+ * (rooms.ends_at). Every deadline is derived from rows in the database (created_at, joined_at, left_at, ends_at),
+ * so there is no timer to lose: after a restart the next sweep finds whatever fell due meanwhile. (A room's own
+ * deadline also has a timer on the process that set it, deadlines.ts, for the precise moment; the sweep is its
+ * backstop: another process's deadline, a timer lost.) Several processes may sweep at once; ending a room is a
+ * guarded update, so each room ends once.
  */
 export interface SweepResult {
-  ended: { roomId: string; reason: 'unused_timeout' | 'empty_timeout' }[];
+  /** unused_timeout, empty_timeout, or a deadline's reason (time_limit…). */
+  ended: { roomId: string; reason: string }[];
   removed: { roomId: string; identity: string }[];
 }
 
@@ -41,6 +44,19 @@ export async function sweepRooms(deps: RoomDeps, now = new Date()): Promise<Swee
     if (await endRoomById(deps, systemCtx(room.orgId), room.id, room.reason)) ended.push({ roomId: room.id, reason: room.reason });
   }
 
+  const pastDeadline = await deps.db
+    .select({ id: rooms.id, orgId: rooms.orgId, endsAt: rooms.endsAt, reason: rooms.deadlineReason })
+    .from(rooms)
+    .where(and(eq(rooms.status, 'in-progress'), sql`${rooms.endsAt} <= ${at}::timestamptz`))
+    .limit(500);
+  // This process's timer for that very deadline ends the room by itself, at the moment (unless somehow long overdue).
+  const backstop = pastDeadline.filter((room) => {
+    const armed = deps.deadlines.armedAt(room.id);
+    return !(armed && armed.getTime() === room.endsAt?.getTime() && now.getTime() - armed.getTime() < TIMER_GRACE_MS);
+  });
+  const byDeadline = new Set(await endRoomsAtDeadline(deps, backstop.map((room) => room.id), now));
+  for (const room of backstop) if (byDeadline.has(room.id)) ended.push({ roomId: room.id, reason: room.reason ?? 'deadline' });
+
   const overstayed = await deps.db
     .select({ roomId: rooms.id, providerRoomId: rooms.providerRoomId, identity: roomParticipants.identity })
     .from(roomParticipants)
@@ -59,6 +75,9 @@ export async function sweepRooms(deps: RoomDeps, now = new Date()): Promise<Swee
   }
   return { ended, removed };
 }
+
+/** How long past its deadline the sweep leaves a room to this process's own timer. */
+const TIMER_GRACE_MS = 5000;
 
 /** The retention sweep runs this often (files expire in days; a minute late is fine). */
 const RETENTION_EVERY_MS = 60_000;

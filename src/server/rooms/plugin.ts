@@ -3,9 +3,10 @@ import { CHANNEL_PATH } from '../../shared/channel.js';
 import { API_PREFIX, type App } from '../context.js';
 import { loadOrCreateSecret } from '../secrets.js';
 import { channelUrl, createParticipantChannel } from './channel.js';
+import { createDeadlineTimers } from './deadlines.js';
 import { startRoomSweeper } from './lifecycle.js';
 import { roomRoutes } from './routes.js';
-import { recordRoomEvents, restoreRooms, type RoomDeps, type RoomEventListener } from './service.js';
+import { endRoomsAtDeadline, recordRoomEvents, restoreRooms, type RoomDeps, type RoomEventListener } from './service.js';
 
 /**
  * The rooms layer (`app.rooms`, `app.roomEvents`): the media provider attached to the app, its events recorded,
@@ -25,7 +26,11 @@ async function roomsPlugin(app: App): Promise<void> {
   app.realtime.upgrades.register(CHANNEL_PATH, (request, socket, head) => channel.handleUpgrade(request, socket, head));
   app.addHook('preClose', () => channel.shutdown());
   app.addHook('onClose', () => channel.close());
-  const deps: RoomDeps = { db: database.db, hub: app.realtime, media, channel, defaults: config.rooms };
+  // Rooms' deadlines: this instance's timers, cleared as the app begins to close (the rows keep the deadlines: the
+  // next start, or another process's sweep, ends the rooms).
+  const deadlines = createDeadlineTimers((roomIds) => void endRoomsAtDeadline(deps, roomIds).catch((err: unknown) => app.log.warn({ err }, 'room deadlines: not ended (the sweep tries again)')));
+  app.addHook('preClose', async () => deadlines.close());
+  const deps: RoomDeps = { db: database.db, hub: app.realtime, media, channel, defaults: config.rooms, deadlines, log: app.log };
   app.decorate('rooms', deps);
   // Features built on rooms add their listeners while the app is built; the recorder reads the list per event.
   const listeners: RoomEventListener[] = [];
@@ -41,7 +46,7 @@ async function roomsPlugin(app: App): Promise<void> {
   app.addHook('preClose', async () => {
     await media.shutdown?.();
   });
-  // When ready, so every listener hears what restoring and sweeping cause.
+  // When ready, so every listener hears what restoring and sweeping cause (restoring also arms the rooms' deadlines).
   let sweeper: { stop(): Promise<void> } | undefined;
   app.addHook('onReady', async () => {
     await restoreRooms(deps, app.log);

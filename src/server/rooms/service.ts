@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNotNull, isNull, notInArray, sql } from 'drizzle-orm';
 import type { CreateRoomBody, ParticipantRouting, ParticipantRoutingBody, Recording, Room, TokenBody } from '../../shared/api/rooms.js';
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
@@ -8,6 +8,7 @@ import { roomParticipants, roomRecordings, roomRouting, rooms } from '../db/sche
 import { AppError } from '../http/errors.js';
 import type { OrgEvents } from '../realtime/events.js';
 import type { ParticipantChannel } from './channel.js';
+import type { DeadlineTimers } from './deadlines.js';
 import {
   CAPABILITY_LABELS,
   DEFAULT_GRANTS,
@@ -44,6 +45,9 @@ export interface RoomDeps {
   /** The server's own line to the participants (notices, chat, the survey link), whatever the provider. */
   channel: ParticipantChannel;
   defaults: Config['rooms'];
+  /** This app's deadline timers (one per room with a deadline; setRoomDeadline arms them, a room's end clears them). */
+  deadlines: DeadlineTimers;
+  log: { warn(obj: object, msg: string): void };
 }
 
 /** The provider, when it offers `capability`; otherwise `capability_unavailable` naming both. */
@@ -178,10 +182,15 @@ function secondsSinceJoined(at: Date) {
   return sql<number>`greatest(0, floor(extract(epoch from (${at.toISOString()}::timestamptz - ${roomParticipants.joinedAt}))))::int`;
 }
 
-/** Marks the room completed and closes open participant rows; audited. Returns false if it was already completed. */
-async function finishRoom(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string): Promise<boolean> {
-  const now = new Date();
-  return deps.db.transaction(async (tx) => {
+/** How a room ended, beyond its reason: `late` when a deadline fell due while no process of ours was running. */
+type EndDetails = { late?: true };
+
+/**
+ * Marks the room completed at `now` and closes open participant rows; audited. Returns false if it was already
+ * completed. Either way the room's deadline timer of this process is done.
+ */
+async function finishRoom(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string, now = new Date(), details: EndDetails = {}): Promise<boolean> {
+  const ended = await deps.db.transaction(async (tx) => {
     const [ended] = await tx
       .update(rooms)
       .set({ status: 'completed', endedAt: now, endReason: reason })
@@ -192,17 +201,19 @@ async function finishRoom(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string
       .update(roomParticipants)
       .set({ status: 'disconnected', leftAt: now, leaveReason: 'room_ended', durationS: secondsSinceJoined(now) })
       .where(and(eq(roomParticipants.orgId, ctx.orgId), eq(roomParticipants.roomId, row.id), isNull(roomParticipants.leftAt)));
-    await audit(tx, ctx, 'room.ended', { type: 'room', id: row.id }, { reason });
+    await audit(tx, ctx, 'room.ended', { type: 'room', id: row.id }, { reason, ...details });
     return true;
   });
+  deps.deadlines.clear(row.id);
+  return ended;
 }
 
-async function endRow(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string): Promise<boolean> {
-  if (row.status !== 'in-progress' || !(await finishRoom(deps, ctx, row, reason))) return false;
+async function endRow(deps: RoomDeps, ctx: Ctx, row: RoomRow, reason: string, details: EndDetails = {}): Promise<boolean> {
+  if (row.status !== 'in-progress' || !(await finishRoom(deps, ctx, row, reason, new Date(), details))) return false;
   // The channel first: its sockets close after what was sent before (a survey link), as the media connections end.
   await deps.channel.endRoom(row.id);
   if (row.providerRoomId) await viaProvider('end the room', deps.media.endRoom(row.providerRoomId, reason));
-  await deps.hub.publish(ctx.orgId, 'room.ended', { roomId: row.id, name: row.name, reason });
+  await deps.hub.publish(ctx.orgId, 'room.ended', { roomId: row.id, name: row.name, reason, ...details });
   return true;
 }
 
@@ -216,6 +227,95 @@ export async function endRoom(deps: RoomDeps, ctx: Ctx, name: string, reason = '
 export async function endRoomById(deps: RoomDeps, ctx: Ctx, roomId: string, reason: string): Promise<boolean> {
   const [row] = await deps.db.select().from(rooms).where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId))).limit(1);
   return row ? endRow(deps, ctx, row, reason) : false;
+}
+
+// ---- deadlines -------------------------------------------------------------------------------------------------
+
+/**
+ * Sets the room's deadline (`endsAt`), or clears it (null): the rooms layer ends the room then, for `reason` (a
+ * check-in call's limit: `time_limit`). Stored with the room (rooms.ends_at, deadline_reason), so another process's
+ * sweep and a restart still end it; this process arms a timer for the precise moment. Audited `room.deadline_set`
+ * when it changes; the room's participants are told on the channel (`deadline`), and each one whose channel becomes
+ * ready later is told then. A deadline already past ends the room at once. 404 for a room of another organisation,
+ * 409 invalid_state for one that has ended.
+ */
+export async function setRoomDeadline(deps: RoomDeps, ctx: Ctx, roomId: string, endsAt: Date | null, reason: string): Promise<void> {
+  const storedReason = endsAt ? reason : null;
+  const changed = await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .select({ status: rooms.status, endsAt: rooms.endsAt, deadlineReason: rooms.deadlineReason })
+      .from(rooms)
+      .where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId)))
+      .limit(1);
+    if (!row) throw new AppError('not_found', 'There is no such room.');
+    if (row.status !== 'in-progress') throw new AppError('invalid_state', 'The room has ended.', { status: row.status });
+    if ((row.endsAt?.getTime() ?? null) === (endsAt?.getTime() ?? null) && row.deadlineReason === storedReason) return false;
+    const [updated] = await tx
+      .update(rooms)
+      .set({ endsAt, deadlineReason: storedReason })
+      .where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId), eq(rooms.status, 'in-progress')))
+      .returning({ id: rooms.id });
+    if (!updated) throw new AppError('invalid_state', 'The room has ended.', { status: 'completed' });
+    await audit(tx, ctx, 'room.deadline_set', { type: 'room', id: roomId }, { endsAt: endsAt?.toISOString() ?? null, reason });
+    return true;
+  });
+  armDeadline(deps, roomId, endsAt);
+  if (changed) await deps.channel.send(roomId, { type: 'deadline', endsAt: endsAt?.toISOString() ?? null, reason: storedReason });
+}
+
+/** This process's timer for the room's deadline (none when it is cleared). */
+function armDeadline(deps: RoomDeps, roomId: string, endsAt: Date | null): void {
+  if (endsAt) deps.deadlines.arm(roomId, endsAt);
+  else deps.deadlines.clear(roomId);
+}
+
+/**
+ * Ends the rooms among `roomIds` whose deadline (as stored: another process may have moved it) has come by `now`,
+ * each for its deadline's reason; a deadline moved later is armed again. One read for them all (the timers hand over
+ * rooms due together in one batch), then each room as endAtDeadline says, all at once. Returns the rooms ended here.
+ * A room the provider could not end stays in progress (logged): the sweep tries again within a second.
+ */
+export async function endRoomsAtDeadline(deps: RoomDeps, roomIds: readonly string[], now = new Date()): Promise<string[]> {
+  if (roomIds.length === 0) return [];
+  // The ids come from this layer's own timers and sweep (rooms of every organisation, as the sweep reads them).
+  const rows = await deps.db
+    .select()
+    .from(rooms)
+    .where(and(inArray(rooms.id, [...roomIds]), eq(rooms.status, 'in-progress'), isNotNull(rooms.endsAt)))
+    .limit(roomIds.length);
+  const ended = await Promise.all(
+    rows.map(async (row) => {
+      if (row.endsAt!.getTime() > now.getTime()) {
+        armDeadline(deps, row.id, row.endsAt);
+        return null;
+      }
+      try {
+        return (await endAtDeadline(deps, row)) ? row.id : null;
+      } catch (err) {
+        deps.log.warn({ err, roomId: row.id }, 'room deadline: the room was not ended (the sweep tries again)');
+        return null;
+      }
+    }),
+  );
+  return ended.filter((id): id is string => id !== null);
+}
+
+/**
+ * A room whose deadline came, ended in the order that makes the end fast: the provider first (the media stops: the
+ * moment the room ended, stored as ended_at), then the channel (after the media: a failed provider call leaves
+ * everything as it was, for the next try), then the database (the guarded update: each room ends once, whoever else
+ * ends it at the same time) and the hub. Many rooms due at once wait for each other only in the database, after
+ * their media has ended. `late`: the deadline fell due while no process of ours ran (restoreRooms).
+ */
+async function endAtDeadline(deps: RoomDeps, row: RoomRow, details: EndDetails = {}): Promise<boolean> {
+  const reason = row.deadlineReason ?? 'deadline';
+  if (row.providerRoomId) await viaProvider('end the room', deps.media.endRoom(row.providerRoomId, reason));
+  const at = new Date();
+  await deps.channel.endRoom(row.id);
+  const ctx = systemCtx(row.orgId);
+  if (!(await finishRoom(deps, ctx, row, reason, at, details))) return false;
+  await deps.hub.publish(row.orgId, 'room.ended', { roomId: row.id, name: row.name, reason, ...details });
+  return true;
 }
 
 export async function listRoomParticipants(deps: RoomDeps, ctx: Ctx, name: string) {
@@ -588,7 +688,8 @@ export function recordRoomEvents(
       return;
     }
     if (event.type === 'room.ended') {
-      if (row.status === 'in-progress' && (await finishRoom(deps, ctx, row, event.reason))) {
+      // Ended when the provider says (a room ended at its deadline may be recorded here first: the same moment).
+      if (row.status === 'in-progress' && (await finishRoom(deps, ctx, row, event.reason, event.at))) {
         await deps.channel.endRoom(row.id);
         await deps.hub.publish(row.orgId, 'room.ended', { roomId: row.id, name: row.name, reason: event.reason });
       }
@@ -665,7 +766,8 @@ async function reapplyRouting(deps: RoomDeps, row: RoomRow, providerRoomId: stri
  * At start-up: rooms still in progress on this provider are taken up again (the builtin provider re-opens them,
  * empty, and clients rejoin), with their stored routing and recording, and participation rows the provider no
  * longer knows of are closed (reason `server_restart`, audited). A room the provider cannot restore is ended (`provider_lost`). The builtin media
- * plane lives in one process: run one OpenVisit process per media plane.
+ * plane lives in one process: run one OpenVisit process per media plane. A room's deadline is armed again; one that
+ * fell due while no process ran ends the room first, at once (its reason, audited and announced with `late: true`).
  */
 export async function restoreRooms(deps: RoomDeps, log: { warn(obj: object, msg: string): void }): Promise<{ restored: number; ended: number }> {
   const live = await deps.db
@@ -675,8 +777,16 @@ export async function restoreRooms(deps: RoomDeps, log: { warn(obj: object, msg:
     .limit(10_000);
   let restored = 0;
   let ended = 0;
+  const now = new Date();
   for (const row of live) {
     const ctx = systemCtx(row.orgId);
+    // A deadline that fell due while no process ran ends the room now (said `late`); a later one is armed again.
+    if (row.endsAt && row.endsAt.getTime() <= now.getTime()) {
+      const done = await endAtDeadline(deps, row, { late: true }).catch((err: unknown) => (log.warn({ err, roomId: row.id }, 'room deadline: the room was not ended'), false));
+      if (done) ended++;
+      continue;
+    }
+    armDeadline(deps, row.id, row.endsAt);
     const providerRoomId = row.providerRoomId;
     const ok =
       providerRoomId !== null &&
@@ -689,11 +799,11 @@ export async function restoreRooms(deps: RoomDeps, log: { warn(obj: object, msg:
     }
     restored++;
     const connected = (await deps.media.listParticipants(providerRoomId)).map((p) => p.identity);
-    const now = new Date();
+    const at = new Date();
     await deps.db.transaction(async (tx) => {
       const closed = await tx
         .update(roomParticipants)
-        .set({ status: 'disconnected', leftAt: now, leaveReason: 'server_restart', durationS: secondsSinceJoined(now) })
+        .set({ status: 'disconnected', leftAt: at, leaveReason: 'server_restart', durationS: secondsSinceJoined(at) })
         .where(
           and(
             eq(roomParticipants.orgId, row.orgId),
@@ -707,7 +817,7 @@ export async function restoreRooms(deps: RoomDeps, log: { warn(obj: object, msg:
       // Files still being written when the process stopped may be incomplete.
       await tx
         .update(roomRecordings)
-        .set({ status: 'failed', error: 'server_restart', endedAt: now })
+        .set({ status: 'failed', error: 'server_restart', endedAt: at })
         .where(and(eq(roomRecordings.orgId, row.orgId), eq(roomRecordings.roomId, row.id), eq(roomRecordings.status, 'recording')));
     });
     // After the cut files are marked: a recording started again writes new ones.
