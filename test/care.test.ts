@@ -523,6 +523,7 @@ describe('care circles in the demo data', () => {
       ]);
       const names = await memberDisplayNames(t.database.db, summary.orgId, rows.map((r) => r.id));
       assert.deepEqual(rows.map((r) => names.get(r.id)), ['Rose Whitfield', 'Carla Nguyen', 'Dana Whitfield']);
+      assert.equal(summary.familyMemberId, rows[2]!.id, 'the CLI prints a care link for Dana when it seeds');
     } finally {
       await t.close();
     }

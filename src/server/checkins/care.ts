@@ -404,11 +404,11 @@ export async function careMe(deps: Pick<CareDeps, 'db'>, ctx: Ctx): Promise<Care
     members: own.flatMap((m) => {
       const row = byId.get(m.id);
       if (!row) return [];
-      const recipient = circles.find((r) => r.member.recipientId === m.recipientId)!;
+      // Every row carries its circle's patient: the recipient's name and time zone.
       return [
         {
           member: toCareMemberDto(row),
-          recipient: { id: m.recipientId, displayName: `${recipient.givenName} ${recipient.familyName}`.trim(), timeZone: recipient.timeZone },
+          recipient: { id: m.recipientId, displayName: `${row.givenName} ${row.familyName}`.trim(), timeZone: row.timeZone },
           // A disabled staff caregiver cannot answer: not offered.
           contacts: m.canStart
             ? circles.filter((r) => r.member.recipientId === m.recipientId && r.member.id !== m.id && r.member.canReceive && r.userDisabledAt === null).map(toCareMemberDto)

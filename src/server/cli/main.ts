@@ -11,6 +11,7 @@ import { systemCtx } from '../context.js';
 import { openDatabase, type Database } from '../db/index.js';
 import { DataDirLockedError } from '../db/lock.js';
 import { USER_ROLES, type UserRole } from '../db/schema.js';
+import { createCareLink } from '../checkins/care.js';
 import { databaseIsEmpty, DEMO_PASSWORD, DEMO_SLUG, DEMO_USERS, seedDemo } from '../demo/seed.js';
 import { AppError } from '../http/errors.js';
 import { loggerOptions } from '../http/logging.js';
@@ -18,7 +19,9 @@ import { createOrganization, findOrganizationBySlug } from '../orgs/service.js';
 import { openPubSub } from '../pubsub/index.js';
 import { createOrgEvents, type OrgEvents } from '../realtime/events.js';
 import { createMediaProvider } from '../rooms/loader.js';
+import { linkSigningSecret } from '../secrets.js';
 import { createUser } from '../users/service.js';
+import { createLinkSigner } from '../visits/links.js';
 
 
 function describeDatabase(config: Config): string {
@@ -82,10 +85,9 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
       redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
       redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis rate-limit store error'));
     }
-    let seeded = false;
+    let seeded: Awaited<ReturnType<typeof seedDemo>> | undefined;
     if (options.seedDemoIfEmpty && (await databaseIsEmpty(database.db))) {
-      await seedDemo(database.db, createOrgEvents(pubsub, logger));
-      seeded = true;
+      seeded = await seedDemo(database.db, createOrgEvents(pubsub, logger));
     }
     const media = createMediaProvider(config, logger);
     const app = await buildApp({ config, database, pubsub, media, redis, logger });
@@ -96,6 +98,12 @@ export async function serve(options: ServeOptions = {}): Promise<void> {
     console.log(`  Database: ${describeDatabase(config)}; events: ${pubsub.kind}; media: ${config.mediaProvider}; sms: ${config.messaging.smsProvider}; email: ${config.messaging.emailProvider}`);
     if (seeded) console.log('  Demo data was seeded into the empty database.');
     if (options.seedDemoIfEmpty && (await findOrganizationBySlug(database.db, DEMO_SLUG))) printDemoSignIns(url);
+    if (seeded) {
+      // Shown once, at seeding (a care link is a credential: the database keeps only its row).
+      const careLinkSigner = createLinkSigner(linkSigningSecret(config), 'care');
+      const link = await createCareLink({ db: database.db, careLinks: careLinkSigner, publicUrl: url, config: config.checkins }, systemCtx(seeded.orgId), seeded.familyMemberId);
+      console.log(`  Check-ins as Rose Whitfield's granddaughter (a family caregiver), valid ${Math.round(config.checkins.careLinkTtlMs / 86_400_000)} days:\n    ${link.url}\n`);
+    }
 
     let stopping = false;
     const stop = async (signal: string) => {

@@ -42,6 +42,8 @@ export interface DemoSummary {
   password: string;
   patients: number;
   appointments: number;
+  /** Rose's granddaughter in her care circle: a family member, who signs in with a care link. */
+  familyMemberId: string;
 }
 
 /**
@@ -91,7 +93,7 @@ export async function seedDemo(db: Db, events: OrgEvents, now = new Date()): Pro
   const carla = users[DEMO_USERS.findIndex((u) => u.role === 'caregiver')]!;
   const care = { db, hub: events, defaultPhoneRegion: 'US' };
   await addCaregiver(care, ctx, patients[5]!.id, { userId: carla.id, relationship: 'Home care aide' });
-  await addCaregiver(care, ctx, patients[5]!.id, { displayName: 'Dana Whitfield', relationship: 'Granddaughter', phone: '+15555550107' });
+  const dana = await addCaregiver(care, ctx, patients[5]!.id, { displayName: 'Dana Whitfield', relationship: 'Granddaughter', phone: '+15555550107' });
   await recordAudit(db, { orgId: org.id, actor: ctx.actor, action: 'demo.seeded', target: { type: 'organization', id: org.id }, details: { patients: patients.length, appointments: plan.length } });
-  return { orgId: org.id, users: DEMO_USERS.map(({ email, role }) => ({ email, role })), password: DEMO_PASSWORD, patients: patients.length, appointments: plan.length };
+  return { orgId: org.id, users: DEMO_USERS.map(({ email, role }) => ({ email, role })), password: DEMO_PASSWORD, patients: patients.length, appointments: plan.length, familyMemberId: dana.id };
 }
