@@ -3,7 +3,8 @@ import type { Message } from '../../shared/api/messaging.js';
 import type { Ctx } from '../context.js';
 import type { MessageChannel } from '../db/schema.js';
 import type { MessagingDeps } from './messages.js';
-import { previewMessage, sendToPatient } from './queue.js';
+import { AppError } from '../http/errors.js';
+import { cancelMessage, previewMessage, sendToPatient } from './queue.js';
 import { defaultTemplate, type TemplateRow } from './template-store.js';
 import type { TemplateValues } from './templates.js';
 
@@ -17,8 +18,19 @@ export interface PatientNotifier {
     purpose: Exclude<TemplateRow['purpose'], 'custom'>,
     channel: MessageChannel,
     values: TemplateValues,
-    options?: { urgent?: boolean; idempotencyKey?: string; appointmentId?: string },
+    options?: {
+      urgent?: boolean;
+      idempotencyKey?: string;
+      appointmentId?: string;
+      /**
+       * A message only worth sending until then (a check-in call's ring window): if quiet hours would hold it past
+       * `notAfter`, it is not queued (409 invalid_state, details.reason `quiet_hours`).
+       */
+      notAfter?: Date;
+    },
   ): Promise<Message>;
+  /** Cancels a message not sent yet (its moment passed: the call was answered or ended); false if it went already. */
+  cancel(ctx: Ctx, messageId: string): Promise<boolean>;
 }
 
 export function patientNotifier(deps: MessagingDeps): PatientNotifier {
@@ -34,9 +46,18 @@ export function patientNotifier(deps: MessagingDeps): PatientNotifier {
         ctx,
         patientId,
         { channel, urgent: options.urgent === true, values: { ...(link ? { link } : {}), ...(appointmentDate ? { appointmentDate } : {}), ...(appointmentTime ? { appointmentTime } : {}), ...(clinicianName ? { clinicianName } : {}) } },
-        { purpose, template, idempotencyKey: options.idempotencyKey, appointmentId: options.appointmentId },
+        { purpose, template, idempotencyKey: options.idempotencyKey, appointmentId: options.appointmentId, notAfter: options.notAfter },
       );
       return message;
+    },
+    async cancel(ctx, messageId) {
+      try {
+        await cancelMessage(deps, ctx, messageId);
+        return true;
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'invalid_state') return false;
+        throw err;
+      }
     },
   };
 }

@@ -31,6 +31,8 @@ export interface QueueOptions {
   template?: Pick<TemplateRow, 'channel' | 'subject' | 'body'> | undefined;
   /** A preview: an empty body is allowed (it answers what would block a send). */
   preview?: boolean;
+  /** Only worth sending until then: a message quiet hours would hold past it is not queued (invalid_state, reason quiet_hours). */
+  notAfter?: Date | undefined;
 }
 
 interface Draft {
@@ -186,6 +188,9 @@ export async function sendToPatient(deps: MessagingDeps, ctx: Ctx, patientId: st
   const d = await draftFor(deps, ctx, await recipientOf(deps, ctx.orgId, patientId), input, options, new Date());
   if (d.blockedBy) {
     throw new AppError(d.blockedBy as 'no_phone_number', BLOCKED_MESSAGES[d.blockedBy], d.blockedBy === 'invalid_state' ? { reason: 'archived' } : undefined);
+  }
+  if (options.notAfter && d.sendAfter.getTime() > options.notAfter.getTime()) {
+    throw new AppError('invalid_state', 'Quiet hours would hold the message past the moment it is for: it was not queued.', { reason: 'quiet_hours', sendAfter: d.sendAfter.toISOString() });
   }
   let row: MessageRow;
   try {

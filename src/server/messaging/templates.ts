@@ -96,12 +96,12 @@ export const BUILT_IN_TEMPLATES: readonly BuiltInTemplate[] = [
     subject: 'A form from {{orgName}}',
     body: 'Hello {{patientFirstName}},\n\nPlease fill in this form before your visit:\n{{link}}\n\n{{orgName}}',
   },
-  { name: 'Check-in call notice (SMS)', purpose: 'checkin_notice', channel: 'sms', subject: null, body: '{{orgName}}: {{clinicianName}} will call you for a short check-in at {{appointmentTime}}. {{link}}' },
+  { name: 'Check-in call notice (SMS)', purpose: 'checkin_notice', channel: 'sms', subject: null, body: '{{orgName}}: {{clinicianName}} is calling you now for a short video check-in. Answer: {{link}}' },
   {
     name: 'Check-in call notice (email)',
     purpose: 'checkin_notice',
     channel: 'email',
-    subject: 'A short check-in call from {{orgName}}',
-    body: 'Hello {{patientFirstName}},\n\n{{clinicianName}} will call you for a short check-in on {{appointmentDate}} at {{appointmentTime}}.\n{{link}}\n\n{{orgName}}',
+    subject: 'A video check-in call from {{orgName}}',
+    body: 'Hello {{patientFirstName}},\n\n{{clinicianName}} is calling you now for a short video check-in. Answer here: {{link}}\n\n{{orgName}}',
   },
 ];

@@ -188,3 +188,22 @@ async function recordingUsage(db: RoomDeps['db'], ctx: Pick<Ctx, 'orgId'>, where
   for (const r of composed) entry(r.kind, r.id).compositionMinutes += Number(r.minutes);
   return [...byOwner.values()];
 }
+
+/** A room's state, end and deadline as stored (a feature completes its own record from the room's end). */
+export interface RoomTimes {
+  status: 'in-progress' | 'completed';
+  createdAt: Date;
+  endedAt: Date | null;
+  endReason: string | null;
+  endsAt: Date | null;
+  deadlineReason: string | null;
+}
+
+export async function roomTimes(deps: Pick<RoomDeps, 'db'>, ctx: Pick<Ctx, 'orgId'>, roomId: string): Promise<RoomTimes | null> {
+  const [row] = await deps.db
+    .select({ status: rooms.status, createdAt: rooms.createdAt, endedAt: rooms.endedAt, endReason: rooms.endReason, endsAt: rooms.endsAt, deadlineReason: rooms.deadlineReason })
+    .from(rooms)
+    .where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId)))
+    .limit(1);
+  return row ?? null;
+}
