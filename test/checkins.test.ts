@@ -22,7 +22,7 @@ import { getCall, json, newCircle, untilCall, type Circle } from './helpers/chec
 import { waitFor } from './helpers/messaging.js';
 
 const LIMIT_S = 5;
-const ENV = { CHECKIN_TEXT_AFTER_SECONDS: '1', CHECKIN_RECONNECT_SECONDS: '5', LOGIN_RATE_LIMIT_PER_MINUTE: '10000', API_RATE_LIMIT_PER_MINUTE: '100000' };
+const ENV = { CHECKIN_TEXT_AFTER_SECONDS: '1', CHECKIN_RECONNECT_SECONDS: '5', LOGIN_RATE_LIMIT_PER_MINUTE: '10000', TOKEN_RATE_LIMIT_PER_MINUTE: '100000' };
 
 interface Token {
   token: string;
@@ -69,8 +69,9 @@ for (const setup of SETUPS) {
     async function callerToken(id: string, c: Circle = circle): Promise<Token> {
       return json<Token>(await c.caregiver.staff.post(`/api/v1/checkins/${id}/token`, {}));
     }
-    async function calleeToken(id: string, c: Circle = circle, org: TestOrg = a): Promise<Token> {
-      return json<Token>(await org.apiKey.post(`/api/v1/checkins/${id}/token`, { memberId: c.recipient.memberId }));
+    /** The recipient answers on its own device (its member session). */
+    async function calleeToken(id: string, c: Circle = circle): Promise<Token> {
+      return json<Token>(await c.recipient.session.post(`/api/v1/checkins/${id}/token`, {}));
     }
     async function roomIdOf(id: string): Promise<string> {
       const [row] = await t.database.db.select({ roomId: checkinCalls.roomId }).from(checkinCalls).where(eq(checkinCalls.id, id));
@@ -98,8 +99,16 @@ for (const setup of SETUPS) {
       assert.equal(mine.held, false);
       assert.equal(mine.provider, setup.media);
       assert.ok(mine.expiresIn >= LIMIT_S + 60, 'mine.expiresIn >= LIMIT_S + 60');
-      // The family member (a third member of the circle), named by the host app: not a party.
+      // The family member (a third member of the circle), signed in or named by the host app: not a party.
+      expectStatus(await circle.family.session.post(`/api/v1/checkins/${call.id}/token`, {}), 403, 'checkin_not_party');
+      expectStatus(await circle.family.session.post(`/api/v1/checkins/${call.id}/token`, { memberId: circle.recipient.memberId }), 403, 'checkin_not_party');
       expectStatus(await a.apiKey.post(`/api/v1/checkins/${call.id}/token`, { memberId: circle.family.memberId }), 403, 'checkin_not_party');
+      // A member session sees the calls it is a party to (the recipient's device: its circle's); the family member not this one.
+      expectStatus(await circle.family.session.get(`/api/v1/checkins/${call.id}`), 404, 'not_found');
+      assert.equal(json<{ data: Checkin[] }>(await circle.family.session.get('/api/v1/checkins')).data.length, 0);
+      assert.equal(json<Checkin>(await circle.recipient.session.get(`/api/v1/checkins/${call.id}`)).id, call.id);
+      // A member session is refused on staff routes.
+      expectStatus(await circle.recipient.session.get(`/api/v1/care/recipients/${circle.recipientId}/schedules`), 403, 'forbidden');
       // Staff who are not parties never get a media token, whatever their role.
       expectStatus(await a.admin.post(`/api/v1/checkins/${call.id}/token`, {}), 403, 'checkin_not_party');
       expectStatus(await a.clinician.post(`/api/v1/checkins/${call.id}/token`, {}), 403, 'checkin_not_party');
@@ -109,6 +118,9 @@ for (const setup of SETUPS) {
       // Another organisation does not see the call at all.
       expectStatus(await b.admin.post(`/api/v1/checkins/${call.id}/token`, {}), 404, 'not_found');
       expectStatus(await b.apiKey.post(`/api/v1/checkins/${call.id}/token`, { memberId: circle.recipient.memberId }), 404, 'not_found');
+      // The host app's key, naming a party, gets that party's token; so does the recipient's own device.
+      const byKey = json<Token>(await a.apiKey.post(`/api/v1/checkins/${call.id}/token`, { memberId: circle.recipient.memberId }));
+      assert.equal(byKey.identity, circle.recipient.memberId);
       const theirs = await calleeToken(call.id);
       assert.equal(theirs.identity, circle.recipient.memberId);
       assert.ok(theirs.checkin.callee.answeredAt, 'theirs.checkin.callee.answeredAt');
@@ -144,7 +156,7 @@ for (const setup of SETUPS) {
 
     test('ended early by either party: completed ended_early, by whom; the room ends for both', async () => {
       const first = await activeCall(60);
-      const byCallee = json<Checkin>(await a.apiKey.post(`/api/v1/checkins/${first.call.id}/end`, { memberId: circle.recipient.memberId }));
+      const byCallee = json<Checkin>(await circle.recipient.session.post(`/api/v1/checkins/${first.call.id}/end`, {}));
       assert.equal(byCallee.status, 'completed');
       assert.equal(byCallee.endReason, 'ended_early');
       assert.equal(byCallee.endedByMemberId, circle.recipient.memberId);
@@ -161,7 +173,7 @@ for (const setup of SETUPS) {
 
     test('declined (by the callee: decline, or end before active), cancelled (by the caller, or staff); the room ends with it', async () => {
       const d1 = await ring();
-      const declined = json<Checkin>(await a.apiKey.post(`/api/v1/checkins/${d1.id}/decline`, { memberId: circle.recipient.memberId }));
+      const declined = json<Checkin>(await circle.recipient.session.post(`/api/v1/checkins/${d1.id}/decline`, {}));
       assert.equal(declined.status, 'declined');
       assert.equal(declined.endReason, 'declined');
       assert.equal(declined.endedByMemberId, circle.recipient.memberId);
@@ -265,7 +277,7 @@ for (const setup of SETUPS) {
       const c3 = await newCircle(t, a, { phone: '+15555550111' });
       const offline = await ring(LIMIT_S, c3);
       const online = await ring(LIMIT_S, c3);
-      json(await a.apiKey.post(`/api/v1/checkins/${online.id}/ring`, { memberId: c3.recipient.memberId }));
+      json(await c3.recipient.session.post(`/api/v1/checkins/${online.id}/ring`, {}));
       const texted = await untilCall(a.admin, offline.id, (x) => x.textSent, 'texted', 10_000);
       assert.equal(texted.status, 'ringing');
       const [row] = await t.database.db.select().from(checkinCalls).where(eq(checkinCalls.id, offline.id));
@@ -407,7 +419,7 @@ for (const setup of SETUPS) {
         const start = async (durationSeconds: number) => {
           const call = json<Checkin>(await circle.caregiver.staff.post('/api/v1/checkins', { calleeMemberId: circle.recipient.memberId, durationSeconds }), 201);
           const ct = json<Token>(await circle.caregiver.staff.post(`/api/v1/checkins/${call.id}/token`, {}));
-          const rt = json<Token>(await a.apiKey.post(`/api/v1/checkins/${call.id}/token`, { memberId: circle.recipient.memberId }));
+          const rt = json<Token>(await circle.recipient.session.post(`/api/v1/checkins/${call.id}/token`, {}));
           const people = await Promise.all([first.media.join(ct), first.media.join(rt)]);
           return { call: await untilCall(a.admin, call.id, (x) => x.status === 'active', 'active'), people };
         };

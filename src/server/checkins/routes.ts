@@ -11,7 +11,7 @@ import {
   CreateCheckinBody,
   CreateCheckinScheduleBody,
 } from '../../shared/api/checkins.js';
-import { ctxOf, type App } from '../context.js';
+import { callerKey, ctxOf, type App } from '../context.js';
 import { authErrors } from '../http/schemas.js';
 import type { CheckinDeps } from './deps.js';
 import { cancelSchedule, createSchedule, listSchedules } from './schedules.js';
@@ -56,7 +56,7 @@ export async function checkinRoutes(app: App, deps: CheckinDeps): Promise<void> 
   app.post(
     '/checkins/:id/token',
     {
-      config: members,
+      config: { members: true, rateLimit: { max: app.deps.config.rateLimits.tokenPerMinute, timeWindow: '1 minute', keyGenerator: (request) => callerKey(request.principal, request.ip) } },
       schema: { tags, summary: 'Answer: a media token for one of the two parties (anyone else 403 checkin_not_party; over: 410 checkin_over)', params: IdParams, body: PartyBody, response: { 200: CheckinToken, ...callErrors } },
     },
     async (request) => checkinToken(deps, ctxOf(request), request.params.id, request.body?.memberId),

@@ -12,11 +12,12 @@ import type { AuditAction } from '../audit/catalogue.js';
 import { audit } from '../audit/service.js';
 import { systemCtx, type Ctx } from '../context.js';
 import type { Db } from '../db/index.js';
-import { careMembers, checkinCalls, patients, users } from '../db/schema.js';
+import { careMembers, checkinCalls } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { decodeCursor, encodeCursor, page } from '../http/pagination.js';
 import { roomTimes } from '../rooms/queries.js';
 import { createRoom, endRoomById, issueToken, type IssuedToken } from '../rooms/service.js';
+import { memberDisplayNames, membersOfPrincipal } from './care.js';
 import type { CheckinDeps } from './deps.js';
 
 export type CallRow = typeof checkinCalls.$inferSelect;
@@ -37,18 +38,15 @@ export const FINAL: CheckinStatus[] = ['completed', 'missed', 'declined', 'cance
 
 // ---- members -------------------------------------------------------------------------------------------------
 
-/** Members with the name to show (the recipient's from the patient record, a staff caregiver's from the user). */
+/** Members with the name to show (care.ts's naming: the recipient's from the patient record, a staff caregiver's from the user). */
 export async function membersById(db: Db, orgId: string, ids: readonly string[]): Promise<Map<string, MemberRow & { name: string }>> {
   if (ids.length === 0) return new Map();
-  const rows = await db
-    .select({ m: careMembers, userName: users.name, given: patients.givenName, family: patients.familyName })
-    .from(careMembers)
-    .innerJoin(patients, and(eq(patients.orgId, careMembers.orgId), eq(patients.id, careMembers.recipientId)))
-    .leftJoin(users, and(eq(users.orgId, careMembers.orgId), eq(users.id, careMembers.userId)))
-    .where(and(eq(careMembers.orgId, orgId), inArray(careMembers.id, [...new Set(ids)])));
-  return new Map(
-    rows.map((r) => [r.m.id, { ...r.m, name: r.m.kind === 'recipient' ? `${r.given} ${r.family}` : (r.userName ?? r.m.displayName ?? '') }]),
-  );
+  const unique = [...new Set(ids)];
+  const [rows, names] = await Promise.all([
+    db.select().from(careMembers).where(and(eq(careMembers.orgId, orgId), inArray(careMembers.id, unique))),
+    memberDisplayNames(db, orgId, unique),
+  ]);
+  return new Map(rows.map((m) => [m.id, { ...m, name: names.get(m.id) ?? '' }]));
 }
 
 async function liveMember(db: Db, orgId: string, id: string, path: string): Promise<MemberRow> {
@@ -59,15 +57,6 @@ async function liveMember(db: Db, orgId: string, id: string, path: string): Prom
     .limit(1);
   if (!row) throw new AppError('not_found', 'There is no such care member.', { path });
   return row;
-}
-
-/** The member rows a staff user is (a staff caregiver may be in several circles). */
-async function memberIdsOfUser(db: Db, orgId: string, userId: string): Promise<string[]> {
-  const rows = await db
-    .select({ id: careMembers.id })
-    .from(careMembers)
-    .where(and(eq(careMembers.orgId, orgId), eq(careMembers.userId, userId), isNull(careMembers.removedAt)));
-  return rows.map((r) => r.id);
 }
 
 /**
@@ -83,7 +72,7 @@ async function partyOf(deps: CheckinDeps, ctx: Ctx, call: CallRow, named?: strin
     case 'api_key':
       return which(named);
     case 'user': {
-      const mine = await memberIdsOfUser(deps.db, ctx.orgId, p.userId);
+      const mine = (await membersOfPrincipal(deps, ctx)).map((m) => m.id);
       if (named !== undefined) return mine.includes(named) ? which(named) : null;
       return mine.includes(call.callerMemberId) ? 'caller' : mine.includes(call.calleeMemberId) ? 'callee' : null;
     }
@@ -409,7 +398,7 @@ export async function createCheckin(deps: CheckinDeps, ctx: Ctx, body: CreateChe
     callerId = p.memberId;
     callerAnswered = true;
   } else if (p.kind === 'user') {
-    const mine = await memberIdsOfUser(deps.db, ctx.orgId, p.userId);
+    const mine = (await membersOfPrincipal(deps, ctx)).map((m) => m.id);
     if (callerId === undefined) {
       // A staff caregiver calling as themselves: their member row in the callee's circle.
       const callee = await liveMember(deps.db, ctx.orgId, body.calleeMemberId, 'body/calleeMemberId');
