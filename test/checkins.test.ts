@@ -206,7 +206,8 @@ for (const setup of SETUPS) {
       expectStatus(token, 410, 'checkin_over');
       const m = await untilCall(a.admin, missed.id, (x) => x.status === 'missed', 'missed', 5000);
       assert.equal(m.endReason, 'no_answer');
-      assert.equal((await roomTimes(t.app.rooms, { orgId: a.orgId }, await roomIdOf(missed.id)))?.status, 'completed');
+      const missedRoom = await roomIdOf(missed.id);
+      await waitFor('the missed call’s room to end', async () => ((await roomTimes(t.app.rooms, { orgId: a.orgId }, missedRoom))?.status === 'completed' ? true : undefined));
       // Both answered: failed only after the connect grace (60 s) past the window.
       await t.database.db.update(checkinCalls).set({ ringExpiresAt: new Date(Date.now() - 30_000) }).where(eq(checkinCalls.id, answered.id));
       await new Promise((r) => setTimeout(r, 1500));
