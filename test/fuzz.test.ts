@@ -167,6 +167,13 @@ for (const kind of DB_KINDS) {
       // A care circle: the patient's own member and a family member (the member routes act on it).
       const careMember = await a.admin.post(`/api/v1/care/recipients/${patient.json().id as string}/caregivers`, { displayName: 'Fuzz Family' });
       assert.equal(careMember.statusCode, 201, careMember.body);
+      // A check-in call between the patient's own member and the family member, and a schedule.
+      const recipient = await a.admin.post(`/api/v1/care/recipients/${pid}/recipient-link`, {});
+      assert.equal(recipient.statusCode, 201, recipient.body);
+      const checkin = await a.apiKey.post('/api/v1/checkins', { callerMemberId: recipient.json().memberId, calleeMemberId: careMember.json().id, ringSeconds: 600 });
+      assert.equal(checkin.statusCode, 201, checkin.body);
+      const schedule = await a.admin.post(`/api/v1/care/recipients/${pid}/schedules`, { callerMemberId: recipient.json().memberId, calleeMemberId: careMember.json().id, frequency: 'once', at: new Date(Date.now() + 30 * 86_400_000).toISOString() });
+      assert.equal(schedule.statusCode, 201, schedule.body);
       // Victims of the state-changing operations, so the callers themselves survive the run.
       const victimKey = await createApiKey({ db: t.database.db, hub: t.app.realtime }, systemCtx(a.orgId), 'victim');
       await sessionFor(t.database, a.admin.user); // a second admin session, for /auth/sessions/{id}/revoke
@@ -189,6 +196,8 @@ for (const kind of DB_KINDS) {
         'intake-forms': form.json().id,
         'intake-requests': intake.json().id,
         'care-members': careMember.json().id,
+        checkins: checkin.json().id,
+        'checkin-schedules': schedule.json().id,
       });
 
       operations = (await apiOperations(t.app)).operations.filter(takesInput);

@@ -64,6 +64,8 @@ interface Seeded {
   messagingServiceSid: string;
   careMemberId: string;
   recipientMemberId: string;
+  checkinId: string;
+  scheduleId: string;
 }
 
 let numberSeq = 0;
@@ -129,6 +131,11 @@ async function seed(t: TestApp, org: TestOrg, tag: string): Promise<Seeded> {
   // A care circle: the patient's own member and a family member.
   const careMember = ok(await org.clinician.post(`/api/v1/care/recipients/${patientId}/caregivers`, { displayName: `Family ${tag}${r}`, relationship: 'Daughter', phone: freshPhone() }), 'care member');
   const circle = (await org.clinician.get(`/api/v1/care/recipients/${patientId}/members`)).json() as { id: string; kind: string }[];
+  const recipientMemberId = circle.find((m) => m.kind === 'recipient')!.id;
+  // A check-in call ringing the family member (no fallback text: only a recipient callee is texted; rung for the
+  // longest window, so the sweep leaves it alone during the run) and a schedule.
+  const checkin = ok(await org.apiKey.post('/api/v1/checkins', { callerMemberId: recipientMemberId, calleeMemberId: careMember.id, ringSeconds: 600 }), 'check-in call');
+  const schedule = ok(await org.clinician.post(`/api/v1/care/recipients/${patientId}/schedules`, { callerMemberId: recipientMemberId, calleeMemberId: careMember.id, frequency: 'once', at: new Date(Date.now() + 30 * 86_400_000).toISOString() }), 'check-in schedule');
   // Last: an active webhook (a closed port), so any event of this organisation during the run leaves a delivery.
   const webhookUrl = `http://127.0.0.1:9/hook-${tag.toLowerCase()}-${r}`;
   const webhook = ok(await org.admin.post('/api/v1/webhooks', { url: webhookUrl, events: ['*'], active: true }), 'webhook');
@@ -172,7 +179,9 @@ async function seed(t: TestApp, org: TestOrg, tag: string): Promise<Seeded> {
     smsNumber,
     messagingServiceSid,
     careMemberId: careMember.id as string,
-    recipientMemberId: circle.find((m) => m.kind === 'recipient')!.id,
+    recipientMemberId,
+    checkinId: checkin.id as string,
+    scheduleId: schedule.id as string,
   };
 }
 
@@ -229,6 +238,8 @@ function markersOf(s: Seeded): string[] {
     s.messagingServiceSid,
     s.careMemberId,
     s.recipientMemberId,
+    s.checkinId,
+    s.scheduleId,
   ];
 }
 
@@ -315,6 +326,8 @@ for (const kind of DB_KINDS) {
         'intake-forms': s.formId,
         'intake-requests': s.intakeRequestId,
         recordings: s.recordingId,
+        checkins: s.checkinId,
+        'checkin-schedules': s.scheduleId,
       };
       return resource ? byResource[resource] : undefined;
     };
@@ -347,6 +360,10 @@ for (const kind of DB_KINDS) {
       messageId: { of: (s) => s.outboundMessageId, missing: () => randomUUID() },
       recordingId: { of: (s) => s.recordingId, missing: () => randomUUID() },
       webhookId: { of: (s) => s.webhookId, missing: () => randomUUID() },
+      recipientId: { of: (s) => s.patientId, missing: () => randomUUID() },
+      memberId: { of: (s) => s.careMemberId, missing: () => randomUUID() },
+      callerMemberId: { of: (s) => s.recipientMemberId, missing: () => randomUUID() },
+      calleeMemberId: { of: (s) => s.careMemberId, missing: () => randomUUID() },
       phone: { of: (s) => s.phone, missing: freshPhone },
       from: { of: (s) => s.phone, missing: freshPhone },
       email: { of: (s, op) => (op.path.startsWith('/api/v1/users') ? s.org.clinician.user.email : s.email), missing: freshEmail, held: (op) => op.path.startsWith('/api/v1/users') },

@@ -68,7 +68,7 @@ async function partyOf(deps: CheckinDeps, ctx: Ctx, call: CallRow, named?: strin
   const which = (id: string | undefined) => (id === call.callerMemberId ? 'caller' : id === call.calleeMemberId ? 'callee' : null);
   switch (p.kind) {
     case 'member':
-      return which(p.memberId);
+      return named !== undefined && named !== p.memberId ? null : which(p.memberId);
     case 'api_key':
       return which(named);
     case 'user': {
@@ -499,7 +499,8 @@ export async function declineCheckin(deps: CheckinDeps, ctx: Ctx, id: string, na
  */
 export async function endCheckin(deps: CheckinDeps, ctx: Ctx, id: string, named?: string): Promise<Checkin> {
   const call = await visibleCall(deps, ctx, id);
-  const manager = isManager(ctx) && !(ctx.principal.kind === 'api_key' && named !== undefined);
+  // Naming a party is acting as it (it must be the caller's own, or for a key one of the two); otherwise staff and keys act as staff.
+  const manager = isManager(ctx) && named === undefined;
   const party = manager ? null : await requireParty(deps, ctx, call, named);
   const memberId = party === 'caller' ? call.callerMemberId : party === 'callee' ? call.calleeMemberId : null;
   if (FINAL.includes(call.status)) throw new AppError('checkin_over', `This check-in call is ${call.status}.`, { status: call.status });
