@@ -1,4 +1,5 @@
 import { BrowserRouter, Route, Routes } from 'react-router';
+import { CarePage } from './care/CarePage.js';
 import { ConsoleRoutes } from './console/ConsoleRoutes.js';
 import { IntakePage } from './join/IntakePage.js';
 import { JoinFlow } from './join/JoinFlow.js';
@@ -12,6 +13,7 @@ export function App() {
         <Route path="/join" element={<JoinFlow />} />
         <Route path="/survey" element={<SurveyPage />} />
         <Route path="/intake" element={<IntakePage />} />
+        <Route path="/care" element={<CarePage />} />
         <Route path="/*" element={<ConsoleRoutes />} />
       </Routes>
     </BrowserRouter>

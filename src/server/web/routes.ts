@@ -11,8 +11,8 @@ import { FAVICON_SVG, faviconIco } from './favicon.js';
 /** The web app (src/web, built by Vite into dist/web): its page for every client route, its hashed assets. */
 const WEB_DIR = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
 
-/** Paths the web app answers (client-side routes): the console, the patient's join flow, survey and intake form. */
-export const WEB_ROUTES = ['/', '/join', '/survey', '/intake', '/patients', '/patients/:id', '/outbox', '/settings', '/visits/:id', '/visits/:id/summary'] as const;
+/** Paths the web app answers (client-side routes): the console, the patient's join flow, survey and intake form, the check-in app. */
+export const WEB_ROUTES = ['/', '/join', '/survey', '/intake', '/care', '/patients', '/patients/:id', '/outbox', '/settings', '/visits/:id', '/visits/:id/summary'] as const;
 
 const NOT_BUILT = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>OpenVisit</title></head>

@@ -2,10 +2,11 @@
  * The call's view of the SDK room, as useCallRoom.ts hands it over: the parts of the call screen take these types
  * from the hook's answer, so they follow whatever room it connects without naming the SDK's classes themselves.
  */
+import type { VisitToken } from '../../shared/api/visits.js';
 import type { useCallRoom } from './useCallRoom.js';
 
-/** What useCallRoom answers: the room, the token, the phase, the speakers, retry and leave. */
-export type CallConnection = ReturnType<typeof useCallRoom>;
+/** What useCallRoom answers for a visit: the room, the token, the phase, the speakers, retry and leave. */
+export type CallConnection = ReturnType<typeof useCallRoom<VisitToken>>;
 export type CallRoom = NonNullable<CallConnection['room']>;
 export type LocalPeer = CallRoom['localParticipant'];
 export type RemotePeer = CallRoom['participants'] extends ReadonlyMap<string, infer P> ? P : never;

@@ -4,8 +4,7 @@
  * bumps a counter and the screen re-reads `room.participants` (one source of truth, never a stale copy).
  */
 import { useEffect, useEffectEvent, useReducer, useRef, useState } from 'react';
-import { ConnectError, Room, type RemoteParticipant } from '../../sdk/index.js';
-import type { VisitToken } from '../../shared/api/visits.js';
+import { ConnectError, Room, type RemoteParticipant, type TokenResponse } from '../../sdk/index.js';
 import { ApiError } from '../api.js';
 
 declare global {
@@ -43,10 +42,13 @@ export interface CallRoomEvents {
 /** Join refusals that retrying cannot fix: the page is told the call is over. */
 const FINAL_JOIN_REASONS: ReadonlySet<string> = new Set(['unknown_provider', 'invalid_token', 'token_expired', 'room_not_found', 'room_ended', 'room_full', 'removed', 'replaced', 'duration_exceeded']);
 
-export function useCallRoom(getToken: () => Promise<VisitToken>, tracks: MediaStreamTrack[] | undefined, events: CallRoomEvents) {
+/** What a token answer gives the call (a visit's token, a check-in's): the SDK's answer and our identity in the room. */
+export type CallTokenAnswer = TokenResponse & { identity: string };
+
+export function useCallRoom<T extends CallTokenAnswer>(getToken: () => Promise<T>, tracks: MediaStreamTrack[] | undefined, events: CallRoomEvents) {
   const [room, setRoom] = useState<Room | null>(null);
   /** The latest token answer and when it came (its `recording` is as of then). */
-  const [token, setToken] = useState<{ value: VisitToken; at: number } | null>(null);
+  const [token, setToken] = useState<{ value: T; at: number } | null>(null);
   const [phase, setPhase] = useState<CallPhase>('connecting');
   const [failure, setFailure] = useState<JoinFailure | null>(null);
   /** The remote participant speaking now (null: nobody, or ourselves). */
@@ -86,7 +88,7 @@ export function useCallRoom(getToken: () => Promise<VisitToken>, tracks: MediaSt
     };
 
     const start = async () => {
-      let first: VisitToken;
+      let first: T;
       try {
         first = await fetchToken();
       } catch (error) {

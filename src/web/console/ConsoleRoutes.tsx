@@ -86,6 +86,7 @@ function Layout({ children }: { children: ReactNode }) {
             <NavLink to="/patients">Patients</NavLink>
             {usesOutbox(messaging) ? <NavLink to="/outbox">Outbox</NavLink> : null}
             {me.user.role === 'admin' ? <NavLink to="/settings">Settings</NavLink> : null}
+            {me.user.role === 'caregiver' ? <a href="/care">Check-ins</a> : null}
           </nav>
           {waiting > 0 && location.pathname !== '/' ? (
             <Link to="/" className="header-waiting">

@@ -1,0 +1,42 @@
+/** "Call ended": how long it lasted (the server's record: completedAt − startedAt), with whom, and how it ended. */
+import { useEffect, useRef } from 'react';
+import { callLength, callLengthWords, type Checkin, outcome } from './careApi.js';
+import { ClinicBar, type Clinic } from './ClinicBar.js';
+
+export interface CallEndedProps {
+  checkin: Checkin;
+  memberIds: ReadonlySet<string>;
+  clinic: Clinic;
+  otherLabel: string;
+  simple: boolean;
+  onDone(): void;
+}
+
+export function CallEnded({ checkin, memberIds, clinic, otherLabel, simple, onDone }: CallEndedProps) {
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  useEffect(() => headingRef.current?.focus(), []);
+  const over = checkin.status === 'completed' || checkin.status === 'missed' || checkin.status === 'declined' || checkin.status === 'cancelled' || checkin.status === 'failed';
+  return (
+    <main className={`care care-ended${simple ? ' care-ended--simple' : ''}`} data-status={checkin.status}>
+      <header className="care-top">
+        <ClinicBar clinic={clinic} />
+      </header>
+      <div className="care-ended__body" role="status">
+        <h1 ref={headingRef} tabIndex={-1} className="care-ended__title">
+          Call ended
+        </h1>
+        {checkin.durationMs !== null ? (
+          <p className="care-ended__length" data-duration-ms={checkin.durationMs}>
+            <span aria-hidden="true">{callLength(checkin.durationMs)}</span>
+            <span className="visually-hidden">Length: {callLengthWords(checkin.durationMs)}</span>
+          </p>
+        ) : null}
+        <p className="care-ended__with">with {otherLabel}</p>
+        <p className="care-ended__how">{over ? outcome(checkin, memberIds) : 'Checking how the call ended…'}</p>
+      </div>
+      <button type="button" className="primary care-ended__done" onClick={onDone}>
+        Done
+      </button>
+    </main>
+  );
+}
