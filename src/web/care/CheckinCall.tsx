@@ -46,7 +46,7 @@ export function CheckinCall({ checkin, memberIds, api, clock, clinic, otherLabel
   const { room, phase } = call;
   const deadline = useRoomDeadline(room);
   // The room's deadline first (the channel's word), else the call's own record of it (same server value).
-  const endsAt = deadline ?? (checkin.endsAt ? Date.parse(checkin.endsAt) : null);
+  const endsAt = deadline?.endsAt ?? (checkin.endsAt ? Date.parse(checkin.endsAt) : null);
 
   const remote = room?.participants.get(other.memberId) ?? null;
   const remoteVideo = remote?.tracks.get('camera') ?? null;
@@ -71,6 +71,8 @@ export function CheckinCall({ checkin, memberIds, api, clock, clinic, otherLabel
   else if (waitingForAnswer) status = `Calling ${other.displayName}…`;
   else if (phase === 'connecting' || !remote) status = 'Connecting…';
   else if (phase === 'reconnecting') status = 'Reconnecting…';
+  // Both were away: the server ends the call soon unless someone comes back (the countdown shows when).
+  const away = deadline?.reason === 'disconnected' && !remote;
 
   return (
     <div className={`care-call${simple ? ' care-call--simple' : ''}`} data-status={checkin.status}>
@@ -83,6 +85,7 @@ export function CheckinCall({ checkin, memberIds, api, clock, clinic, otherLabel
           </h1>
           {active ? <Countdown endsAt={endsAt} clock={clock} size={simple ? 'huge' : 'large'} /> : null}
         </div>
+        {away ? <p className="care-call__away">The call ends soon unless {other.displayName} comes back.</p> : null}
       </header>
       <section className="care-call__stage" aria-label="Video">
         {remoteVideo ? <RemoteVideo track={remoteVideo} label={`Video of ${other.displayName}`} className="care-call__remote" /> : null}

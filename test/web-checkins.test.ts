@@ -1,0 +1,283 @@
+// One 15-second check-in call end to end in Debian Chromium, against the real server (builtin media provider: the
+// embedded SFU), with the fake camera (a known picture: solid FAKE_COLOUR, a white box moving along its top band) and
+// microphone. A family caregiver (a care link session, a 390x844 phone) calls the care recipient (the recipient's own
+// device link, another browser context, a phone); the recipient's screen rings ("<name> (<relationship>) is calling",
+// the clinic named); Answer; both see each other (decoded frames of the known colour); the countdown shows the server's
+// deadline and goes down; the server ends the call at 15 s (no browser timer decides it): both screens say "Call
+// ended", the server's recorded duration is within 1 s of 15 s; the caregiver's history shows it completed. Layout:
+// every primary action in view without scrolling at 390x844 (and the call at 1280x800), the other person's video
+// shown whole (object-fit: contain, the known picture letterboxed in its own proportions), the clinic and the
+// caller's name visible. Screenshots go to test-results/screenshots/ (care-*.png).
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { createTestOrg, type TestOrg } from './helpers/builders.js';
+import { closeBrowser, expectVideoFrom, FAKE_COLOUR, installProbes, launchChromium, newMediaPage } from './helpers/browser.js';
+
+const SHOTS = path.resolve('test-results/screenshots');
+const shot = async (page: Page, name: string) => {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+};
+
+const PHONE = { width: 390, height: 844 };
+const LAPTOP = { width: 1280, height: 800 };
+const LIMIT_MS = 15_000;
+const REMOTE_VIDEO = 'video.care-call__remote';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const flat = (text: string) => text.replace(/\s+/g, ' ').trim();
+
+/** Polls `check` (page.evaluate-based: the app's CSP refuses waitForFunction's string predicates) until it holds. */
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(150);
+  }
+}
+
+/** The seconds the countdown shows (null: none yet). */
+const countdown = (page: Page) =>
+  page.evaluate(`(() => { const el = document.querySelector('[role="timer"] .care-countdown__value'); return el && el.dataset.seconds !== undefined ? Number(el.dataset.seconds) : null; })()`) as Promise<number | null>;
+
+/** Each control wholly inside the window as it is (nothing scrolled, nothing to scroll when `noVerticalScroll`). */
+async function expectInView(page: Page, what: string, controls: { name: string | RegExp; role?: 'button' | 'heading' | 'timer' | 'link' }[], opts: { noVerticalScroll: boolean }) {
+  const g = (await page.evaluate(`({ innerWidth, innerHeight, scrollX, scrollY, scrollWidth: document.documentElement.scrollWidth, scrollHeight: document.documentElement.scrollHeight })`)) as Record<
+    'innerWidth' | 'innerHeight' | 'scrollX' | 'scrollY' | 'scrollWidth' | 'scrollHeight',
+    number
+  >;
+  assert.equal(g.scrollX, 0, `${what}: scrolled sideways`);
+  assert.equal(g.scrollY, 0, `${what}: scrolled down`);
+  assert.ok(g.scrollWidth <= g.innerWidth, `${what}: the page is ${g.scrollWidth} px wide in a ${g.innerWidth} px window`);
+  if (opts.noVerticalScroll) assert.ok(g.scrollHeight <= g.innerHeight, `${what}: the page is ${g.scrollHeight} px tall in a ${g.innerHeight} px window (scrolling needed)`);
+  for (const c of controls) {
+    const locator = page.getByRole(c.role ?? 'button', { name: c.name });
+    assert.equal(await locator.count(), 1, `${what}: expected one ${c.role ?? 'button'} ${String(c.name)}`);
+    assert.ok(await locator.isVisible(), `${what}: ${String(c.name)} is not visible`);
+    const box = await locator.boundingBox();
+    assert.ok(box, `${what}: ${String(c.name)} has no box`);
+    const inside = box.x >= 0 && box.y >= 0 && box.x + box.width <= g.innerWidth + 0.5 && box.y + box.height <= g.innerHeight + 0.5;
+    assert.ok(inside, `${what}: ${String(c.name)} at ${JSON.stringify(box)} is not inside the ${g.innerWidth}x${g.innerHeight} window`);
+  }
+}
+
+/** `text` is on screen, inside the window. */
+async function expectVisibleText(page: Page, what: string, text: string | RegExp) {
+  const locator = page.getByText(text).first();
+  assert.ok(await locator.isVisible(), `${what}: ${String(text)} is not visible`);
+  const box = await locator.boundingBox();
+  const size = page.viewportSize()!;
+  assert.ok(box && box.y >= 0 && box.y + box.height <= size.height && box.x >= 0 && box.x + box.width <= size.width + 0.5, `${what}: ${String(text)} at ${JSON.stringify(box)} is outside the window`);
+}
+
+/**
+ * The main video shows the whole picture: object-fit contain, and the known picture, found in a screenshot of the
+ * element's box, keeps the video's proportions at the contain size, centred between bars (a phone in portrait
+ * letterboxes a 4:3 camera above and below).
+ */
+async function expectWholePicture(page: Page, selector: string, what: string) {
+  const meta = (await page.evaluate(
+    `(() => { const el = document.querySelector(${JSON.stringify(selector)}); return { objectFit: getComputedStyle(el).objectFit, videoWidth: el.videoWidth, videoHeight: el.videoHeight }; })()`,
+  )) as { objectFit: string; videoWidth: number; videoHeight: number };
+  const png = (await page.locator(selector).screenshot({ animations: 'disabled' })).toString('base64');
+  const r = (await page.evaluate(
+    `(async () => {
+      const img = new Image();
+      img.src = 'data:image/png;base64,${png}';
+      await img.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      const g = canvas.getContext('2d', { willReadFrequently: true });
+      g.drawImage(img, 0, 0);
+      const W = canvas.width, H = canvas.height;
+      const data = g.getImageData(0, 0, W, H).data;
+      const c = ${JSON.stringify(FAKE_COLOUR)};
+      const ours = (x, y) => { const i = (y * W + x) * 4; return Math.abs(data[i] - c.r) <= 40 && Math.abs(data[i + 1] - c.g) <= 40 && Math.abs(data[i + 2] - c.b) <= 40; };
+      let top = H, bottom = -1, left = W, right = -1;
+      for (const f of [0.3, 0.4, 0.5, 0.6, 0.7]) {
+        const x = Math.round(f * (W - 1));
+        for (let y = 0; y < H; y++) if (ours(x, y)) { top = Math.min(top, y); bottom = Math.max(bottom, y); }
+      }
+      for (const f of [0.4, 0.5, 0.6, 0.7]) {
+        const y = Math.round(f * (H - 1));
+        for (let x = 0; x < W; x++) if (ours(x, y)) { left = Math.min(left, x); right = Math.max(right, x); }
+      }
+      return { width: W, height: H, top, bottom, left, right };
+    })()`,
+  )) as { width: number; height: number; top: number; bottom: number; left: number; right: number };
+  const detail = `${what}: ${JSON.stringify({ ...meta, ...r })}`;
+  assert.equal(meta.objectFit, 'contain', detail);
+  assert.ok(meta.videoWidth > 0 && meta.videoHeight > 0, detail);
+  assert.ok(r.right > r.left && r.bottom > r.top, `${detail} (the known picture was not found)`);
+  const videoAspect = meta.videoWidth / meta.videoHeight;
+  const boxAspect = r.width / r.height;
+  const shown = { w: r.right - r.left + 1, h: r.bottom - r.top + 1 };
+  const fit = boxAspect > videoAspect ? { w: r.height * videoAspect, h: r.height } : { w: r.width, h: r.width / videoAspect };
+  assert.ok(Math.abs(shown.w / shown.h / videoAspect - 1) < 0.04, `${detail} (the picture shown is ${shown.w}x${shown.h}, not in the video's proportions)`);
+  assert.ok(Math.abs(shown.w / fit.w - 1) < 0.03 && Math.abs(shown.h / fit.h - 1) < 0.03, `${detail} (expected the picture at ${Math.round(fit.w)}x${Math.round(fit.h)})`);
+  if (Math.abs(boxAspect / videoAspect - 1) > 0.1) {
+    if (boxAspect > videoAspect) assert.ok(r.left > 10 && Math.abs(r.left - (r.width - 1 - r.right)) <= 4, `${detail} (not centred between side bars)`);
+    else assert.ok(r.top > 10 && Math.abs(r.top - (r.height - 1 - r.bottom)) <= 4, `${detail} (not centred between top and bottom bars)`);
+  }
+}
+
+interface CheckinDto {
+  id: string;
+  status: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  durationMs: number | null;
+  endReason: string | null;
+  caller: { memberId: string };
+  callee: { memberId: string };
+}
+
+describe('web app in Chromium: a 15-second check-in call between a caregiver and the care recipient, on phones', () => {
+  let t: TestApp;
+  let org: TestOrg;
+  let base: string;
+  let browser: Browser;
+
+  before(async () => {
+    t = await createTestApp('pglite');
+    org = await createTestOrg(t.app);
+    base = await t.listen();
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await closeBrowser(browser);
+    await t.close();
+  });
+
+  test('ring, answer, both see each other, the countdown, the server ends it at 15 s, both screens say so, the history shows it completed', async (ctx) => {
+    const clinic = (await org.admin.get('/api/v1/organization')).json().name as string;
+    const patientId = (await org.clinician.post('/api/v1/patients', { givenName: 'Rosa', familyName: 'Checkin' })).json().id as string;
+    const added = await org.admin.post(`/api/v1/care/recipients/${patientId}/caregivers`, { displayName: 'Ann Checkin', relationship: 'Daughter' });
+    assert.equal(added.statusCode, 201, added.body);
+    const ann = added.json() as { id: string };
+    const annLink = await org.admin.post(`/api/v1/care/members/${ann.id}/link`, {});
+    assert.equal(annLink.statusCode, 201, annLink.body);
+    const rosaLink = await org.admin.post(`/api/v1/care/recipients/${patientId}/recipient-link`, {});
+    assert.equal(rosaLink.statusCode, 201, rosaLink.body);
+    const local = (url: string) => url.replace(/^https?:\/\/[^/]+/, base);
+
+    // The caregiver's phone: the link signs it in and leaves the address bar.
+    const caregiver = await newMediaPage(browser, { viewport: PHONE, locale: 'en-US' });
+    await caregiver.goto(local((annLink.json() as { url: string }).url));
+    const callRosa = caregiver.getByRole('button', { name: /Call Rosa Checkin/ });
+    await callRosa.waitFor();
+    assert.equal(new URL(caregiver.url()).pathname, '/care');
+    assert.equal(new URL(caregiver.url()).searchParams.get('t'), null, 'the link token left the address bar');
+    await expectVisibleText(caregiver, 'caregiver home (390x844)', clinic);
+    await expectVisibleText(caregiver, 'caregiver home (390x844)', 'Ann Checkin');
+    await expectInView(caregiver, 'caregiver home (390x844)', [{ name: /Call Rosa Checkin/ }], { noVerticalScroll: false });
+    await caregiver.getByRole('heading', { name: 'Recent calls' }).waitFor();
+    await shot(caregiver, 'care-caregiver-home-390x844');
+
+    // The recipient's phone: the simple screen.
+    const recipient = await newMediaPage(browser, { viewport: PHONE, locale: 'en-US' });
+    await recipient.goto(local((rosaLink.json() as { url: string }).url));
+    await recipient.getByRole('heading', { name: 'Hello, Rosa' }).waitFor();
+    assert.equal(new URL(recipient.url()).searchParams.get('t'), null, 'the link token left the address bar');
+    await expectVisibleText(recipient, 'recipient home (390x844)', clinic);
+    await shot(recipient, 'care-recipient-home-390x844');
+    // Both devices' hub sockets are up before the call (the page also finds ringing calls when it loads).
+    await sleep(500);
+
+    // The caregiver calls.
+    await callRosa.click();
+    await caregiver.getByText('Calling Rosa Checkin…').waitFor();
+    await expectInView(caregiver, 'caregiver calling (390x844)', [{ name: 'Cancel call' }, { name: /Rosa Checkin/, role: 'heading' }], { noVerticalScroll: true });
+    const listed = (await org.apiKey.get(`/api/v1/checkins?recipientId=${patientId}`)).json() as { data: CheckinDto[] };
+    assert.equal(listed.data.length, 1);
+    const callId = listed.data[0]!.id;
+    assert.equal(listed.data[0]!.status, 'ringing');
+
+    // The recipient's screen rings: who is calling (name and relationship), the clinic, Answer and Decline in view.
+    const ringing = recipient.getByRole('alertdialog');
+    await ringing.waitFor({ timeout: 10_000 });
+    await recipient.getByRole('heading', { name: 'Ann Checkin (Daughter) is calling' }).waitFor();
+    assert.match(flat(await ringing.innerText()), new RegExp(clinic));
+    await expectInView(recipient, 'recipient ringing (390x844)', [{ name: 'Answer' }, { name: 'Decline' }, { name: 'Ann Checkin (Daughter) is calling', role: 'heading' }], { noVerticalScroll: true });
+    await expectVisibleText(recipient, 'recipient ringing (390x844)', clinic);
+    assert.equal(await ringing.getAttribute('data-ring'), 'sounding', 'the ring plays (the browser allows sound)');
+    await shot(recipient, 'care-recipient-ringing-390x844');
+
+    // Answer: both see each other.
+    await recipient.getByRole('button', { name: 'Answer' }).click();
+    await Promise.all([installProbes(caregiver), installProbes(recipient)]);
+    await Promise.all([expectVideoFrom(caregiver, `document.querySelector('${REMOTE_VIDEO}')`), expectVideoFrom(recipient, `document.querySelector('${REMOTE_VIDEO}')`)]);
+    const active = (await org.apiKey.get(`/api/v1/checkins/${callId}`)).json() as CheckinDto;
+    assert.equal(active.status, 'active');
+    assert.ok(active.startedAt);
+    const startedAt = Date.parse(active.startedAt);
+
+    // The countdown: the server's deadline, going down, on both.
+    for (const [page, who] of [[caregiver, 'caregiver'], [recipient, 'recipient']] as const) {
+      await waitUntil(`the ${who}'s countdown`, async () => (await countdown(page)) !== null, 5000);
+    }
+    const first = await Promise.all([countdown(caregiver), countdown(recipient)]);
+    const truth = (startedAt + LIMIT_MS - Date.now()) / 1000;
+    for (const s of first) assert.ok(s !== null && s <= 15 && Math.abs(s - truth) <= 1.5, `the countdown shows ${s} s; the server's end is in ${truth.toFixed(1)} s`);
+    await sleep(1200);
+    const later = await Promise.all([countdown(caregiver), countdown(recipient)]);
+    assert.ok(later[0]! < first[0]! && later[1]! < first[1]!, `the countdown goes down: ${JSON.stringify(first)} → ${JSON.stringify(later)}`);
+
+    // Layout in the call: every action in view, the other person whole, who it is and the clinic named.
+    await expectInView(caregiver, 'caregiver in the call (390x844)', [{ name: 'End call' }, { name: 'Time left in the call', role: 'timer' }, { name: /Rosa Checkin/, role: 'heading' }], { noVerticalScroll: true });
+    await expectInView(recipient, 'recipient in the call (390x844)', [{ name: 'End call' }, { name: 'Time left in the call', role: 'timer' }, { name: /Ann Checkin \(Daughter\)/, role: 'heading' }], { noVerticalScroll: true });
+    await expectVisibleText(recipient, 'recipient in the call (390x844)', clinic);
+    await expectVisibleText(caregiver, 'caregiver in the call (390x844)', clinic);
+    await expectWholePicture(recipient, REMOTE_VIDEO, 'recipient (390x844) seeing the caregiver');
+    await expectWholePicture(caregiver, REMOTE_VIDEO, 'caregiver (390x844) seeing the recipient');
+    await shot(caregiver, 'care-caregiver-call-390x844');
+    await shot(recipient, 'care-recipient-call-390x844');
+    // The same call on a laptop.
+    await caregiver.setViewportSize(LAPTOP);
+    await sleep(300);
+    await expectInView(caregiver, 'caregiver in the call (1280x800)', [{ name: 'End call' }, { name: 'Time left in the call', role: 'timer' }, { name: /Rosa Checkin/, role: 'heading' }], { noVerticalScroll: true });
+    await expectWholePicture(caregiver, REMOTE_VIDEO, 'caregiver (1280x800) seeing the recipient');
+    await shot(caregiver, 'care-caregiver-call-1280x800');
+    await caregiver.setViewportSize(PHONE);
+    const checksDoneIn = Date.now() - startedAt;
+    ctx.diagnostic(`in-call checks done ${(checksDoneIn / 1000).toFixed(1)} s after the call started`);
+    assert.ok(checksDoneIn < LIMIT_MS - 500, `the in-call checks ran inside the call (${checksDoneIn} ms)`);
+
+    // The server ends it at 15 s: both screens say so.
+    await Promise.all([
+      caregiver.getByRole('heading', { name: 'Call ended' }).waitFor({ timeout: LIMIT_MS + 5000 }),
+      recipient.getByRole('heading', { name: 'Call ended' }).waitFor({ timeout: LIMIT_MS + 5000 }),
+    ]);
+    const seenEndedAt = Date.now();
+    const done = (await org.apiKey.get(`/api/v1/checkins/${callId}`)).json() as CheckinDto;
+    assert.equal(done.status, 'completed');
+    assert.equal(done.endReason, 'time_limit');
+    assert.ok(done.durationMs !== null && Math.abs(done.durationMs - LIMIT_MS) <= 1000, `the recorded duration ${done.durationMs} ms is within 1 s of ${LIMIT_MS} ms`);
+    ctx.diagnostic(`recorded duration ${done.durationMs} ms; both screens showed the end ${seenEndedAt - Date.parse(done.completedAt!)} ms after the server's end`);
+    for (const [page, who] of [[caregiver, 'caregiver'], [recipient, 'recipient']] as const) {
+      const text = flat(await page.locator('.care-ended__body').innerText());
+      assert.match(text, /Call ended/, who);
+      assert.match(text, /0:15/, `${who} sees the length: ${text}`);
+      assert.match(text, /The time was up\./, `${who} sees why: ${text}`);
+      await expectInView(page, `${who} call ended (390x844)`, [{ name: 'Done' }, { name: 'Call ended', role: 'heading' }], { noVerticalScroll: true });
+    }
+    await shot(caregiver, 'care-caregiver-ended-390x844');
+    await shot(recipient, 'care-recipient-ended-390x844');
+
+    // The caregiver's history: the call, completed, 0:15, and the completion rate.
+    await caregiver.getByRole('button', { name: 'Done' }).click();
+    const item = caregiver.locator(`.care-history__item[data-checkin="${callId}"]`);
+    await item.waitFor();
+    assert.equal(await item.getAttribute('data-status'), 'completed');
+    assert.match(flat(await item.innerText()), /Rosa Checkin.*Completed.*0:15/);
+    assert.match(flat(await caregiver.locator('.care-history__rate').innerText()), /100% completed/);
+    await expectInView(caregiver, 'caregiver home after the call (390x844)', [{ name: /Call Rosa Checkin/ }], { noVerticalScroll: false });
+    await shot(caregiver, 'care-caregiver-history-390x844');
+    await Promise.all([caregiver.context().close(), recipient.context().close()]);
+  });
+});
