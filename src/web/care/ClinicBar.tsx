@@ -6,9 +6,9 @@ export interface Clinic {
 }
 
 /** The clinic's logo and name, on every check-in screen (the person always sees who this comes from). */
-export function ClinicBar({ clinic, compact, children }: { clinic: Clinic; compact?: boolean; children?: ReactNode }) {
+export function ClinicBar({ clinic, compact, prominent, children }: { clinic: Clinic; compact?: boolean; prominent?: boolean; children?: ReactNode }) {
   return (
-    <div className={compact ? 'care-clinic care-clinic--compact' : 'care-clinic'}>
+    <div className={`care-clinic${compact ? ' care-clinic--compact' : ''}${prominent ? ' care-clinic--prominent' : ''}`}>
       <span className="care-clinic__name">
         {clinic.logoUrl ? <img className="care-clinic__logo" src={clinic.logoUrl} alt="" referrerPolicy="no-referrer" /> : null}
         <span className="care-clinic__text">{clinic.name}</span>

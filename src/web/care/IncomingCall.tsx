@@ -24,16 +24,17 @@ export function IncomingCall({ checkin, clinic, callerName, callerRelationship, 
   const [declining, setDeclining] = useState(false);
   const answerRef = useRef<HTMLButtonElement>(null);
   useEffect(() => answerRef.current?.focus(), [checkin.id]);
-  const who = callerRelationship ? `${callerName} (${callerRelationship})` : callerName;
   return (
     <div className={`care-incoming${simple ? ' care-incoming--simple' : ''}`} role="alertdialog" aria-modal="true" aria-labelledby="care-incoming-title" data-ring={ringer.audible ? 'sounding' : 'silent'}>
-      <ClinicBar clinic={clinic} />
+      <ClinicBar clinic={clinic} prominent />
       <div className="care-incoming__body">
         <div className="care-incoming__avatar" aria-hidden="true">
           {initials(callerName)}
         </div>
         <h1 id="care-incoming-title" className="care-incoming__title">
-          {who} is calling
+          <span className="care-incoming__name">{callerName}</span>
+          {callerRelationship ? <span className="care-incoming__rel"> ({callerRelationship})</span> : null}
+          <span className="care-incoming__verb"> is calling</span>
         </h1>
         <p className="care-incoming__sub">A video check-in of {checkin.durationLimitSeconds} seconds</p>
       </div>

@@ -82,13 +82,14 @@ export function useRinger(ringing: boolean) {
       const ctx = ctxRef.current;
       if (ctx?.state === 'running') ringOnce(ctx);
       else if (ctx?.state === 'suspended') void ctx.resume().catch(() => undefined);
-      navigator.vibrate?.([400, 200, 400]);
+      // Vibration needs a tap on the page first (browsers refuse it, with a warning, before).
+      if (navigator.userActivation?.hasBeenActive) navigator.vibrate?.([400, 200, 400]);
     };
     ring();
     const timer = setInterval(ring, RING_EVERY_MS);
     return () => {
       clearInterval(timer);
-      navigator.vibrate?.(0);
+      if (navigator.userActivation?.hasBeenActive) navigator.vibrate?.(0);
     };
   }, [ringing]);
 
