@@ -7,15 +7,16 @@
 // ended", the server's recorded duration is within 1 s of 15 s; the caregiver's history shows it completed. Layout:
 // every primary action in view without scrolling at 390x844 (and the call at 1280x800), the other person's video
 // shown whole (object-fit: contain, the known picture letterboxed in its own proportions), the clinic and the
-// caller's name visible. Screenshots go to test-results/screenshots/ (care-*.png).
+// caller's name visible. A staff caregiver signed in to the console reaches the same screen from its navigation.
+// Screenshots go to test-results/screenshots/ (care-*.png).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { createTestOrg, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, expectVideoFrom, FAKE_COLOUR, installProbes, launchChromium, newMediaPage } from './helpers/browser.js';
+import { createTestOrg, TEST_PASSWORD, type TestOrg } from './helpers/builders.js';
+import { closeBrowser, expectVideoFrom, FAKE_COLOUR, installProbes, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
 
 const SHOTS = path.resolve('test-results/screenshots');
 const shot = async (page: Page, name: string) => {
@@ -162,6 +163,9 @@ describe('web app in Chromium: a 15-second check-in call between a caregiver and
     const ann = added.json() as { id: string };
     const annLink = await org.admin.post(`/api/v1/care/members/${ann.id}/link`, {});
     assert.equal(annLink.statusCode, 201, annLink.body);
+    // A staff caregiver in the same circle (they reach /care from the console).
+    const staffMember = await org.admin.post(`/api/v1/care/recipients/${patientId}/caregivers`, { userId: org.caregiver.user.id });
+    assert.equal(staffMember.statusCode, 201, staffMember.body);
     const rosaLink = await org.admin.post(`/api/v1/care/recipients/${patientId}/recipient-link`, {});
     assert.equal(rosaLink.statusCode, 201, rosaLink.body);
     const local = (url: string) => url.replace(/^https?:\/\/[^/]+/, base);
@@ -279,5 +283,15 @@ describe('web app in Chromium: a 15-second check-in call between a caregiver and
     await expectInView(caregiver, 'caregiver home after the call (390x844)', [{ name: /Call Rosa Checkin/ }], { noVerticalScroll: false });
     await shot(caregiver, 'care-caregiver-history-390x844');
     await Promise.all([caregiver.context().close(), recipient.context().close()]);
+
+    // A staff caregiver signed in to the console reaches the same screen from its navigation, with their own session.
+    const staff = await newMediaPage(browser, { viewport: LAPTOP, locale: 'en-US' });
+    await signInToConsole(staff, base, org.caregiver.user.email, TEST_PASSWORD);
+    await staff.getByRole('link', { name: 'Check-ins' }).click();
+    await staff.getByRole('button', { name: /Call Rosa Checkin/ }).waitFor();
+    assert.equal(new URL(staff.url()).pathname, '/care');
+    await expectVisibleText(staff, 'staff caregiver (1280x800)', clinic);
+    await expectInView(staff, 'staff caregiver (1280x800)', [{ name: /Call Rosa Checkin/ }], { noVerticalScroll: false });
+    await staff.context().close();
   });
 });

@@ -83,7 +83,7 @@ export function CheckinCall({ checkin, memberIds, api, clock, clinic, otherLabel
             <span className="visually-hidden">Call with </span>
             {otherLabel}
           </h1>
-          {active ? <Countdown endsAt={endsAt} clock={clock} size={simple ? 'huge' : 'large'} /> : null}
+          {active || deadline ? <Countdown endsAt={endsAt} clock={clock} size={simple ? 'huge' : 'large'} /> : null}
         </div>
         {away ? <p className="care-call__away">The call ends soon unless {other.displayName} comes back.</p> : null}
       </header>
