@@ -35,46 +35,41 @@ export function CarePage() {
   const api = useMemo(() => careApi(clock), [clock]);
   const [boot, setBoot] = useState<Boot>({ kind: 'loading' });
 
-  const load = useCallback(
-    async (signal: { cancelled: boolean }) => {
-      const params = new URLSearchParams(window.location.search);
-      const token = params.get('t');
-      let openCall: string | null = null;
-      let linkProblem: string | null = null;
-      if (token) {
-        try {
-          const session = await api.exchange(token);
-          openCall = session.checkinId ?? null;
-        } catch (error) {
-          if (error instanceof ApiError && error.status === 0) {
-            if (!signal.cancelled) setBoot({ kind: 'error', message: error.message });
-            return; // the token stays in the address bar: trying again can still use it
-          }
-          linkProblem = linkMessage(error);
-        }
-        // The link has done its work (or never will): it leaves the address bar and the history.
-        params.delete('t');
-        const rest = params.toString();
-        window.history.replaceState(window.history.state, '', `${window.location.pathname}${rest ? `?${rest}` : ''}${window.location.hash}`);
-      }
+  const load = useCallback(async () => {
+    const params = new URLSearchParams(window.location.search);
+    const token = params.get('t');
+    let openCall: string | null = null;
+    let linkProblem: string | null = null;
+    if (token) {
       try {
-        const me = await api.me();
-        if (!signal.cancelled) setBoot({ kind: 'ready', me, openCall, notice: linkProblem });
+        const session = await api.exchange(token);
+        openCall = session.checkinId ?? null;
       } catch (error) {
-        if (signal.cancelled) return;
-        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) setBoot({ kind: 'signedOut', message: linkProblem });
-        else setBoot({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+        if (error instanceof ApiError && error.status === 0) {
+          setBoot({ kind: 'error', message: error.message });
+          return; // the token stays in the address bar: trying again can still use it
+        }
+        linkProblem = linkMessage(error);
       }
-    },
-    [api],
-  );
+      // The link has done its work (or never will): it leaves the address bar and the history.
+      params.delete('t');
+      const rest = params.toString();
+      window.history.replaceState(window.history.state, '', `${window.location.pathname}${rest ? `?${rest}` : ''}${window.location.hash}`);
+    }
+    try {
+      setBoot({ kind: 'ready', me: await api.me(), openCall, notice: linkProblem });
+    } catch (error) {
+      if (error instanceof ApiError && (error.status === 401 || error.status === 403)) setBoot({ kind: 'signedOut', message: linkProblem });
+      else setBoot({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+    }
+  }, [api]);
 
+  // Once per page (a link is exchanged once, whatever React's development double mount does).
+  const started = useRef(false);
   useEffect(() => {
-    const signal = { cancelled: false };
-    void load(signal);
-    return () => {
-      signal.cancelled = true;
-    };
+    if (started.current) return;
+    started.current = true;
+    void load();
   }, [load]);
 
   if (boot.kind === 'loading') {
@@ -99,7 +94,7 @@ export function CarePage() {
               </p>
             </>
           ) : (
-            <button type="button" className="primary" onClick={() => void load({ cancelled: false })}>
+            <button type="button" className="primary" onClick={() => void load()}>
               Try again
             </button>
           )}
