@@ -156,7 +156,11 @@ describe('web app in Chromium: a 15-second check-in call between a caregiver and
   });
 
   test('ring, answer, both see each other, the countdown, the server ends it at 15 s, both screens say so, the history shows it completed', async (ctx) => {
-    const clinic = (await org.admin.get('/api/v1/organization')).json().name as string;
+    // The clinic's name and logo (an SVG data: URL), shown on every check-in screen.
+    const logo = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><circle cx="20" cy="20" r="18" fill="#e8590c"/><path d="M12 21l6 6 11-13" stroke="#fff" stroke-width="4" fill="none"/></svg>`;
+    const renamed = await org.admin.request('PATCH', '/api/v1/organization', { name: 'Sunrise Home Care', logoUrl: `data:image/svg+xml;base64,${Buffer.from(logo).toString('base64')}` });
+    assert.equal(renamed.statusCode, 200, renamed.body);
+    const clinic = 'Sunrise Home Care';
     const patientId = (await org.clinician.post('/api/v1/patients', { givenName: 'Rosa', familyName: 'Checkin' })).json().id as string;
     const added = await org.admin.post(`/api/v1/care/recipients/${patientId}/caregivers`, { displayName: 'Ann Checkin', relationship: 'Daughter' });
     assert.equal(added.statusCode, 201, added.body);

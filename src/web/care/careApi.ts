@@ -4,22 +4,14 @@
  * answer's `Date` header feeds the page's ServerClock, so the countdown reads the server's time.
  */
 import type Type from 'typebox';
-import type { CareMe, Checkin, CheckinStats, CheckinToken as CheckinTokenSchema } from '../../shared/api/checkins.js';
+import type { CareMe, CareSession, Checkin, CheckinStats, CheckinToken as CheckinTokenSchema } from '../../shared/api/checkins.js';
 import { api } from '../api.js';
 import type { ServerClock } from '../time.js';
 
 export type CheckinToken = Type.Static<typeof CheckinTokenSchema>;
-export type { CareMe, Checkin, CheckinStats };
+export type { CareMe, CareSession, Checkin, CheckinStats };
 export type CareMembership = CareMe['members'][number];
 export type CareMember = CareMembership['member'];
-
-/** POST /care/session: the care link exchanged; a call link also names its call. */
-export interface CareSession {
-  session: string;
-  expiresAt: string;
-  me: CareMe;
-  checkinId?: string | null;
-}
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
