@@ -268,6 +268,8 @@ describe('web app in Chromium: a 15-second check-in call between a caregiver and
     assert.ok(done.durationMs !== null && Math.abs(done.durationMs - LIMIT_MS) <= 1000, `the recorded duration ${done.durationMs} ms is within 1 s of ${LIMIT_MS} ms`);
     ctx.diagnostic(`recorded duration ${done.durationMs} ms; both screens showed the end ${seenEndedAt - Date.parse(done.completedAt!)} ms after the server's end`);
     for (const [page, who] of [[caregiver, 'caregiver'], [recipient, 'recipient']] as const) {
+      // The length is the server's record (it comes a moment after the room's end).
+      await page.locator('.care-ended__length').waitFor({ timeout: 5000 });
       const text = flat(await page.locator('.care-ended__body').innerText());
       assert.match(text, /Call ended/, who);
       assert.match(text, /0:15/, `${who} sees the length: ${text}`);

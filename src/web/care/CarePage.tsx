@@ -118,7 +118,7 @@ function linkMessage(error: unknown): string {
   return 'The link could not be opened.';
 }
 
-type Screen = { kind: 'home' } | { kind: 'call'; checkin: Checkin } | { kind: 'ended'; checkin: Checkin };
+type Screen = { kind: 'home' } | { kind: 'call'; checkin: Checkin } | { kind: 'ended'; checkin: Checkin; settling: boolean };
 
 interface CareAppProps {
   me: CareMe;
@@ -201,9 +201,9 @@ function CareApp({ me, api, clock, openCall, notice, onSignedOut }: CareAppProps
       if (!party) return;
       const current = screenRef.current;
       if (current.kind === 'call' && current.checkin.id === checkin.id) {
-        setScreen(isFinal(checkin.status) ? { kind: 'ended', checkin } : { kind: 'call', checkin });
+        setScreen(isFinal(checkin.status) ? { kind: 'ended', checkin, settling: false } : { kind: 'call', checkin });
       } else if (current.kind === 'ended' && current.checkin.id === checkin.id) {
-        setScreen({ kind: 'ended', checkin });
+        setScreen({ kind: 'ended', checkin, settling: current.settling && !isFinal(checkin.status) });
       }
       if (incomingRef.current?.id === checkin.id && (checkin.status !== 'ringing' || party.me.answeredAt !== null)) {
         setIncoming(null);
@@ -259,7 +259,7 @@ function CareApp({ me, api, clock, openCall, notice, onSignedOut }: CareAppProps
       // A call link: straight into that call (or what became of it).
       handled.current.add(openCall);
       api.get(openCall).then(
-        (checkin) => setScreen(isFinal(checkin.status) ? { kind: 'ended', checkin } : { kind: 'call', checkin }),
+        (checkin) => setScreen(isFinal(checkin.status) ? { kind: 'ended', checkin, settling: false } : { kind: 'call', checkin }),
         (error: unknown) => setProblem(error instanceof Error ? error.message : 'The call could not be opened.'),
       );
     }
@@ -298,23 +298,31 @@ function CareApp({ me, api, clock, openCall, notice, onSignedOut }: CareAppProps
     }
   };
 
-  /** The room is over for this page: the call's record says how (it may take the server a moment to write it). */
+  /**
+   * The room is over for this page: "Call ended" at once, then the call's record says how and how long (the server
+   * writes it from the room's end, a moment later; its hub event usually comes first). A call still active after
+   * that (this device lost the room, the other person is still there) can be joined again.
+   */
   const roomEnded = useCallback(
     (id: string) => {
+      const current = screenRef.current;
+      if (current.kind !== 'call' || current.checkin.id !== id) return;
+      setScreen({ kind: 'ended', checkin: current.checkin, settling: true });
       let tries = 0;
       const check = async () => {
-        if (screenRef.current.kind !== 'call' || screenRef.current.checkin.id !== id) return;
+        const now = screenRef.current;
+        if (now.kind !== 'ended' || now.checkin.id !== id || !now.settling) return;
+        tries += 1;
         try {
           const checkin = await api.get(id);
-          if (isFinal(checkin.status) || tries >= 10) {
-            setScreen({ kind: 'ended', checkin });
+          if (isFinal(checkin.status) || tries >= 12) {
+            setScreen({ kind: 'ended', checkin, settling: false });
             void loadHistory();
             return;
           }
         } catch {
-          if (tries >= 10) return setScreen({ kind: 'home' });
+          if (tries >= 12) return setScreen({ kind: 'home' });
         }
-        tries += 1;
         setTimeout(() => void check(), 500);
       };
       void check();
@@ -358,6 +366,8 @@ function CareApp({ me, api, clock, openCall, notice, onSignedOut }: CareAppProps
         clinic={clinic}
         otherLabel={party ? labelOf(party.other) : screen.checkin.callee.displayName}
         simple={recipientOnly}
+        settling={screen.settling}
+        onRejoin={() => setScreen({ kind: 'call', checkin: screen.checkin })}
         onDone={() => setScreen({ kind: 'home' })}
       />
     );
