@@ -12,23 +12,14 @@ export interface Deadline {
   reason: string | null;
 }
 
-// PROVISIONAL until the rooms helper's SDK change lands on main: read structurally.
-interface DeadlineRoom {
-  deadline?: Date | null;
-  deadlineReason?: string | null;
-  on(event: 'deadlineChanged', listener: (deadline: Date | null, reason: string | null) => void): () => void;
-}
-
-const of = (endsAt: Date | null | undefined, reason: string | null | undefined): Deadline | null =>
-  endsAt instanceof Date && Number.isFinite(endsAt.getTime()) ? { endsAt: endsAt.getTime(), reason: reason ?? null } : null;
+const of = (endsAt: Date | null, reason: string | null): Deadline | null => (endsAt ? { endsAt: endsAt.getTime(), reason } : null);
 
 export function useRoomDeadline(room: Room | null): Deadline | null {
   const [deadline, setDeadline] = useState<Deadline | null>(null);
   useEffect(() => {
     if (!room) return;
-    const r = room as unknown as DeadlineRoom;
-    setDeadline(of(r.deadline, r.deadlineReason));
-    return r.on('deadlineChanged', (endsAt, reason) => setDeadline(of(endsAt, reason)));
+    setDeadline(of(room.deadline, room.deadlineReason));
+    return room.on('deadlineChanged', (endsAt, reason) => setDeadline(of(endsAt, reason)));
   }, [room]);
   return deadline;
 }
