@@ -210,8 +210,12 @@ export interface MediaProvider {
    * re-opens it, empty; a hosted provider checks it still exists). Resolves false when it cannot.
    */
   restoreRoom(spec: ProviderRoomSpec & { providerRoomId: string }): Promise<boolean>;
-  /** Ends the room for everyone; idempotent. */
-  endRoom(providerRoomId: string, reason: string): Promise<void>;
+  /**
+   * Ends the room for everyone; idempotent. Resolves with the moment the media ended when the provider knows it
+   * better than "when this call returned" (builtin: its connections are cut at once, their teardown comes after);
+   * the rooms layer stores it as the room's ended_at at a deadline.
+   */
+  endRoom(providerRoomId: string, reason: string): Promise<Date | void>;
   listParticipants(providerRoomId: string): Promise<ProviderParticipant[]>;
   /** Disconnects one participant; resolves false when they were not connected. */
   removeParticipant(providerRoomId: string, identity: string, reason: string): Promise<boolean>;

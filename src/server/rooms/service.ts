@@ -223,6 +223,9 @@ export async function endRoom(deps: RoomDeps, ctx: Ctx, name: string, reason = '
   return toRoomDto(await getRoom(deps.db, ctx.orgId, name));
 }
 
+/** Resolves on the event loop's next turn (after due timers and I/O), not as a microtask. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Ends a room by id (timers, other features); false when it had ended already. */
 export async function endRoomById(deps: RoomDeps, ctx: Ctx, roomId: string, reason: string): Promise<boolean> {
   const [row] = await deps.db.select().from(rooms).where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId))).limit(1);
@@ -272,7 +275,7 @@ function armDeadline(deps: RoomDeps, roomId: string, endsAt: Date | null): void 
 /**
  * Ends the rooms among `roomIds` whose deadline (as stored: another process may have moved it) has come by `now`,
  * each for its deadline's reason; a deadline moved later is armed again. One read for them all (the timers hand over
- * rooms due together in one batch), then each room as endAtDeadline says, all at once. Returns the rooms ended here.
+ * rooms due together in one batch), then the media of every room due, then their records (see endAtDeadline). Returns the rooms ended here.
  * A room the provider could not end stays in progress (logged): the sweep tries again within a second.
  */
 export async function endRoomsAtDeadline(deps: RoomDeps, roomIds: readonly string[], now = new Date()): Promise<string[]> {
@@ -283,37 +286,59 @@ export async function endRoomsAtDeadline(deps: RoomDeps, roomIds: readonly strin
     .from(rooms)
     .where(and(inArray(rooms.id, [...roomIds]), eq(rooms.status, 'in-progress'), isNotNull(rooms.endsAt)))
     .limit(roomIds.length);
-  const ended = await Promise.all(
-    rows.map(async (row) => {
-      if (row.endsAt!.getTime() > now.getTime()) {
-        armDeadline(deps, row.id, row.endsAt);
-        return null;
-      }
-      try {
-        return (await endAtDeadline(deps, row)) ? row.id : null;
-      } catch (err) {
+  const due: RoomRow[] = [];
+  for (const row of rows) {
+    if (row.endsAt!.getTime() > now.getTime()) armDeadline(deps, row.id, row.endsAt);
+    else due.push(row);
+  }
+  // Every room's media first, all at once; then their records, one room per turn of the event loop, so that the
+  // database work (PGlite runs in this thread) does not hold off the next deadlines' timers.
+  const cut = await Promise.all(
+    due.map((row) =>
+      cutAtDeadline(deps, row).catch((err: unknown) => {
         deps.log.warn({ err, roomId: row.id }, 'room deadline: the room was not ended (the sweep tries again)');
         return null;
-      }
-    }),
+      }),
+    ),
   );
-  return ended.filter((id): id is string => id !== null);
+  const ended: string[] = [];
+  for (const [i, row] of due.entries()) {
+    const at = cut[i];
+    if (!at) continue;
+    await nextTurn();
+    try {
+      if (await recordDeadlineEnd(deps, row, at)) ended.push(row.id);
+    } catch (err) {
+      deps.log.warn({ err, roomId: row.id }, 'room deadline: the end was not recorded (the sweep tries again)');
+    }
+  }
+  return ended;
 }
 
 /**
- * A room whose deadline came, ended in the order that makes the end fast: the provider first (the media stops: the
- * moment the room ended, stored as ended_at), then the channel (after the media: a failed provider call leaves
- * everything as it was, for the next try), then the database (the guarded update: each room ends once, whoever else
- * ends it at the same time) and the hub. Many rooms due at once wait for each other only in the database, after
- * their media has ended. `late`: the deadline fell due while no process of ours ran (restoreRooms).
+ * A room whose deadline came is ended in the order that makes the end fast: the provider first (the media stops:
+ * the moment the room ended, stored as ended_at: the provider's when it says, else when it returned), then the
+ * channel (after the media: a failed provider call leaves everything as it was, for the next try), then the database
+ * (the guarded update: each room ends once, whoever else ends it at the same time) and the hub. Many rooms due at
+ * once wait for each other only in the database, after their media has ended. `late`: the deadline fell due while
+ * no process of ours ran (restoreRooms).
  */
 async function endAtDeadline(deps: RoomDeps, row: RoomRow, details: EndDetails = {}): Promise<boolean> {
+  return recordDeadlineEnd(deps, row, await cutAtDeadline(deps, row), details);
+}
+
+/** The media and the channel of a room at its deadline; resolves with the moment the media ended. */
+async function cutAtDeadline(deps: RoomDeps, row: RoomRow): Promise<Date> {
   const reason = row.deadlineReason ?? 'deadline';
-  if (row.providerRoomId) await viaProvider('end the room', deps.media.endRoom(row.providerRoomId, reason));
-  const at = new Date();
+  const cut = row.providerRoomId ? await viaProvider('end the room', deps.media.endRoom(row.providerRoomId, reason)) : undefined;
   await deps.channel.endRoom(row.id);
-  const ctx = systemCtx(row.orgId);
-  if (!(await finishRoom(deps, ctx, row, reason, at, details))) return false;
+  return cut instanceof Date ? cut : new Date();
+}
+
+/** The room's end at its deadline, in the database (guarded: false when it had ended already) and on the hub. */
+async function recordDeadlineEnd(deps: RoomDeps, row: RoomRow, at: Date, details: EndDetails = {}): Promise<boolean> {
+  const reason = row.deadlineReason ?? 'deadline';
+  if (!(await finishRoom(deps, systemCtx(row.orgId), row, reason, at, details))) return false;
   await deps.hub.publish(row.orgId, 'room.ended', { roomId: row.id, name: row.name, reason, ...details });
   return true;
 }
@@ -735,7 +760,12 @@ export function recordRoomEvents(
     if (closed) await deps.hub.publish(row.orgId, 'room.participant_left', { roomId: row.id, name: row.name, identity: event.identity, reason: event.reason });
   };
   const unsubscribe = deps.media.onEvent((event) => {
-    chain = chain.then(() => record(event)).catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event not recorded'));
+    // One event per turn of the event loop: on PGlite (in this thread, promise-chained) a burst of events recorded
+    // back to back would otherwise hold off timers (a room's deadline) and sockets until all were written.
+    chain = chain
+      .then(nextTurn)
+      .then(() => record(event))
+      .catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event not recorded'));
   });
   return { stop: unsubscribe, idle: () => chain };
 }

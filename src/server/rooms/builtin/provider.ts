@@ -71,8 +71,11 @@ export class BuiltinProvider implements MediaProvider {
     return true;
   }
 
-  async endRoom(providerRoomId: string, reason: string) {
-    if (await this.rtc.closeRoom(providerRoomId)) this.#emit({ type: 'room.ended', roomId: providerRoomId, at: new Date(), reason });
+  async endRoom(providerRoomId: string, reason: string): Promise<Date | void> {
+    const cut = await this.rtc.closeRoom(providerRoomId);
+    if (!cut) return;
+    this.#emit({ type: 'room.ended', roomId: providerRoomId, at: cut, reason });
+    return cut;
   }
 
   /** Whether the room is live in this process. */

@@ -75,14 +75,18 @@ export class RtcServer {
     return this.#rooms.has(roomId);
   }
 
-  async closeRoom(roomId: string): Promise<boolean> {
+  /** Closes a live room: when its participants were cut off (told and their sockets closed), or null if not live. */
+  async closeRoom(roomId: string): Promise<Date | null> {
     const room = this.#rooms.delete(roomId);
-    if (!room) return false;
+    if (!room) return null;
     room.recording = null;
-    await Promise.all([...room.peers.values()].map((peer) => this.#signaling.remove(peer, 'room_ended', 'room_ended')));
+    // Each removal tells its participant and closes its socket at once; the media sessions' teardown follows.
+    const removals = [...room.peers.values()].map((peer) => this.#signaling.remove(peer, 'room_ended', 'room_ended'));
+    const cut = new Date();
+    await Promise.all(removals);
     await this.#sfu.closeRoom(roomId);
     this.#rooms.forgetOwners(roomId);
-    return true;
+    return cut;
   }
 
   participants(roomId: string): { identity: string; connectedAt: Date }[] {
