@@ -1,0 +1,233 @@
+/**
+ * `npm run bench:checkins` — issue 16's benchmark: how precisely a check-in call ends at its time limit when the
+ * server ends it (the rooms layer's deadline), beside the way seed 003 did it (a timer in each client). A script, not a
+ * test: it prints a table, the target's verdict (the room ends within 250 ms of its limit at p99), and one JSON line
+ * of every figure.
+ *
+ * Each case runs BENCH_CALLS (50) concurrent calls of BENCH_LIMIT_SECONDS (15 s) in their own rooms, two headless
+ * participants each: werift peers on the builtin media plane's real signaling (test/helpers/rtc.ts's RtcClient),
+ * each publishing a synthetic Opus-like microphone track (50 packets/s) and receiving the other's. A call starts when
+ * its second participant has joined (the server's participant row); its configured end is that + the limit.
+ *
+ *   baseline  seed 003: each client, once its own connect resolved, sets setTimeout(limit); then it leaves (hangs up)
+ *             and asks the server to complete the room (POST /api/v1/rooms/:name/end, as seed 003's /complete).
+ *   deadline  the server: when the second participant joins, the rooms layer gets the deadline start + limit
+ *             (setRoomDeadline, as the check-ins service does) and ends the room then, on its own.
+ *   aligned   the server, all calls due at one instant (every call's deadline = the latest start + the limit): the
+ *             worst case for the server, 50 rooms ended at once.
+ *
+ * Figures per case, in ms after the configured end (negative: early), p50 / p99 / max and min over the calls:
+ * `room end` is the room's ended_at (the server's record: when the media ended); `media end` is when the later of
+ * the call's two participants saw its connection end (this process's clock, the same machine's). And the server's
+ * CPU over the case (process.cpuUsage in the server process, from the first room created to the last one ended).
+ *
+ * Processes: the server in its own child (bench/checkins-server.ts: the builtin media plane and PGlite); the peers
+ * in this process. Until the check-ins API is on main, the calls are driven through the rooms layer (rooms, tokens,
+ * the deadline set by the server process on the second join). Environment: BENCH_CALLS (50), BENCH_LIMIT_SECONDS
+ * (15), BENCH_CONNECT_CONCURRENCY (10), BENCH_CASES (baseline,deadline,aligned), BENCH_LOG_LEVEL.
+ * Exit code 1 when a call did not connect or end, or a deadline case misses the target.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RtcClient } from '../test/helpers/rtc.js';
+import { busyBeforeStart, envNumber, gitCommit, installCleanups, runBench, startBenchChild, type BenchChild } from './common.js';
+
+const SERVER = fileURLToPath(new URL('./checkins-server.ts', import.meta.url));
+const CALLS = envNumber('BENCH_CALLS', 50, 1, 500);
+const LIMIT_MS = envNumber('BENCH_LIMIT_SECONDS', 15, 1, 600) * 1000;
+const CONCURRENCY = envNumber('BENCH_CONNECT_CONCURRENCY', 10, 1, 200);
+const CASES = (process.env.BENCH_CASES ?? 'baseline,deadline,aligned').split(',').map((c) => c.trim()) as Case[];
+/** The target: a room ends within this of its limit, at p99. */
+const TARGET_MS = 250;
+
+type Case = 'baseline' | 'deadline' | 'aligned';
+const cleanups = installCleanups();
+
+interface Peer {
+  call: number;
+  identity: string;
+  client: RtcClient | null;
+  connectedAt: number | null;
+  /** When its connection ended (the server closed it, or it left). */
+  endedAt: number | null;
+}
+
+interface RoomReport {
+  name: string;
+  startedAt: number | null;
+  endsAt: number | null;
+  endedAt: number | null;
+  endReason: string | null;
+  joins: number;
+}
+
+interface Stats {
+  p50: number;
+  p99: number;
+  max: number;
+  min: number;
+}
+
+function percentile(xs: readonly number[], p: number): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+const stats = (xs: readonly number[]): Stats => ({ p50: percentile(xs, 50), p99: percentile(xs, 99), max: Math.max(...xs), min: Math.min(...xs) });
+
+/** Runs `tasks` with at most `n` at a time. */
+async function limited<T>(n: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
+  const out: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, tasks.length) }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        out[i] = await tasks[i]!();
+      }
+    }),
+  );
+  return out;
+}
+
+async function runCase(server: BenchChild, base: string, apiKey: string, which: Case) {
+  const api = async (method: string, url: string, body?: unknown) => {
+    const res = await fetch(`${base}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${apiKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${url} answered ${res.status}: ${text.slice(0, 200)}`);
+    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  };
+  await server.command(`mode-${which}`);
+  const cpu0 = await server.command('cpu');
+  const names = Array.from({ length: CALLS }, (_, i) => `ck-${which}-${i}`);
+  // The rooms (a check-in call's: two people, a ring window) and one token per party.
+  const tokens = await limited(
+    CONCURRENCY,
+    names.map((name) => async () => {
+      await api('POST', '/api/v1/rooms', { name, maxParticipants: 2, unusedRoomTimeoutSeconds: 180, emptyRoomTimeoutSeconds: 60 });
+      return Promise.all(['caller', 'callee'].map(async (identity) => ({ identity, token: String((await api('POST', '/api/v1/tokens', { room: name, identity })).token) })));
+    }),
+  );
+  const peers: Peer[] = tokens.flatMap((pair, call) => pair.map(({ identity }) => ({ call, identity, client: null, connectedAt: null, endedAt: null })));
+  const timers: NodeJS.Timeout[] = [];
+  let failures = 0;
+  // Every participant connects as soon as it can (all calls at once, CONCURRENCY handshakes at a time).
+  await limited(
+    CONCURRENCY,
+    peers.map((peer) => async () => {
+      const token = tokens[peer.call]!.find((t) => t.identity === peer.identity)!.token;
+      try {
+        const client = await RtcClient.connect(base, token, `${names[peer.call]}/${peer.identity}`, { publish: ['microphone'] });
+        peer.client = client;
+        peer.connectedAt = Date.now();
+        // The end as the participant meets it: the server's `bye` (the SDK leaves on it), or the socket closing.
+        client.ws.on('message', (raw) => {
+          if (peer.endedAt === null && String(raw).startsWith('{"type":"bye"')) peer.endedAt = Date.now();
+        });
+        client.ws.once('close', () => (peer.endedAt ??= Date.now()));
+        if (which === 'baseline') {
+          // Seed 003: `setTimeout(() => { room.disconnect(); fetch('/complete') }, 15000)` once connected.
+          timers.push(
+            setTimeout(() => {
+              client.send({ type: 'leave' });
+              peer.endedAt ??= Date.now();
+              void api('POST', `/api/v1/rooms/${names[peer.call]}/end`).catch((err: unknown) => (failures++, console.error(String(err))));
+            }, LIMIT_MS),
+          );
+        }
+      } catch (err) {
+        failures++;
+        console.error(`${names[peer.call]}/${peer.identity} did not connect: ${(err as Error).message}`);
+      }
+    }),
+  );
+  const connectedBy = Date.now();
+  if (which === 'aligned') await server.command('align');
+  // Until every room has ended (or the limit plus 30 s from the last connect).
+  const giveUp = connectedBy + LIMIT_MS + 30_000;
+  let report: RoomReport[] = [];
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    report = ((await server.command('report')).rooms as RoomReport[]).filter((r) => r.name.startsWith(`ck-${which}-`));
+    if ((report.every((r) => r.endedAt !== null) && peers.every((p) => p.endedAt !== null || p.client === null)) || Date.now() > giveUp) break;
+  }
+  const cpu1 = await server.command('cpu');
+  for (const t of timers) clearTimeout(t);
+  await Promise.all(peers.map((p) => p.client?.close()));
+
+  const roomLate: number[] = [];
+  const mediaLate: number[] = [];
+  const reasons = new Map<string, number>();
+  for (const [call, name] of names.entries()) {
+    const room = report.find((r) => r.name === name);
+    const pair = peers.filter((p) => p.call === call);
+    if (!room || room.startedAt === null || room.joins < 2) {
+      failures++;
+      console.error(`${name}: the call never started`);
+      continue;
+    }
+    const configured = which === 'baseline' ? room.startedAt + LIMIT_MS : room.endsAt;
+    if (configured === null || room.endedAt === null || pair.some((p) => p.endedAt === null)) {
+      failures++;
+      console.error(`${name}: the call did not end`);
+      continue;
+    }
+    reasons.set(room.endReason ?? '?', (reasons.get(room.endReason ?? '?') ?? 0) + 1);
+    roomLate.push(room.endedAt - configured);
+    mediaLate.push(Math.max(...pair.map((p) => p.endedAt!)) - configured);
+  }
+  const cpuMs = (Number(cpu1.cpuUs) - Number(cpu0.cpuUs)) / 1000;
+  const wallMs = Number(cpu1.at) - Number(cpu0.at);
+  return {
+    case: which,
+    calls: roomLate.length,
+    room: roomLate.length ? stats(roomLate) : null,
+    media: mediaLate.length ? stats(mediaLate) : null,
+    endReasons: Object.fromEntries(reasons),
+    serverCpuMs: Math.round(cpuMs),
+    serverCpuPct: Math.round((cpuMs / wallMs) * 1000) / 10,
+    wallMs,
+    failures,
+  };
+}
+
+async function main(): Promise<number> {
+  const { busyBeforePct } = await busyBeforeStart();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'openvisit-bench-checkins-'));
+  cleanups.add('data', async () => rmSync(dir, { recursive: true, force: true }));
+  const server = await startBenchChild('checkins', SERVER, [dir, String(LIMIT_MS)], cleanups);
+  const base = `http://127.0.0.1:${Number(server.ready.port)}`;
+  const apiKey = String(server.ready.apiKey);
+  console.log(`${CALLS} concurrent calls of ${LIMIT_MS / 1000} s, two headless media participants each (audio), builtin media, PGlite; commit ${gitCommit() ?? '?'}`);
+  const results = [];
+  for (const which of CASES) {
+    console.error(`… ${which}`);
+    results.push(await runCase(server, base, apiKey, which));
+  }
+  const fmt = (n: number | undefined) => (n === undefined ? '–' : String(Math.round(n))).padStart(7);
+  console.log('\nEnd time minus the configured limit (ms; negative: early), over the calls');
+  console.log(`${'case'.padEnd(10)} ${'calls'.padStart(5)} │ ${'room end: p50'.padStart(13)} ${'p99'.padStart(7)} ${'max'.padStart(7)} ${'min'.padStart(7)} │ ${'media end: p50'.padStart(14)} ${'p99'.padStart(7)} ${'max'.padStart(7)} ${'min'.padStart(7)} │ server CPU`);
+  for (const r of results) {
+    console.log(
+      `${r.case.padEnd(10)} ${String(r.calls).padStart(5)} │ ${fmt(r.room?.p50).padStart(13)} ${fmt(r.room?.p99)} ${fmt(r.room?.max)} ${fmt(r.room?.min)} │ ${fmt(r.media?.p50).padStart(14)} ${fmt(r.media?.p99)} ${fmt(r.media?.max)} ${fmt(r.media?.min)} │ ${r.serverCpuMs} ms (${r.serverCpuPct} % of a core over ${(r.wallMs / 1000).toFixed(1)} s)`,
+    );
+  }
+  console.log(`end reasons: ${results.map((r) => `${r.case} ${JSON.stringify(r.endReasons)}`).join('; ')}`);
+  let failed = results.reduce((n, r) => n + r.failures, 0);
+  for (const r of results.filter((x) => x.case !== 'baseline')) {
+    const worst = Math.max(r.room?.p99 ?? Infinity, r.media?.p99 ?? Infinity);
+    const early = Math.min(r.room?.min ?? -Infinity, r.media?.min ?? -Infinity);
+    const ok = worst <= TARGET_MS && early >= 0;
+    console.log(`target (${r.case}): the call ends within ${TARGET_MS} ms of its limit at p99, never before it: ${ok ? 'MET' : 'MISSED'} (p99 ${Math.round(worst)} ms late, earliest ${Math.round(early)} ms)`);
+    if (!ok) failed++;
+  }
+  console.log(JSON.stringify({ bench: 'checkins', commit: gitCommit(), busyBeforePct, calls: CALLS, limitMs: LIMIT_MS, targetMs: TARGET_MS, results }));
+  return failed === 0 ? 0 : 1;
+}
+
+await runBench(main, cleanups.run, 600_000);
