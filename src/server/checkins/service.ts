@@ -104,7 +104,7 @@ const iso = (d: Date | null) => d?.toISOString() ?? null;
 export function toCheckinDto(row: CallRow, members: Map<string, MemberRow & { name: string }>): Checkin {
   const party = (id: string, answeredAt: Date | null, joinedAt: Date | null) => {
     const m = members.get(id);
-    return { memberId: id, displayName: m?.name ?? '', kind: m?.kind ?? 'caregiver', answeredAt: iso(answeredAt), joinedAt: iso(joinedAt) };
+    return { memberId: id, displayName: m?.name ?? '', kind: m?.kind ?? 'caregiver', relationship: m?.relationship ?? null, answeredAt: iso(answeredAt), joinedAt: iso(joinedAt) };
   };
   const endsAt = row.status === 'active' && row.startedAt ? new Date(row.startedAt.getTime() + row.durationLimitS * 1000) : row.status === 'completed' ? row.completedAt : null;
   return {

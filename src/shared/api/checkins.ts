@@ -120,6 +120,8 @@ export const CheckinParty = Type.Object({
   memberId: Uuid,
   displayName: Type.String(),
   kind: CareMemberKind,
+  /** A caregiver's relationship to the recipient ("Daughter"), as the circle has it; null for the recipient and when none was given. */
+  relationship: Type.Union([Type.String(), Type.Null()]),
   answeredAt: Type.Union([IsoDateTime, Type.Null()]),
   joinedAt: Type.Union([IsoDateTime, Type.Null()]),
 });

@@ -146,19 +146,17 @@ function CareApp({ me, api, clock, openCall, notice, onSignedOut }: CareAppProps
   /** Calls answered or declined here: their ringing is over for this page whatever comes late. */
   const handled = useRef(new Set<string>());
 
-  /** Who `memberId` is to me: the name and relationship as my circle knows them. */
+  /** Who the other party is to me: their name and relationship (the call's own record, else my circle's contacts). */
   const describe = useCallback(
-    (memberId: string, fallbackName: string, kind: 'recipient' | 'caregiver') => {
-      for (const m of me.members) {
-        const c = m.contacts.find((x) => x.id === memberId) ?? (m.member.id === memberId ? m.member : undefined);
-        if (c) return { name: c.displayName, relationship: c.relationship ?? (c.kind === 'recipient' ? null : c.userId ? 'Caregiver' : null) };
-      }
-      return { name: fallbackName, relationship: kind === 'caregiver' ? 'Caregiver' : null };
+    (party: Checkin['caller']) => {
+      const contact = me.members.flatMap((m) => m.contacts).find((c) => c.id === party.memberId);
+      const relationship = party.relationship ?? contact?.relationship ?? null;
+      return { name: party.displayName || contact?.displayName || 'Someone', relationship: relationship ?? (party.kind === 'caregiver' && contact?.userId ? 'Caregiver' : null) };
     },
     [me],
   );
   const labelOf = (party: Checkin['caller']) => {
-    const d = describe(party.memberId, party.displayName, party.kind);
+    const d = describe(party);
     return d.relationship ? `${d.name} (${d.relationship})` : d.name;
   };
 
@@ -340,7 +338,7 @@ function CareApp({ me, api, clock, openCall, notice, onSignedOut }: CareAppProps
 
   const clinic = me.org;
   const from = incoming ? (myParty(incoming, memberIds)?.other ?? incoming.caller) : null;
-  const caller = from ? describe(from.memberId, from.displayName, from.kind) : null;
+  const caller = from ? describe(from) : null;
   let body;
   if (screen.kind === 'call') {
     const party = myParty(screen.checkin, memberIds);
