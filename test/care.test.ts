@@ -423,6 +423,13 @@ for (const setup of CARE_SETUPS) {
       assert.equal((await again.get('/api/v1/care/me')).statusCode, 200);
       await t.database.db.update(memberSessions).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(memberSessions.memberId, family.id));
       expectStatus(await again.get('/api/v1/care/me'), 401, 'unauthenticated');
+      // An archived recipient's circle is closed: its members' sessions stop working, and work again once restored.
+      const { bearer: third } = await signIn(a, cousin.id);
+      assert.equal((await third.get('/api/v1/care/me')).statusCode, 200);
+      assert.equal((await a.admin.post(`/api/v1/patients/${patientId}/archive`)).statusCode, 200);
+      expectStatus(await third.get('/api/v1/care/me'), 401, 'unauthenticated');
+      assert.equal((await a.admin.post(`/api/v1/patients/${patientId}/restore`)).statusCode, 200);
+      assert.equal((await third.get('/api/v1/care/me')).statusCode, 200);
       // Nothing secret or personal reached the log.
       const logs = t.logs.join('\n');
       for (const secret of [session.session, second.session, 'Dana Whitfield', 'Ada', 'Lovell']) assert.ok(!logs.includes(secret), `the log holds ${secret}`);

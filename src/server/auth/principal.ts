@@ -2,7 +2,7 @@ import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../context.js';
 import type { Db } from '../db/index.js';
-import { apiKeys, careMembers, memberSessions, participantSessions, sessions, users, visitParticipants } from '../db/schema.js';
+import { apiKeys, careMembers, memberSessions, participantSessions, patients, sessions, users, visitParticipants } from '../db/schema.js';
 import { API_KEY_PREFIX, MEMBER_COOKIE, MEMBER_SESSION_PREFIX, PARTICIPANT_COOKIE, PARTICIPANT_SESSION_PREFIX, SESSION_COOKIE, sha256Hex } from './secrets.js';
 
 /** How often, at most, "last used" / "last seen" times are written: a write per request would halve throughput. */
@@ -82,12 +82,15 @@ export function createPrincipalResolver(db: Db): PrincipalResolver {
     .select({ id: memberSessions.id, orgId: memberSessions.orgId, memberId: memberSessions.memberId, recipientId: careMembers.recipientId, expiresAt: memberSessions.expiresAt })
     .from(memberSessions)
     .innerJoin(careMembers, and(eq(careMembers.orgId, memberSessions.orgId), eq(careMembers.id, memberSessions.memberId)))
+    // An archived recipient's circle is closed: its members' sessions stop working (and start again if restored).
+    .innerJoin(patients, and(eq(patients.orgId, careMembers.orgId), eq(patients.id, careMembers.recipientId)))
     .where(
       and(
         eq(memberSessions.tokenHash, sql.placeholder('hash')),
         isNull(memberSessions.revokedAt),
         gt(memberSessions.expiresAt, sql.placeholder('now')),
         isNull(careMembers.removedAt),
+        isNull(patients.archivedAt),
       ),
     )
     .limit(1)
