@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { and, eq } from 'drizzle-orm';
 import { careMembers, checkinCalls, messages } from '../src/server/db/schema.js';
 import { roomTimes } from '../src/server/rooms/queries.js';
@@ -15,7 +16,7 @@ import type { MediaProvider } from '../src/server/rooms/provider.js';
 import type { Checkin } from '../src/shared/api/checkins.js';
 import { createTestApp, freePort, SETUPS, type TestApp, type TestParticipant } from './helpers/app.js';
 import { auditActions } from './helpers/audit.js';
-import { caller, createTestOrg, expectStatus, type TestOrg } from './helpers/builders.js';
+import { caller, createTestOrg, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
 import { newTwilioCredentials, startTwilioFake } from './helpers/twilio-media.js';
 import { createTestDatabase } from './helpers/db.js';
 import { getCall, json, newCircle, untilCall, type Circle } from './helpers/checkins.js';
@@ -371,6 +372,39 @@ for (const setup of SETUPS) {
       assert.ok(Date.parse(byKey.ringExpiresAt) - Date.parse(byKey.createdAt) <= 16_000, 'Date.parse(byKey.ringExpiresAt) - Date.parse(byKey.createdAt');
       json(await a.admin.post(`/api/v1/checkins/${byKey.id}/end`, {}));
       expectStatus(await a.apiKey.post('/api/v1/checkins', { callerMemberId: c6.recipient.memberId, calleeMemberId: c6.caregiver.memberId, durationSeconds: 4 }), 400, 'validation_failed');
+    });
+
+    test('ringing on the hub: the parties’ member sockets get the call’s events (missed too), nobody else’s member socket does', async () => {
+      const base = await t.listen();
+      const c7 = await newCircle(t, a);
+      const other = await newCircle(t, a);
+      const open = async (who: Caller) => {
+        const ws = new WebSocket(`${base.replace('http', 'ws')}/api/v1/events`, { headers: who.headers });
+        const got: { type: string; data: Record<string, unknown> }[] = [];
+        ws.on('message', (raw) => {
+          const m = JSON.parse(String(raw)) as { type: string; event?: { type: string; data: Record<string, unknown> } };
+          if (m.type === 'event' && m.event) got.push(m.event);
+        });
+        await new Promise<void>((resolve, reject) => {
+          ws.once('message', () => resolve());
+          ws.once('error', reject);
+        });
+        return { ws, got };
+      };
+      const [recipient, family, stranger] = await Promise.all([open(c7.recipient.session), open(c7.family.session), open(other.recipient.session)]);
+      try {
+        const call = await ring(LIMIT_S, c7);
+        await waitFor('the ring', () => recipient.got.some((e) => e.type === 'checkin.ringing' && e.data.checkinId === call.id) || undefined);
+        const ringing = recipient.got.find((e) => e.type === 'checkin.ringing')!;
+        assert.deepEqual(ringing.data.memberIds, [c7.caregiver.memberId, c7.recipient.memberId]);
+        await t.database.db.update(checkinCalls).set({ ringExpiresAt: new Date(Date.now() - 1000) }).where(eq(checkinCalls.id, call.id));
+        await waitFor('the missed call', () => recipient.got.some((e) => e.type === 'checkin.missed' && e.data.checkinId === call.id) || undefined);
+        assert.deepEqual(family.got, [], 'the circle’s third member hears nothing of a call it is not in');
+        assert.deepEqual(stranger.got, [], 'another circle hears nothing');
+        assert.ok(recipient.got.every((e) => e.type.startsWith('checkin.')), 'only the call’s events');
+      } finally {
+        for (const s of [recipient, family, stranger]) s.ws.terminate();
+      }
     });
 
     test('webhooks: a checkin.* subscription gets the call’s events (ids only)', async () => {

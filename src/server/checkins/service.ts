@@ -563,7 +563,7 @@ export async function completeFromRoom(deps: CheckinDeps, orgId: string, roomId:
     ['active'],
     { status: 'completed', completedAt: room.endedAt, durationMs, endReason, ...(endReason === 'ended_early' ? {} : { endedByMemberId: null }) },
     'checkin.completed',
-    { endReason, durationMs, roomEndReason: room.endReason },
+    { endReason, durationMs, roomEndReason: room.endReason, ...(room.endsAt && endReason !== 'ended_early' ? { lateMs: room.endedAt.getTime() - room.endsAt.getTime() } : {}) },
   );
   if (row) await announce(deps, row, 'checkin.completed');
   return row;
