@@ -32,7 +32,8 @@ for (const setup of LOAD_SETUPS) {
     test(`each call ends within 1 s of its ${LIMIT_S} s limit, completed with its duration, media flowing both ways`, async () => {
       const people: TestParticipant[] = [];
       try {
-        const results = await Promise.all(
+        // Every call runs to its end before anything is asserted or closed (a failed one must not leave the others joining).
+        const settled = await Promise.allSettled(
           circles.map(async (c) => {
             const call = json<Checkin>(await c.caregiver.staff.post('/api/v1/checkins', { calleeMemberId: c.recipient.memberId, durationSeconds: LIMIT_S }), 201);
             const [ct, rt] = await Promise.all([
@@ -51,6 +52,9 @@ for (const setup of LOAD_SETUPS) {
             return { done, limitAt, disconnectedAt, roomId: row!.roomId! };
           }),
         );
+        const failed = settled.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        const results = settled.map((r) => (r as PromiseFulfilledResult<{ done: Checkin; limitAt: number; disconnectedAt: number; roomId: string }>).value);
         const lateness = results.map((r) => Date.parse(r.done.completedAt!) - r.limitAt).sort((x, y) => x - y);
         for (const r of results) {
           assert.equal(r.done.endReason, 'time_limit');
