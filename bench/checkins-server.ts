@@ -2,21 +2,19 @@
  * The server side of `bench/checkins.ts`, run in its own process so that its CPU is the server's alone. Not meant to
  * be run by hand.
  *
- *   node --import tsx bench/checkins-server.ts <data dir> <limit ms>     (a fresh, empty directory: PGlite)
+ *   node --import tsx bench/checkins-server.ts <data dir>     (a fresh, empty directory: PGlite)
  *
  * It starts the app the way `openvisit serve` does (loadConfig → openDatabase → migrate → memory pub/sub →
- * createMediaProvider → buildApp → listen) with the builtin media plane and PGlite in this process, creates one
- * organisation and an API key, and plays the check-in feature's part over the rooms layer: when the second
- * participant of a room named `ck-…` joins (the call is active), it sets the room's deadline to that join's time +
- * the limit (`setRoomDeadline`, reason `time_limit`), as the check-ins service does. In `baseline` mode it sets none
- * (the clients end the calls by themselves, as seed 003 did). In `aligned` mode it waits for `align`, then gives
- * every active call the same deadline (the latest start + the limit): all the rooms due at one instant.
+ * createMediaProvider → buildApp → listen) with the builtin media plane and PGlite in this process, and creates one
+ * organisation and an API key. Everything else goes through the HTTP API: the check-in calls are the product's own
+ * (POST /api/v1/checkins: the check-ins service makes the room, marks the call active when both parties are
+ * connected and sets the room's deadline); the baseline's rooms are bare rooms-layer rooms (`ck-baseline-…`).
  *
  * Lines on stdin (each answered with one `@@bench` line on stdout):
- *   mode-deadline / mode-baseline / mode-aligned   what the next rooms get (default: deadline)
- *   align     (aligned mode) every active call's deadline: the latest start + the limit
  *   cpu       this process's CPU time (µs, user + system) since it started, and the time (ms)
- *   report    every `ck-` room: its call's start (the later join), ends_at, ended_at, end reason
+ *   report    every check-in call (its started_at, its room's ends_at / ended_at, completed_at, duration, end
+ *             reason) and every `ck-` room (its start = the later join, ended_at, end reason): read from the
+ *             database, so that polling costs the server one query each, not an HTTP request per call
  *   stop      close everything and exit 0 (closing stdin does too)
  */
 import { randomBytes } from 'node:crypto';
@@ -27,23 +25,18 @@ import { buildApp } from '../src/server/app.js';
 import { loadConfig } from '../src/server/config.js';
 import { systemCtx } from '../src/server/context.js';
 import { openDatabase } from '../src/server/db/index.js';
-import { roomParticipants, rooms } from '../src/server/db/schema.js';
+import { checkinCalls, roomParticipants, rooms } from '../src/server/db/schema.js';
 import { createOrganization } from '../src/server/orgs/service.js';
 import { createMemoryPubSub } from '../src/server/pubsub/memory.js';
 import { createMediaProvider } from '../src/server/rooms/loader.js';
-import { setRoomDeadline } from '../src/server/rooms/service.js';
 import { benchSay, runBenchChild } from './common.js';
 
 const dataDir = process.argv[2];
-const limitMs = Number(process.argv[3]);
-if (!dataDir || !Number.isFinite(limitMs) || limitMs <= 0) {
-  console.error('usage: bench/checkins-server.ts <data dir> <limit ms>');
+if (!dataDir) {
+  console.error('usage: bench/checkins-server.ts <data dir>');
   process.exit(2);
 }
 
-let mode: 'deadline' | 'baseline' | 'aligned' = 'deadline';
-/** Active calls (both parties joined) of aligned mode, waiting for `align`: room id → org id and start. */
-const active = new Map<string, { orgId: string; startedAt: number }>();
 let app: Awaited<ReturnType<typeof buildApp>> | undefined;
 let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
 
@@ -82,17 +75,6 @@ async function start(onClose: (close: () => Promise<void>) => void): Promise<voi
   const org = await createOrganization(db.db, { slug: `bench-checkins-${process.pid}`, name: 'Benchmark care' }, system);
   app = await buildApp({ config, database: db, pubsub, media });
   const built = app;
-  // The check-in feature's part: a call is active when both parties are connected; its deadline is then + the limit.
-  const joined = new Map<string, Set<string>>();
-  built.roomEvents.listen(async (room, event) => {
-    if (event.type !== 'participant.joined' || !room.name.startsWith('ck-') || mode === 'baseline') return;
-    const who = joined.get(room.id) ?? new Set<string>();
-    joined.set(room.id, who);
-    who.add(event.identity);
-    if (who.size !== 2) return;
-    if (mode === 'aligned') active.set(room.id, { orgId: room.orgId, startedAt: event.at.getTime() });
-    else await setRoomDeadline(built.rooms, systemCtx(room.orgId), room.id, new Date(event.at.getTime() + limitMs), 'time_limit');
-  });
   const { key } = await createApiKey({ db: db.db, hub: built.realtime }, systemCtx(org.id), 'benchmark');
   await built.listen({ host: config.host, port: 0 });
   benchSay({ ready: true, port: (built.server.address() as AddressInfo).port, apiKey: key });
@@ -100,7 +82,22 @@ async function start(onClose: (close: () => Promise<void>) => void): Promise<voi
 
 async function report(): Promise<void> {
   const db = database!.db;
-  const rows = await db.select({ id: rooms.id, name: rooms.name, endsAt: rooms.endsAt, endedAt: rooms.endedAt, endReason: rooms.endReason }).from(rooms).where(like(rooms.name, 'ck-%')).limit(10_000);
+  const calls = await db
+    .select({
+      id: checkinCalls.id,
+      status: checkinCalls.status,
+      startedAt: checkinCalls.startedAt,
+      completedAt: checkinCalls.completedAt,
+      durationMs: checkinCalls.durationMs,
+      endReason: checkinCalls.endReason,
+      endsAt: rooms.endsAt,
+      roomEndedAt: rooms.endedAt,
+      roomEndReason: rooms.endReason,
+    })
+    .from(checkinCalls)
+    .leftJoin(rooms, eq(rooms.id, checkinCalls.roomId))
+    .limit(10_000);
+  const rows = await db.select({ id: rooms.id, name: rooms.name, endedAt: rooms.endedAt, endReason: rooms.endReason }).from(rooms).where(like(rooms.name, 'ck-%')).limit(10_000);
   const stays = await db
     .select({ roomId: roomParticipants.roomId, started: sql<string>`max(${roomParticipants.joinedAt})`, joins: sql<number>`count(*)::int` })
     .from(roomParticipants)
@@ -108,42 +105,17 @@ async function report(): Promise<void> {
     .where(like(rooms.name, 'ck-%'))
     .groupBy(roomParticipants.roomId);
   const byRoom = new Map(stays.map((s) => [s.roomId, s]));
+  const ms = (d: Date | null) => d?.getTime() ?? null;
   benchSay({
+    calls: calls.map((c) => ({ ...c, startedAt: ms(c.startedAt), completedAt: ms(c.completedAt), endsAt: ms(c.endsAt), roomEndedAt: ms(c.roomEndedAt) })),
     rooms: rows.map((r) => {
       const s = byRoom.get(r.id);
-      return {
-        name: r.name,
-        startedAt: s ? new Date(s.started).getTime() : null,
-        endsAt: r.endsAt?.getTime() ?? null,
-        endedAt: r.endedAt?.getTime() ?? null,
-        endReason: r.endReason,
-        joins: Number(s?.joins ?? 0),
-      };
+      return { name: r.name, startedAt: s ? new Date(s.started).getTime() : null, endedAt: ms(r.endedAt), endReason: r.endReason, joins: Number(s?.joins ?? 0) };
     }),
   });
 }
 
 runBenchChild(start, {
-  'mode-deadline': () => {
-    mode = 'deadline';
-    benchSay({ mode });
-  },
-  'mode-baseline': () => {
-    mode = 'baseline';
-    benchSay({ mode });
-  },
-  'mode-aligned': () => {
-    mode = 'aligned';
-    benchSay({ mode });
-  },
-  align: () =>
-    void (async () => {
-      const calls = [...active.entries()];
-      active.clear();
-      const endsAt = new Date(Math.max(...calls.map(([, c]) => c.startedAt)) + limitMs);
-      for (const [roomId, c] of calls) await setRoomDeadline(app!.rooms, systemCtx(c.orgId), roomId, endsAt, 'time_limit');
-      benchSay({ aligned: calls.length, endsAt: endsAt.getTime() });
-    })().catch((err: unknown) => benchSay({ error: String(err) })),
   cpu: () => {
     const { user, system } = process.cpuUsage();
     benchSay({ cpuUs: user + system, at: Date.now() });
