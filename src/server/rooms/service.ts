@@ -658,9 +658,10 @@ async function roomByProviderId(db: Db, providerRoomId: string): Promise<RoomRow
 
 /**
  * Persists the provider's normalised events: participant rows with join/leave times and durations, the
- * audit trail, and realtime events. Events are applied one at a time, in order.
+ * audit trail, and realtime events. A room's events are applied one at a time, in order; different rooms' events
+ * are recorded side by side (a burst in one room, or many rooms starting together, does not hold the others back).
  */
-/** Told of each provider event once it is recorded (features built on rooms: visits). In order, one at a time. */
+/** Told of each provider event once it is recorded (features built on rooms: visits). Per room in order, one at a time. */
 export type RoomEventListener = (room: { id: string; orgId: string; name: string; owner: RoomOwner | null }, event: RoomEvent) => Promise<void>;
 
 export function recordRoomEvents(
@@ -668,7 +669,8 @@ export function recordRoomEvents(
   log: { warn(obj: object, msg: string): void },
   listeners: readonly RoomEventListener[] = [],
 ): { stop(): void; idle(): Promise<void> } {
-  let chain: Promise<void> = Promise.resolve();
+  /** Per provider room: the events still being recorded, in order. A room's entry goes once it is idle. */
+  const chains = new Map<string, Promise<void>>();
   const record = async (event: RoomEvent) => {
     await apply(event);
     if (listeners.length === 0 || event.type === 'room.started') return;
@@ -762,12 +764,23 @@ export function recordRoomEvents(
   const unsubscribe = deps.media.onEvent((event) => {
     // One event per turn of the event loop: on PGlite (in this thread, promise-chained) a burst of events recorded
     // back to back would otherwise hold off timers (a room's deadline) and sockets until all were written.
-    chain = chain
+    const key = event.roomId;
+    const next = (chains.get(key) ?? Promise.resolve())
       .then(nextTurn)
       .then(() => record(event))
       .catch((err: unknown) => log.warn({ err, eventType: event.type }, 'room event not recorded'));
+    chains.set(key, next);
+    void next.then(() => {
+      if (chains.get(key) === next) chains.delete(key);
+    });
   });
-  return { stop: unsubscribe, idle: () => chain };
+  return {
+    stop: unsubscribe,
+    // Every event so far recorded (events that arrive meanwhile are waited for too, until all rooms are idle).
+    async idle() {
+      while (chains.size > 0) await Promise.all([...chains.values()]);
+    },
+  };
 }
 
 /**
