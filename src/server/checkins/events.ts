@@ -46,9 +46,16 @@ async function onJoined(deps: CheckinDeps, ctx: Ctx, call: CallRow, roomId: stri
   }
 }
 
+/** Departures that are not the parties leaving: the room ended, or a server went away (they come back to the next one). */
+const DEPARTURES_IGNORED: ReadonlySet<string> = new Set(['room_ended', 'server_shutdown', 'server_restart']);
+
 export function checkinRoomListener(deps: CheckinDeps): RoomEventListener {
   return async (room, event) => {
     if (room.owner?.kind !== CHECKIN_OWNER) return;
+    // A departure because the room ended (its deadline, an early end) or the server went away needs nothing here:
+    // the room's end completes the call. Checked before any query: at a deadline every call's two parties leave at
+    // once, and this keeps the burst's database work (PGlite: this thread) to the rooms' and calls' own records.
+    if (event.type === 'participant.left' && DEPARTURES_IGNORED.has(event.reason)) return;
     const ctx = systemCtx(room.orgId);
     const call = await callOfRoom(deps, room.orgId, room.owner.id, room.id);
     if (!call) return;
@@ -65,8 +72,7 @@ export function checkinRoomListener(deps: CheckinDeps): RoomEventListener {
         return;
       }
       case 'participant.left': {
-        // A server going away is not the parties leaving: they come back to the next one.
-        if (call.status !== 'active' || !call.startedAt || event.reason === 'server_shutdown' || event.reason === 'server_restart') return;
+        if (call.status !== 'active' || !call.startedAt) return;
         const connected = await connectedIdentities(deps.rooms, ctx, room.id);
         if (connected.has(call.callerMemberId) || connected.has(call.calleeMemberId)) return;
         // Both gone: the call ends after the reconnect grace, unless the limit comes first.
