@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, TEST_PASSWORD, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, expectVideoFrom, FAKE_COLOUR, installProbes, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
+import { closeBrowser, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
 
 const SHOTS = path.resolve('test-results/screenshots');
 const shot = async (page: Page, name: string) => {
@@ -73,58 +73,6 @@ async function expectVisibleText(page: Page, what: string, text: string | RegExp
   const box = await locator.boundingBox();
   const size = page.viewportSize()!;
   assert.ok(box && box.y >= 0 && box.y + box.height <= size.height && box.x >= 0 && box.x + box.width <= size.width + 0.5, `${what}: ${String(text)} at ${JSON.stringify(box)} is outside the window`);
-}
-
-/**
- * The main video shows the whole picture: object-fit contain, and the known picture, found in a screenshot of the
- * element's box, keeps the video's proportions at the contain size, centred between bars (a phone in portrait
- * letterboxes a 4:3 camera above and below).
- */
-async function expectWholePicture(page: Page, selector: string, what: string) {
-  const meta = (await page.evaluate(
-    `(() => { const el = document.querySelector(${JSON.stringify(selector)}); return { objectFit: getComputedStyle(el).objectFit, videoWidth: el.videoWidth, videoHeight: el.videoHeight }; })()`,
-  )) as { objectFit: string; videoWidth: number; videoHeight: number };
-  const png = (await page.locator(selector).screenshot({ animations: 'disabled' })).toString('base64');
-  const r = (await page.evaluate(
-    `(async () => {
-      const img = new Image();
-      img.src = 'data:image/png;base64,${png}';
-      await img.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = img.naturalWidth;
-      canvas.height = img.naturalHeight;
-      const g = canvas.getContext('2d', { willReadFrequently: true });
-      g.drawImage(img, 0, 0);
-      const W = canvas.width, H = canvas.height;
-      const data = g.getImageData(0, 0, W, H).data;
-      const c = ${JSON.stringify(FAKE_COLOUR)};
-      const ours = (x, y) => { const i = (y * W + x) * 4; return Math.abs(data[i] - c.r) <= 40 && Math.abs(data[i + 1] - c.g) <= 40 && Math.abs(data[i + 2] - c.b) <= 40; };
-      let top = H, bottom = -1, left = W, right = -1;
-      for (const f of [0.3, 0.4, 0.5, 0.6, 0.7]) {
-        const x = Math.round(f * (W - 1));
-        for (let y = 0; y < H; y++) if (ours(x, y)) { top = Math.min(top, y); bottom = Math.max(bottom, y); }
-      }
-      for (const f of [0.4, 0.5, 0.6, 0.7]) {
-        const y = Math.round(f * (H - 1));
-        for (let x = 0; x < W; x++) if (ours(x, y)) { left = Math.min(left, x); right = Math.max(right, x); }
-      }
-      return { width: W, height: H, top, bottom, left, right };
-    })()`,
-  )) as { width: number; height: number; top: number; bottom: number; left: number; right: number };
-  const detail = `${what}: ${JSON.stringify({ ...meta, ...r })}`;
-  assert.equal(meta.objectFit, 'contain', detail);
-  assert.ok(meta.videoWidth > 0 && meta.videoHeight > 0, detail);
-  assert.ok(r.right > r.left && r.bottom > r.top, `${detail} (the known picture was not found)`);
-  const videoAspect = meta.videoWidth / meta.videoHeight;
-  const boxAspect = r.width / r.height;
-  const shown = { w: r.right - r.left + 1, h: r.bottom - r.top + 1 };
-  const fit = boxAspect > videoAspect ? { w: r.height * videoAspect, h: r.height } : { w: r.width, h: r.width / videoAspect };
-  assert.ok(Math.abs(shown.w / shown.h / videoAspect - 1) < 0.04, `${detail} (the picture shown is ${shown.w}x${shown.h}, not in the video's proportions)`);
-  assert.ok(Math.abs(shown.w / fit.w - 1) < 0.03 && Math.abs(shown.h / fit.h - 1) < 0.03, `${detail} (expected the picture at ${Math.round(fit.w)}x${Math.round(fit.h)})`);
-  if (Math.abs(boxAspect / videoAspect - 1) > 0.1) {
-    if (boxAspect > videoAspect) assert.ok(r.left > 10 && Math.abs(r.left - (r.width - 1 - r.right)) <= 4, `${detail} (not centred between side bars)`);
-    else assert.ok(r.top > 10 && Math.abs(r.top - (r.height - 1 - r.bottom)) <= 4, `${detail} (not centred between top and bottom bars)`);
-  }
 }
 
 interface CheckinDto {

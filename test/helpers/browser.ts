@@ -876,3 +876,91 @@ export async function assertNoSidewaysScroll(page: Page, what: string): Promise<
   const [scrollWidth, innerWidth] = (await page.evaluate('[document.documentElement.scrollWidth, window.innerWidth]')) as [number, number];
   assert.ok(scrollWidth <= innerWidth, `${what}: the page scrolls sideways (${scrollWidth} > ${innerWidth})`);
 }
+
+export interface FrameReading {
+  objectFit: string;
+  videoWidth: number;
+  videoHeight: number;
+  /** The screenshot of the element's box (CSS px at device scale 1) and where the known picture is in it. */
+  width: number;
+  height: number;
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+/**
+ * Where the known picture is inside the displayed box of `selector`'s video: a screenshot of the element (what the
+ * person sees, overlays included), decoded in the page, scanned along rows and columns through the middle for pixels
+ * of FAKE_COLOUR (`mask`: a selector of what else shows the same picture over it, masked out). Cropped (object-fit: cover) the picture fills the box;
+ * shown whole it fills it in one direction only and keeps the video's proportions.
+ */
+export async function frameInBox(page: Page, selector: string, mask?: string): Promise<FrameReading> {
+  const video = page.locator(selector);
+  const meta = (await page.evaluate(
+    `(() => { const el = document.querySelector(${JSON.stringify(selector)}); return { objectFit: getComputedStyle(el).objectFit, videoWidth: el.videoWidth, videoHeight: el.videoHeight }; })()`,
+  )) as {
+    objectFit: string;
+    videoWidth: number;
+    videoHeight: number;
+  };
+  // Whatever else shows the same known picture over the video (a self view) is masked out, in black.
+  const png = (await video.screenshot({ animations: 'disabled', ...(mask ? { mask: [page.locator(mask)], maskColor: '#000000' } : {}) })).toString('base64');
+  const found = (await page.evaluate(
+    `(async () => {
+      const img = new Image();
+      img.src = 'data:image/png;base64,${png}';
+      await img.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      const g = canvas.getContext('2d', { willReadFrequently: true });
+      g.drawImage(img, 0, 0);
+      const W = canvas.width, H = canvas.height;
+      const data = g.getImageData(0, 0, W, H).data;
+      const c = ${JSON.stringify(FAKE_COLOUR)};
+      const ours = (x, y) => { const i = (y * W + x) * 4; return Math.abs(data[i] - c.r) <= 40 && Math.abs(data[i + 1] - c.g) <= 40 && Math.abs(data[i + 2] - c.b) <= 40; };
+      let top = H, bottom = -1, left = W, right = -1;
+      for (const f of [0.3, 0.4, 0.5, 0.6, 0.7]) {
+        const x = Math.round(f * (W - 1));
+        for (let y = 0; y < H; y++) if (ours(x, y)) { top = Math.min(top, y); bottom = Math.max(bottom, y); }
+      }
+      for (const f of [0.4, 0.5, 0.6, 0.7]) {
+        const y = Math.round(f * (H - 1));
+        for (let x = 0; x < W; x++) if (ours(x, y)) { left = Math.min(left, x); right = Math.max(right, x); }
+      }
+      return { width: W, height: H, top, bottom, left, right };
+    })()`,
+  )) as Omit<FrameReading, 'objectFit' | 'videoWidth' | 'videoHeight'>;
+  return { ...meta, ...found };
+}
+
+/**
+ * The main video shows the whole picture: contain, and the picture found in the element's displayed box has the
+ * video's proportions and the contain size, centred, with bars on two sides when the box has another shape (a box
+ * of the video's own shape shows it edge to edge: all four edges are then in view). Returns the reading and
+ * whether the box's shape could tell whole from cropped at all.
+ */
+export async function expectWholePicture(page: Page, selector: string, what: string, mask?: string): Promise<FrameReading & { telling: boolean }> {
+  const r = await frameInBox(page, selector, mask);
+  const detail = `${what}: ${JSON.stringify(r)}`;
+  assert.equal(r.objectFit, 'contain', detail);
+  assert.ok(r.videoWidth > 0 && r.videoHeight > 0, detail);
+  assert.ok(r.right > r.left && r.bottom > r.top, `${detail} (the known picture was not found)`);
+  const videoAspect = r.videoWidth / r.videoHeight;
+  const boxAspect = r.width / r.height;
+  // Only a box of another shape than the video can tell whole from cropped (cover crops nothing in its own shape).
+  const telling = Math.abs(boxAspect / videoAspect - 1) > 0.1;
+  const shown = { w: r.right - r.left + 1, h: r.bottom - r.top + 1 };
+  const fit = boxAspect > videoAspect ? { w: r.height * videoAspect, h: r.height } : { w: r.width, h: r.width / videoAspect };
+  // The picture keeps its proportions (cropping to the box would give the box's) and has the contain size...
+  assert.ok(Math.abs(shown.w / shown.h / videoAspect - 1) < 0.04, `${detail} (the picture shown is ${shown.w}x${shown.h}, not in the video's proportions)`);
+  assert.ok(Math.abs(shown.w / fit.w - 1) < 0.03 && Math.abs(shown.h / fit.h - 1) < 0.03, `${detail} (expected the picture at ${Math.round(fit.w)}x${Math.round(fit.h)})`);
+  // ...centred, with bars on the two other sides (its edges are inside the box, so nothing of it is cut), or edge to
+  // edge in a box of its own shape.
+  if (!telling) assert.ok(r.left <= 4 && r.top <= 4 && r.width - 1 - r.right <= 4 && r.height - 1 - r.bottom <= 4, `${detail} (not edge to edge)`);
+  else if (boxAspect > videoAspect) assert.ok(r.left > 10 && r.width - 1 - r.right > 10 && Math.abs(r.left - (r.width - 1 - r.right)) <= 4, `${detail} (not centred between side bars)`);
+  else assert.ok(r.top > 10 && r.height - 1 - r.bottom > 10 && Math.abs(r.top - (r.height - 1 - r.bottom)) <= 4, `${detail} (not centred between top and bottom bars)`);
+  return { ...r, telling };
+}

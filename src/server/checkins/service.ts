@@ -150,14 +150,7 @@ async function visibility(deps: CheckinDeps, ctx: Ctx): Promise<SQL | undefined>
 }
 
 export async function getCheckin(deps: CheckinDeps, ctx: Ctx, id: string): Promise<Checkin> {
-  const seen = await visibility(deps, ctx);
-  const [row] = await deps.db
-    .select()
-    .from(checkinCalls)
-    .where(and(eq(checkinCalls.orgId, ctx.orgId), eq(checkinCalls.id, id), seen))
-    .limit(1);
-  if (!row) throw new AppError('not_found', 'There is no such check-in call.');
-  return dtoOf(deps.db, row);
+  return dtoOf(deps.db, await visibleCall(deps, ctx, id));
 }
 
 export interface CheckinFilter {

@@ -5,32 +5,21 @@
  * the screen can offer "Turn on the ring sound" until it can (the overlay shows the call either way).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { playTones, type Tones } from '../tones.js';
 
 const RING_EVERY_MS = 2500;
 
-function ringOnce(ctx: AudioContext): void {
-  const start = ctx.currentTime + 0.02;
-  // Two short two-note bursts, like a phone.
-  const notes: [frequency: number, offset: number][] = [
+/** Two short two-note bursts, like a phone. */
+const RING: Tones = {
+  notes: [
     [659.25, 0],
     [880, 0.16],
     [659.25, 0.5],
     [880, 0.66],
-  ];
-  for (const [frequency, offset] of notes) {
-    const osc = ctx.createOscillator();
-    const gain = ctx.createGain();
-    osc.type = 'sine';
-    osc.frequency.value = frequency;
-    const t = start + offset;
-    gain.gain.setValueAtTime(0.0001, t);
-    gain.gain.exponentialRampToValueAtTime(0.25, t + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.3);
-    osc.connect(gain).connect(ctx.destination);
-    osc.start(t);
-    osc.stop(t + 0.32);
-  }
-}
+  ],
+  peak: 0.25,
+  decay: 0.3,
+};
 
 /** Rings while `ringing`; `audible` is whether the browser lets the page play it; `enable` asks (a click handler). */
 export function useRinger(ringing: boolean) {
@@ -80,7 +69,7 @@ export function useRinger(ringing: boolean) {
     if (!ringing) return;
     const ring = () => {
       const ctx = ctxRef.current;
-      if (ctx?.state === 'running') ringOnce(ctx);
+      if (ctx?.state === 'running') playTones(ctx, RING);
       else if (ctx?.state === 'suspended') void ctx.resume().catch(() => undefined);
       // Vibration needs a tap on the page first (browsers refuse it, with a warning, before).
       if (navigator.userActivation?.hasBeenActive) navigator.vibrate?.([400, 200, 400]);

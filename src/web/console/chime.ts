@@ -3,6 +3,8 @@
  * play sound after the user has interacted with it, so the AudioContext is created on the first click or key
  * press (creating it earlier would only log an autoplay warning); until then the chime is silent.
  */
+import { playTones } from '../tones.js';
+
 let context: AudioContext | null = null;
 let armed = false;
 
@@ -31,22 +33,12 @@ export function armChime(): void {
 export function playChime(): void {
   const ctx = context;
   if (!ctx || ctx.state !== 'running') return;
-  const start = ctx.currentTime + 0.02;
-  const notes: [frequency: number, offset: number][] = [
-    [659.25, 0],
-    [987.77, 0.18],
-  ];
-  for (const [frequency, offset] of notes) {
-    const osc = ctx.createOscillator();
-    const gain = ctx.createGain();
-    osc.type = 'sine';
-    osc.frequency.value = frequency;
-    const t = start + offset;
-    gain.gain.setValueAtTime(0.0001, t);
-    gain.gain.exponentialRampToValueAtTime(0.18, t + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.6);
-    osc.connect(gain).connect(ctx.destination);
-    osc.start(t);
-    osc.stop(t + 0.65);
-  }
+  playTones(ctx, {
+    notes: [
+      [659.25, 0],
+      [987.77, 0.18],
+    ],
+    peak: 0.18,
+    decay: 0.6,
+  });
 }
