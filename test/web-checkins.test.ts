@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, TEST_PASSWORD, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
+import { closeBrowser, expectInView, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
 
 const SHOTS = path.resolve('test-results/screenshots');
 const shot = async (page: Page, name: string) => {
@@ -44,27 +44,6 @@ async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs 
 /** The seconds the countdown shows (null: none yet). */
 const countdown = (page: Page) =>
   page.evaluate(`(() => { const el = document.querySelector('[role="timer"] .care-countdown__value'); return el && el.dataset.seconds !== undefined ? Number(el.dataset.seconds) : null; })()`) as Promise<number | null>;
-
-/** Each control wholly inside the window as it is (nothing scrolled, nothing to scroll when `noVerticalScroll`). */
-async function expectInView(page: Page, what: string, controls: { name: string | RegExp; role?: 'button' | 'heading' | 'timer' | 'link' }[], opts: { noVerticalScroll: boolean }) {
-  const g = (await page.evaluate(`({ innerWidth, innerHeight, scrollX, scrollY, scrollWidth: document.documentElement.scrollWidth, scrollHeight: document.documentElement.scrollHeight })`)) as Record<
-    'innerWidth' | 'innerHeight' | 'scrollX' | 'scrollY' | 'scrollWidth' | 'scrollHeight',
-    number
-  >;
-  assert.equal(g.scrollX, 0, `${what}: scrolled sideways`);
-  assert.equal(g.scrollY, 0, `${what}: scrolled down`);
-  assert.ok(g.scrollWidth <= g.innerWidth, `${what}: the page is ${g.scrollWidth} px wide in a ${g.innerWidth} px window`);
-  if (opts.noVerticalScroll) assert.ok(g.scrollHeight <= g.innerHeight, `${what}: the page is ${g.scrollHeight} px tall in a ${g.innerHeight} px window (scrolling needed)`);
-  for (const c of controls) {
-    const locator = page.getByRole(c.role ?? 'button', { name: c.name });
-    assert.equal(await locator.count(), 1, `${what}: expected one ${c.role ?? 'button'} ${String(c.name)}`);
-    assert.ok(await locator.isVisible(), `${what}: ${String(c.name)} is not visible`);
-    const box = await locator.boundingBox();
-    assert.ok(box, `${what}: ${String(c.name)} has no box`);
-    const inside = box.x >= 0 && box.y >= 0 && box.x + box.width <= g.innerWidth + 0.5 && box.y + box.height <= g.innerHeight + 0.5;
-    assert.ok(inside, `${what}: ${String(c.name)} at ${JSON.stringify(box)} is not inside the ${g.innerWidth}x${g.innerHeight} window`);
-  }
-}
 
 /** `text` is on screen, inside the window. */
 async function expectVisibleText(page: Page, what: string, text: string | RegExp) {

@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage } from './helpers/browser.js';
+import { closeBrowser, expectInView, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage } from './helpers/browser.js';
 
 /** The self view floats over the stage and shows the same known picture (one fake camera): masked out of frame readings. */
 const SELF_VIEW = '.ov-self';
@@ -77,44 +77,6 @@ async function waitUntil(page: Page, what: string, check: () => Promise<boolean>
     await sleep(200);
   }
 }
-
-interface Geometry {
-  innerWidth: number;
-  innerHeight: number;
-  scrollWidth: number;
-  scrollHeight: number;
-  scrollX: number;
-  scrollY: number;
-}
-const geometry = (page: Page) =>
-  page.evaluate(
-    `({ innerWidth, innerHeight, scrollX, scrollY, scrollWidth: document.documentElement.scrollWidth, scrollHeight: document.documentElement.scrollHeight })`,
-  ) as Promise<Geometry>;
-
-/** Each control is wholly inside the window as it is (no scrolling); nothing is wider than the window. */
-async function expectInView(page: Page, what: string, controls: { name: string | RegExp; role?: 'button' | 'heading' | 'link' | 'timer' }[], opts: { noVerticalScroll: boolean }) {
-  const g = await geometry(page);
-  assert.equal(g.scrollX, 0, `${what}: scrolled sideways`);
-  assert.equal(g.scrollY, 0, `${what}: scrolled down`);
-  assert.ok(g.scrollWidth <= g.innerWidth, `${what}: the page is ${g.scrollWidth} px wide in a ${g.innerWidth} px window (sideways scrolling)`);
-  if (opts.noVerticalScroll && g.scrollHeight > g.innerHeight) {
-    await shot(page, `failed-${what.replace(/[^a-z0-9]+/gi, '-')}`);
-    const below = await page.evaluate(
-      `[...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().bottom > innerHeight).slice(0, 6).map((el) => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().bottom)).join(', ')`,
-    );
-    assert.fail(`${what}: the page is ${g.scrollHeight} px tall in a ${g.innerHeight} px window (scrolling needed; reaching below: ${String(below)})`);
-  }
-  for (const c of controls) {
-    const locator = page.getByRole(c.role ?? 'button', { name: c.name });
-    assert.equal(await locator.count(), 1, `${what}: expected one ${c.role ?? 'button'} ${String(c.name)}`);
-    assert.ok(await locator.isVisible(), `${what}: ${String(c.name)} is not visible`);
-    const box = await locator.boundingBox();
-    assert.ok(box, `${what}: ${String(c.name)} has no box`);
-    const inside = box.x >= 0 && box.y >= 0 && box.x + box.width <= g.innerWidth + 0.5 && box.y + box.height <= g.innerHeight + 0.5;
-    assert.ok(inside, `${what}: ${String(c.name)} at ${JSON.stringify(box)} is not inside the ${g.innerWidth}x${g.innerHeight} window`);
-  }
-}
-
 
 /** The self view (floating over the stage) covers none of the main picture (its contain box inside the element). */
 async function expectSelfViewClear(page: Page, selector: string, what: string): Promise<void> {
@@ -186,7 +148,7 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     await sleep(1000);
     await patient.getByText('You just arrived.').waitFor();
     await patient.evaluate(RECORD_TIMER);
-    await expectInView(patient, 'patient waiting (390x844)', [{ name: /^(Mute|Unmute) microphone$/ }, { name: /^Turn camera (off|on)$/ }, { name: 'Leave' }], { noVerticalScroll: true });
+    await expectInView(patient, 'patient waiting (390x844)', [{ name: /^(Mute|Unmute) microphone$/ }, { name: /^Turn camera (off|on)$/ }, { name: 'Leave' }], { noVerticalScroll: true, onOverflow: shot });
 
     // Admitted: both see each other.
     await sleep(1500); // the clinician's timer keeps saying "Not started" meanwhile (recorded)
@@ -209,9 +171,9 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
       { name: 'End visit for everyone' },
     ];
     const context = [{ name: /Rosa Layout/, role: 'heading' as const }, { name: '← Today', role: 'link' as const }, { name: /Test clinic/, role: 'link' as const }, { name: 'Time in the visit', role: 'timer' as const }];
-    await expectInView(clinician, 'clinician in the call (1280x800)', [...clinicianControls, ...context], { noVerticalScroll: true });
+    await expectInView(clinician, 'clinician in the call (1280x800)', [...clinicianControls, ...context], { noVerticalScroll: true, onOverflow: shot });
     const patientControls = [{ name: /^(Mute|Unmute) microphone$/ }, { name: /^Turn camera (off|on)$/ }, { name: /^Participants/ }, { name: /^Chat/ }, { name: 'Leave' }, { name: /^Switch to (speaker|gallery) view$/ }];
-    await expectInView(patient, 'patient in the call (390x844)', [...patientControls, { name: 'Time in the visit', role: 'timer' }], { noVerticalScroll: true });
+    await expectInView(patient, 'patient in the call (390x844)', [...patientControls, { name: 'Time in the visit', role: 'timer' }], { noVerticalScroll: true, onOverflow: shot });
     assert.equal(await patient.getByRole('button', { name: 'End visit for everyone' }).count(), 0);
 
     // The main video whole on both (the patient sees the clinician's whole picture on the phone, and vice versa).
@@ -247,13 +209,13 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     await patientNotice.waitFor({ timeout: 15_000 });
     // The sender and the first words (cut at a word, about 90 characters).
     assert.equal(flat(await patientNotice.locator('p').innerText()), `New message from ${host.displayName} Please hold your arm up to the camera so that I can see the whole rash, including its…`);
-    await expectInView(patient, 'patient with the message notice (390x844)', [...patientControls, { name: 'Open chat' }, { name: 'Chat (1 unread)' }], { noVerticalScroll: true });
+    await expectInView(patient, 'patient with the message notice (390x844)', [...patientControls, { name: 'Open chat' }, { name: 'Chat (1 unread)' }], { noVerticalScroll: true, onOverflow: shot });
     await shot(patient, 'call-patient-390x844-chat-notice');
     await patient.getByRole('button', { name: 'Open chat' }).click();
     await patient.getByRole('log', { name: 'Chat history' }).getByText('Please hold your arm up').waitFor();
     assert.equal(await patient.getByRole('button', { name: 'Open chat' }).count(), 0, 'the notice goes once the chat is open');
     // The chat covers the video on the phone, never the controls.
-    await expectInView(patient, 'patient with the chat open (390x844)', [...patientControls, { name: 'Send' }, { name: 'Close chat' }], { noVerticalScroll: true });
+    await expectInView(patient, 'patient with the chat open (390x844)', [...patientControls, { name: 'Send' }, { name: 'Close chat' }], { noVerticalScroll: true, onOverflow: shot });
     await shot(patient, 'call-patient-390x844-chat');
     // The patient's page shows times in the device's zone, named.
     const patientTime = flat(await patient.getByRole('log', { name: 'Chat history' }).locator('li', { hasText: 'Please hold your arm up' }).locator('time').innerText());
@@ -266,7 +228,7 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     const clinicianNotice = clinician.getByRole('status').filter({ hasText: 'New message from Rosa Layout' });
     await clinicianNotice.waitFor({ timeout: 15_000 });
     assert.match(flat(await clinicianNotice.innerText()), /Like this\? The rash goes right to the edge of my elbow\./);
-    await expectInView(clinician, 'clinician with the message notice (1280x800)', [...clinicianControls, { name: 'Open chat' }, { name: 'Chat (1 unread)' }], { noVerticalScroll: true });
+    await expectInView(clinician, 'clinician with the message notice (1280x800)', [...clinicianControls, { name: 'Open chat' }, { name: 'Chat (1 unread)' }], { noVerticalScroll: true, onOverflow: shot });
     await shot(clinician, 'call-clinician-1280x800-chat-notice');
     await clinician.getByRole('button', { name: 'Open chat' }).click();
     const reply = clinician.getByRole('log', { name: 'Chat history' }).locator('li', { hasText: 'Like this?' });
@@ -275,7 +237,7 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     const inCallTime = flat(await reply.locator('time').innerText());
     // The console shows the clinic's zone (New York), not the computer's (Tokyo), named.
     assert.equal(inCallTime, flat(zoneTime(replyAt, CLINIC_ZONE)));
-    await expectInView(clinician, 'clinician with the chat open (1280x800)', clinicianControls, { noVerticalScroll: true });
+    await expectInView(clinician, 'clinician with the chat open (1280x800)', clinicianControls, { noVerticalScroll: true, onOverflow: shot });
     await expectSelfViewClear(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician with the chat open (1280x800)');
     await shot(clinician, 'call-clinician-1280x800-chat');
 
@@ -284,14 +246,14 @@ describe('web app in Chromium: the call screen on a 1280x800 laptop and a 390x84
     await clinician.getByRole('button', { name: 'Close chat' }).click();
     await clinician.setViewportSize(PHONE);
     await sleep(300);
-    await expectInView(clinician, 'clinician in the call (390x844)', clinicianControls, { noVerticalScroll: false });
+    await expectInView(clinician, 'clinician in the call (390x844)', clinicianControls, { noVerticalScroll: false, onOverflow: shot });
     await expectSelfViewClear(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician (390x844)');
     assert.ok((await expectWholePicture(clinician, `figure.ov-tile--camera[data-identity="${rosa.id}"] video`, 'clinician (390x844) seeing the patient', SELF_VIEW)).telling);
     await shot(clinician, 'call-clinician-390x844');
     await clinician.setViewportSize(LAPTOP);
     await patient.setViewportSize(LAPTOP);
     await sleep(300);
-    await expectInView(patient, 'patient in the call (1280x800)', patientControls, { noVerticalScroll: true });
+    await expectInView(patient, 'patient in the call (1280x800)', patientControls, { noVerticalScroll: true, onOverflow: shot });
     assert.ok((await expectWholePicture(patient, `figure.ov-tile--camera[data-identity="${host.id}"] video`, 'patient (1280x800) seeing the clinician', SELF_VIEW)).telling);
     await expectSelfViewClear(patient, `figure.ov-tile--camera[data-identity="${host.id}"] video`, 'patient (1280x800)');
     await patient.setViewportSize(PHONE);

@@ -964,3 +964,45 @@ export async function expectWholePicture(page: Page, selector: string, what: str
   else assert.ok(r.top > 10 && r.height - 1 - r.bottom > 10 && Math.abs(r.top - (r.height - 1 - r.bottom)) <= 4, `${detail} (not centred between top and bottom bars)`);
   return { ...r, telling };
 }
+
+export interface Geometry {
+  innerWidth: number;
+  innerHeight: number;
+  scrollWidth: number;
+  scrollHeight: number;
+  scrollX: number;
+  scrollY: number;
+}
+export const geometry = (page: Page) =>
+  page.evaluate(
+    `({ innerWidth, innerHeight, scrollX, scrollY, scrollWidth: document.documentElement.scrollWidth, scrollHeight: document.documentElement.scrollHeight })`,
+  ) as Promise<Geometry>;
+
+/** Each control is wholly inside the window as it is (no scrolling); nothing is wider than the window. */
+export async function expectInView(
+  page: Page,
+  what: string,
+  controls: { name: string | RegExp; role?: 'button' | 'heading' | 'link' | 'timer' }[],
+  opts: { noVerticalScroll: boolean; onOverflow?: (page: Page, name: string) => Promise<unknown> },
+) {
+  const g = await geometry(page);
+  assert.equal(g.scrollX, 0, `${what}: scrolled sideways`);
+  assert.equal(g.scrollY, 0, `${what}: scrolled down`);
+  assert.ok(g.scrollWidth <= g.innerWidth, `${what}: the page is ${g.scrollWidth} px wide in a ${g.innerWidth} px window (sideways scrolling)`);
+  if (opts.noVerticalScroll && g.scrollHeight > g.innerHeight) {
+    await opts.onOverflow?.(page, `failed-${what.replace(/[^a-z0-9]+/gi, '-')}`);
+    const below = await page.evaluate(
+      `[...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().bottom > innerHeight).slice(0, 6).map((el) => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().bottom)).join(', ')`,
+    );
+    assert.fail(`${what}: the page is ${g.scrollHeight} px tall in a ${g.innerHeight} px window (scrolling needed; reaching below: ${String(below)})`);
+  }
+  for (const c of controls) {
+    const locator = page.getByRole(c.role ?? 'button', { name: c.name });
+    assert.equal(await locator.count(), 1, `${what}: expected one ${c.role ?? 'button'} ${String(c.name)}`);
+    assert.ok(await locator.isVisible(), `${what}: ${String(c.name)} is not visible`);
+    const box = await locator.boundingBox();
+    assert.ok(box, `${what}: ${String(c.name)} has no box`);
+    const inside = box.x >= 0 && box.y >= 0 && box.x + box.width <= g.innerWidth + 0.5 && box.y + box.height <= g.innerHeight + 0.5;
+    assert.ok(inside, `${what}: ${String(c.name)} at ${JSON.stringify(box)} is not inside the ${g.innerWidth}x${g.innerHeight} window`);
+  }
+}
