@@ -32,7 +32,7 @@ for (const kind of DB_KINDS) {
           const res = await who.get('/api/v1/organization');
           assert.equal(res.statusCode, 200, res.body);
           const body = res.json();
-          assert.deepEqual(Object.keys(body).sort(), ['createdAt', 'id', 'logoUrl', 'name', 'slug', 'timeZone']);
+          assert.deepEqual(Object.keys(body).sort(), ['createdAt', 'groupMaxParticipants', 'groupNamePolicy', 'groupSelfNames', 'id', 'logoUrl', 'name', 'slug', 'timeZone']);
           assert.equal(body.id, org.orgId);
           assert.equal(body.slug, org.slug);
           assert.equal(body.name, `Test clinic ${org.slug}`);

@@ -86,6 +86,13 @@ const EnvSchema = z
     TURN_SECRET: optionalString,
     TURN_CREDENTIAL_TTL_SECONDS: int(60, 7 * 86_400).default(86_400),
     RECORDINGS_DIR: optionalString,
+    GROUP_MAX_PARTICIPANTS: int(2, 50).default(50),
+    GROUP_LAST_N: int(1, 49).default(9),
+    GROUP_DOWNLINK_BPS: int(100_000, 100_000_000).default(2_500_000),
+    GROUP_AUDIO_BITRATE_BPS: int(6_000, 510_000).default(16_000),
+    GROUP_VIDEO_WIDTH: int(160, 3840).default(1280),
+    GROUP_VIDEO_HEIGHT: int(120, 2160).default(720),
+    GROUP_VIDEO_FRAME_RATE: int(5, 60).default(24),
     VISIT_JOIN_WINDOW_BEFORE_MINUTES: int(0, 7 * 24 * 60).default(30),
     VISIT_JOIN_WINDOW_AFTER_MINUTES: int(0, 7 * 24 * 60).default(120),
     VISIT_LINK_TTL_HOURS: int(1, 90 * 24).default(7 * 24),
@@ -269,6 +276,18 @@ export interface Config {
     /** The post-visit survey offered to patients (`{visitId}` replaced); absent = none. */
     readonly surveyUrl: string | undefined;
   };
+  /**
+   * Group visits (docs/groups.md): the default size limit of a new organisation's groups, and how media is shared out
+   * at group size (seed 002's defaults): last-N, the downlink a subscriber gets at most, the audio bitrate and the
+   * camera constraints the SDK asks for.
+   */
+  readonly groups: {
+    readonly maxParticipants: number;
+    readonly lastN: number;
+    readonly downlinkBps: number;
+    readonly audioBitrateBps: number;
+    readonly video: { readonly width: number; readonly height: number; readonly frameRate: number };
+  };
   /** Check-in calls (docs/checkins.md): how long a call rings, when the fallback text goes, care links and sessions. */
   readonly checkins: {
     /** Unanswered this long, a call is missed (default 2 minutes). */
@@ -430,6 +449,13 @@ export function loadConfig(
       linkTtlMs: e.VISIT_LINK_TTL_HOURS * 3600_000,
       linkSigningSecret: e.LINK_SIGNING_SECRET,
       surveyUrl: e.VISIT_SURVEY_URL,
+    },
+    groups: {
+      maxParticipants: e.GROUP_MAX_PARTICIPANTS,
+      lastN: e.GROUP_LAST_N,
+      downlinkBps: e.GROUP_DOWNLINK_BPS,
+      audioBitrateBps: e.GROUP_AUDIO_BITRATE_BPS,
+      video: { width: e.GROUP_VIDEO_WIDTH, height: e.GROUP_VIDEO_HEIGHT, frameRate: e.GROUP_VIDEO_FRAME_RATE },
     },
     checkins: {
       ringMs: e.CHECKIN_RING_SECONDS * 1000,

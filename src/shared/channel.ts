@@ -11,6 +11,7 @@
  *   server → reconnect{retryAfterMs}, then close 1012                                  (the server is restarting)
  *   server → join                                  (a held participant may now ask for a media token: admitted)
  *   server → deadline{endsAt, reason}              (the room ends at endsAt, ISO 8601; null: no deadline any more)
+ *   server → media{policy}                         (how the room shares media out: simulcast, mode, spotlight, last-N)
  *
  * The token travels in the first message, never in the URL (URLs reach proxies' logs). It is issued with every
  * media token (the token answer's `channel`), for one identity in one room, and lives as long as the media token.
@@ -48,7 +49,26 @@ export type ChannelServerMessage =
    * Sent when it is set or changes, and after `ready` while one is set.
    */
   | { type: 'deadline'; endsAt: string | null; reason: string | null }
+  /**
+   * How the room shares media out (group visits): sent when it changes and after `ready` to a client of a room that
+   * has one. The SDK publishes simulcast when `simulcast` is set and shows `spotlight` (an identity) first.
+   */
+  | { type: 'media'; policy: ChannelMediaPolicy }
   | { type: 'pong' };
+
+export interface ChannelMediaPolicy {
+  simulcast: boolean;
+  mode: 'collaboration' | 'presentation' | 'grid';
+  spotlight: string | null;
+  lastN: number;
+}
+
+/**
+ * Notice codes the server sends in group visits (`notice{code, message}`), which the SDK turns into actions:
+ * `muted_by_host` (turn the microphone off: a host muted everyone), `unmute_requested` (a host asks you to turn your
+ * microphone on: ask the person, never do it for them), `hand_lowered` (a host lowered your hand).
+ */
+export const CHANNEL_NOTICES = ['muted_by_host', 'unmute_requested', 'hand_lowered'] as const;
 
 /** Why the server closed the channel. The client reconnects after the 1xxx ones only. */
 export const CHANNEL_CLOSE = {

@@ -28,6 +28,8 @@ export const ERRORS = {
   consent_required: { status: 403, message: 'Accept the telehealth consent before joining.' },
   not_admitted: { status: 403, message: 'The clinician has not let you in.' },
   visit_locked: { status: 403, message: 'The visit is locked: nobody else can join.' },
+  visit_full: { status: 409, message: 'The group is full: it admits no more participants. Raise its limit or remove someone first.' },
+  display_name_not_allowed: { status: 403, message: 'The clinic does not let participants choose their own name in a group.' },
   no_phone_number: { status: 409, message: 'The patient has no usable mobile phone number. Add one to their record first.' },
   no_email_address: { status: 409, message: 'The patient has no email address. Add one to their record first.' },
   sms_consent_required: { status: 409, message: 'The patient has not agreed to receive text messages. Record their SMS consent first.' },

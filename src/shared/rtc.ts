@@ -10,6 +10,7 @@
  *   both   → candidate{…}                     server → routes{…}                (what each receiving mid carries)
  *   server → participantJoined / participantUpdated / participantLeft / networkQuality / dominantSpeaker
  *   client → data{payload, to?}               server → data{from, payload}      (in-call chat, routed by group)
+ *   client → subscription{tracks}             server → streamStates{states}     (adaptive stream, simulcast layers, last-N)
  *   server → notice{code, message}                                              (server notices)
  *   client → leave                            server → bye{reason}, then closes the socket
  * Reconnecting: a new socket sends join{token, sessionId}; if the server still holds the session (within the
@@ -71,6 +72,33 @@ export interface RtcRoute {
   source: TrackSource | null;
 }
 
+/** A simulcast layer (rids q, h, f: a quarter, half and full resolution of the camera). */
+export type VideoLayer = 'low' | 'medium' | 'high';
+
+/** One remote video as the subscriber shows it (`subscription`). */
+export interface RtcTrackView {
+  identity: string;
+  source: 'camera' | 'screen';
+  visible: boolean;
+  /** Device pixels of the element that shows it (0 when hidden). */
+  width: number;
+  height: number;
+  pinned?: boolean;
+}
+
+/**
+ * What the SFU forwards of one remote video to this subscriber: `active` (with the layer it sends), or `paused`
+ * (not forwarded: hidden, beyond last-N, or over the subscriber's bandwidth) with the reason, so a tile can show a
+ * name card instead of a frozen picture.
+ */
+export interface RtcStreamState {
+  identity: string;
+  source: 'camera' | 'screen';
+  state: 'active' | 'paused';
+  layer: VideoLayer | null;
+  reason: 'hidden' | 'last_n' | 'bandwidth' | null;
+}
+
 /** Why a session ended; `bye.reason`, and the SDK's `disconnected` event. */
 export type RtcEndReason =
   | 'left'
@@ -121,6 +149,13 @@ export type ClientMessage =
   | { type: 'answer'; sdp: string }
   | { type: 'candidate'; candidate: RtcIceCandidate | null }
   | { type: 'mute'; source: TrackSource; muted: boolean }
+  /**
+   * Adaptive stream: what this subscriber shows of each remote video now (the whole list each time it changes).
+   * A track not listed, or `visible: false`, gets no video at all; `width`/`height` (CSS pixels × devicePixelRatio)
+   * pick the layer; `pinned` puts it ahead of last-N's speaker order. A client that never sends this receives every
+   * video it may see at the highest layer, subject to the room's last-N.
+   */
+  | { type: 'subscription'; tracks: RtcTrackView[] }
   | { type: 'data'; payload: string; to?: string[] }
   | { type: 'ping' }
   | { type: 'leave' };
@@ -150,6 +185,8 @@ export type ServerMessage =
   | { type: 'participantLeft'; identity: string; reason: string }
   | { type: 'networkQuality'; identity: string; level: number }
   | { type: 'dominantSpeaker'; identity: string | null }
+  /** What the SFU forwards of each remote video to this subscriber, whenever that changes (adaptive stream, last-N). */
+  | { type: 'streamStates'; states: RtcStreamState[] }
   /** `from`: the sender's identity, or null for the server (e.g. a chat message it stored). */
   | { type: 'data'; from: string | null; payload: string }
   | { type: 'notice'; code: string; message: string }
@@ -228,6 +265,18 @@ export function parseClientMessage(text: string): { ok: true; message: ClientMes
       if (!only(m, ['type', 'source', 'muted'])) return bad('unknown field');
       if (!SOURCES.includes(m.source as TrackSource) || typeof m.muted !== 'boolean') return bad('source and muted (boolean) are required');
       return { ok: true, message: m as ClientMessage };
+    case 'subscription': {
+      if (!only(m, ['type', 'tracks'])) return bad('unknown field');
+      if (!Array.isArray(m.tracks) || m.tracks.length > 200) return bad('tracks must be a list of at most 200 views');
+      for (const t of m.tracks as unknown[]) {
+        if (!isObject(t) || !only(t, ['identity', 'source', 'visible', 'width', 'height', 'pinned'])) return bad('a view has identity, source, visible, width, height and pinned');
+        if (typeof t.identity !== 'string' || !IDENTITY.test(t.identity)) return bad('identity must be an identity');
+        if (t.source !== 'camera' && t.source !== 'screen') return bad('source must be camera or screen');
+        if (typeof t.visible !== 'boolean' || (t.pinned !== undefined && typeof t.pinned !== 'boolean')) return bad('visible and pinned are booleans');
+        for (const d of [t.width, t.height]) if (!Number.isInteger(d) || (d as number) < 0 || (d as number) > 16384) return bad('width and height are whole pixels (0 to 16384)');
+      }
+      return { ok: true, message: { type: 'subscription', tracks: m.tracks as RtcTrackView[] } };
+    }
     case 'data':
       if (!only(m, ['type', 'payload', 'to'])) return bad('unknown field');
       if (typeof m.payload !== 'string') return bad('payload must be a string');

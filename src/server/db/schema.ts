@@ -29,6 +29,9 @@ import {
 const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 const createdAt = () => ts('created_at').notNull().defaultNow();
 
+export const GROUP_NAME_POLICIES = ['first_initial', 'first', 'full', 'participant_n'] as const;
+export type GroupNamePolicy = (typeof GROUP_NAME_POLICIES)[number];
+
 export const organizations = pgTable('organizations', {
   id: uuid('id').primaryKey().defaultRandom(),
   slug: text('slug').notNull().unique(),
@@ -36,8 +39,19 @@ export const organizations = pgTable('organizations', {
   timeZone: text('time_zone').notNull().default('UTC'),
   /** An https URL (or a data: image) of the clinic's logo, shown to patients on their join pages. */
   logoUrl: text('logo_url'),
+  /**
+   * Group visits: how one client sees another (docs/groups.md): `first_initial` (Maria G., the default), `first`,
+   * `full`, or `participant_n` (Participant 3). Staff always see full names.
+   */
+  groupNamePolicy: text('group_name_policy', { enum: GROUP_NAME_POLICIES }).notNull().default('first_initial'),
+  /** Whether a client may choose the name the others in a group see (the policy's name otherwise). */
+  groupSelfNames: boolean('group_self_names').notNull().default(false),
+  /** Patients and guests a group visit admits at most, unless the visit sets its own (2–50). */
+  groupMaxParticipants: integer('group_max_participants').notNull().default(50),
   createdAt: createdAt(),
-});
+}, (t) => [
+  check('organizations_group_max_participants_check', sql`${t.groupMaxParticipants} between 2 and 50`),
+]);
 
 export const USER_ROLES = ['admin', 'clinician', 'caregiver'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
@@ -165,6 +179,18 @@ export const patientConsents = pgTable(
 );
 
 export const APPOINTMENT_KINDS = ['video', 'group', 'checkin'] as const;
+/** Seed 002's bandwidth modes: equal quality, screen share first, many small tiles. */
+export const MEDIA_MODES = ['collaboration', 'presentation', 'grid'] as const;
+export type MediaMode = (typeof MEDIA_MODES)[number];
+/** A room's media policy as stored (the rooms layer's MediaPolicy). */
+export interface MediaPolicyRow {
+  simulcast: boolean;
+  mode: MediaMode;
+  /** The identity everyone's view puts first (always forwarded, high layer); null: none. */
+  spotlight: string | null;
+  /** At most this many videos forwarded to one subscriber (a screen share comes on top). */
+  lastN: number;
+}
 export type AppointmentKind = (typeof APPOINTMENT_KINDS)[number];
 export const APPOINTMENT_STATUSES = ['scheduled', 'cancelled', 'completed', 'no_show'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
@@ -246,6 +272,8 @@ export const rooms = pgTable(
      */
     endsAt: ts('ends_at'),
     deadlineReason: text('deadline_reason'),
+    /** How the room shares media out (src/server/rooms/provider.ts MediaPolicy): simulcast, mode, spotlight, last-N. Null: the defaults of a 1:1 room. */
+    mediaPolicy: jsonb('media_policy').$type<MediaPolicyRow>(),
     createdAt: createdAt(),
     endedAt: ts('ended_at'),
     endReason: text('end_reason'),
@@ -381,6 +409,15 @@ export const visits = pgTable(
     locked: boolean('locked').notNull().default(false),
     /** Since when the host has the visit recorded; null while it is not. */
     recordingSince: ts('recording_since'),
+    /** Group visits: patients and guests admitted at most; null = the organisation's group_max_participants. */
+    maxParticipants: integer('max_participants'),
+    /** The participant a host put in the spotlight: the main picture for everyone, always forwarded. */
+    spotlightParticipantId: uuid('spotlight_participant_id'),
+    /** A host muted everyone (newcomers join muted); with self_unmute false the mute is enforced by the server. */
+    mutedAll: boolean('muted_all').notNull().default(false),
+    selfUnmute: boolean('self_unmute').notNull().default(true),
+    /** How media is shared out at group size (seed 002's bandwidth modes). */
+    mediaMode: text('media_mode', { enum: MEDIA_MODES }).notNull().default('collaboration'),
     roomId: uuid('room_id'),
     openedAt: ts('opened_at'),
     startedAt: ts('started_at'),
@@ -400,10 +437,12 @@ export const visits = pgTable(
     foreignKey({ name: 'visits_host_fk', columns: [t.orgId, t.hostUserId], foreignColumns: [users.orgId, users.id] }),
     foreignKey({ name: 'visits_room_fk', columns: [t.orgId, t.roomId], foreignColumns: [rooms.orgId, rooms.id] }),
     check('visits_duration_check', sql`${t.durationMinutes} between 1 and 1440 and ${t.extendedMinutes} between 0 and 1440`),
+    check('visits_max_participants_check', sql`${t.maxParticipants} is null or ${t.maxParticipants} between 1 and 50`),
   ],
 );
 
-export const VISIT_ROLES = ['host', 'patient', 'guest', 'interpreter', 'caregiver'] as const;
+/** `cohost`: another staff user with the host's rights in the visit (group visits). */
+export const VISIT_ROLES = ['host', 'cohost', 'patient', 'guest', 'interpreter', 'caregiver'] as const;
 export type VisitRole = (typeof VISIT_ROLES)[number];
 /** invited: has a link, not yet arrived; waiting: in the waiting room; admitted; denied; removed (by the host). */
 export const ADMISSIONS = ['invited', 'waiting', 'admitted', 'denied', 'removed'] as const;
@@ -428,6 +467,10 @@ export const visitParticipants = pgTable(
     recordingConsentAt: ts('recording_consent_at'),
     arrivedAt: ts('arrived_at'),
     admittedAt: ts('admitted_at'),
+    /** A raised hand (the queue is in this order); null when lowered. */
+    handRaisedAt: ts('hand_raised_at'),
+    /** The name this client chose for the others in a group, when the organisation allows it. */
+    chosenName: text('chosen_name'),
     createdAt: createdAt(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },

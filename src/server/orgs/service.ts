@@ -17,7 +17,17 @@ export interface OrgDeps {
 export const ORG_SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/;
 
 export function toOrganizationDto(row: typeof organizations.$inferSelect): Organization {
-  return { id: row.id, slug: row.slug, name: row.name, timeZone: row.timeZone, logoUrl: row.logoUrl, createdAt: row.createdAt.toISOString() };
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    timeZone: row.timeZone,
+    logoUrl: row.logoUrl,
+    groupNamePolicy: row.groupNamePolicy,
+    groupSelfNames: row.groupSelfNames,
+    groupMaxParticipants: row.groupMaxParticipants,
+    createdAt: row.createdAt.toISOString(),
+  };
 }
 
 /** A new tenant, made by an operator (CLI) or the demo seed: there is no organisation's context yet, only an actor. */

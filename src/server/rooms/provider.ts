@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
+import type { MediaPolicyRow } from '../db/schema.js';
 
 /**
  * The media provider seam. The rooms layer (service.ts) is the only caller; features (visits, breakouts,
@@ -54,6 +55,8 @@ export interface ProviderRoomSpec {
   orgId: string;
   name: string;
   maxParticipants: number;
+  /** The room's media policy, if it has one (restoreRoom: as stored). */
+  media?: MediaPolicy | null;
   /**
    * The room's limits (seconds). The rooms layer enforces them itself (lifecycle.ts sweeps them from the database),
    * whatever the provider; a hosted provider may pass them on as a backstop within its own bounds (Twilio: 600 s at least).
@@ -180,6 +183,14 @@ export interface RoutingState {
   recorded: boolean;
 }
 
+/**
+ * How a room shares its media out (group visits; null on a room: a 1:1 room's defaults). The rooms layer stores it
+ * (rooms.media_policy), hands it to the provider and sends it to the room's clients on the channel (`media`) and in
+ * the token answer. A provider that selects media on the server (builtin: the SFU's simulcast layers and last-N)
+ * applies it in setMediaPolicy; one whose clients select (Twilio: the SDK's bandwidth profile) needs no method.
+ */
+export type MediaPolicy = MediaPolicyRow;
+
 /** What a provider may need from the HTTP server: the builtin provider's `/rtc` socket, a hosted provider's status callbacks. */
 export interface ProviderHost {
   /** A WebSocket endpoint at an exact path (UpgradeRouter). */
@@ -239,6 +250,8 @@ export interface MediaProvider {
    * disconnect anyone.
    */
   revokeTokens?(providerRoomId: string, identity: string, issuedBefore: Date): Promise<boolean>;
+  /** A room's media policy changed (or was set at creation): a provider that selects media on the server applies it. */
+  setMediaPolicy?(providerRoomId: string, policy: MediaPolicy | null): Promise<void>;
   /** Normalised events; the rooms layer persists them and fans them out. Returns an unsubscribe function. */
   onEvent(listener: (event: RoomEvent) => void): () => void;
   /** In-process providers register their endpoints here (called once by the app). */

@@ -84,6 +84,7 @@ export function toParticipantDto(p: ParticipantRow): VisitParticipant {
     recordingConsentAt: iso(p.recordingConsentAt),
     arrivedAt: iso(p.arrivedAt),
     admittedAt: iso(p.admittedAt),
+    handRaisedAt: iso(p.handRaisedAt),
   };
 }
 
@@ -103,6 +104,11 @@ export function toVisitDto(v: VisitRow, participants: ParticipantRow[], config: 
     joinClosesAt: window.closesAt.toISOString(),
     locked: v.locked,
     recordingSince: iso(v.recordingSince),
+    maxParticipants: v.maxParticipants,
+    spotlightParticipantId: v.spotlightParticipantId,
+    mutedAll: v.mutedAll,
+    selfUnmute: v.selfUnmute,
+    mediaMode: v.mediaMode,
     surveyUrl: surveyUrlOf(v, config),
     roomName: v.roomId && isLive(v.status) ? roomNameOf(v.id) : null,
     openedAt: iso(v.openedAt),

@@ -75,6 +75,25 @@ export const ChannelAccess = Type.Object(
 );
 export type ChannelAccess = Type.Static<typeof ChannelAccess>;
 
+/**
+ * How the room shares media out, and what the SDK publishes: present on rooms with a media policy (group visits).
+ * The same policy (without the publishing settings) also comes on the channel (`media`) whenever it changes.
+ */
+export const TokenMedia = Type.Object({
+  /** Publish the camera in three layers (simulcast) so the server (or Twilio) can send each viewer the one it needs. */
+  simulcast: Type.Boolean(),
+  mode: Type.Union([Type.Literal('collaboration'), Type.Literal('presentation'), Type.Literal('grid')]),
+  /** The identity everyone shows first; null: none. */
+  spotlight: Type.Union([Type.String(), Type.Null()]),
+  /** At most this many remote videos are received at once (Twilio: the bandwidth profile's maxTracks). */
+  lastN: Type.Integer({ minimum: 1 }),
+  /** Opus bitrate cap (seed 002: 16 kbps). */
+  audioBitrateBps: Type.Integer(),
+  /** The camera to ask for (ideal). */
+  video: Type.Object({ width: Type.Integer(), height: Type.Integer(), frameRate: Type.Integer() }),
+});
+export type TokenMedia = Type.Static<typeof TokenMedia>;
+
 export const TokenResponse = Type.Object({
   token: Type.String(),
   room: Type.String(),
@@ -83,6 +102,7 @@ export const TokenResponse = Type.Object({
   provider: Type.String(),
   url: Type.String({ description: 'Where the SDK connects.' }),
   channel: ChannelAccess,
+  media: Type.Optional(TokenMedia),
 });
 
 /** Where a participant's media goes (server-authoritative); may be set before the participant joins. */

@@ -6,6 +6,9 @@ export const Email = Type.String({ format: 'email', minLength: 3, maxLength: 254
 export const Password = Type.String({ minLength: 10, maxLength: 200, description: 'At least 10 characters.' });
 export const PersonName = Text({ maxLength: 200 });
 
+/** `first_initial`: Maria G. (default); `first`: Maria; `full`: Maria Garcia; `participant_n`: Participant 3. */
+export const GroupNamePolicy = Type.Union([Type.Literal('first_initial'), Type.Literal('first'), Type.Literal('full'), Type.Literal('participant_n')]);
+
 export const Organization = Type.Object({
   id: Uuid,
   slug: Type.String(),
@@ -13,6 +16,12 @@ export const Organization = Type.Object({
   timeZone: Type.String(),
   /** The clinic's logo, shown to patients on their join pages: an https URL or a data: URL of an image; null: none. */
   logoUrl: Type.Union([Type.String(), Type.Null()]),
+  /** Group visits: how one client sees another (staff always see full names). */
+  groupNamePolicy: GroupNamePolicy,
+  /** Whether a client may choose the name the others in a group see. */
+  groupSelfNames: Type.Boolean(),
+  /** Patients and guests a group visit admits at most, unless the visit sets its own. */
+  groupMaxParticipants: Type.Integer({ minimum: 2, maximum: 50 }),
   createdAt: IsoDateTime,
 });
 export type Organization = Type.Static<typeof Organization>;
@@ -88,6 +97,9 @@ export const UpdateOrganizationBody = Type.Object(
     timeZone: Type.Optional(Text({ maxLength: 64 })),
     /** An https URL (up to 2048 characters) or a base64 data: URL of a PNG, JPEG, SVG or WebP image up to 100 KB; null removes it. */
     logoUrl: Type.Optional(Type.Union([Text({ maxLength: LOGO_MAX_CHARS }), Type.Null()])),
+    groupNamePolicy: Type.Optional(GroupNamePolicy),
+    groupSelfNames: Type.Optional(Type.Boolean()),
+    groupMaxParticipants: Type.Optional(Type.Integer({ minimum: 2, maximum: 50 })),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -1,9 +1,13 @@
 import Type from 'typebox';
 import { IsoDate, IsoDateTime, Text, Uuid } from './common.js';
 import { AppointmentKind } from './appointments.js';
-import { ChannelAccess, Recording } from './rooms.js';
+import { ChannelAccess, Recording, TokenMedia } from './rooms.js';
 
 const Nullable = <T extends Type.TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+/** Seed 002's bandwidth modes: `collaboration` (equal quality), `presentation` (the screen share first), `grid` (many small tiles). */
+export const MediaMode = Type.Union([Type.Literal('collaboration'), Type.Literal('presentation'), Type.Literal('grid')]);
+export type MediaMode = Type.Static<typeof MediaMode>;
 
 export const VisitStatus = Type.Union([
   Type.Literal('scheduled'),
@@ -13,7 +17,7 @@ export const VisitStatus = Type.Union([
   Type.Literal('cancelled'),
   Type.Literal('no_show'),
 ]);
-export const VisitRole = Type.Union([Type.Literal('host'), Type.Literal('patient'), Type.Literal('guest'), Type.Literal('interpreter'), Type.Literal('caregiver')]);
+export const VisitRole = Type.Union([Type.Literal('host'), Type.Literal('cohost'), Type.Literal('patient'), Type.Literal('guest'), Type.Literal('interpreter'), Type.Literal('caregiver')]);
 export const InviteeRole = Type.Union([Type.Literal('patient'), Type.Literal('guest'), Type.Literal('interpreter'), Type.Literal('caregiver')]);
 export const Admission = Type.Union([Type.Literal('invited'), Type.Literal('waiting'), Type.Literal('admitted'), Type.Literal('denied'), Type.Literal('removed')]);
 
@@ -28,6 +32,8 @@ export const VisitParticipant = Type.Object({
   recordingConsentAt: Nullable(IsoDateTime),
   arrivedAt: Nullable(IsoDateTime),
   admittedAt: Nullable(IsoDateTime),
+  /** Since when the hand is raised (hosts see the queue in this order); null: lowered. */
+  handRaisedAt: Nullable(IsoDateTime),
 });
 export type VisitParticipant = Type.Static<typeof VisitParticipant>;
 
@@ -48,6 +54,15 @@ export const Visit = Type.Object({
   locked: Type.Boolean(),
   /** Since when the host has the visit recorded (everyone is shown an indicator); null while it is not. */
   recordingSince: Nullable(IsoDateTime),
+  /** Patients and guests the visit admits at most (group visits: the visit's own or the organisation's; 1:1 visits: null). */
+  maxParticipants: Nullable(Type.Integer()),
+  /** The participant in the spotlight for everyone; null: none. */
+  spotlightParticipantId: Nullable(Uuid),
+  /** A host muted everyone; newcomers join muted. */
+  mutedAll: Type.Boolean(),
+  /** While mutedAll: whether participants may unmute themselves (false: only when a host asks them to). */
+  selfUnmute: Type.Boolean(),
+  mediaMode: MediaMode,
   /** The post-visit survey for the patient, once the visit has ended (when the organisation has one). */
   surveyUrl: Nullable(Type.String()),
   /** The visit's room in the rooms layer while it is open. */
@@ -75,6 +90,9 @@ export const CreateVisitBody = Type.Object(
     durationMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440 })),
     /** Open it at once (an instant visit). */
     start: Type.Optional(Type.Boolean()),
+    /** Group visits: patients and guests admitted at most (default: the organisation's group limit). */
+    maxParticipants: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+    mediaMode: Type.Optional(MediaMode),
   },
   { additionalProperties: false },
 );
@@ -208,6 +226,8 @@ export const VisitToken = Type.Object({
   expiresIn: Type.Integer(),
   provider: Type.String(),
   channel: ChannelAccess,
+  /** Group visits: how media is shared out and what to publish (the SDK reads it). */
+  media: Type.Optional(TokenMedia),
   /** Where the participant is: `admitted` (in the visit) or `waiting` (connected, receiving nothing until admitted). */
   admission: Admission,
   /** Whether the visit is being recorded now (show the indicator). */
@@ -374,3 +394,35 @@ export const Usage = Type.Object({
   visits: Type.Array(Type.Object({ visitId: Uuid, scheduledStart: IsoDateTime, status: VisitStatus, usage: UsageFigures })),
 });
 export type Usage = Type.Static<typeof Usage>;
+
+// ---- group visits (docs/groups.md) ----------------------------------------------------------------------------
+
+/** Add a co-host: another staff user of the organisation, with the host's rights in this visit. */
+export const AddCohostBody = Type.Object({ userId: Uuid }, { additionalProperties: false });
+export type AddCohostBody = Type.Static<typeof AddCohostBody>;
+
+/** Raise or lower a hand (a participant their own; a host anyone's, to lower it). */
+export const HandBody = Type.Object({ raised: Type.Boolean() }, { additionalProperties: false });
+export type HandBody = Type.Static<typeof HandBody>;
+
+/** Put a participant in the spotlight for everyone, or nobody (null). */
+export const SpotlightBody = Type.Object({ participantId: Nullable(Uuid) }, { additionalProperties: false });
+export type SpotlightBody = Type.Static<typeof SpotlightBody>;
+
+/**
+ * Mute everyone but the hosts (and everyone who joins later), or lift it. `selfUnmute` false: the server stops their
+ * audio until a host asks them to unmute; true (default): their microphones are turned off and they may turn them on.
+ */
+export const MuteAllBody = Type.Object({ muted: Type.Boolean(), selfUnmute: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+export type MuteAllBody = Type.Static<typeof MuteAllBody>;
+
+/** Change how media is shared out, or the visit's limit. */
+export const UpdateGroupBody = Type.Object(
+  { mediaMode: Type.Optional(MediaMode), maxParticipants: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })) },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type UpdateGroupBody = Type.Static<typeof UpdateGroupBody>;
+
+/** The name the other clients see, chosen by the participant when the organisation allows it. */
+export const DisplayNameBody = Type.Object({ displayName: Text({ minLength: 1, maxLength: 60 }) }, { additionalProperties: false });
+export type DisplayNameBody = Type.Static<typeof DisplayNameBody>;
