@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { and, eq } from 'drizzle-orm';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { WebSocket, WebSocketServer } from 'ws';
-import { CHANNEL_CLOSE, parseChannelClientMessage, type ChannelServerMessage } from '../../shared/channel.js';
+import { CHANNEL_CLOSE, parseChannelClientMessage, type ChannelMediaPolicy, type ChannelServerMessage } from '../../shared/channel.js';
 import type { Db } from '../db/index.js';
 import { roomRouting, rooms } from '../db/schema.js';
 import { refuseUpgrade } from '../http/upgrade.js';
@@ -33,7 +33,8 @@ export type ChannelPayload =
   | { type: 'data'; payload: string }
   | { type: 'notice'; code: string; message: string }
   | { type: 'join' }
-  | { type: 'deadline'; endsAt: string | null; reason: string | null };
+  | { type: 'deadline'; endsAt: string | null; reason: string | null }
+  | { type: 'media'; policy: ChannelMediaPolicy };
 
 type Broadcast =
   | { kind: 'send'; roomId: string; message: ChannelPayload; to?: readonly string[] }
@@ -90,6 +91,8 @@ interface Client {
   claims: ChannelClaims | null;
   /** A `deadline` broadcast reached it (newer than what its room's row said when it became ready). */
   deadlineHeard: boolean;
+  /** A `media` broadcast reached it (likewise newer than the row read at ready). */
+  mediaHeard: boolean;
 }
 
 export async function createParticipantChannel(deps: ChannelDeps): Promise<ParticipantChannel> {
@@ -119,6 +122,7 @@ export async function createParticipantChannel(deps: ChannelDeps): Promise<Parti
       for (const client of room) {
         if (b.to && !b.to.includes(client.claims!.identity)) continue;
         if (b.message.type === 'deadline') client.deadlineHeard = true;
+        if (b.message.type === 'media') client.mediaHeard = true;
         if (client.ws.readyState === WebSocket.OPEN) client.ws.send(text);
       }
       return;
@@ -186,24 +190,29 @@ export async function createParticipantChannel(deps: ChannelDeps): Promise<Parti
     room.add(client);
     // The subscription is live from start-up, so nothing sent after `ready` is missed.
     send(client, { type: 'ready', room: claims.roomName, identity: claims.identity, heartbeatSeconds: HEARTBEAT_MS / 1000 });
-    await tellDeadline(client, claims);
+    await tellRoomState(client, claims);
   };
 
   /**
-   * The room's deadline, if it has one, to a client that just became ready. Read after the client joined its room
-   * here, so a change committed later reaches it as a broadcast; one heard meanwhile is newer than this read.
+   * The room's deadline and media policy, if it has them, to a client that just became ready. Read after the client
+   * joined its room here, so a change committed later reaches it as a broadcast; one heard meanwhile is newer than
+   * this read.
    */
-  const tellDeadline = async (client: Client, claims: ChannelClaims) => {
+  const tellRoomState = async (client: Client, claims: ChannelClaims) => {
     const [row] = await deps.db
-      .select({ endsAt: rooms.endsAt, reason: rooms.deadlineReason })
+      .select({ endsAt: rooms.endsAt, reason: rooms.deadlineReason, media: rooms.mediaPolicy })
       .from(rooms)
       .where(and(eq(rooms.orgId, claims.orgId), eq(rooms.id, claims.roomId), eq(rooms.status, 'in-progress')))
       .limit(1);
     if (row?.endsAt && !client.deadlineHeard) send(client, { type: 'deadline', endsAt: row.endsAt.toISOString(), reason: row.reason });
+    if (row?.media && !client.mediaHeard) {
+      const { simulcast, mode, spotlight, lastN } = row.media;
+      send(client, { type: 'media', policy: { simulcast, mode, spotlight, lastN } });
+    }
   };
 
   const accept = (ws: WebSocket) => {
-    const client: Client = { ws, alive: true, claims: null, deadlineHeard: false };
+    const client: Client = { ws, alive: true, claims: null, deadlineHeard: false, mediaHeard: false };
     clients.add(client);
     const authTimer = setTimeout(() => client.claims === null && ws.close(CHANNEL_CLOSE.protocolError, 'no token'), AUTH_TIMEOUT_MS);
     authTimer.unref();

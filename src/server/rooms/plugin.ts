@@ -30,7 +30,7 @@ async function roomsPlugin(app: App): Promise<void> {
   // next start, or another process's sweep, ends the rooms).
   const deadlines = createDeadlineTimers((roomIds) => void endRoomsAtDeadline(deps, roomIds).catch((err: unknown) => app.log.warn({ err }, 'room deadlines: not ended (the sweep tries again)')));
   app.addHook('preClose', async () => deadlines.close());
-  const deps: RoomDeps = { db: database.db, hub: app.realtime, media, channel, defaults: config.rooms, deadlines, log: app.log };
+  const deps: RoomDeps = { db: database.db, hub: app.realtime, media, channel, defaults: config.rooms, groups: config.groups, deadlines, log: app.log };
   app.decorate('rooms', deps);
   // Features built on rooms add their listeners while the app is built; the recorder reads the list per event.
   const listeners: RoomEventListener[] = [];

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, isNotNull, isNull, notInArray, sql } from 'drizzle-orm';
-import type { CreateRoomBody, ParticipantRouting, ParticipantRoutingBody, Recording, Room, TokenBody } from '../../shared/api/rooms.js';
+import type { CreateRoomBody, ParticipantRouting, ParticipantRoutingBody, Recording, Room, TokenBody, TokenMedia } from '../../shared/api/rooms.js';
 import { audit } from '../audit/service.js';
 import type { Config } from '../config.js';
 import { systemCtx, type Ctx } from '../context.js';
@@ -14,6 +14,7 @@ import {
   DEFAULT_GRANTS,
   hasCapability,
   type MediaCapability,
+  type MediaPolicy,
   MediaUnavailableError,
   ProviderLimitError,
   ProviderRoomEndedError,
@@ -45,6 +46,8 @@ export interface RoomDeps {
   /** The server's own line to the participants (notices, chat, the survey link), whatever the provider. */
   channel: ParticipantChannel;
   defaults: Config['rooms'];
+  /** What a room with a media policy tells its clients to publish (the token answer's `media`): audio bitrate, camera. */
+  groups: Pick<Config['groups'], 'audioBitrateBps' | 'video'>;
   /** This app's deadline timers (one per room with a deadline; setRoomDeadline arms them, a room's end clears them). */
   deadlines: DeadlineTimers;
   log: { warn(obj: object, msg: string): void };
@@ -94,7 +97,7 @@ async function getRoom(db: Db, orgId: string, name: string): Promise<RoomRow> {
   return row;
 }
 
-/** What the provider is told of a room: its ids, name and limits. */
+/** What the provider is told of a room: its ids, name, limits and media policy. */
 function specOf(row: RoomRow): ProviderRoomSpec {
   return {
     roomId: row.id,
@@ -104,7 +107,24 @@ function specOf(row: RoomRow): ProviderRoomSpec {
     maxParticipantDurationS: row.maxParticipantDurationS,
     emptyTimeoutS: row.emptyRoomTimeoutS,
     unusedTimeoutS: row.unusedRoomTimeoutS,
+    media: row.mediaPolicy ?? null,
   };
+}
+
+/** A stored policy as its own plain object (the jsonb row may carry keys a later version added). */
+function policyOf(policy: MediaPolicy): MediaPolicy {
+  return { simulcast: policy.simulcast, mode: policy.mode, spotlight: policy.spotlight, lastN: policy.lastN };
+}
+
+/** The token answer's `media` for a room with a policy: the policy plus what to publish (config.groups). */
+function tokenMediaOf(deps: RoomDeps, policy: MediaPolicy): TokenMedia {
+  const { width, height, frameRate } = deps.groups.video;
+  return { ...policyOf(policy), audioBitrateBps: deps.groups.audioBitrateBps, video: { width, height, frameRate } };
+}
+
+export interface CreateRoomOptions {
+  /** How the room shares media out (group visits); absent: the provider's defaults for a small room. */
+  media?: MediaPolicy;
 }
 
 /**
@@ -130,8 +150,11 @@ async function viaProvider<T>(doing: string, call: Promise<T>): Promise<T> {
   }
 }
 
-/** Creates a room (the API's rooms have no owner; a feature passes itself as `owner` to find its rooms again). */
-export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody, owner?: RoomOwner): Promise<Room> {
+/**
+ * Creates a room (the API's rooms have no owner; a feature passes itself as `owner` to find its rooms again), with
+ * its media policy when a feature gives one (stored with the room, handed to the provider with the room's spec).
+ */
+export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody, owner?: RoomOwner, options: CreateRoomOptions = {}): Promise<Room> {
   let row: RoomRow;
   try {
     row = await deps.db.transaction(async (tx) => {
@@ -147,6 +170,7 @@ export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody,
           unusedRoomTimeoutS: body.unusedRoomTimeoutSeconds ?? deps.defaults.unusedTimeoutS,
           ownerKind: owner?.kind ?? null,
           ownerId: owner?.id ?? null,
+          mediaPolicy: options.media ? policyOf(options.media) : null,
         })
         .returning();
       await audit(tx, ctx, 'room.created', { type: 'room', id: inserted!.id }, { provider: deps.media.name });
@@ -171,6 +195,32 @@ export async function createRoom(deps: RoomDeps, ctx: Ctx, body: CreateRoomBody,
     .returning();
   await deps.hub.publish(ctx.orgId, 'room.created', { roomId: row.id, name: row.name });
   return toRoomDto(updated!);
+}
+
+/**
+ * Sets how the room shares media out (a group visit's mode, spotlight or last-N changed): stored with the room (a
+ * restart gives it back to the provider), applied by a provider that selects media on the server
+ * (`setMediaPolicy`), and sent to the room's clients on the channel (`media`; a client that connects later hears it
+ * after `ready`, and tokens issued from now on carry it). Setting the policy the room already has changes nothing
+ * and sends nothing. The feature that changes it audits why (a spotlight, a mode). 404 for a room of another
+ * organisation, 409 invalid_state for one that has ended.
+ */
+export async function setRoomMediaPolicy(deps: RoomDeps, ctx: Ctx, roomId: string, policy: MediaPolicy): Promise<MediaPolicy> {
+  const next = policyOf(policy);
+  const [row] = await deps.db.select().from(rooms).where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId))).limit(1);
+  if (!row) throw new AppError('not_found', 'There is no such room.');
+  if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', 'The room has ended.', { status: row.status });
+  if (row.mediaPolicy && JSON.stringify(policyOf(row.mediaPolicy)) === JSON.stringify(next)) return next;
+  // The provider first, as for routing: a failed call leaves the row saying what the provider still applies.
+  if (deps.media.setMediaPolicy) await viaProvider('set the media policy', deps.media.setMediaPolicy(row.providerRoomId, next));
+  const [updated] = await deps.db
+    .update(rooms)
+    .set({ mediaPolicy: next })
+    .where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId), eq(rooms.status, 'in-progress')))
+    .returning({ id: rooms.id });
+  if (!updated) throw new AppError('invalid_state', 'The room has ended.', { status: 'completed' });
+  await deps.channel.send(roomId, { type: 'media', policy: next });
+  return next;
 }
 
 export async function getRoomByName(deps: RoomDeps, ctx: Ctx, name: string): Promise<Room> {
@@ -602,6 +652,8 @@ export interface IssuedToken {
   held: boolean;
   /** The participant channel (server notices and messages), the same whatever the provider. */
   channel: { url: string; token: string };
+  /** The room's media policy and what to publish, when the room has one (group visits). */
+  media?: TokenMedia;
 }
 
 export interface IssueOptions {
@@ -639,7 +691,17 @@ export async function issueToken(deps: RoomDeps, ctx: Ctx, body: TokenBody, opti
     admin: grants.admin,
     ...(held ? { held: true } : {}),
   });
-  return { token: minted.token, room: row.name, identity: body.identity, expiresIn: ttlSeconds, provider: deps.media.name, url: minted.url, held, channel };
+  return {
+    token: minted.token,
+    room: row.name,
+    identity: body.identity,
+    expiresIn: ttlSeconds,
+    provider: deps.media.name,
+    url: minted.url,
+    held,
+    channel,
+    ...(row.mediaPolicy ? { media: tokenMediaOf(deps, row.mediaPolicy) } : {}),
+  };
 }
 
 /**
