@@ -44,7 +44,7 @@ export interface RequestOptions {
   onResponse?: (response: Response) => void;
 }
 
-export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (options.asParticipant) {
@@ -76,5 +76,5 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: 
 }
 
 /** A participant's request (the patient or guest page). */
-export const asParticipant = <T>(method: 'GET' | 'POST', path: string, body?: unknown, options: Omit<RequestOptions, 'asParticipant'> = {}) =>
+export const asParticipant = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, options: Omit<RequestOptions, 'asParticipant'> = {}) =>
   api<T>(method, path, body, { ...options, asParticipant: true });

@@ -13,9 +13,11 @@ export interface BannersProps {
   onDismissProblem(): void;
   sharing: boolean;
   notices: Notice[];
+  /** Group visits: a host asks us to turn the microphone on (we answer; nothing is turned on for us). */
+  unmute: { accept(): void; dismiss(): void } | null;
 }
 
-export function Banners({ reconnecting, soundBlocked, onEnableSound, problem, onDismissProblem, sharing, notices }: BannersProps) {
+export function Banners({ reconnecting, soundBlocked, onEnableSound, problem, onDismissProblem, sharing, notices, unmute }: BannersProps) {
   return (
     <div className="ov-banners">
       {reconnecting ? (
@@ -29,6 +31,21 @@ export function Banners({ reconnecting, soundBlocked, onEnableSound, problem, on
           <button type="button" className="primary ov-sound-button" onClick={onEnableSound}>
             <SoundIcon /> Enable sound
           </button>
+        </div>
+      ) : null}
+      {unmute ? (
+        <div className="ov-banner ov-banner--ask" role="alertdialog" aria-label="The host asks you to unmute" aria-describedby="ov-unmute-ask">
+          <span id="ov-unmute-ask">
+            <strong>The host asks you to unmute.</strong> Your microphone stays off unless you turn it on.
+          </span>
+          <span className="ov-banner__actions">
+            <button type="button" className="primary" onClick={unmute.accept}>
+              Unmute
+            </button>
+            <button type="button" onClick={unmute.dismiss}>
+              Not now
+            </button>
+          </span>
         </div>
       ) : null}
       {problem ? (

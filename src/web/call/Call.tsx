@@ -12,7 +12,8 @@
  * - behaviour: useActions.ts (busy keys, the problem banner), localControls.ts (microphone, camera, screen share),
  *   useStageLayout.ts (tiles, gallery / speaker), useFitToWindow.ts (the call's height), useFullscreen.ts,
  *   useSound.ts (autoplay), useNotices.ts (notices, the chat notice), useSidePanel.ts, useRecording.ts and
- *   useRecordingConsent.ts, useHostActions.ts (per person, recording), useCallEnd.ts (the end, End visit for everyone)
+ *   useRecordingConsent.ts, useHostActions.ts (per person, the group, recording), useCallEnd.ts (the end, End visit
+ *   for everyone), useGroup.ts (group visits: spotlight, hands, the group notices, a chosen name)
  */
 import { useEffect, useId, useRef, useState } from 'react';
 import { ServerClock } from '../time.js';
@@ -36,6 +37,7 @@ import { useCallRoom } from './useCallRoom.js';
 import { chatMessageOf, isRecord, useChat } from './useChat.js';
 import { useFitToWindow } from './useFitToWindow.js';
 import { useFullscreen } from './useFullscreen.js';
+import { isClinicianRole, useGroup } from './useGroup.js';
 import { useHostActions } from './useHostActions.js';
 import { useChatNotice, useNotices } from './useNotices.js';
 import { useRecording } from './useRecording.js';
@@ -86,6 +88,8 @@ export function Call(props: CallProps) {
       else if (code === 'recording_consent_required') {
         recordingState.heard(true);
         if (as === 'participant') consent.ask();
+      } else if (group.heardNotice(code)) {
+        // A group notice (muted by the host, asked to unmute, hand lowered): useGroup.ts shows it its own way.
       } else {
         ending.heardNotice(code, message);
         addNotice(message);
@@ -113,6 +117,10 @@ export function Call(props: CallProps) {
   useEffect(() => {
     if (admitted && props.transcriptVersion) void loadChat();
   }, [admitted, props.transcriptVersion, loadChat]);
+  const { refreshSoon: refreshVisitSoon } = visit;
+  useEffect(() => {
+    if (props.visitVersion) refreshVisitSoon();
+  }, [props.visitVersion, refreshVisitSoon]);
 
   const recordingState = useRecording(call.token, visit.visit, visit.recordingState, people);
   const { recording, consentMissing } = recordingState;
@@ -125,7 +133,21 @@ export function Call(props: CallProps) {
   const local = room?.localParticipant ?? null;
   const media = microphoneAndCamera(local, actions.run);
   const share = screenShare(local, actions.run);
-  const stage = useStageLayout(inCall, nameOf, call.lastSpeaker);
+  const group = useGroup({
+    request,
+    visitId,
+    visit: visit.visit?.value ?? null,
+    self,
+    run: actions.run,
+    refresh: visit.refresh,
+    addNotice,
+    setMicrophone: async (on) => {
+      await local?.setMicrophoneEnabled(on);
+      call.bump();
+    },
+    micOn: media.micOn,
+  });
+  const stage = useStageLayout(inCall, nameOf, call.lastSpeaker, { spotlight: group.spotlight, paged: group.isGroup, isClinician: (id) => isClinicianRole(people.get(id)?.role) });
   const host = useHostActions(hostControls, {
     ...actions,
     ask: confirm.ask,
@@ -150,6 +172,7 @@ export function Call(props: CallProps) {
     people,
     muteOverrides: host.muteOverrides,
     consentMissing,
+    spotlight: group.spotlight,
   });
 
   if (phase === 'ended') return <CallOver />;
@@ -172,6 +195,7 @@ export function Call(props: CallProps) {
         quality={local?.networkQuality ?? null}
         layout={stage.layout}
         onToggleLayout={stage.toggleLayout}
+        paging={group.isGroup ? stage.paging : null}
         fullscreen={fullscreen}
       />
       <Banners
@@ -182,6 +206,7 @@ export function Call(props: CallProps) {
         onDismissProblem={actions.dismissProblem}
         sharing={share.sharing}
         notices={notices}
+        unmute={group.unmuteAsked && !media.micOn ? { accept: group.acceptUnmute, dismiss: group.dismissUnmute } : null}
       />
       <div className="ov-call__body">
         <Stage
@@ -197,7 +222,10 @@ export function Call(props: CallProps) {
           admitted={admitted}
           layout={stage.layout}
           tiles={stage.tiles}
+          pageTiles={stage.pageTiles}
+          paging={stage.paging}
           featured={stage.featured}
+          spotlit={stage.spotlit}
           others={stage.others}
           speaking={call.speaking}
           waitingCount={roster.seesEveryone ? roster.waitingRemotes.length : null}
@@ -218,6 +246,18 @@ export function Call(props: CallProps) {
             rows={rows}
             waitingRows={waitingRows}
             actions={host.personActions}
+            group={
+              group.isGroup
+                ? {
+                    hands: as === 'host' ? group.hands.map((p) => ({ id: p.id, name: p.displayName })) : [],
+                    mutedAll: group.mutedAll,
+                    selfUnmute: group.selfUnmute,
+                    locked: group.locked,
+                    actions: host.groupActions,
+                    chooseName: group.canChooseName ? group.chooseName : null,
+                  }
+                : null
+            }
             consent={as === 'participant' && consent.myConsentAt === null ? { recording, review: reviewConsent } : null}
           />
         ) : null}
@@ -233,6 +273,7 @@ export function Call(props: CallProps) {
         peopleCount={rows.length}
         unread={chat.unread}
         onLeave={call.leave}
+        hand={group.isGroup && as === 'participant' ? { raised: group.handRaised, toggle: group.toggleHand } : null}
         host={host.buttons}
       />
       <RemoteAudios remotes={roster.remotes} registry={sound.registry} />

@@ -1,10 +1,11 @@
 /**
- * The control bar: microphone, camera, screen share, participants, chat, (host) record, Leave, and set apart in red,
+ * The control bar: microphone, camera, screen share, participants, chat, (group participants) raise / lower hand,
+ * (host) record, Leave, and set apart in red,
  * (host) "End visit for everyone" (it asks first: useCallEnd.ts). Chat, participants and sharing need the visit: a
  * waiting participant has only their devices and Leave. Each button's words shorten when the call is narrow.
  */
 import type { RefObject } from 'react';
-import { CameraIcon, ChatIcon, EndIcon, LeaveIcon, MicIcon, PeopleIcon, RecordIcon, ScreenIcon } from './icons.js';
+import { CameraIcon, ChatIcon, EndIcon, HandIcon, LeaveIcon, MicIcon, PeopleIcon, RecordIcon, ScreenIcon } from './icons.js';
 import type { Side } from './useSidePanel.js';
 
 export interface ControlsProps {
@@ -20,6 +21,8 @@ export interface ControlsProps {
   peopleCount: number;
   unread: number;
   onLeave(): void;
+  /** Group visits, participants: their raised hand (null: no hand to raise). */
+  hand: { raised: boolean; toggle(): void } | null;
   /** The host's controls (absent for participants). */
   host: HostButtons | null;
 }
@@ -34,7 +37,7 @@ export interface HostButtons {
   endForEveryone(): void;
 }
 
-export function Controls({ live, admitted, busy, media, share, side, sideId, peopleCount, unread, onLeave, host }: ControlsProps) {
+export function Controls({ live, admitted, busy, media, share, side, sideId, peopleCount, unread, onLeave, hand, host }: ControlsProps) {
   const { micOn, cameraTrack } = media;
   const open = side.side;
   return (
@@ -87,6 +90,19 @@ export function Controls({ live, admitted, busy, media, share, side, sideId, peo
               {unread > 99 ? '99+' : unread}
             </span>
           ) : null}
+        </button>
+      ) : null}
+      {admitted && hand ? (
+        <button
+          type="button"
+          className={hand.raised ? 'ov-ctl is-hand' : 'ov-ctl'}
+          aria-pressed={hand.raised}
+          aria-label={hand.raised ? 'Lower hand' : 'Raise hand'}
+          disabled={busy.has('hand')}
+          onClick={hand.toggle}
+        >
+          <HandIcon />
+          <Label long={hand.raised ? 'Lower hand' : 'Raise hand'} short={hand.raised ? 'Lower' : 'Hand'} />
         </button>
       ) : null}
       {admitted && host ? <RecordButton host={host} busy={busy.has('record')} /> : null}

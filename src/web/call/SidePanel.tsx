@@ -3,7 +3,7 @@
  * participant who has not agreed to be recorded finds "Review recording consent" at the bottom of the list.
  */
 import { ChatPanel } from './ChatPanel.js';
-import { ParticipantsPanel, type PersonActions, type PersonRow } from './ParticipantsPanel.js';
+import { ParticipantsPanel, type GroupPanel, type PersonActions, type PersonRow } from './ParticipantsPanel.js';
 import type { Chat } from './useChat.js';
 import type { Side } from './useSidePanel.js';
 
@@ -18,11 +18,13 @@ export interface SidePanelProps {
   rows: PersonRow[];
   waitingRows: PersonRow[];
   actions: PersonActions | null;
+  /** Group visits: the group console (hosts) and the participant's own name (null: a 1:1 visit). */
+  group: GroupPanel | null;
   /** A participant who has not agreed to be recorded: whether the visit is recorded, and the way to the dialog. */
   consent: { recording: boolean; review(): void } | null;
 }
 
-export function SidePanel({ id, side, onClose, chat, me, timeZone, nameOf, rows, waitingRows, actions, consent }: SidePanelProps) {
+export function SidePanel({ id, side, onClose, chat, me, timeZone, nameOf, rows, waitingRows, actions, group, consent }: SidePanelProps) {
   return (
     <aside
       className="ov-side"
@@ -35,7 +37,7 @@ export function SidePanel({ id, side, onClose, chat, me, timeZone, nameOf, rows,
       {side === 'chat' ? (
         <ChatPanel chat={chat} me={me} timeZone={timeZone} nameOf={nameOf} onClose={onClose} />
       ) : (
-        <ParticipantsPanel people={rows} waiting={waitingRows} actions={actions} error={null} footer={consent ? <ConsentFooter recording={consent.recording} onReview={consent.review} /> : null} onClose={onClose} />
+        <ParticipantsPanel people={rows} waiting={waitingRows} actions={actions} group={group} error={null} footer={consent ? <ConsentFooter recording={consent.recording} onReview={consent.review} /> : null} onClose={onClose} />
       )}
     </aside>
   );

@@ -6,7 +6,7 @@
 import type { ReactNode } from 'react';
 import { LocalVideo, initials } from './media.js';
 import type { CallPhase, Capture, JoinFailure } from './useCallRoom.js';
-import type { Layout, Tile } from './useStageLayout.js';
+import type { Layout, Paging, Tile } from './useStageLayout.js';
 import { VideoTile } from './VideoTile.js';
 
 export interface StageProps {
@@ -17,10 +17,14 @@ export interface StageProps {
   /** What the waiting participant reads (WaitingCard), shown while `waiting`. */
   waitingCard: ReactNode;
   admitted: boolean;
-  /** Who else is here: the layout's tiles (screens first), the large one and the rest (speaker layout). */
+  /** Who else is here: the layout's tiles (screens first), the gallery's page of them, the large one and the rest (speaker layout). */
   layout: Layout;
   tiles: Tile[];
+  pageTiles: Tile[];
+  paging: Paging;
   featured: Tile | null;
+  /** The large tile is the person a host put in the spotlight. */
+  spotlit: boolean;
   others: Tile[];
   /** The remote participant speaking now. */
   speaking: string | null;
@@ -33,7 +37,7 @@ export interface StageProps {
 }
 
 export function Stage(props: StageProps) {
-  const { phase, failure, waiting, admitted, layout, tiles, featured, others, speaking, self } = props;
+  const { phase, failure, waiting, admitted, layout, tiles, pageTiles, paging, featured, others, speaking, self } = props;
   const inCall = tiles.length > 0;
   return (
     <section className={waiting ? 'ov-stage ov-stage--waiting' : 'ov-stage'} aria-label="Video">
@@ -42,16 +46,19 @@ export function Stage(props: StageProps) {
       {waiting ? props.waitingCard : null}
       {admitted && !inCall ? <NobodyHere waitingCount={props.waitingCount} /> : null}
       {admitted && inCall && layout === 'gallery' ? (
-        <div className="ov-gallery" data-count={Math.min(tiles.length, 9)}>
-          {tiles.map((t) => (
-            <VideoTile key={t.key} tile={t} speaking={speaking === t.participant.identity} />
-          ))}
+        <div className={paging.pages > 1 ? 'ov-gallery-wrap has-pages' : 'ov-gallery-wrap'}>
+          <div className="ov-gallery" data-count={Math.min(pageTiles.length, 9)} data-cols={columns(pageTiles.length)}>
+            {pageTiles.map((t) => (
+              <VideoTile key={t.key} tile={t} speaking={speaking === t.participant.identity} />
+            ))}
+          </div>
+          {paging.pages > 1 ? <Pager paging={paging} /> : null}
         </div>
       ) : null}
       {admitted && inCall && layout === 'speaker' && featured ? (
         <div className="ov-speaker">
           <div className="ov-speaker__main">
-            <VideoTile tile={featured} speaking={speaking === featured.participant.identity} />
+            <VideoTile tile={featured} speaking={speaking === featured.participant.identity} spotlit={props.spotlit} />
           </div>
           {others.length > 0 ? (
             <div className="ov-speaker__strip">
@@ -76,6 +83,28 @@ export function Stage(props: StageProps) {
       ) : null}
       {props.children}
     </section>
+  );
+}
+
+/** Columns of a gallery page of `n` tiles (call.css: `data-cols`). */
+function columns(n: number): number {
+  return n <= 1 ? 1 : n <= 4 ? 2 : n <= 9 ? 3 : n <= 16 ? 4 : 5;
+}
+
+/** The gallery's pages: previous, where we are, next (in view under the tiles). */
+function Pager({ paging }: { paging: Paging }) {
+  return (
+    <nav className="ov-pager" aria-label="Gallery pages">
+      <button type="button" className="ov-pager__button" aria-label="Previous page" disabled={paging.page === 0} onClick={paging.previous}>
+        ‹
+      </button>
+      <span className="ov-pager__where" role="status">
+        Page {paging.page + 1} of {paging.pages}
+      </span>
+      <button type="button" className="ov-pager__button" aria-label="Next page" disabled={paging.page >= paging.pages - 1} onClick={paging.next}>
+        ›
+      </button>
+    </nav>
   );
 }
 

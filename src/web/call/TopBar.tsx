@@ -7,7 +7,7 @@ import type { ServerClock } from '../time.js';
 import { GalleryIcon, SpeakerIcon } from './icons.js';
 import { NetworkQuality } from './media.js';
 import { SessionTimer } from './SessionTimer.js';
-import type { Layout } from './useStageLayout.js';
+import { PAGE_SIZES, type Layout, type Paging } from './useStageLayout.js';
 
 export interface TopBarProps {
   recording: boolean;
@@ -24,10 +24,12 @@ export interface TopBarProps {
   quality: number | null;
   layout: Layout;
   onToggleLayout(): void;
+  /** Group visits: the gallery's pages (the "Tiles per page" choice); null: 1:1. */
+  paging: Paging | null;
   fullscreen: { canFullscreen: boolean; fullscreen: boolean; toggle(): void };
 }
 
-export function TopBar({ recording, notRecordedMe, admitted, live, startedAt, endsAt, clock, quality, layout, onToggleLayout, fullscreen }: TopBarProps) {
+export function TopBar({ recording, notRecordedMe, admitted, live, startedAt, endsAt, clock, quality, layout, onToggleLayout, paging, fullscreen }: TopBarProps) {
   return (
     <header className="ov-call__top">
       <div className="ov-call__top-left" aria-live="polite">
@@ -52,6 +54,23 @@ export function TopBar({ recording, notRecordedMe, admitted, live, startedAt, en
             {layout === 'gallery' ? <SpeakerIcon /> : <GalleryIcon />}
             <span>{layout === 'gallery' ? 'Speaker view' : 'Gallery view'}</span>
           </button>
+        ) : null}
+        {admitted && paging?.paged && layout === 'gallery' ? (
+          <label className="ov-top-select">
+            <span className="ov-top-select__label">Tiles</span>
+            <select
+              aria-label="Tiles per page"
+              value={String(paging.choice)}
+              onChange={(e) => paging.choose(e.target.value === 'auto' ? 'auto' : (Number(e.target.value) as (typeof PAGE_SIZES)[number]))}
+            >
+              <option value="auto">Auto ({paging.choice === 'auto' ? paging.pageSize : 'by window'})</option>
+              {PAGE_SIZES.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </label>
         ) : null}
         {fullscreen.canFullscreen ? (
           <button type="button" className="ov-top-button" aria-pressed={fullscreen.fullscreen} onClick={fullscreen.toggle}>

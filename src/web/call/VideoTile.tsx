@@ -3,7 +3,8 @@ import { MicIcon } from './icons.js';
 import { NetworkQuality, RemoteVideo, initials } from './media.js';
 import type { Tile } from './useStageLayout.js';
 
-export function VideoTile({ tile, speaking }: { tile: Tile; speaking: boolean }) {
+/** `spotlit`: a host put this person in the spotlight for everyone (said on the tile). */
+export function VideoTile({ tile, speaking, spotlit = false }: { tile: Tile; speaking: boolean; spotlit?: boolean }) {
   const { participant: p, name, source } = tile;
   const track = p.tracks.get(source);
   const published = p.published.find((t) => t.source === source);
@@ -11,7 +12,12 @@ export function VideoTile({ tile, speaking }: { tile: Tile; speaking: boolean })
   const off = !track || track.muted || track.hostMuted;
   const micOff = !mic || mic.muted || mic.hostMuted;
   return (
-    <figure className={`ov-tile ov-tile--${source}${speaking && source === 'camera' ? ' is-speaking' : ''}`} data-identity={p.identity}>
+    <figure
+      className={`ov-tile ov-tile--${source}${speaking && source === 'camera' ? ' is-speaking' : ''}${spotlit ? ' is-spotlit' : ''}`}
+      data-identity={p.identity}
+      data-speaking={speaking && source === 'camera' ? 'true' : undefined}
+    >
+      {spotlit ? <span className="ov-tile__spotlight">Spotlight</span> : null}
       {track ? <RemoteVideo track={track} label={source === 'screen' ? `Screen shared by ${name}` : `Video of ${name}`} className={off ? 'is-hidden' : undefined} /> : null}
       {off && source === 'camera' ? (
         <div className="ov-tile__avatar" aria-hidden="true">

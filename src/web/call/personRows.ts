@@ -2,6 +2,7 @@
 import type { VisitParticipant } from '../../shared/api/visits.js';
 import type { PersonRow } from './ParticipantsPanel.js';
 import type { RemotePeer } from './room.js';
+import { isClinicianRole } from './useGroup.js';
 import type { MuteOverrides } from './useHostActions.js';
 
 export interface RowsInput {
@@ -17,6 +18,8 @@ export interface RowsInput {
   people: Map<string, VisitParticipant>;
   muteOverrides: MuteOverrides;
   consentMissing: string[];
+  /** Group visits: the participant in the spotlight. */
+  spotlight: string | null;
 }
 
 /** Ourselves first, then the others in the call; apart, those in the waiting room (host view). */
@@ -34,14 +37,17 @@ export function personRows(input: RowsInput): { rows: PersonRow[]; waitingRows: 
       cameraOff: !input.cameraOn,
       hostMuted: { audio: false, video: false },
       notRecorded: false,
+      clinician: isClinicianRole(self?.role ?? (as === 'host' ? 'host' : null)),
+      handRaised: self?.handRaisedAt != null,
+      spotlit: input.spotlight === me,
     });
   }
-  for (const p of input.inCall) rows.push(personRow(p, people.get(p.identity), input.muteOverrides[p.identity], input.consentMissing.includes(p.identity)));
-  const waitingRows = input.waitingRemotes.map((p) => personRow(p, people.get(p.identity), undefined, false));
+  for (const p of input.inCall) rows.push(personRow(p, people.get(p.identity), input.muteOverrides[p.identity], input.consentMissing.includes(p.identity), input.spotlight));
+  const waitingRows = input.waitingRemotes.map((p) => personRow(p, people.get(p.identity), undefined, false, null));
   return { rows, waitingRows };
 }
 
-function personRow(p: RemotePeer, info: VisitParticipant | undefined, override: MuteOverrides[string] | undefined, notRecorded: boolean): PersonRow {
+function personRow(p: RemotePeer, info: VisitParticipant | undefined, override: MuteOverrides[string] | undefined, notRecorded: boolean, spotlight: string | null): PersonRow {
   const pub = (source: 'microphone' | 'camera') => p.published.find((t) => t.source === source);
   // Host-muted as the tracks say; with no track of that kind yet, as the host last asked.
   const hostMuted = (kind: 'audio' | 'video') => {
@@ -60,5 +66,8 @@ function personRow(p: RemotePeer, info: VisitParticipant | undefined, override: 
     cameraOff: !cam || cam.muted,
     hostMuted: { audio: hostMuted('audio'), video: hostMuted('video') },
     notRecorded,
+    clinician: isClinicianRole(info?.role),
+    handRaised: info?.handRaisedAt != null,
+    spotlit: spotlight === p.identity,
   };
 }

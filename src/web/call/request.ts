@@ -2,10 +2,10 @@
 import { api, asParticipant, type RequestOptions } from '../api.js';
 
 export type CallRequestOptions = Pick<RequestOptions, 'onResponse'>;
-export type Requester = <T>(method: 'GET' | 'POST', path: string, body?: unknown, options?: CallRequestOptions) => Promise<T>;
+export type Requester = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, options?: CallRequestOptions) => Promise<T>;
 
-const asStaff: Requester = <T>(method: 'GET' | 'POST', path: string, body?: unknown, options?: CallRequestOptions) => api<T>(method, path, body, options);
-const asGuest: Requester = <T>(method: 'GET' | 'POST', path: string, body?: unknown, options?: CallRequestOptions) => asParticipant<T>(method, path, body, options);
+const asStaff: Requester = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, options?: CallRequestOptions) => api<T>(method, path, body, options);
+const asGuest: Requester = <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown, options?: CallRequestOptions) => asParticipant<T>(method, path, body, options);
 
 export function requesterFor(as: 'host' | 'participant'): Requester {
   return as === 'host' ? asStaff : asGuest;

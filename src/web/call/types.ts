@@ -20,7 +20,13 @@ import type { VisitToken } from '../../shared/api/visits.js';
  *   "End visit for everyone" (red, set apart; visible words "End visit for all") then
  *   "Yes, end visit" in the dialog; per person in the participants list (`li[data-identity=<participant id>]`):
  *   "Mute audio" / "Unmute audio", "Mute video" / "Unmute video", "Send to waiting room", "Remove" then
- *   "Yes, remove"; chat: textbox "Message", "Send", "Close chat"; consent: "I agree to be recorded", "Not now",
+ *   "Yes, remove"; group visits (docs/groups.md, "Web app"): per person also "Ask to unmute", "Spotlight" /
+ *   "Remove spotlight", "Message" (then textbox "Private message to <name>", "Send privately"); in the participants
+ *   panel the searchbox "Search participants", the list "Raised hands" (in order, each with "Lower hand"), "Mute all"
+ *   (checkbox "Let them unmute themselves") / "Lift mute all", "Lock visit" / "Unlock visit", and in its waiting list
+ *   "Admit <name>", "Admit all"; the control bar's "Raise hand" / "Lower hand" (aria-pressed; participants), the
+ *   prompt "The host asks you to unmute" with "Unmute" and "Not now"; the top bar's select "Tiles per page"; the
+ *   gallery's "Previous page" / "Next page" and "Page N of M"; the spotlit tile says "Spotlight"; chat: textbox "Message", "Send", "Close chat"; consent: "I agree to be recorded", "Not now",
  *   "Review recording consent" (participants panel).
  * - media: `video` labelled "Video of <name>", "Screen shared by <name>", "Self view"; `audio[data-identity=<id>]`.
  * - texts: "Recording" (indicator), "Reconnecting…" (role status), "Waiting for the clinician to let you in",
@@ -58,6 +64,11 @@ export interface CallProps {
    * delivers to its recipient only): the chat fetches what is new.
    */
   transcriptVersion?: number;
+  /**
+   * Changes when the visit changed in a way the media connection does not tell this page (the console: the hub's
+   * visit events, e.g. a raised hand): the call reads the visit again.
+   */
+  visitVersion?: number;
   /** Host only: the extra controls (participant list actions, recording, end for everyone). */
   hostControls?: HostControls;
   /**
@@ -82,4 +93,19 @@ export interface HostControls {
   startRecording(): Promise<void>;
   stopRecording(): Promise<void>;
   endForEveryone(): Promise<void>;
+  /** Let someone in from the waiting room / everyone who waits (a full group answers visit_full). */
+  admit(participantId: string): Promise<void>;
+  admitAll(): Promise<void>;
+  /** Group visits: lower someone's raised hand. */
+  lowerHand(participantId: string): Promise<void>;
+  /** Group visits: the person everyone sees large (null: nobody). */
+  spotlight(participantId: string | null): Promise<void>;
+  /** Group visits: mute everyone but the hosts (`selfUnmute`: they may unmute themselves), or lift it. */
+  muteAll(muted: boolean, selfUnmute: boolean): Promise<void>;
+  /** Group visits: ask someone to turn their microphone on (it lifts the host's own mute of them). */
+  askToUnmute(participantId: string): Promise<void>;
+  /** A private message to one person in the visit. */
+  message(participantId: string, body: string): Promise<void>;
+  /** Nobody new gets in while locked. */
+  lock(locked: boolean): Promise<void>;
 }

@@ -1,13 +1,14 @@
 /**
  * The host's actions in the call: per person (mute / unmute their audio or video for everyone, send them back to the
- * waiting room, remove them after a confirmation) and recording (start / stop; while someone admitted has not agreed
- * the button only shows why, `recordBlockedReason`).
+ * waiting room, remove them after a confirmation; in group visits also ask to unmute, spotlight, a private message,
+ * lower a hand, admit), for the whole group (mute all, lock, admit all) and recording (start / stop; while someone
+ * admitted has not agreed the button only shows why, `recordBlockedReason`).
  */
 import { useState } from 'react';
 import { ApiError } from '../api.js';
 import type { ConfirmProps } from './ConfirmDialog.js';
 import type { HostButtons } from './Controls.js';
-import type { PersonActions } from './ParticipantsPanel.js';
+import type { GroupActions, PersonActions } from './ParticipantsPanel.js';
 import type { Run } from './room.js';
 import type { HostControls } from './types.js';
 import { apiText } from './useActions.js';
@@ -90,6 +91,50 @@ export function useHostActions(hostControls: HostControls | undefined, deps: Hos
             },
             (e) => apiText(e, `${p.name} could not be sent to the waiting room.`),
           ),
+        askToUnmute: (p) =>
+          void run(
+            `${p.id}:ask-unmute`,
+            async () => {
+              await hostControls.askToUnmute(p.id);
+              addNotice(`${p.name} was asked to unmute.`);
+              refreshSoon();
+            },
+            (e) => apiText(e, `${p.name} could not be asked to unmute.`),
+          ),
+        spotlight: (p, on) =>
+          void run(
+            `${p.id}:spotlight`,
+            async () => {
+              await hostControls.spotlight(on ? p.id : null);
+              await refresh();
+            },
+            (e) => apiText(e, on ? `${p.name} could not be put in the spotlight.` : 'The spotlight could not be removed.'),
+          ),
+        lowerHand: (p) =>
+          void run(
+            `${p.id}:hand`,
+            async () => {
+              await hostControls.lowerHand(p.id);
+              await refresh();
+            },
+            (e) => apiText(e, `${p.name}'s hand could not be lowered.`),
+          ),
+        admit: (p) =>
+          void run(
+            `${p.id}:admit`,
+            async () => {
+              await hostControls.admit(p.id);
+              await refresh();
+            },
+            (e) => apiText(e, `${p.name} could not be admitted.`),
+          ),
+        async message(p, body) {
+          try {
+            await hostControls.message(p.id, body);
+          } catch (e) {
+            throw new Error(apiText(e, `The message to ${p.name} could not be sent.`));
+          }
+        },
         remove: (p) =>
           ask({
             title: `Remove ${p.name}?`,
@@ -108,6 +153,41 @@ export function useHostActions(hostControls: HostControls | undefined, deps: Hos
       }
     : null;
 
+  /** For the whole group (participants panel). */
+  const groupActions: GroupActions | null = hostControls
+    ? {
+        busy,
+        muteAll: (muted, selfUnmute) =>
+          void run(
+            'mute-all',
+            async () => {
+              await hostControls.muteAll(muted, selfUnmute);
+              addNotice(muted ? (selfUnmute ? 'Everyone is muted; they can unmute themselves.' : 'Everyone is muted until you ask them to unmute.') : 'Mute all is lifted.');
+              await refresh();
+            },
+            (e) => apiText(e, muted ? 'Everyone could not be muted.' : 'Mute all could not be lifted.'),
+          ),
+        lock: (locked) =>
+          void run(
+            'lock',
+            async () => {
+              await hostControls.lock(locked);
+              await refresh();
+            },
+            (e) => apiText(e, locked ? 'The visit could not be locked.' : 'The visit could not be unlocked.'),
+          ),
+        admitAll: () =>
+          void run(
+            'admit-all',
+            async () => {
+              await hostControls.admitAll();
+              await refresh();
+            },
+            (e) => apiText(e, 'Everyone waiting could not be admitted.'),
+          ),
+      }
+    : null;
+
   /** The control bar's host buttons: Record / Stop recording, End visit for everyone. */
   const buttons: HostButtons | null = hostControls
     ? {
@@ -120,5 +200,5 @@ export function useHostActions(hostControls: HostControls | undefined, deps: Hos
       }
     : null;
 
-  return { personActions, muteOverrides, buttons };
+  return { personActions, groupActions, muteOverrides, buttons };
 }

@@ -6,6 +6,7 @@
 import { useEffect, useMemo } from 'react';
 import type { Visit, VisitParticipant } from '../../shared/api/visits.js';
 import type { CallRoom, CallToken, RemotePeer } from './room.js';
+import { isClinicianRole } from './useGroup.js';
 
 const WAITING_POLL_MS = 3_000;
 
@@ -46,7 +47,7 @@ export function useRoster(
   const inVisit = (id: string) => {
     if (!visit) return true;
     const p = people.get(id);
-    return p !== undefined && (p.role === 'host' || p.admission === 'admitted');
+    return p !== undefined && (isClinicianRole(p.role) || p.admission === 'admitted');
   };
   const inCall = seesEveryone ? remotes.filter((p) => inVisit(p.identity)) : remotes;
   const waitingRemotes = seesEveryone && visit ? remotes.filter((p) => people.get(p.identity)?.admission === 'waiting') : [];

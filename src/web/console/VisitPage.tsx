@@ -45,10 +45,15 @@ export function VisitPage() {
   }, [id]);
   /** Bumped by the hub's visit.message_sent: the call's chat fetches what is new (the host's notes reach it so). */
   const [transcriptVersion, setTranscriptVersion] = useState(0);
+  /** Bumped by the hub's other visit events: the call reads the visit again (a raised hand reaches the host so). */
+  const [visitVersion, setVisitVersion] = useState(0);
   useHubEvents((event) => {
     if (event.data.visitId !== id) return;
     if (event.type === 'visit.message_sent') setTranscriptVersion((v) => v + 1);
-    if (event.type.startsWith('visit.') && !IGNORED_EVENTS.has(event.type)) reloadSoon();
+    if (event.type.startsWith('visit.') && !IGNORED_EVENTS.has(event.type)) {
+      reloadSoon();
+      setVisitVersion((v) => v + 1);
+    }
   }, reloadSoon);
 
   // Join the call once the visit is live (and the host has not left it on this page).
@@ -75,6 +80,30 @@ export function VisitPage() {
       },
       async stopRecording() {
         await staffApi('POST', `/visits/${id}/recordings/stop`);
+      },
+      async admit(participantId) {
+        await staffApi('POST', `/visits/${id}/participants/${participantId}/admit`);
+      },
+      async admitAll() {
+        await staffApi('POST', `/visits/${id}/waiting-room/admit-all`);
+      },
+      async lowerHand(participantId) {
+        await staffApi('POST', `/visits/${id}/participants/${participantId}/hand`, { raised: false });
+      },
+      async spotlight(participantId) {
+        await staffApi('POST', `/visits/${id}/spotlight`, { participantId });
+      },
+      async muteAll(muted, selfUnmute) {
+        await staffApi('POST', `/visits/${id}/mute-all`, { muted, selfUnmute });
+      },
+      async askToUnmute(participantId) {
+        await staffApi('POST', `/visits/${id}/participants/${participantId}/ask-unmute`);
+      },
+      async message(participantId, body) {
+        await staffApi('POST', `/visits/${id}/participants/${participantId}/note`, { body });
+      },
+      async lock(locked) {
+        await staffApi('POST', `/visits/${id}/lock`, { locked });
       },
       async endForEveryone() {
         endedByMe.current = true;
@@ -183,6 +212,7 @@ export function VisitPage() {
               endsAt={visit.endsAt}
               timeZone={timeZone}
               transcriptVersion={transcriptVersion}
+              visitVersion={visitVersion}
               hostControls={hostControls}
               onLeft={onLeft}
             />

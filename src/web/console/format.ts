@@ -1,5 +1,6 @@
 /** Time helpers for the console. "Today" is a day in the organisation's time zone: the server reads `day` so. */
 import { ApiError } from '../api.js';
+import { VISIT_FULL_TEXT } from '../call/useActions.js';
 
 function partsIn(date: Date, timeZone: string): { y: number; m: number; d: number; h: number; min: number; s: number } {
   const parts = new Intl.DateTimeFormat('en-US', {
@@ -101,6 +102,7 @@ export function money(amount: number, currency: string): string {
 
 /** Words for the user from any failure: the API's message, else a general one. */
 export function errorText(err: unknown): string {
+  if (err instanceof ApiError && err.code === 'visit_full') return VISIT_FULL_TEXT;
   if (err instanceof ApiError) return err.message;
   return 'Something went wrong. Please try again.';
 }
@@ -111,6 +113,7 @@ export function isAbort(err: unknown): boolean {
 
 export const ROLE_LABEL: Record<string, string> = {
   host: 'Clinician',
+  cohost: 'Co-host',
   patient: 'Patient',
   guest: 'Guest',
   interpreter: 'Interpreter',

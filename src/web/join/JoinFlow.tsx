@@ -122,7 +122,7 @@ export function JoinFlow() {
 
   return (
     <main className={step.at === 'call' ? 'join join--call' : 'join'}>
-      <ClinicHeader clinic={context?.clinic} />
+      <ClinicHeader clinic={context?.clinic} clinician={step.at === 'call' ? context?.clinicianName : null} />
       {step.at === 'joining' && <p role="status">Opening your visit…</p>}
       {step.at === 'problem' && (
         <section className="card stack" role="alert">

@@ -25,7 +25,8 @@ function deviceZoneDiffers(iso: string, timeZone: string): boolean {
   }
 }
 
-export function ClinicHeader({ clinic }: { clinic: { name: string; logoUrl: string | null } | null | undefined }) {
+/** `clinician`: during the call, whose visit it is stays in view (in a group their tile may be on another page). */
+export function ClinicHeader({ clinic, clinician }: { clinic: { name: string; logoUrl: string | null } | null | undefined; clinician?: string | null }) {
   return (
     <header className="join-header">
       {clinic ? (
@@ -36,6 +37,11 @@ export function ClinicHeader({ clinic }: { clinic: { name: string; logoUrl: stri
       ) : (
         <span className="brand">OpenVisit</span>
       )}
+      {clinician ? (
+        <span className="join-clinician">
+          with <strong>{clinician}</strong>
+        </span>
+      ) : null}
     </header>
   );
 }
