@@ -5,7 +5,15 @@
  * applications: they meet only the Room.
  */
 import type { ConnectionState } from './state.js';
-import type { ConnectOptions, DisconnectReason, Grants, MediaState, PublishedTrack, RemoteParticipant, TokenResponse, TrackKind, TrackSource } from './types.js';
+import type { RtcTrackView } from '../shared/rtc.js';
+import type { ConnectOptions, DisconnectReason, Grants, MediaPolicy, MediaState, PublishedTrack, RemoteParticipant, StreamState, TokenMedia, TokenResponse, TrackKind, TrackSource } from './types.js';
+
+/**
+ * One remote video as the application shows it (adaptive stream, from the elements its track is attached to):
+ * visible or not, its size in device pixels, pinned by the application. The same shape as the builtin provider's
+ * `subscription` message (src/shared/rtc.ts).
+ */
+export type VideoView = RtcTrackView & { pinned: boolean };
 
 /** A remote participant as an adapter reports it. */
 export interface ParticipantInfo {
@@ -38,6 +46,17 @@ export interface RoomSink {
   readonly participants: ReadonlyMap<string, RemoteParticipant>;
   /** The local tracks to publish (again, on a new media connection). */
   readonly localTracks: ReadonlyMap<TrackSource, MediaStreamTrack>;
+  /** The room's media policy as last told (token answer, then the channel); null in rooms without one (1:1). */
+  readonly mediaPolicy: MediaPolicy | null;
+  /** What to publish in a room with a media policy (the token answer's `media`): layers, audio bitrate. */
+  readonly publishing: TokenMedia | null;
+  /**
+   * Adaptive stream: what the application shows of each remote video, the whole list (a video not in it is shown
+   * nowhere); null while the Room does not report views (rooms without a media policy, or `adaptiveStream: false`).
+   */
+  readonly videoViews: readonly VideoView[] | null;
+  /** The identities of the remote participants who spoke, most recent first. */
+  readonly activeSpeakers: readonly string[];
   stateChanged(state: ConnectionState): void;
   /** Replaces the participant list with the one the join gave: newcomers connect, the missing leave. */
   joined(info: JoinedInfo): void;
@@ -49,6 +68,8 @@ export interface RoomSink {
   /** The local participant's when `identity` is ours. */
   networkQuality(identity: string, level: number): void;
   dominantSpeaker(identity: string | null): void;
+  /** What reaches us of a remote video (its track may not be there yet: the state is kept for it). */
+  streamState(identity: string, source: TrackSource, state: StreamState): void;
   /** `from` null: the server sent it. */
   data(payload: string, from: string | null): void;
   notice(notice: { code: string; message: string }): void;
@@ -78,6 +99,10 @@ export interface MediaAdapter {
   sendData(payload: string, to?: string[]): void;
   /** WebRTC statistics of the media connection (diagnostics), null when there is none. */
   getStats(): Promise<RTCStatsReport | null>;
+  /** `sink.videoViews` changed (debounced by the Room): apply it (builtin: `subscription`; Twilio: switch on/off, sizes). */
+  videoViewsChanged(): void;
+  /** `sink.mediaPolicy` changed (the channel's `media`): apply what can change in a live connection. */
+  mediaPolicyChanged(): void;
   disconnect(): Promise<void>;
 }
 

@@ -5,7 +5,7 @@
  * `dataReceived` and `deadlineChanged` events.
  * It reconnects with backoff until closed or until the server says reconnecting cannot help (removed, room ended).
  */
-import { CHANNEL_FINAL_CLOSES, CHANNEL_PROTOCOL_VERSION, type ChannelClientMessage, type ChannelServerMessage } from '../shared/channel.js';
+import { CHANNEL_FINAL_CLOSES, CHANNEL_PROTOCOL_VERSION, type ChannelClientMessage, type ChannelMediaPolicy, type ChannelServerMessage } from '../shared/channel.js';
 import { Emitter } from './emitter.js';
 
 export interface ChannelEvents {
@@ -16,6 +16,8 @@ export interface ChannelEvents {
   join: () => void;
   /** The room's deadline (the server's clock; null: none any more) and its reason. */
   deadline: (endsAt: Date | null, reason: string | null) => void;
+  /** How the room shares media out (group visits): when it changes, and after each `ready` in a room that has one. */
+  media: (policy: ChannelMediaPolicy) => void;
   /** The channel is up (first time and after each reconnect). */
   ready: () => void;
   /** Closed for good: by `close()` (code 1000) or by the server with a final code (CHANNEL_CLOSE). */
@@ -135,6 +137,9 @@ export class RoomChannel extends Emitter<ChannelEvents> {
           this.emit('deadline', endsAt, message.reason);
           return;
         }
+        case 'media':
+          if (isPolicy(message.policy)) this.emit('media', message.policy);
+          return;
         case 'reconnect':
           // The server is restarting: come back after the delay it asks for, not sooner.
           this.#delay = Math.max(this.#delay, message.retryAfterMs);
@@ -190,4 +195,20 @@ export class RoomChannel extends Emitter<ChannelEvents> {
     this.#settleFirst(false);
     this.emit('closed', code, reason);
   }
+}
+
+const MODES: ReadonlySet<unknown> = new Set(['collaboration', 'presentation', 'grid']);
+
+/** A policy as the protocol has it (a server of another version may send something else: that is not applied). */
+function isPolicy(value: unknown): value is ChannelMediaPolicy {
+  if (typeof value !== 'object' || value === null) return false;
+  const p = value as Record<string, unknown>;
+  return (
+    typeof p.simulcast === 'boolean' &&
+    MODES.has(p.mode) &&
+    (p.spotlight === null || typeof p.spotlight === 'string') &&
+    typeof p.lastN === 'number' &&
+    Number.isInteger(p.lastN) &&
+    p.lastN >= 1
+  );
 }

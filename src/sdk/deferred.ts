@@ -64,6 +64,13 @@ export class DeferredAdapter implements MediaAdapter {
   getStats(): Promise<RTCStatsReport | null> {
     return this.#real?.getStats() ?? Promise.resolve(null);
   }
+  // Until the real adapter is there, nothing to apply: it reads the sink's views and policy as it joins.
+  videoViewsChanged(): void {
+    this.#real?.videoViewsChanged();
+  }
+  mediaPolicyChanged(): void {
+    this.#real?.mediaPolicyChanged();
+  }
 
   async disconnect(): Promise<void> {
     if (this.#real) return this.#real.disconnect();

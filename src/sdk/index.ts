@@ -23,15 +23,20 @@ export type {
   ConnectionState,
   DisconnectReason,
   Grants,
+  MediaMode,
+  MediaPolicy,
   MediaState,
   PublishedTrack,
   RemoteParticipant,
   RemoteTrack,
   RoomEvents,
+  StreamState,
+  TokenMedia,
   TokenResponse,
   TrackKind,
   TrackSource,
   TwilioOptions,
+  VideoLayer,
 } from './types.js';
 export { ConnectionMachine, EVENTS, STATES, TRANSITIONS, type ConnectionEvent, type Transition } from './state.js';
 

@@ -4,13 +4,19 @@
  * adapter to publish.
  */
 import type { MediaAdapter, ParticipantInfo } from './adapter.js';
-import type { ConnectOptions, PublishedTrack, RemoteParticipant, RemoteTrack, TrackKind, TrackSource } from './types.js';
+import type { AdaptiveStream } from './adaptive.js';
+import type { ConnectOptions, PublishedTrack, RemoteParticipant, RemoteTrack, StreamState, TrackKind, TrackSource } from './types.js';
+
+/** A track's state before the provider says otherwise, and always an audio track's. */
+export const ACTIVE: StreamState = Object.freeze({ state: 'active', layer: null, reason: null });
 
 export class Remote implements RemoteParticipant {
   joinedAt: Date;
   published: readonly PublishedTrack[] = [];
   readonly tracks = new Map<TrackSource, RemoteTrackImpl>();
   networkQuality: number | null = null;
+  /** What reaches us of each video source, as the provider last said (kept for a track that is not there yet). */
+  readonly streamStates = new Map<TrackSource, StreamState>();
   constructor(
     readonly identity: string,
     info: ParticipantInfo,
@@ -31,7 +37,13 @@ export class RemoteTrackImpl implements RemoteTrack {
     readonly source: TrackSource,
     readonly mediaStreamTrack: MediaStreamTrack,
     private readonly owner: Remote,
+    private readonly adaptive: AdaptiveStream,
   ) {}
+  /** The elements it was attached to, with the stream each was given. */
+  readonly #elements = new Map<HTMLMediaElement, MediaStream>();
+  get streamState(): StreamState {
+    return this.kind === 'video' ? (this.owner.streamStates.get(this.source) ?? ACTIVE) : ACTIVE;
+  }
   get muted(): boolean {
     return this.owner.published.find((t) => t.source === this.source)?.muted ?? false;
   }
@@ -42,8 +54,21 @@ export class RemoteTrackImpl implements RemoteTrack {
     const el = element ?? document.createElement(this.kind === 'audio' ? 'audio' : 'video');
     el.autoplay = true;
     if (el instanceof HTMLVideoElement) el.playsInline = true;
-    el.srcObject = new MediaStream([this.mediaStreamTrack]);
+    const stream = new MediaStream([this.mediaStreamTrack]);
+    el.srcObject = stream;
+    this.#elements.set(el, stream);
+    if (this.source !== 'microphone') this.adaptive.observe(this.owner.identity, this.source, el);
     return el;
+  }
+  detach(element?: HTMLMediaElement): void {
+    for (const el of element ? [element] : [...this.#elements.keys()]) {
+      const stream = this.#elements.get(el);
+      if (!stream) continue;
+      this.#elements.delete(el);
+      // Another track may have been attached to it since: only our own stream is taken out.
+      if (el.srcObject === stream) el.srcObject = null;
+      if (this.source !== 'microphone') this.adaptive.unobserve(this.owner.identity, this.source, el);
+    }
   }
 }
 
@@ -53,6 +78,8 @@ export interface LocalHost {
   networkQuality: number | null;
   readonly tracks: Map<TrackSource, MediaStreamTrack>;
   readonly options: ConnectOptions;
+  /** What to ask of the camera: the application's constraints, else the room's (a group's ideal size), else any. */
+  camera(): boolean | MediaTrackConstraints;
   adapter(): MediaAdapter | null;
   changed(source: TrackSource, track: MediaStreamTrack | null): void;
 }
@@ -100,7 +127,7 @@ export class LocalParticipant {
 
   /** Turns the camera off (the device is released) or on again (captured anew). */
   async setCameraEnabled(enabled: boolean): Promise<void> {
-    const { tracks, options } = this.#host;
+    const { tracks } = this.#host;
     const current = tracks.get('camera');
     if (!enabled) {
       if (!current) return;
@@ -113,8 +140,8 @@ export class LocalParticipant {
       return;
     }
     if (current) return;
-    const constraints = typeof options.video === 'object' ? options.video : true;
-    const track = (await navigator.mediaDevices.getUserMedia({ video: constraints })).getVideoTracks()[0]!;
+    const constraints = this.#host.camera();
+    const track = (await navigator.mediaDevices.getUserMedia({ video: constraints === false ? true : constraints })).getVideoTracks()[0]!;
     tracks.set('camera', track);
     await this.#host.adapter()?.publish('camera', track);
     this.#host.adapter()?.setMuted('camera', false);
@@ -144,11 +171,14 @@ export class LocalParticipant {
   }
 }
 
-/** Adds to `tracks` what `options` asks for: the tracks given, then a capture of the rest (one permission prompt). */
-export async function captureInitialTracks(tracks: Map<TrackSource, MediaStreamTrack>, options: ConnectOptions): Promise<void> {
+/**
+ * Adds to `tracks` what `options` asks for: the tracks given, then a capture of the rest (one permission prompt).
+ * `camera` is what to ask of the camera (LocalHost.camera).
+ */
+export async function captureInitialTracks(tracks: Map<TrackSource, MediaStreamTrack>, options: ConnectOptions, camera: boolean | MediaTrackConstraints): Promise<void> {
   for (const track of options.tracks ?? []) tracks.set(track.kind === 'audio' ? 'microphone' : 'camera', track);
   const audio = !tracks.has('microphone') && (options.audio ?? true);
-  const video = !tracks.has('camera') && (options.video ?? true);
+  const video = !tracks.has('camera') && camera;
   if (!audio && !video) return;
   const stream = await navigator.mediaDevices.getUserMedia({ audio, video });
   for (const track of stream.getTracks()) tracks.set(track.kind === 'audio' ? 'microphone' : 'camera', track);

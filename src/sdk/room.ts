@@ -13,16 +13,22 @@
  *   const room = new Room({ audio: true });
  *   room.on('trackSubscribed', (track) => document.body.append(track.attach()));
  *   await room.connect(tokenResponse);
+ *
+ * Group rooms (a token answer with `media`: group visits) add a media policy (`mediaPolicy`, from the answer and then
+ * the channel's `media`), which the adapter publishes by (simulcast layers, the camera's size, the audio bitrate);
+ * adaptive stream (adaptive.ts: what the attached elements show goes to the adapter, which asks the provider for
+ * just that), pins, each remote video's stream state, the speakers' order, and the hosts' notices as events.
  */
 import { CHANNEL_CLOSE } from '../shared/channel.js';
-import type { JoinedInfo, MediaAdapter, ParticipantInfo, RoomSink, SubscribedTrack } from './adapter.js';
+import type { JoinedInfo, MediaAdapter, ParticipantInfo, RoomSink, SubscribedTrack, VideoView } from './adapter.js';
 import { adapterFor } from './adapters.js';
+import { AdaptiveStream } from './adaptive.js';
 import { RoomChannel } from './channel.js';
 import { Emitter } from './emitter.js';
 import { ConnectError } from './errors.js';
 import { LocalParticipant, Remote, RemoteTrackImpl, captureInitialTracks, type LocalHost } from './participants.js';
 import type { ConnectionState } from './state.js';
-import type { ConnectOptions, DisconnectReason, Grants, MediaState, RemoteParticipant, RoomEvents, TokenResponse, TrackSource } from './types.js';
+import type { ConnectOptions, DisconnectReason, Grants, MediaPolicy, MediaState, RemoteParticipant, RoomEvents, StreamState, TokenMedia, TokenResponse, TrackSource } from './types.js';
 
 export class Room extends Emitter<RoomEvents> {
   readonly localParticipant: LocalParticipant;
@@ -46,6 +52,13 @@ export class Room extends Emitter<RoomEvents> {
   /** Joins after a hold that failed in a way worth retrying, and the retry's timer. */
   #joinFailures = 0;
   #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The room's media policy (null: none, a 1:1 room) and what to publish by (the token answer's `media`). */
+  #policy: MediaPolicy | null = null;
+  #publishing: TokenMedia | null = null;
+  /** Adaptive stream: the attached elements of remote videos, reported to the adapter in rooms with a policy. */
+  readonly #adaptive = new AdaptiveStream(() => this.#adapter?.videoViewsChanged());
+  /** Remote identities that spoke, most recent first. */
+  #speakers: string[] = [];
 
   /** A room not yet connected: add listeners, then `connect(tokenResponse)` (or use the `connect()` function). */
   constructor(options: ConnectOptions = {}) {
@@ -56,6 +69,7 @@ export class Room extends Emitter<RoomEvents> {
       networkQuality: null,
       tracks: new Map(),
       options,
+      camera: () => this.#camera(),
       adapter: () => this.#adapter,
       changed: (source, track) => this.emit('localTrackChanged', source, track),
     };
@@ -87,6 +101,29 @@ export class Room extends Emitter<RoomEvents> {
   get participants(): ReadonlyMap<string, RemoteParticipant> {
     return this.#remotes;
   }
+  /**
+   * How the room shares media out (group visits: simulcast, mode, spotlight, last-N), null in rooms without a policy
+   * (1:1). From the token answer, then the participant channel; `mediaPolicyChanged` says when it changes.
+   */
+  get mediaPolicy(): MediaPolicy | null {
+    return this.#policy;
+  }
+  /** Remote participants who have spoken (the dominant speaker over time), most recent first: a speaker view's order. */
+  get activeSpeakers(): RemoteParticipant[] {
+    return this.#speakers.map((identity) => this.#remotes.get(identity)).filter((p): p is Remote => p !== undefined);
+  }
+  /**
+   * Pins a remote video (default the camera): in a group room it is kept ahead of last-N's speaker order and
+   * received at the size its tiles show (builtin: `pinned` in the subscription; Twilio: the track's priority
+   * `high`). Unpinned with `pinned` false. Has an effect only on videos attached to an element (adaptive stream).
+   */
+  setPinned(identity: string, source: 'camera' | 'screen' = 'camera', pinned = true): void {
+    this.#adaptive.setPinned(identity, source, pinned);
+  }
+  /** Whether `setPinned` pinned that video. */
+  isPinned(identity: string, source: 'camera' | 'screen' = 'camera'): boolean {
+    return this.#adaptive.isPinned(identity, source);
+  }
   get name(): string {
     return this.#name;
   }
@@ -116,12 +153,13 @@ export class Room extends Emitter<RoomEvents> {
   async connect(token: TokenResponse): Promise<void> {
     if (this.#adapter || this.#state !== 'idle') throw new ConnectError('join_failed', 'This room has already been connected.');
     const factory = adapterFor(token.provider);
+    this.#applyMedia(token);
     if (token.held) return this.#connectHeld(token);
     const adapter: MediaAdapter = factory(token, this.#options, this.#sink(() => this.#adapter === adapter));
     this.#adapter = adapter;
     try {
       await this.#openChannel(token);
-      await adapter.connect(() => captureInitialTracks(this.#local.tracks, this.#options));
+      await adapter.connect(() => captureInitialTracks(this.#local.tracks, this.#options, this.#camera()));
     } catch (error) {
       this.#channel?.close();
       this.#channel = null;
@@ -147,7 +185,8 @@ export class Room extends Emitter<RoomEvents> {
     const channel = new RoomChannel(url, token.channel.token);
     this.#channel = channel;
     channel.on('data', (payload) => this.emit('dataReceived', payload, null));
-    channel.on('notice', (notice) => this.emit('notice', notice));
+    channel.on('notice', (notice) => this.#onNotice(notice));
+    channel.on('media', (policy) => this.#setPolicy(policy));
     channel.on('deadline', (endsAt, reason) => {
       if (this.#deadline?.getTime() === endsAt?.getTime() && this.#deadlineReason === reason) return;
       this.#deadline = endsAt;
@@ -183,7 +222,7 @@ export class Room extends Emitter<RoomEvents> {
     this.#setState('connecting');
     try {
       await this.#openChannel(token);
-      await captureInitialTracks(this.#local.tracks, this.#options);
+      await captureInitialTracks(this.#local.tracks, this.#options, this.#camera());
     } catch (error) {
       this.#endHeld('join_failed', error instanceof Error ? error.message : String(error), false);
       throw error;
@@ -232,6 +271,7 @@ export class Room extends Emitter<RoomEvents> {
     } catch (error) {
       return this.#endHeld('join_failed', (error as Error).message);
     }
+    this.#applyMedia(answer);
     const adapter: MediaAdapter = factory(answer, this.#options, this.#sink(() => this.#adapter === adapter));
     this.#adapter = adapter;
     try {
@@ -286,6 +326,7 @@ export class Room extends Emitter<RoomEvents> {
     if (this.#state === 'disconnected') return;
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
+    this.#adaptive.close();
     this.#setState('disconnected');
     this.#stopLocal();
     for (const remote of [...this.#remotes.values()]) this.#drop(remote, reason);
@@ -293,6 +334,54 @@ export class Room extends Emitter<RoomEvents> {
     this.#channel = null;
     channel?.close();
     if (announce) this.emit('disconnected', reason, message);
+  }
+
+  // ---- groups: media policy, notices ------------------------------------------------------------------------------
+
+  /** A token answer's `media`: what to publish by, and the policy (the channel may change the policy later). */
+  #applyMedia(token: TokenResponse): void {
+    if (!token.media) return;
+    const { simulcast, mode, spotlight, lastN } = token.media;
+    this.#publishing = token.media;
+    this.#setPolicy({ simulcast, mode, spotlight, lastN });
+  }
+
+  #setPolicy(policy: MediaPolicy): void {
+    const current = this.#policy;
+    if (current && current.simulcast === policy.simulcast && current.mode === policy.mode && current.spotlight === policy.spotlight && current.lastN === policy.lastN) return;
+    this.#policy = { simulcast: policy.simulcast, mode: policy.mode, spotlight: policy.spotlight, lastN: policy.lastN };
+    this.#adaptive.setEnabled(this.#options.adaptiveStream !== false);
+    this.#adapter?.mediaPolicyChanged();
+    this.emit('mediaPolicyChanged', this.#policy);
+  }
+
+  /** What to ask of the camera: the application's constraints win; a group room asks for its ideal size. */
+  #camera(): boolean | MediaTrackConstraints {
+    const video = this.#options.video;
+    if (typeof video === 'object' || video === false) return video;
+    const size = this.#publishing?.video;
+    if (!size) return true;
+    return { width: { ideal: size.width }, height: { ideal: size.height }, frameRate: { ideal: size.frameRate } };
+  }
+
+  /**
+   * A notice from the server (the channel, or the builtin provider's socket): always the `notice` event (its words for
+   * people), and the hosts' group notices as their own events. A host's mute turns the microphone off here, so it is
+   * off whatever the application does; a request to unmute is only told (the person decides).
+   */
+  #onNotice(notice: { code: string; message: string }): void {
+    this.emit('notice', notice);
+    switch (notice.code) {
+      case 'muted_by_host':
+        void this.localParticipant.setMicrophoneEnabled(false).then(() => this.emit('mutedByHost'));
+        return;
+      case 'unmute_requested':
+        this.emit('unmuteRequested');
+        return;
+      case 'hand_lowered':
+        this.emit('handLowered');
+        return;
+    }
   }
 
   #setState(state: ConnectionState): void {
@@ -315,6 +404,8 @@ export class Room extends Emitter<RoomEvents> {
       remote.tracks.delete(track.source);
       this.emit('trackUnsubscribed', track, remote);
     }
+    this.#adaptive.forget(remote.identity);
+    this.#speakers = this.#speakers.filter((identity) => identity !== remote.identity);
     this.#remotes.delete(remote.identity);
     this.emit('participantDisconnected', remote, reason);
   }
@@ -326,6 +417,8 @@ export class Room extends Emitter<RoomEvents> {
    */
   #sink(current: () => boolean): RoomSink {
     const remotes = this.#remotes;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the sink's getters read the Room's current state
+    const room = this;
     const gated =
       <A extends unknown[]>(report: (...args: A) => void) =>
       (...args: A): void => {
@@ -334,6 +427,18 @@ export class Room extends Emitter<RoomEvents> {
     return {
       participants: remotes,
       localTracks: this.#local.tracks,
+      get mediaPolicy(): MediaPolicy | null {
+        return room.#policy;
+      },
+      get publishing(): TokenMedia | null {
+        return room.#publishing;
+      },
+      get videoViews(): readonly VideoView[] | null {
+        return room.#adaptive.enabled ? room.#adaptive.views : null;
+      },
+      get activeSpeakers(): readonly string[] {
+        return room.#speakers;
+      },
       stateChanged: gated((state: ConnectionState) => {
         if (!this.#held) this.#setState(state);
       }),
@@ -365,7 +470,7 @@ export class Room extends Emitter<RoomEvents> {
       trackSubscribed: gated((identity: string, t: SubscribedTrack) => {
         const remote = remotes.get(identity);
         if (!remote) return;
-        const track = new RemoteTrackImpl(t.sid, t.kind, t.source, t.mediaStreamTrack, remote);
+        const track = new RemoteTrackImpl(t.sid, t.kind, t.source, t.mediaStreamTrack, remote, this.#adaptive);
         remote.tracks.set(t.source, track);
         this.emit('trackSubscribed', track, remote);
       }),
@@ -374,6 +479,7 @@ export class Room extends Emitter<RoomEvents> {
         const track = remote?.tracks.get(source);
         if (!remote || !track) return;
         remote.tracks.delete(source);
+        if (source !== 'microphone') this.#adaptive.forget(identity, source);
         this.emit('trackUnsubscribed', track, remote);
       }),
       networkQuality: gated((identity: string, level: number) => {
@@ -387,13 +493,27 @@ export class Room extends Emitter<RoomEvents> {
         remote.networkQuality = level;
         this.emit('networkQuality', level, remote);
       }),
-      dominantSpeaker: gated((identity: string | null) => this.emit('dominantSpeaker', identity === null ? null : (remotes.get(identity) ?? null))),
+      dominantSpeaker: gated((identity: string | null) => {
+        const remote = identity === null ? null : (remotes.get(identity) ?? null);
+        if (remote) this.#speakers = [remote.identity, ...this.#speakers.filter((s) => s !== remote.identity)];
+        this.emit('dominantSpeaker', remote);
+      }),
+      streamState: gated((identity: string, source: TrackSource, state: StreamState) => {
+        const remote = remotes.get(identity);
+        if (!remote) return;
+        const before = remote.streamStates.get(source);
+        if (before && before.state === state.state && before.layer === state.layer && before.reason === state.reason) return;
+        remote.streamStates.set(source, { state: state.state, layer: state.layer, reason: state.reason });
+        const track = remote.tracks.get(source);
+        if (track && track.kind === 'video') this.emit('trackStreamStateChanged', track, remote, track.streamState);
+      }),
       data: gated((payload: string, from: string | null) => this.emit('dataReceived', payload, from === null ? null : (remotes.get(from) ?? null))),
-      notice: gated((notice) => this.emit('notice', notice)),
+      notice: gated((notice: { code: string; message: string }) => this.#onNotice(notice)),
       reconnecting: gated((cause) => this.emit('reconnecting', cause)),
       reconnected: gated(() => this.emit('reconnected')),
       disconnected: gated((reason: DisconnectReason, message: string) => {
         this.#held = false;
+        this.#adaptive.close();
         if (this.#state !== 'disconnected') this.#setState('disconnected');
         this.#stopLocal();
         for (const remote of [...remotes.values()]) this.#drop(remote, reason);

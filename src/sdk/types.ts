@@ -3,11 +3,47 @@
  * the options of connect(), participants and tracks as the application sees them, and the room's events. Nothing
  * here names a peer connection or a wire protocol; adapters (builtin/, later twilio/) translate theirs into these.
  */
-import type { RtcEndReason, TrackKind, TrackSource } from '../shared/rtc.js';
+import type { ChannelMediaPolicy } from '../shared/channel.js';
+import type { RtcEndReason, TrackKind, TrackSource, VideoLayer } from '../shared/rtc.js';
 import type { ConnectionState } from './state.js';
 import type { TwilioOptions } from './twilio/options.js';
 
-export type { ConnectionState, TrackKind, TrackSource, TwilioOptions };
+export type { ConnectionState, TrackKind, TrackSource, TwilioOptions, VideoLayer };
+
+/** How a group room shares video out (seed 002's bandwidth modes): equal quality, screen share first, or a grid of many. */
+export type MediaMode = ChannelMediaPolicy['mode'];
+
+/**
+ * How the room shares media out, as the server says (group visits; null in 1:1 rooms): whether cameras are published
+ * in three layers, the mode, the identity everyone shows first (`spotlight`), and at most how many remote videos
+ * one participant receives at once (`lastN`). `room.mediaPolicy`, event `mediaPolicyChanged`.
+ */
+export interface MediaPolicy {
+  simulcast: boolean;
+  mode: MediaMode;
+  spotlight: string | null;
+  lastN: number;
+}
+
+/** The media part of a token answer (rooms with a media policy): the policy, and what to publish. */
+export interface TokenMedia extends MediaPolicy {
+  /** The microphone's Opus bitrate cap (bits/s). */
+  audioBitrateBps: number;
+  /** The camera to ask for (ideal values; an application's own `video` constraints win). */
+  video: { width: number; height: number; frameRate: number };
+}
+
+/**
+ * What reaches us of one remote video: `active` (on the builtin provider with the simulcast `layer` the server sends,
+ * null when it does not say), or `paused`, with why: `hidden` (not shown, or too small to matter), `last_n` (beyond
+ * the room's last-N), `bandwidth` (over what our connection carries). A paused tile should show a name card, not a
+ * frozen picture. Audio is always `active`.
+ */
+export interface StreamState {
+  state: 'active' | 'paused';
+  layer: VideoLayer | null;
+  reason: 'hidden' | 'last_n' | 'bandwidth' | null;
+}
 
 /** Why the room was left for good. */
 export type DisconnectReason = RtcEndReason | 'join_failed';
@@ -28,6 +64,8 @@ export interface TokenResponse {
    * The Room asks `getToken()` again when the server says so on the channel (see Room.held).
    */
   held?: boolean;
+  /** The room's media policy and publishing settings (group visits); absent in 1:1 rooms, which publish as before. */
+  media?: TokenMedia;
 }
 
 export interface ConnectOptions {
@@ -55,6 +93,13 @@ export interface ConnectOptions {
   apiOrigin?: string;
   /** Settings of the Twilio Video adapter (bandwidth profile, codecs), over its defaults; other providers ignore them. */
   twilio?: TwilioOptions;
+  /**
+   * Adaptive stream, in rooms with a media policy (group visits): each remote video receives what the elements it is
+   * attached to show (visible or not, their size in device pixels), so a hidden tile gets no video and a small one a
+   * small layer. Default true. False: every video the room lets through arrives at its highest quality (and
+   * `setPinned` has no effect).
+   */
+  adaptiveStream?: boolean;
 }
 
 /** What a participant may do, as its token grants. */
@@ -84,8 +129,15 @@ export interface RemoteTrack {
   readonly muted: boolean;
   /** A host stopped it reaching anyone. */
   readonly hostMuted: boolean;
-  /** Creates (or fills) a media element playing this track. */
+  /** What reaches us of it now (a video paused when hidden or beyond last-N; event `trackStreamStateChanged`). */
+  readonly streamState: StreamState;
+  /**
+   * Creates (or fills) a media element playing this track. In a room with a media policy a video's element is
+   * watched from then on (adaptive stream): what it shows, and how large, is what the server sends.
+   */
   attach(element?: HTMLMediaElement): HTMLMediaElement;
+  /** Stops playing the track in `element` (every element it was attached to, without one) and stops watching it. */
+  detach(element?: HTMLMediaElement): void;
 }
 
 export interface RemoteParticipant {
@@ -110,8 +162,18 @@ export interface RoomEvents {
   trackUnsubscribed: (track: RemoteTrack, participant: RemoteParticipant) => void;
   /** 0 (none) to 5 (excellent): the local participant's (participant null) or a remote one's. */
   networkQuality: (level: number, participant: RemoteParticipant | null) => void;
-  /** The loudest participant of our group (null: the local participant or nobody). */
+  /** The loudest participant of our group (null: the local participant or nobody). Also `room.activeSpeakers`. */
   dominantSpeaker: (participant: RemoteParticipant | null) => void;
+  /** The room's media policy changed (spotlight, mode, last-N), or was first told. Also `room.mediaPolicy`. */
+  mediaPolicyChanged: (policy: MediaPolicy) => void;
+  /** What reaches us of a remote video changed (paused when hidden, beyond last-N or over bandwidth; its layer). */
+  trackStreamStateChanged: (track: RemoteTrack, participant: RemoteParticipant, state: StreamState) => void;
+  /** A host muted us (mute all): the SDK has turned the microphone off already. The `notice` with its words comes too. */
+  mutedByHost: () => void;
+  /** A host asks us to turn the microphone on: ask the person (the SDK never unmutes by itself). */
+  unmuteRequested: () => void;
+  /** A host lowered our raised hand. */
+  handLowered: () => void;
   reconnecting: (cause: 'signal' | 'media') => void;
   reconnected: () => void;
   disconnected: (reason: DisconnectReason, message: string) => void;

@@ -11,7 +11,7 @@ import { ConnectError } from '../errors.js';
 import { ConnectionMachine, type ConnectionState } from '../state.js';
 import type { ConnectOptions, DisconnectReason, MediaState, TrackSource } from '../types.js';
 import { JoinRefused, SignalClient, type JoinedMessage } from './signal.js';
-import { Transport } from './transport.js';
+import { SIMULCAST_LAYERS, Transport } from './transport.js';
 
 /** Server reasons after which reconnecting is pointless. */
 const FINAL: ReadonlySet<string> = new Set(['left', 'removed', 'room_ended', 'replaced', 'duration_exceeded', 'invalid_token', 'room_full', 'room_not_found', 'protocol_error']);
@@ -119,9 +119,24 @@ export class Engine {
       send: (message) => this.#signal.send(message),
       onTracks: () => this.#transport === transport && this.#handlers.onTracks(),
       onFailed: () => this.#transport === transport && this.#recover('media'),
+      encodings: (source) => this.#encodings(source),
     });
     this.#transport = transport;
     return transport;
+  }
+
+  /**
+   * How a source is sent in a room with a media policy (1:1 rooms: one plain encoding each, as ever): the camera in
+   * three layers when the policy says simulcast (the SFU forwards each subscriber the one it needs), the microphone
+   * capped at the room's Opus bitrate. Read when a sender is made: a policy changed later applies from the next
+   * media connection.
+   */
+  #encodings(source: TrackSource): RTCRtpEncodingParameters[] | undefined {
+    const media = this.#sink.publishing;
+    if (!media) return undefined;
+    if (source === 'microphone') return [{ maxBitrate: media.audioBitrateBps }];
+    if (source === 'camera' && (this.#sink.mediaPolicy?.simulcast ?? media.simulcast)) return SIMULCAST_LAYERS.map((layer) => ({ ...layer }));
+    return undefined;
   }
 
   /** Sends `track` for `source` (see Transport.publish); nothing while there is no transport (the join publishes). */

@@ -58,6 +58,16 @@ class BuiltinRoom implements MediaAdapter {
   async getStats(): Promise<RTCStatsReport | null> {
     return (await this.#engine.transport?.getStats()) ?? null;
   }
+  /** Adaptive stream: the whole list in one `subscription` (the SFU picks each video's layer, or none, from it). */
+  videoViewsChanged(): void {
+    const views = this.#sink.videoViews;
+    if (views) this.#engine.send({ type: 'subscription', tracks: views.map((v) => ({ identity: v.identity, source: v.source, visible: v.visible, width: v.width, height: v.height, pinned: v.pinned })) });
+  }
+  /**
+   * Nothing to do on a live connection: the server applies its own policy (spotlight, mode, last-N) to what it
+   * forwards, and the camera's layers were fixed when its sender was made (engine.ts: the next connection uses the new one).
+   */
+  mediaPolicyChanged(): void {}
   async disconnect(): Promise<void> {
     this.#engine.leave();
   }
@@ -70,6 +80,8 @@ class BuiltinRoom implements MediaAdapter {
       grants: joined.grants,
       participants: joined.participants.map(participantInfo),
     });
+    // Every join (first, resume, rejoin) tells the server what we show: a new session starts without it.
+    this.videoViewsChanged();
     if (joined.resumed) {
       for (const route of joined.routes) this.#routes.set(route.mid, route);
       this.#applyRoutes();
@@ -100,6 +112,9 @@ class BuiltinRoom implements MediaAdapter {
         return;
       case 'dominantSpeaker':
         this.#sink.dominantSpeaker(message.identity);
+        return;
+      case 'streamStates':
+        for (const s of message.states) this.#sink.streamState(s.identity, s.source, { state: s.state, layer: s.layer, reason: s.reason });
         return;
       case 'data':
         this.#sink.data(message.payload, message.from);

@@ -9,12 +9,25 @@ import type { MediaState } from '../types.js';
 
 const MEDIA_FAIL_MS = 4000;
 
+/**
+ * The camera's simulcast layers in a group room, lowest first, with the rids the SFU knows them by (src/shared/rtc.ts
+ * VideoLayer: q low, h medium, f high): of a 1280x720 camera, 320x180, 640x360 and 1280x720, each capped so that the
+ * three together stay under 2 Mbit/s up.
+ */
+export const SIMULCAST_LAYERS: readonly RTCRtpEncodingParameters[] = Object.freeze([
+  { rid: 'q', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: 'h', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: 'f', scaleResolutionDownBy: 1, maxBitrate: 1_200_000 },
+]);
+
 export interface TransportHandlers {
   send(message: ClientMessage): void;
   /** Receivers may have changed (a track arrived, an offer was answered): match them to participants again. */
   onTracks(): void;
   /** The media connection failed (or stayed disconnected): rebuild it. */
   onFailed(): void;
+  /** How to send a source (simulcast layers, a bitrate cap), fixed when its sender is made; undefined: one plain encoding. */
+  encodings(source: TrackSource): RTCRtpEncodingParameters[] | undefined;
 }
 
 export class Transport {
@@ -61,7 +74,8 @@ export class Transport {
 
   /** Adds a sender for `source` (no negotiation: the caller negotiates once for all it adds). */
   addSender(source: TrackSource, track: MediaStreamTrack): void {
-    const transceiver = this.#pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])] });
+    const sendEncodings = this.#handlers.encodings(source);
+    const transceiver = this.#pc.addTransceiver(track, { direction: 'sendonly', streams: [new MediaStream([track])], ...(sendEncodings ? { sendEncodings } : {}) });
     this.#senders.set(source, transceiver);
   }
 

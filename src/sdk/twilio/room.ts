@@ -9,6 +9,13 @@
  * sees more than routing allows, even before the rules land. Tracks are published under the name of their source
  * ('microphone', 'camera', 'screen'): that is how the others (and the server's rules) tell a screen from a camera.
  *
+ * In a group room (a token answer with `media`) the adapter connects with seed 002's group settings (options.ts
+ * groupSettings: the bandwidth profile in the room's mode, VP8 simulcast, the Opus cap, network quality of the others
+ * too) and plays adaptive stream with twilio-video's manual controls: of the remote videos the page shows
+ * (sink.videoViews), each is switched on with its render dimensions (Twilio's SFU picks the layer), the rest switched
+ * off; of the visible cameras at most last-N are on (spotlight, pins, then the latest speakers), pinned and spotlit
+ * ones at priority `high`. Each track's switchedOff / switchedOn is its stream state.
+ *
  * Twilio reconnects by itself (signaling or media, `reconnecting` then `reconnected`) but with the token it joined
  * with: once that has expired, it gives up with 20104. The adapter then asks `getToken()` for a fresh one and joins
  * again as the same identity, publishing the same tracks, while the Room stays `reconnecting`.
@@ -17,7 +24,7 @@ import type * as Video from 'twilio-video';
 import { tokenOf, type MediaAdapter, type ParticipantInfo, type RoomSink } from '../adapter.js';
 import { ConnectError } from '../errors.js';
 import { ConnectionMachine, type ConnectionState } from '../state.js';
-import type { ConnectOptions, DisconnectReason, MediaState, PublishedTrack, TokenResponse, TrackKind, TrackSource } from '../types.js';
+import type { ConnectOptions, DisconnectReason, MediaState, PublishedTrack, StreamState, TokenMedia, TokenResponse, TrackKind, TrackSource } from '../types.js';
 import { TWILIO_CODES, disconnectReason, joinFailure } from './codes.js';
 import { twilioSettings } from './options.js';
 
@@ -54,6 +61,21 @@ interface Emitter {
 }
 const emitter = (target: object) => target as unknown as Emitter;
 
+/** One remote video reaching us, and what the adapter last asked of it (adaptive stream). */
+interface VideoControl {
+  identity: string;
+  source: 'camera' | 'screen';
+  track: Video.RemoteVideoTrack;
+  /** null: nothing asked yet. */
+  on: boolean | null;
+  offReason: StreamState['reason'];
+  width: number;
+  height: number;
+  priority: 'high' | null;
+  /** Removes its switchedOff / switchedOn listeners. */
+  unlisten(): void;
+}
+
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -77,10 +99,18 @@ export class TwilioRoom implements MediaAdapter {
   readonly #seen = new Map<string, Date>();
   /** Removes the listeners on the current room and its participants. */
   #unlisten: (() => void)[] = [];
+  /** A group room's settings (the token answer's `media`), null in a 1:1 room. */
+  readonly #media: TokenMedia | null;
+  /** Whether the connect settings let the adapter switch tracks (clientTrackSwitchOffControl) and size them (contentPreferencesMode). */
+  #manualSwitch = false;
+  #manualContent = false;
+  /** Remote videos reaching us, by identity and source. */
+  readonly #videos = new Map<string, VideoControl>();
 
   constructor(load: TwilioVideoLoader, token: TokenResponse, options: ConnectOptions, sink: RoomSink) {
     this.#load = load;
     this.#token = token.token;
+    this.#media = token.media ?? null;
     this.#options = options;
     this.#sink = sink;
     this.#machine.onTransition((t) => sink.stateChanged(t.to));
@@ -198,12 +228,16 @@ export class TwilioRoom implements MediaAdapter {
     }
     this.#data = new video.LocalDataTrack({ name: DATA_TRACK });
     tracks.push(this.#data);
+    const settings = twilioSettings(this.#options.twilio, this.#media);
+    this.#manualSwitch = settings.bandwidthProfile?.video?.clientTrackSwitchOffControl === 'manual';
+    this.#manualContent = settings.bandwidthProfile?.video?.contentPreferencesMode === 'manual';
     const pending = video.connect(this.#token, {
-      ...twilioSettings(this.#options.twilio),
+      ...settings,
       tracks,
       // The server subscribes each participant (its rules follow routing: group, host mutes, the waiting room).
       automaticSubscription: false,
-      networkQuality: { local: 1, remote: 1 },
+      // A group's tiles show the others' network quality too (seed 002: remote verbosity 2).
+      networkQuality: this.#media ? { local: 1, remote: 2 } : { local: 1, remote: 1 },
       dominantSpeaker: true,
     });
     this.#pending = pending;
@@ -261,6 +295,94 @@ export class TwilioRoom implements MediaAdapter {
     const source = sourceOf(publication.trackName, track.kind);
     if (!source) return;
     this.#sink.trackSubscribed(participant.identity, { sid: publication.trackSid, kind: track.kind, source, mediaStreamTrack: track.mediaStreamTrack });
+    if (track.kind === 'video' && source !== 'microphone') this.#watchVideo(participant.identity, source, track);
+  }
+
+  // ---- adaptive stream --------------------------------------------------------------------------------------------
+
+  /** A remote video reached us: its switch-offs are its stream state, and the page's views apply to it at once. */
+  #watchVideo(identity: string, source: 'camera' | 'screen', track: Video.RemoteVideoTrack): void {
+    const key = `${identity}\u0000${source}`;
+    this.#videos.get(key)?.unlisten();
+    const control: VideoControl = { identity, source, track, on: null, offReason: null, width: 0, height: 0, priority: null, unlisten: () => {} };
+    // Switched off by our own choice: its reason is ours (hidden, last-N); otherwise Twilio's (its bandwidth profile).
+    const paused = (): StreamState => ({ state: 'paused', layer: null, reason: control.on === false ? control.offReason : 'bandwidth' });
+    const onOff = () => this.#sink.streamState(identity, source, paused());
+    const onOn = () => this.#sink.streamState(identity, source, { state: 'active', layer: null, reason: null });
+    emitter(track).on('switchedOff', onOff);
+    emitter(track).on('switchedOn', onOn);
+    control.unlisten = () => {
+      emitter(track).removeListener('switchedOff', onOff);
+      emitter(track).removeListener('switchedOn', onOn);
+    };
+    this.#videos.set(key, control);
+    this.#sink.streamState(identity, source, track.isSwitchedOff ? paused() : { state: 'active', layer: null, reason: null });
+    this.#applyViews();
+  }
+
+  #unwatchVideo(identity: string, source: TrackSource): void {
+    const key = `${identity}\u0000${source}`;
+    this.#videos.get(key)?.unlisten();
+    this.#videos.delete(key);
+  }
+
+  videoViewsChanged(): void {
+    this.#applyViews();
+  }
+
+  /** Spotlight and last-N change which videos are on; the mode is the connect's (Twilio fixes it for the connection). */
+  mediaPolicyChanged(): void {
+    this.#applyViews();
+  }
+
+  /**
+   * The page's views (sink.videoViews) onto the videos reaching us: a visible one switched on at its size, the rest
+   * off, at most last-N cameras on. Nothing while there are no views (a 1:1 room: every video stays on, as before)
+   * or when the application's own settings took the controls from us (twilio-video throws on them then).
+   */
+  #applyViews(): void {
+    const views = this.#sink.videoViews;
+    if (!views || !this.#manualSwitch) return;
+    const policy = this.#sink.mediaPolicy;
+    const byKey = new Map(views.map((v) => [`${v.identity}\u0000${v.source}`, v]));
+    const speakers = this.#sink.activeSpeakers;
+    const rank = (identity: string, pinned: boolean) => {
+      if (identity === policy?.spotlight) return -2;
+      if (pinned) return -1;
+      const spoke = speakers.indexOf(identity);
+      return spoke === -1 ? speakers.length : spoke;
+    };
+    // Visible cameras in last-N order (the sort is stable: unranked ones keep the page's order); screens always count.
+    const cameras = views.filter((v) => v.visible && v.source === 'camera').sort((a, b) => rank(a.identity, a.pinned) - rank(b.identity, b.pinned));
+    const chosen = new Set(cameras.slice(0, policy?.lastN ?? cameras.length).map((v) => v.identity));
+    for (const [key, control] of this.#videos) {
+      const view = byKey.get(key);
+      const visible = view?.visible ?? false;
+      const on = visible && (control.source === 'screen' || chosen.has(control.identity));
+      const { track } = control;
+      if (!on) {
+        control.offReason = visible ? 'last_n' : 'hidden';
+        if (control.on !== false) {
+          control.on = false;
+          track.switchOff();
+        }
+        continue;
+      }
+      if (control.on !== true) {
+        control.on = true;
+        track.switchOn();
+      }
+      if (this.#manualContent && (control.width !== view!.width || control.height !== view!.height)) {
+        control.width = view!.width;
+        control.height = view!.height;
+        track.setContentPreferences({ renderDimensions: { width: view!.width, height: view!.height } });
+      }
+      const priority = view!.pinned || control.identity === policy?.spotlight ? 'high' : null;
+      if (control.priority !== priority) {
+        control.priority = priority;
+        track.setPriority(priority);
+      }
+    }
   }
 
   // ---- events -----------------------------------------------------------------------------------------------------
@@ -290,13 +412,16 @@ export class TwilioRoom implements MediaAdapter {
       },
       participantDisconnected: (participant: Video.RemoteParticipant) => {
         unwatch(participant);
+        for (const source of ['camera', 'screen'] as const) this.#unwatchVideo(participant.identity, source);
         this.#seen.delete(participant.identity);
         sink.participantLeft(participant.identity, 'left');
       },
       trackSubscribed: (track: Video.RemoteTrack, publication: Video.RemoteTrackPublication, participant: Video.RemoteParticipant) => this.#subscribed(track, publication, participant),
       trackUnsubscribed: (track: Video.RemoteTrack, publication: Video.RemoteTrackPublication, participant: Video.RemoteParticipant) => {
         const source = sourceOf(publication.trackName, track.kind);
-        if (source) sink.trackUnsubscribed(participant.identity, source);
+        if (!source) return;
+        if (track.kind === 'video') this.#unwatchVideo(participant.identity, source);
+        sink.trackUnsubscribed(participant.identity, source);
       },
       trackPublished: updated,
       trackUnpublished: updated,
@@ -305,7 +430,11 @@ export class TwilioRoom implements MediaAdapter {
       trackMessage: (data: string | ArrayBuffer, _track: Video.RemoteDataTrack, participant: Video.RemoteParticipant) => {
         if (typeof data === 'string') sink.data(data, participant.identity);
       },
-      dominantSpeakerChanged: (participant: Video.RemoteParticipant | null) => sink.dominantSpeaker(participant?.identity ?? null),
+      dominantSpeakerChanged: (participant: Video.RemoteParticipant | null) => {
+        sink.dominantSpeaker(participant?.identity ?? null);
+        // Last-N follows the speaker: a new speaker's camera may come on in place of another.
+        if (participant) this.#applyViews();
+      },
       reconnecting: (error: Video.TwilioError) => this.#onReconnecting(error),
       reconnected: () => this.#onReconnected(),
       disconnected: (from: Video.Room, error: Video.TwilioError | undefined) => this.#onDisconnected(from, error),
@@ -393,6 +522,8 @@ export class TwilioRoom implements MediaAdapter {
   /** Forgets the current room (its listeners, our publications on it); the Room's MediaStreamTracks stay its own. */
   #drop(): void {
     for (const off of this.#unlisten.splice(0)) off();
+    for (const control of this.#videos.values()) control.unlisten();
+    this.#videos.clear();
     this.#room = null;
     this.#published.clear();
     this.#data = null;
