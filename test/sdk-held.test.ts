@@ -4,53 +4,19 @@
 // node with a stand-in channel server (the protocol of src/shared/channel.ts) and the Twilio adapter over the
 // twilio-video stand-in.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { CHANNEL_CLOSE, CHANNEL_PATH, type ChannelServerMessage } from '../src/shared/channel.js';
+import { CHANNEL_CLOSE } from '../src/shared/channel.js';
 import { createTestApp } from './helpers/app.js';
 import { caller, createTestOrg } from './helpers/builders.js';
 import { FakeTrack, record, sdk, waitFor, type SdkRoom } from './helpers/sdk-node.js';
+import { ChannelStandIn } from './helpers/sdk-servers.js';
 import { RemoteParticipant, newRoom, standIn } from './helpers/twilio-video-standin.js';
-
-/** The server's side of the participant channel: accepts any token (and notes it), answers pings, sends what a test says. */
-class ChannelStandIn {
-  readonly wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  readonly sockets = new Set<WebSocket>();
-  readonly auths: string[] = [];
-  constructor() {
-    this.wss.on('connection', (ws) => {
-      this.sockets.add(ws);
-      ws.on('close', () => this.sockets.delete(ws));
-      ws.on('message', (raw) => {
-        const message = JSON.parse(String(raw)) as { type: string; token?: string };
-        if (message.type === 'auth') {
-          this.auths.push(message.token!);
-          this.send({ type: 'ready', room: 'visit-1', identity: 'patient', heartbeatSeconds: 30 }, ws);
-        } else if (message.type === 'ping') this.send({ type: 'pong' }, ws);
-      });
-    });
-  }
-  get url(): string {
-    return `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}${CHANNEL_PATH}`;
-  }
-  send(message: ChannelServerMessage, to?: WebSocket): void {
-    for (const ws of to ? [to] : this.sockets) ws.send(JSON.stringify(message));
-  }
-  closeAll(code: number): void {
-    for (const ws of this.sockets) ws.close(code);
-  }
-  close(): Promise<void> {
-    for (const ws of this.sockets) ws.terminate();
-    return new Promise((resolve) => this.wss.close(() => resolve()));
-  }
-}
 
 let server: ChannelStandIn;
 beforeEach(async () => {
   standIn.reset();
   server = new ChannelStandIn();
-  await new Promise((resolve) => server.wss.once('listening', resolve));
+  await server.ready;
 });
 afterEach(async () => {
   standIn.reset();

@@ -100,12 +100,54 @@ export class LocalParticipant extends Emitting {
   }
 }
 
-export class RemoteTrack {
+/** Whether the latest connect set this bandwidth profile control to 'manual'. */
+function manual(control: 'clientTrackSwitchOffControl' | 'contentPreferencesMode'): boolean {
+  const profile = standIn.calls.at(-1)?.options.bandwidthProfile as { video?: Record<string, unknown> } | undefined;
+  return profile?.video?.[control] === 'manual';
+}
+
+/**
+ * A remote track: a RemoteVideoTrack's manual controls (clientTrackSwitchOffControl / contentPreferencesMode
+ * 'manual') are recorded in `calls` in order; twilio-video refuses them unless the connect set 'manual', and so does
+ * this stand-in (from the latest connect's options). Its switchedOff / switchedOn events are the test's to emit (Twilio's
+ * SFU confirms a switch later), with isSwitchedOff set first as twilio-video does.
+ */
+export class RemoteTrack extends Emitting {
+  isSwitchedOff = false;
+  priority: string | null = null;
+  readonly calls: string[] = [];
   constructor(
     readonly kind: string,
     readonly sid: string,
     readonly mediaStreamTrack: TrackLike,
-  ) {}
+  ) {
+    super();
+  }
+  switchOn(): this {
+    if (!manual('clientTrackSwitchOffControl')) throw new Error('switchOn requires clientTrackSwitchOffControl manual');
+    this.calls.push('on');
+    return this;
+  }
+  switchOff(): this {
+    if (!manual('clientTrackSwitchOffControl')) throw new Error('switchOff requires clientTrackSwitchOffControl manual');
+    this.calls.push('off');
+    return this;
+  }
+  setContentPreferences(preferences: { renderDimensions?: { width: number; height: number } }): this {
+    if (!manual('contentPreferencesMode')) throw new Error('setContentPreferences requires contentPreferencesMode manual');
+    this.calls.push(`size:${preferences.renderDimensions?.width}x${preferences.renderDimensions?.height}`);
+    return this;
+  }
+  setPriority(priority: string | null): this {
+    this.priority = priority;
+    this.calls.push(`priority:${priority}`);
+    return this;
+  }
+  /** Twilio's SFU says the track is switched off (true) or on. */
+  switched(off: boolean): void {
+    this.isSwitchedOff = off;
+    this.emit(off ? 'switchedOff' : 'switchedOn', this);
+  }
 }
 
 export class RemoteTrackPublication extends Emitting {
