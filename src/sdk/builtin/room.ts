@@ -17,6 +17,8 @@ class BuiltinRoom implements MediaAdapter {
   readonly #engine: Engine;
   /** What each receiving m-line carries, by mid (slots are reused: a mid may carry someone else later). */
   readonly #routes = new Map<string, RtcRoute>();
+  /** The subscription last sent on this session (the same list is not sent twice). */
+  #sentViews = '';
 
   constructor(token: TokenResponse, options: ConnectOptions, sink: RoomSink) {
     this.#sink = sink;
@@ -61,7 +63,12 @@ class BuiltinRoom implements MediaAdapter {
   /** Adaptive stream: the whole list in one `subscription` (the SFU picks each video's layer, or none, from it). */
   videoViewsChanged(): void {
     const views = this.#sink.videoViews;
-    if (views) this.#engine.send({ type: 'subscription', tracks: views.map((v) => ({ identity: v.identity, source: v.source, visible: v.visible, width: v.width, height: v.height, pinned: v.pinned })) });
+    if (!views) return;
+    const tracks = views.map((v) => ({ identity: v.identity, source: v.source, visible: v.visible, width: v.width, height: v.height, pinned: v.pinned }));
+    const text = JSON.stringify(tracks);
+    if (text === this.#sentViews) return;
+    this.#sentViews = text;
+    this.#engine.send({ type: 'subscription', tracks });
   }
   /**
    * Nothing to do on a live connection: the server applies its own policy (spotlight, mode, last-N) to what it
@@ -81,6 +88,7 @@ class BuiltinRoom implements MediaAdapter {
       participants: joined.participants.map(participantInfo),
     });
     // Every join (first, resume, rejoin) tells the server what we show: a new session starts without it.
+    this.#sentViews = '';
     this.videoViewsChanged();
     if (joined.resumed) {
       for (const route of joined.routes) this.#routes.set(route.mid, route);
