@@ -390,6 +390,29 @@ describe('SDK groups on the builtin provider', () => {
     await room.disconnect();
   });
 
+  test('an element the application reuses for another video, or empties without detaching, no longer shows the first', async () => {
+    rtc.participants = ['doctor', 'nurse'].map((identity) => ({ identity, joinedAt: new Date().toISOString(), tracks: [{ source: 'camera', kind: 'video', muted: false, hostMuted: false }], networkQuality: null }));
+    const { room, seen } = await join(builtinAnswer());
+    rtc.offer([
+      { mid: '2', kind: 'video', identity: 'doctor', source: 'camera' },
+      { mid: '3', kind: 'video', identity: 'nurse', source: 'camera' },
+    ]);
+    await waitFor(() => seen.includes('subscribed:nurse:camera'));
+    const tile = dom.video(400, 225);
+    room.participants.get('doctor')!.tracks.get('camera')!.attach(tile);
+    const last = () => rtc.of('subscription').at(-1)!.tracks.map((t) => `${t.identity}:${t.visible}:${t.width}x${t.height}`);
+    await waitFor(() => last().join() === 'doctor:true:800x450');
+    // The same element now plays the nurse's camera (a tile reused by the page).
+    room.participants.get('nurse')!.tracks.get('camera')!.attach(tile);
+    await waitFor(() => last().length === 2);
+    assert.deepEqual(last(), ['doctor:false:0x0', 'nurse:true:800x450']);
+    // Emptied by the page (srcObject = null, as a component's cleanup may do), then laid out again.
+    tile.srcObject = null;
+    dom.resize(tile, 200, 112);
+    await waitFor(() => last().includes('nurse:false:0x0'));
+    await room.disconnect();
+  });
+
   test('streamStates: each video’s stream state and its event (kept for a track not there yet); the speakers’ order', async () => {
     rtc.participants = ['a', 'b'].map((identity) => ({ identity, joinedAt: new Date().toISOString(), tracks: [{ source: 'camera', kind: 'video', muted: false, hostMuted: false }], networkQuality: null }));
     const { room, seen, group } = await join(builtinAnswer());

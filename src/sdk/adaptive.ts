@@ -5,8 +5,10 @@
  * layer that size needs (nothing to a hidden tile); Twilio's adapter switches tracks on and off and sets their render
  * dimensions. Watching is provider-neutral and lives here; the Room hands the list to its adapter.
  *
- * An element counts as showing its video while it is in the document, intersects the viewport (IntersectionObserver),
- * has a size (ResizeObserver tells when that changes) and the page is visible (document visibility). Changes are
+ * An element counts as showing its video while it still plays it (an application may reuse the element for another
+ * track, or clear its srcObject, without detaching), is in the document, intersects the viewport
+ * (IntersectionObserver), has a size (ResizeObserver tells when that changes) and the page is visible (document
+ * visibility). Changes are
  * gathered for `delayMs` (default 200 ms) and the list is reported once, and only when it differs from the last one:
  * a gallery being laid out sends one message, not one per tile.
  */
@@ -17,7 +19,8 @@ type VideoSource = VideoView['source'];
 interface Watched {
   identity: string;
   source: VideoSource;
-  elements: Set<Element>;
+  /** Each element with how to tell it still plays this video. */
+  elements: Map<Element, () => boolean>;
 }
 
 const key = (identity: string, source: VideoSource) => `${identity}\u0000${source}`;
@@ -67,13 +70,14 @@ export class AdaptiveStream {
     else this.#cancel();
   }
 
-  /** Starts watching `element` as a view of `identity`'s `source` video. */
-  observe(identity: string, source: VideoSource, element: Element): void {
+  /** Starts watching `element` as a view of `identity`'s `source` video, while `playing()` says it still plays it. */
+  observe(identity: string, source: VideoSource, element: Element, playing: () => boolean = () => true): void {
     const k = key(identity, source);
     let watched = this.#watched.get(k);
-    if (!watched) this.#watched.set(k, (watched = { identity, source, elements: new Set() }));
-    if (watched.elements.has(element)) return;
-    watched.elements.add(element);
+    if (!watched) this.#watched.set(k, (watched = { identity, source, elements: new Map() }));
+    const known = watched.elements.has(element);
+    watched.elements.set(element, playing);
+    if (known) return this.#schedule();
     this.#observers()?.intersection.observe(element);
     this.#resize?.observe(element);
     this.#schedule();
@@ -84,7 +88,7 @@ export class AdaptiveStream {
     const k = key(identity, source);
     const watched = this.#watched.get(k);
     if (!watched) return;
-    for (const el of element ? [element] : [...watched.elements]) {
+    for (const el of element ? [element] : [...watched.elements.keys()]) {
       if (!watched.elements.delete(el)) continue;
       this.#intersection?.unobserve(el);
       this.#resize?.unobserve(el);
@@ -132,8 +136,8 @@ export class AdaptiveStream {
       let width = 0;
       let height = 0;
       if (!pageHidden) {
-        for (const el of elements) {
-          if (!el.isConnected || this.#inView.get(el) === false) continue;
+        for (const [el, playing] of elements) {
+          if (!playing() || !el.isConnected || this.#inView.get(el) === false) continue;
           const rect = el.getBoundingClientRect();
           width = Math.max(width, Math.min(MAX_PIXELS, Math.round(rect.width * ratio)));
           height = Math.max(height, Math.min(MAX_PIXELS, Math.round(rect.height * ratio)));

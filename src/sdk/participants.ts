@@ -57,7 +57,7 @@ export class RemoteTrackImpl implements RemoteTrack {
     const stream = new MediaStream([this.mediaStreamTrack]);
     el.srcObject = stream;
     this.#elements.set(el, stream);
-    if (this.source !== 'microphone') this.adaptive.observe(this.owner.identity, this.source, el);
+    if (this.source !== 'microphone') this.adaptive.observe(this.owner.identity, this.source, el, () => el.srcObject === stream);
     return el;
   }
   detach(element?: HTMLMediaElement): void {
