@@ -236,6 +236,12 @@ export interface MediaProvider {
    * state and whether it changed, null when the room is not live.
    */
   setRouting?(providerRoomId: string, identity: string, update: RoutingUpdate): Promise<{ state: RoutingState; changed: boolean } | null>;
+  /**
+   * `routing`, optional: several identities' routing at once (a host muting a whole group), as `setRouting` each, in
+   * order, applied together (Twilio: one rewrite of everyone's rules instead of one per identity). Resolves each
+   * result, null when the room is not live. Without it the rooms layer calls setRouting per identity.
+   */
+  setRoutingMany?(providerRoomId: string, updates: readonly { identity: string; update: RoutingUpdate }[]): Promise<{ state: RoutingState; changed: boolean }[] | null>;
   /** `subscriptions`: whether `subscriber` receives `publisher`'s media of `kind` ('*': all); null removes the override. */
   setSubscription?(providerRoomId: string, subscriber: string, publisher: string, kind: 'audio' | 'video' | '*', allow: boolean | null): Promise<boolean>;
   /** `recording`: records everyone in the room (and whoever joins) whose routing says `recorded`, until stopped; false when the room is not live. */

@@ -4,7 +4,7 @@
  */
 import { and, asc, eq, inArray, isNotNull, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { Ctx } from '../context.js';
-import { roomParticipants, roomRecordings, rooms } from '../db/schema.js';
+import { roomParticipants, roomRecordings, rooms, type MediaPolicyRow } from '../db/schema.js';
 import type { RoomDeps, RoomOwner } from './service.js';
 
 /** Identities connected to the room now (its open participation rows). */
@@ -206,4 +206,10 @@ export async function roomTimes(deps: Pick<RoomDeps, 'db'>, ctx: Pick<Ctx, 'orgI
     .where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId)))
     .limit(1);
   return row ?? null;
+}
+
+/** The room's media policy as stored (null: none, a 1:1 room; or no such room of the organisation). */
+export async function roomMediaPolicy(deps: Pick<RoomDeps, 'db'>, ctx: Pick<Ctx, 'orgId'>, roomId: string): Promise<MediaPolicyRow | null> {
+  const [row] = await deps.db.select({ policy: rooms.mediaPolicy }).from(rooms).where(and(eq(rooms.orgId, ctx.orgId), eq(rooms.id, roomId))).limit(1);
+  return row?.policy ?? null;
 }

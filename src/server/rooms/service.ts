@@ -23,6 +23,7 @@ import {
   type ProviderWith,
   type RecordingMedia,
   type RoomEvent,
+  type RoutingState,
   type RoutingUpdate,
 } from './provider.js';
 
@@ -482,6 +483,47 @@ export async function routeParticipant(deps: RoomDeps, ctx: Ctx, name: string, i
     });
   });
   return { identity, ...result.state };
+}
+
+/**
+ * `routeParticipant` for several identities of one room at once (a host muting a whole group): applied together by a
+ * provider that can (setRoutingMany: Twilio rewrites everyone's rules once, not once per identity), else one by one;
+ * stored and audited as routeParticipant does, in one transaction.
+ */
+export async function routeParticipants(deps: RoomDeps, ctx: Ctx, name: string, updates: readonly { identity: string; update: ParticipantRoutingBody }[]): Promise<ParticipantRouting[]> {
+  if (updates.length === 0) return [];
+  const row = await getRoom(deps.db, ctx.orgId, name);
+  const media = requireCapability(deps.media, 'routing');
+  if (row.status !== 'in-progress' || !row.providerRoomId) throw new AppError('invalid_state', `The room "${name}" has ended.`, { status: row.status });
+  const providerRoomId = row.providerRoomId;
+  let results: ({ state: RoutingState; changed: boolean } | null)[];
+  if (media.setRoutingMany) {
+    const many = await viaProvider('route the participants', media.setRoutingMany(providerRoomId, updates));
+    results = many ?? updates.map(() => null);
+  } else {
+    results = [];
+    for (const { identity, update } of updates) results.push(await viaProvider('route the participant', media.setRouting(providerRoomId, identity, update)));
+  }
+  if (results.some((r) => r === null)) throw new AppError('provider_error', 'The media provider does not have this room live.');
+  await deps.db.transaction(async (tx) => {
+    for (const [i, { identity, update }] of updates.entries()) {
+      await storeRouting(tx, row, identity, {
+        ...(update.group !== undefined ? { group: update.group } : {}),
+        ...(update.audioMuted !== undefined ? { audioMuted: update.audioMuted } : {}),
+        ...(update.videoMuted !== undefined ? { videoMuted: update.videoMuted } : {}),
+        ...(update.recorded !== undefined ? { recorded: update.recorded } : {}),
+      });
+      if (!results[i]!.changed) continue;
+      await audit(tx, ctx, 'room.participant_routed', { type: 'room', id: row.id }, {
+        identity,
+        group: update.group ?? null,
+        audioMuted: update.audioMuted ?? null,
+        videoMuted: update.videoMuted ?? null,
+        recorded: update.recorded ?? null,
+      });
+    }
+  });
+  return updates.map(({ identity }, i) => ({ identity, ...results[i]!.state }));
 }
 
 /**

@@ -14,6 +14,7 @@ import { AppError } from '../http/errors.js';
 import { connectedIdentities } from '../rooms/queries.js';
 import { issueToken, notifyRoom, releaseHeld, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
 import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
+import { announceLeft, leaveGroupState, mutedAtAdmission, tellMutedAtAdmission, type LeftGroupState } from './group.js';
 import { inVisit, mayBeRecorded, placementOf } from './placement.js';
 import {
   assertCanHost,
@@ -340,7 +341,7 @@ async function changeAdmission(
   participantId: string,
   control: Control,
   message?: string,
-): Promise<{ visit: VisitRow; before: ParticipantRow; after: ParticipantRow; changed: boolean }> {
+): Promise<{ visit: VisitRow; before: ParticipantRow; after: ParticipantRow; changed: boolean; left?: LeftGroupState | null }> {
   return deps.db.transaction(async (tx) => {
     const visit = await visitRow(tx, ctx.orgId, visitId, true);
     assertCanHost(ctx, visit);
@@ -374,7 +375,9 @@ async function changeAdmission(
       await tx.update(visitLinks).set({ revokedAt: now }).where(and(eq(visitLinks.participantId, participantId), isNull(visitLinks.revokedAt)));
     }
     await audit(tx, ctx, CONTROL_AUDIT[control], { type: 'visit', id: visitId }, { participantId, role: before.role, from: before.admission });
-    return { visit, before, after: after!, changed: true };
+    // Out of the visit: their hand comes down and the spotlight leaves them (group.ts).
+    const left = control === 'admit' ? null : await leaveGroupState(tx, ctx, visit, after!);
+    return { visit, before, after: left?.handLowered ? { ...after!, handRaisedAt: null } : after!, changed: true, left };
   });
 }
 
@@ -391,14 +394,17 @@ const CONTROL_AUDIT = { admit: 'visit.participant_admitted', deny: 'visit.partic
 const CONTROL_HUB = { admit: 'visit.participant_admitted', deny: 'visit.participant_denied', return: 'visit.participant_returned', remove: 'visit.participant_removed' } as const;
 
 export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: string, participantId: string, control: Control, message?: string) {
-  const { visit, after, changed } = await changeAdmission(deps, ctx, visitId, participantId, control, message);
+  const { visit, after, changed, left } = await changeAdmission(deps, ctx, visitId, participantId, control, message);
   if (!changed) return toParticipantDto(after);
+  if (left) await announceLeft(deps, ctx, visitId, participantId, left);
   if (visit.roomId) {
     const room = roomNameOf(visitId);
     // The participant's page hears it from the server first (what happened, and the host's words when denied).
     await notifyRoom(deps.rooms, ctx, room, ADMISSION_NOTICES[control](after), [participantId]);
     // Admitted: into the visit; sent back, denied or removed: alone in their waiting group, isolated before anything else.
-    await placeParticipant(deps, ctx, visit, participantId, placementOf(after));
+    // Admitted while "mute all" holds with the server enforcing it: muted from their first moment in the visit.
+    await placeParticipant(deps, ctx, visit, participantId, { ...placementOf(after), ...(control === 'admit' ? mutedAtAdmission(visit) : {}) });
+    if (control === 'admit') await tellMutedAtAdmission(deps, ctx, visit, participantId);
     // A participant held out of the media room while waiting (a provider that cannot isolate a newcomer from its first
     // moment gives them no media token) now asks for one; anyone already connected ignores it.
     if (control === 'admit') await releaseHeld(deps.rooms, ctx, room, participantId);

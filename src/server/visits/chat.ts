@@ -2,10 +2,10 @@
  * In-call chat, kept with the visit. A message is stored first, then the server hands it to everyone in the visit
  * through the rooms layer (a data message from the server), so what was said is exactly what the record holds.
  * Only the visit's host and its admitted participants write and read it (plus an admin or the organisation's
- * host app, reading the record). The host may also send a private note to one waiting participant ("Running 5
- * minutes late"): kept with the visit's messages (`to_participant_id`), delivered to that participant alone, and
- * listed only for its sender, its recipient and the staff; someone waiting sees only the notes to them. Bodies
- * never reach a log, the audit or the hub.
+ * host app, reading the record). The host may also send a private message to one participant, waiting ("Running 5
+ * minutes late") or in the visit (a word to one client of a group): kept with the visit's messages
+ * (`to_participant_id`), delivered to that participant alone, and listed only for its sender, its recipient and the
+ * staff; someone waiting sees only the notes to them. Bodies never reach a log, the audit or the hub.
  */
 import { and, asc, eq, isNull, or, sql, type SQL } from 'drizzle-orm';
 import type { ChatMessage, ListMessagesQuery } from '../../shared/api/visits.js';
@@ -25,7 +25,7 @@ export interface ChatPayload {
   message: ChatMessage;
 }
 
-/** The host's note, delivered to the waiting participant alone over the same connection. */
+/** The host's private message, delivered to its one participant alone over the same connection. */
 export interface NotePayload {
   type: 'note';
   visitId: string;
@@ -80,9 +80,10 @@ export async function sendMessage(deps: VisitDeps, ctx: Ctx, visitId: string, bo
 }
 
 /**
- * The host's note to one waiting participant: stored with the visit (private to them), audited, then delivered at
- * once to that participant's connection. The host, an admin or the host app may send it; it is said in the host's
- * name (the visit's host participant), and the audit names who sent it.
+ * The host's private message to one participant, waiting or admitted: stored with the visit (private to them),
+ * audited, then delivered at once to that participant's channel (`note`). The host, a co-host, an admin or the host
+ * app may send it; it is said in the sending co-host's name, else the host's (the visit's host participant), and the
+ * audit names who sent it.
  */
 export async function sendNote(deps: VisitDeps, ctx: Ctx, visitId: string, participantId: string, body: string): Promise<ChatMessage> {
   const text = body.trim();
@@ -94,10 +95,12 @@ export async function sendNote(deps: VisitDeps, ctx: Ctx, visitId: string, parti
     const people = await participantRows(tx, ctx.orgId, visitId);
     const to = people.find((p) => p.id === participantId);
     if (!to) throw new AppError('not_found', 'There is no such participant in this visit.');
-    if (to.role === 'host' || to.admission !== 'waiting') {
-      throw new AppError('invalid_state', `A note goes to someone in the waiting room; this participant is ${to.role === 'host' ? 'the host' : to.admission}.`, { admission: to.admission });
+    if (to.role === 'host' || to.role === 'cohost' || (to.admission !== 'waiting' && to.admission !== 'admitted')) {
+      throw new AppError('invalid_state', `A private message goes to someone waiting or in the visit; this participant is ${to.role === 'host' || to.role === 'cohost' ? 'a host' : to.admission}.`, { admission: to.admission });
     }
-    const sender = people.find((p) => p.role === 'host');
+    // Said by the staff member who sends it when they are in the visit (a co-host), else in the host's name.
+    const me = ctx.principal.kind === 'user' ? ctx.principal.userId : null;
+    const sender = people.find((p) => p.role === 'cohost' && me !== null && p.userId === me) ?? people.find((p) => p.role === 'host');
     if (!sender) throw new AppError('invalid_state', 'The visit has no host.');
     const [inserted] = await tx.insert(visitMessages).values({ orgId: ctx.orgId, visitId, participantId: sender.id, toParticipantId: to.id, body: text }).returning();
     await audit(tx, ctx, 'visit.note_sent', { type: 'visit', id: visitId }, { messageId: inserted!.id, participantId: to.id, chars: text.length });

@@ -8,6 +8,7 @@ import { AppError } from '../http/errors.js';
 import { connectedIdentities } from '../rooms/queries.js';
 import type { RoomEventListener } from '../rooms/service.js';
 import { notifyRoom } from '../rooms/service.js';
+import { participantLeftRoom } from './group.js';
 import { mayBeRecorded } from './placement.js';
 import { RECORDING_NOTICES } from './recording.js';
 import { closeVisit, maybeBegin, participantRows, VISIT_OWNER, visitRow, type VisitDeps } from './service.js';
@@ -39,6 +40,8 @@ export function visitRoomListener(deps: VisitDeps): RoomEventListener {
         return;
       case 'participant.left':
         await deps.hub.publish(room.orgId, 'visit.participant_left', { visitId, participantId: event.identity, reason: event.reason });
+        // Gone from the visit: their hand comes down and the spotlight leaves them.
+        if (isLive(visit.status)) await participantLeftRoom(deps, ctx, visitId, event.identity);
         return;
       case 'room.ended':
         if (isLive(visit.status) && visit.roomId === room.id) await closeVisit(deps, ctx, visitId, 'end', `room_${event.reason}`, false);

@@ -218,7 +218,7 @@ export async function visitRoutes(app: App, deps: VisitDeps): Promise<void> {
       config: { roles: STAFF, rateLimit: { max: app.deps.config.rateLimits.chatPerMinute, timeWindow: '1 minute', keyGenerator: (request) => callerKey(request.principal, request.ip) } },
       schema: {
         tags,
-        summary: 'Send a short private note to a waiting participant (“Running 5 minutes late”): kept with the visit’s messages, delivered to them at once',
+        summary: 'Send a private message to one participant, waiting (“Running 5 minutes late”) or in the visit: kept with the visit’s messages, listed only to sender, recipient and staff, delivered to them at once',
         params: ParticipantActionParams,
         body: NoteBody,
         response: { 201: ChatMessage, ...authErrors, 429: ErrorResponse },

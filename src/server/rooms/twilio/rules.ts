@@ -3,12 +3,24 @@
  * each participant's subscribe rules (Track Subscription API) and the room's recording rules. Rules name publishers
  * by identity, so they can be written before those publishers connect.
  *
- * Encoding, chosen to mean the same whether Twilio resolves a track matched by several rules by order or by "exclude
- * wins" (its docs say to set rules once and refine; they do not define conflicts): a subscriber whose group admits
- * people nobody has routed yet (the default group) gets `include all` and then an `exclude` per known publisher it
- * must not receive (or per kind, for a host mute); any other subscriber gets only `include`s, one per publisher of its
- * group (per kind when one kind is muted), or `exclude all` when there is nobody. Twilio allows 20 rules per
- * subscriber (error 53215): a routing that needs more is refused with RulesLimitError, never applied in part.
+ * Every encoding puts its `include`s before its `exclude`s, so it means the same whether Twilio resolves a track
+ * matched by several rules by order (the last match decides) or by "exclude wins" (its docs say to set rules once and
+ * refine; they do not define conflicts): a track is received when an include matches it and no exclude does.
+ *
+ * Twilio allows 20 rules per subscriber (error 53215), and a group of 50 must fit, with its waiting room and a host
+ * who muted everyone. So the subscribe rules are the shortest of the forms that say exactly the routing for every
+ * publisher the rules must name (RoutingView.publishers):
+ * - open: `include all`, then an `exclude` per publisher it must not receive (per kind when only one kind is
+ *   kept from it). Only for a subscriber of the default group, whose group admits people nobody routed yet; it is
+ *   the form used whenever it fits, since it also receives such a newcomer fully, as the group rule says.
+ * - one kind open: `include kind:video` (or audio), an `include` of the other kind per publisher allowed it, then an
+ *   `exclude` per publisher kept out of the open kind. A muted-everyone group of 50 is `include kind:video`, one
+ *   `include kind:audio` per host and per participant asked to unmute, and an `exclude` per connected participant
+ *   outside the group (sent back). Default group only, as above; a newcomer nobody named yet is then received in the
+ *   open kind only until its first token or connection names it (the provider rewrites the rules then).
+ * - closed: an `include` per publisher it receives (per kind when only one kind), or `exclude all` when there is
+ *   nobody: any other group (a waiting room, a breakout), where nobody unnamed may ever be received.
+ * A routing whose shortest form passes Twilio's limit is refused with RulesLimitError, never applied in part.
  */
 import { ProviderLimitError, type Grants, type RoutingState } from '../provider.js';
 
@@ -67,25 +79,66 @@ export function allowedKinds(view: RoutingView, subscriber: string, publisher: s
   };
 }
 
-/** The subscribe rules of `subscriber`. */
+type Kind = 'audio' | 'video';
+interface PublisherKinds {
+  publisher: string;
+  audio: boolean;
+  video: boolean;
+}
+
+/** `include all`, then what is kept out. */
+function openForm(kinds: readonly PublisherKinds[]): TwilioRule[] {
+  const rules: TwilioRule[] = [{ type: 'include', all: true }];
+  for (const { publisher, audio, video } of kinds) {
+    if (!audio && !video) rules.push({ type: 'exclude', publisher });
+    else if (!audio) rules.push({ type: 'exclude', publisher, kind: 'audio' });
+    else if (!video) rules.push({ type: 'exclude', publisher, kind: 'video' });
+  }
+  return rules;
+}
+
+/** `include kind:<open>`, the other kind publisher by publisher, then who is kept out of the open kind. */
+function oneKindOpenForm(kinds: readonly PublisherKinds[], open: Kind): TwilioRule[] {
+  const other: Kind = open === 'audio' ? 'video' : 'audio';
+  const includes: TwilioRule[] = [{ type: 'include', kind: open }];
+  const excludes: TwilioRule[] = [];
+  for (const k of kinds) {
+    if (k[other]) includes.push({ type: 'include', publisher: k.publisher, kind: other });
+    // Nothing of theirs is included in the other kind: the whole publisher goes (its data tracks too).
+    if (!k[open]) excludes.push(k[other] ? { type: 'exclude', publisher: k.publisher, kind: open } : { type: 'exclude', publisher: k.publisher });
+  }
+  return [...includes, ...excludes];
+}
+
+/** Only what it receives, named. */
+function closedForm(kinds: readonly PublisherKinds[]): TwilioRule[] {
+  const rules: TwilioRule[] = [];
+  for (const { publisher, audio, video } of kinds) {
+    if (audio && video) rules.push({ type: 'include', publisher });
+    else if (audio) rules.push({ type: 'include', publisher, kind: 'audio' });
+    else if (video) rules.push({ type: 'include', publisher, kind: 'video' });
+  }
+  return rules.length === 0 ? [{ type: 'exclude', all: true }] : rules;
+}
+
+/** The subscribe rules of `subscriber`: the shortest exact form (see above); RulesLimitError when none fits. */
 export function subscribeRules(view: RoutingView, subscriber: string): TwilioRule[] {
   if (view.grants.get(subscriber)?.subscribe === false || view.blocked?.has(subscriber)) return [{ type: 'exclude', all: true }];
-  const openGroup = routingOf(view, subscriber).group === DEFAULT_GROUP;
-  const rules: TwilioRule[] = openGroup ? [{ type: 'include', all: true }] : [];
-  for (const publisher of [...view.publishers].sort()) {
-    if (publisher === subscriber) continue;
-    const allowed = allowedKinds(view, subscriber, publisher);
-    if (openGroup) {
-      if (!allowed.audio && !allowed.video) rules.push({ type: 'exclude', publisher });
-      else if (!allowed.audio) rules.push({ type: 'exclude', publisher, kind: 'audio' });
-      else if (!allowed.video) rules.push({ type: 'exclude', publisher, kind: 'video' });
-    } else if (allowed.audio && allowed.video) rules.push({ type: 'include', publisher });
-    else if (allowed.audio) rules.push({ type: 'include', publisher, kind: 'audio' });
-    else if (allowed.video) rules.push({ type: 'include', publisher, kind: 'video' });
+  const kinds = [...view.publishers]
+    .filter((publisher) => publisher !== subscriber)
+    .sort()
+    .map((publisher): PublisherKinds => ({ publisher, ...allowedKinds(view, subscriber, publisher) }));
+  if (routingOf(view, subscriber).group !== DEFAULT_GROUP) {
+    const rules = closedForm(kinds);
+    if (rules.length > MAX_RULES) throw new RulesLimitError(subscriber, rules.length);
+    return rules;
   }
-  if (rules.length === 0) return [{ type: 'exclude', all: true }];
-  if (rules.length > MAX_RULES) throw new RulesLimitError(subscriber, rules.length);
-  return rules;
+  const open = openForm(kinds);
+  if (open.length <= MAX_RULES) return open;
+  // Shortest first; on a tie, the earlier (more of the room received as its group rule says).
+  const shortest = [oneKindOpenForm(kinds, 'video'), oneKindOpenForm(kinds, 'audio'), closedForm(kinds)].reduce((best, form) => (form.length < best.length ? form : best));
+  if (shortest.length > MAX_RULES) throw new RulesLimitError(subscriber, shortest.length);
+  return shortest;
 }
 
 /**
