@@ -14,7 +14,7 @@ import { AppError } from '../http/errors.js';
 import { connectedIdentities } from '../rooms/queries.js';
 import { issueToken, notifyRoom, releaseHeld, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
 import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
-import { announceLeft, leaveGroupState, mutedAtAdmission, tellMutedAtAdmission, type LeftGroupState } from './group.js';
+import { announceLeft, leaveGroupState, mutedAtAdmission, tellMutedAtAdmission, type LeftGroupState } from './controls.js';
 import { inVisit, mayBeRecorded, placementOf } from './placement.js';
 import {
   assertCanHost,

@@ -8,7 +8,7 @@ import { AppError } from '../http/errors.js';
 import { connectedIdentities } from '../rooms/queries.js';
 import type { RoomEventListener } from '../rooms/service.js';
 import { notifyRoom } from '../rooms/service.js';
-import { participantLeftRoom } from './group.js';
+import { participantLeftRoom } from './controls.js';
 import { mayBeRecorded } from './placement.js';
 import { RECORDING_NOTICES } from './recording.js';
 import { closeVisit, maybeBegin, participantRows, VISIT_OWNER, visitRow, type VisitDeps } from './service.js';

@@ -3,7 +3,7 @@ import { API_PREFIX, type App } from '../context.js';
 import { linkSigningSecret } from '../secrets.js';
 import { visitRoomListener } from './events.js';
 import { createLinkSigner } from './links.js';
-import { groupRoutes } from './group-routes.js';
+import { controlRoutes } from './controls-routes.js';
 import { visitRoutes } from './routes.js';
 import { joinLinkForAppointment, type VisitDeps } from './service.js';
 
@@ -30,7 +30,7 @@ async function visitsPlugin(app: App): Promise<void> {
   app.decorate('visits', { joinLinkFor: (orgId: string, appointmentId: string, patientId: string) => joinLinkForAppointment(deps, orgId, appointmentId, patientId) });
   app.roomEvents.listen(visitRoomListener(deps));
   await app.register(async (scope) => visitRoutes(scope, deps), { prefix: API_PREFIX });
-  await app.register(async (scope) => groupRoutes(scope, deps), { prefix: API_PREFIX });
+  await app.register(async (scope) => controlRoutes(scope, deps), { prefix: API_PREFIX });
 }
 
 export default fp(visitsPlugin, { name: 'visits', dependencies: ['realtime', 'messaging', 'rooms'] });

@@ -4,13 +4,13 @@ import { HandBody, MuteAllBody, ParticipantActionParams, SpotlightBody, UpdateGr
 import { ctxOf, type App } from '../context.js';
 import { AppError } from '../http/errors.js';
 import { authErrors } from '../http/schemas.js';
-import { askUnmute, handsQueue, lowerHand, muteAll, setOwnHand, setSpotlight, updateGroup } from './group.js';
+import { askUnmute, handsQueue, lowerHand, muteAll, setOwnHand, setSpotlight, updateGroup } from './controls.js';
 import type { VisitDeps } from './service.js';
 
 const STAFF = ['admin', 'clinician'] as const;
 
-/** The group controls (group.ts; docs/groups.md, "Group controls"). */
-export async function groupRoutes(app: App, deps: VisitDeps): Promise<void> {
+/** The group controls (controls.ts; docs/groups.md, "Group controls"). */
+export async function controlRoutes(app: App, deps: VisitDeps): Promise<void> {
   const tags = ['visits'];
 
   app.post(
