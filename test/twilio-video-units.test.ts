@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import Fastify from 'fastify';
 import twilio from 'twilio';
 import { DEFAULT_GRANTS, type RoutingState } from '../src/server/rooms/provider.js';
-import { MAX_RULES, recordingRules, RulesLimitError, subscribeRules, type RoutingView } from '../src/server/rooms/twilio/rules.js';
+import { allowedKinds, MAX_RULES, recordingRules, RulesLimitError, subscribeRules, type RoutingView } from '../src/server/rooms/twilio/rules.js';
 import { TwilioTokenMinter } from '../src/server/rooms/twilio/tokens.js';
 import { parseVideoCallback, TWILIO_VIDEO_CALLBACK_PATH, twilioVideoCallbackRoutes, type VideoCallback } from '../src/server/rooms/twilio/webhook.js';
 
@@ -67,17 +67,97 @@ describe('Twilio rules from routing (pure)', () => {
     assert.deepEqual(rules, [{ type: 'include', all: true }, { type: 'exclude', publisher: 'p07' }]);
   });
 
-  test("a routing over Twilio's 20 rules is refused whole, naming the limit", () => {
-    const routing = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`b${i}`, routed('breakout-1')]));
-    routing.main = routed('main');
+  test("a routing over Twilio's 20 rules in every form is refused whole, naming the limit", () => {
+    // 22 in the main group and 22 in a breakout: `include all` needs 22 excludes, an allow-list 21 includes.
+    const routing: Record<string, RoutingState> = {};
+    for (let i = 0; i < 22; i++) routing[`m${String(i).padStart(2, '0')}`] = routed('main');
+    for (let i = 0; i < 22; i++) routing[`b${String(i).padStart(2, '0')}`] = routed('breakout-1');
     const v = view(routing, Object.keys(routing));
-    assert.throws(() => subscribeRules(v, 'main'), (err: unknown) => err instanceof RulesLimitError && err.count === 26 && /20 rules/.test(err.message));
-    assert.throws(() => subscribeRules(v, 'b0'), (err: unknown) => err instanceof RulesLimitError && err.count === 24, 'an allow-list of 24 publishers');
+    assert.throws(() => subscribeRules(v, 'm00'), (err: unknown) => err instanceof RulesLimitError && err.count === 21 && /20 rules/.test(err.message), 'the shortest form, 21 rules');
+    assert.throws(() => subscribeRules(v, 'b00'), (err: unknown) => err instanceof RulesLimitError && err.count === 21, 'an allow-list of 21 publishers');
     // 20 in a group is the most one subscriber's allow-list names (itself left out: 21 people).
     const fits = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`b${i}`, routed('breakout-1')]));
     assert.equal(subscribeRules(view(fits, Object.keys(fits)), 'b0').length, MAX_RULES);
+    // A main-group subscriber with 25 people elsewhere and nobody beside it: it receives nobody, in one rule.
+    const apart = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`b${i}`, routed('breakout-1')]));
+    assert.deepEqual(subscribeRules(view({ ...apart, main: routed('main') }, [...Object.keys(apart), 'main']), 'main'), [{ type: 'exclude', all: true }]);
+  });
+
+  test('a group of 50 muted by its host (server mute), 3 sent back, fits: video open, audio named', () => {
+    const routing: Record<string, RoutingState> = { host: routed('main'), cohost: routed('main') };
+    const clients = Array.from({ length: 50 }, (_, i) => `c${String(i).padStart(2, '0')}`);
+    for (const c of clients) routing[c] = routed('main', { audioMuted: c !== 'c07' });
+    for (const w of ['w0', 'w1', 'w2']) routing[w] = routed(`waiting-${w}`, { recorded: false });
+    // 20 more waiting, held (no token): routed, never named.
+    for (let i = 0; i < 20; i++) routing[`held${i}`] = routed(`waiting-held${i}`, { recorded: false });
+    const publishers = ['host', 'cohost', ...clients, 'w0', 'w1', 'w2'];
+    const v = view(routing, publishers);
+    const expected = [
+      { type: 'include', kind: 'video' },
+      { type: 'include', publisher: 'c07', kind: 'audio' },
+      { type: 'include', publisher: 'cohost', kind: 'audio' },
+      { type: 'include', publisher: 'host', kind: 'audio' },
+      { type: 'exclude', publisher: 'w0' },
+      { type: 'exclude', publisher: 'w1' },
+      { type: 'exclude', publisher: 'w2' },
+    ];
+    assert.deepEqual(subscribeRules(v, 'c00'), expected);
+    assert.deepEqual(subscribeRules(v, 'host'), expected.filter((r) => r.publisher !== 'host'));
+    for (const s of publishers) assert.ok(subscribeRules(v, s).length <= MAX_RULES, s);
+    assertExact(v, publishers);
+    // The same group not muted: `include all` and the three sent back, whoever asks.
+    const open = view(Object.fromEntries(Object.entries(routing).map(([k, r]) => [k, { ...r, audioMuted: false }])), publishers);
+    assert.deepEqual(subscribeRules(open, 'c00'), [{ type: 'include', all: true }, { type: 'exclude', publisher: 'w0' }, { type: 'exclude', publisher: 'w1' }, { type: 'exclude', publisher: 'w2' }]);
+  });
+
+  test('whatever the routing, the rules say exactly it for every named publisher, read either way (last match, exclude wins)', () => {
+    let seed = 17;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648);
+    for (let round = 0; round < 120; round++) {
+      const n = 2 + Math.floor(random() * 45);
+      const routing: Record<string, RoutingState> = {};
+      const ids = Array.from({ length: n }, (_, i) => `p${String(i).padStart(2, '0')}`);
+      for (const id of ids) {
+        const r = random();
+        routing[id] = routed(r < 0.7 ? 'main' : r < 0.85 ? `waiting-${id}` : 'breakout-1', { audioMuted: random() < (round % 3) / 3, videoMuted: random() < 0.1 });
+      }
+      const overrides = new Map([[ids[0]!, new Map([[ids[1]!, { video: random() < 0.5 }]])]]);
+      const v = view(routing, ids, { overrides });
+      assertExact(v, ids);
+    }
   });
 });
+
+/** Whether `rules` give `subscriber` the track, with conflicts resolved by the last matching rule or by "exclude wins". */
+function receives(rules: ReturnType<typeof subscribeRules>, publisher: string, kind: 'audio' | 'video', reading: 'last-match' | 'exclude-wins'): boolean {
+  const matching = rules.filter((r) => r.all || ((r.publisher === undefined || r.publisher === publisher) && (r.kind === undefined || r.kind === kind)));
+  if (matching.length === 0) return false;
+  if (reading === 'exclude-wins') return !matching.some((r) => r.type === 'exclude');
+  return matching.at(-1)!.type === 'include';
+}
+
+/** Every subscriber's rules (those that fit) against allowedKinds, for every named publisher and kind, both readings. */
+function assertExact(v: RoutingView, ids: string[]): void {
+  for (const s of ids) {
+    let rules;
+    try {
+      rules = subscribeRules(v, s);
+    } catch (err) {
+      assert.ok(err instanceof RulesLimitError && err.count > MAX_RULES, String(err));
+      continue;
+    }
+    assert.ok(rules.length <= MAX_RULES);
+    const firstExclude = rules.findIndex((r) => r.type === 'exclude');
+    assert.ok(firstExclude === -1 || rules.slice(firstExclude).every((r) => r.type === 'exclude'), 'includes first, then excludes');
+    for (const p of ids) {
+      if (p === s) continue;
+      const allowed = allowedKinds(v, s, p);
+      for (const kind of ['audio', 'video'] as const) {
+        for (const reading of ['last-match', 'exclude-wins'] as const) assert.equal(receives(rules, p, kind, reading), allowed[kind], `${s} ← ${p} ${kind} (${reading}): ${JSON.stringify(rules)}`);
+      }
+    }
+  }
+}
 
 describe('Twilio access tokens', () => {
   test("decode to Twilio's format: cty twilio-fpa;v=1, iss the API key, sub the account, one identity in one room", () => {
