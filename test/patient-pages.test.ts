@@ -272,15 +272,19 @@ for (const kind of DB_KINDS) {
       expectStatus(await a.clinician.post(path, {}), 400, 'validation_failed');
       expectStatus(await a.clinician.post(path, { body: 'hi', to: 'all' }), 400, 'validation_failed');
 
-      // The host (the visit's own participant) and someone admitted are not in the waiting room.
+      // Not to the host (the visit's own participant); to someone admitted, yes (a word to one person in the visit);
+      // to someone removed, no.
       const visit = (await a.clinician.get(`/api/v1/visits/${w.visitId}`)).json() as { participants: { id: string; role: string }[] };
       const hostId = visit.participants.find((p) => p.role === 'host')!.id;
       const toHost = await a.clinician.post(`/api/v1/visits/${w.visitId}/participants/${hostId}/note`, note);
       expectStatus(toHost, 409, 'invalid_state');
       await a.clinician.post(`/api/v1/visits/${w.visitId}/participants/${w.participantId}/admit`);
       const toAdmitted = await a.clinician.post(path, note);
-      expectStatus(toAdmitted, 409, 'invalid_state');
-      assert.deepEqual(errorOf(toAdmitted).details, { admission: 'admitted' });
+      assert.equal(toAdmitted.statusCode, 201, toAdmitted.body);
+      await a.clinician.post(`/api/v1/visits/${w.visitId}/participants/${w.participantId}/remove`);
+      const toRemoved = await a.clinician.post(path, note);
+      expectStatus(toRemoved, 409, 'invalid_state');
+      assert.deepEqual(errorOf(toRemoved).details, { admission: 'removed' });
 
       // An admin and the host app may send one (in the host's name; the audit names who did).
       const x = await waitingPatient(a, 'Admin');

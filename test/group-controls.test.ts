@@ -1,0 +1,289 @@
+// Group controls (src/server/visits/controls.ts, docs/groups.md "Group controls") through the HTTP API on both media
+// providers (SETUPS): raised hands and their queue, the spotlight (the room's media policy), mute all with ask to
+// unmute (notices on the channel; the server's mute through routing, for newcomers too), the group's settings while it
+// runs, a host's private message to anyone in the visit; their audit, hub events (ids only) and webhooks; tenancy
+// and bad input. On Twilio, a group of 50 muted by its host with 20 waiting fits Twilio's 20 subscribe rules.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { OrgEvent } from '../src/shared/events.js';
+import { createTestApp, SETUPS, type TestApp, type TestParticipant } from './helpers/app.js';
+import { auditActions } from './helpers/audit.js';
+import { caller, createTestOrg, detailPaths, expectStatus, type Caller, type TestOrg } from './helpers/builders.js';
+import { ChannelClient } from './helpers/channel.js';
+
+const ENV = {
+  LINK_SIGNING_SECRET: 'test-link-secret-'.repeat(3),
+  TOKEN_SIGNING_SECRET: 'test-token-secret-'.repeat(3),
+  LOGIN_RATE_LIMIT_PER_MINUTE: '10000',
+  TOKEN_RATE_LIMIT_PER_MINUTE: '100000',
+  WEBHOOK_MAX_ATTEMPTS: '1',
+  WEBHOOK_TIMEOUT_SECONDS: '1',
+};
+
+interface Client {
+  id: string;
+  who: Caller;
+  token: { token: string; identity: string; held?: boolean; admission: string; channel: { token: string } };
+  channel?: ChannelClient;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const setup of SETUPS) {
+  describe(`group controls on ${setup.label}`, () => {
+    let t: TestApp;
+    let a: TestOrg;
+    let b: TestOrg;
+    let base: string;
+    const published: { orgId: string; event: OrgEvent }[] = [];
+
+    before(async () => {
+      t = await createTestApp(setup.db, { env: ENV, media: setup.media });
+      base = await t.listen();
+      t.app.realtime.observe((orgId, event) => void published.push({ orgId, event }));
+      [a, b] = await Promise.all([createTestOrg(t.app), createTestOrg(t.app)]);
+    });
+    after(() => t.close());
+
+    async function patient(org: TestOrg, givenName: string): Promise<string> {
+      const res = await org.clinician.post('/api/v1/patients', { givenName, familyName: 'Group' });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json().id;
+    }
+
+    async function groupVisit(org: TestOrg, names: string[], kind = 'group'): Promise<{ id: string; patients: string[] }> {
+      const patients = [];
+      for (const n of names) patients.push(await patient(org, n));
+      const res = await org.clinician.post('/api/v1/visits', { kind, patientIds: patients, start: true });
+      assert.equal(res.statusCode, 201, res.body);
+      return { id: res.json().id, patients };
+    }
+
+    /** A patient through the link, the consent and a token: in the waiting room (held on Twilio), channel open. */
+    async function enter(visitId: string, patientId: string, org: TestOrg = a): Promise<Client> {
+      const link = (await org.clinician.post(`/api/v1/visits/${visitId}/invites`, { role: 'patient', patientId })).json();
+      const joined = await org.anonymous.post('/api/v1/join', { token: link.token });
+      assert.equal(joined.statusCode, 200, joined.body);
+      const who = caller(t.app, { authorization: `Bearer ${joined.json().session}` });
+      const version = joined.json().consentsRequired[0].version;
+      assert.equal((await who.post(`/api/v1/visits/${visitId}/consents`, { kind: 'telehealth', version })).statusCode, 201);
+      const token = await who.post(`/api/v1/visits/${visitId}/token`);
+      assert.equal(token.statusCode, 200, token.body);
+      const body = token.json();
+      return { id: body.identity, who, token: body, channel: await ChannelClient.connect(base, body.channel, body.identity) };
+    }
+
+    async function admit(visitId: string, c: Client): Promise<void> {
+      const res = await a.clinician.post(`/api/v1/visits/${visitId}/participants/${c.id}/admit`);
+      assert.equal(res.statusCode, 200, res.body);
+    }
+
+    /** An admitted client's media (Twilio: its token asked again once admitted, as the SDK does on `join`). */
+    async function connect(visitId: string, c: Client): Promise<TestParticipant> {
+      const answer = setup.media === 'twilio' ? (await c.who.post(`/api/v1/visits/${visitId}/token`)).json() : c.token;
+      return t.media.join(answer);
+    }
+
+    const hands = async (visitId: string) => {
+      const res = await a.clinician.get(`/api/v1/visits/${visitId}/hands`);
+      assert.equal(res.statusCode, 200, res.body);
+      return (res.json() as { id: string }[]).map((p) => p.id);
+    };
+
+    const eventsOf = (visitId: string, type: string) => published.filter((p) => p.event.type === type && p.event.data.visitId === visitId).map((p) => p.event.data);
+
+    test('hands: raised by the participant in the visit, queued oldest first for hosts, lowered by a host (told) or by being sent back; audited, on the hub and webhooks', async () => {
+      const hook = (await a.admin.post('/api/v1/webhooks', { url: 'https://hooks.example.org/ov', events: ['participant.hand_raised', 'participant.hand_lowered'] })).json();
+      const v = await groupVisit(a, ['Ana', 'Ben', 'Cy']);
+      const [p1, p2, p3] = [await enter(v.id, v.patients[0]!), await enter(v.id, v.patients[1]!), await enter(v.id, v.patients[2]!)];
+      await admit(v.id, p1);
+      await admit(v.id, p2);
+
+      // Someone waiting cannot; staff have no hand; the body is checked.
+      expectStatus(await p3.who.post(`/api/v1/visits/${v.id}/hand`, { raised: true }), 403, 'not_admitted');
+      expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/hand`, { raised: true }), 403, 'forbidden');
+      const bad = await p1.who.post(`/api/v1/visits/${v.id}/hand`, { raised: 'yes' });
+      expectStatus(bad, 400, 'validation_failed');
+      assert.deepEqual(detailPaths(bad), ['body/raised']);
+
+      const raised1 = await p1.who.post(`/api/v1/visits/${v.id}/hand`, { raised: true });
+      assert.equal(raised1.statusCode, 200, raised1.body);
+      assert.ok(raised1.json().handRaisedAt);
+      await new Promise((r) => setTimeout(r, 5));
+      assert.equal((await p2.who.post(`/api/v1/visits/${v.id}/hand`, { raised: true })).statusCode, 200);
+      // Raising again keeps its place in the queue.
+      assert.equal((await p1.who.post(`/api/v1/visits/${v.id}/hand`, { raised: true })).json().handRaisedAt, raised1.json().handRaisedAt);
+      assert.deepEqual(await hands(v.id), [p1.id, p2.id]);
+      // The queue is for hosts; the visit shows each participant's handRaisedAt.
+      expectStatus(await p1.who.get(`/api/v1/visits/${v.id}/hands`), 403, 'forbidden');
+      expectStatus(await b.admin.get(`/api/v1/visits/${v.id}/hands`), 404, 'not_found');
+
+      // A host lowers a hand (only lowers); the participant is told.
+      const raiseOther = await a.clinician.post(`/api/v1/visits/${v.id}/participants/${p1.id}/hand`, { raised: true });
+      expectStatus(raiseOther, 400, 'validation_failed');
+      assert.deepEqual(detailPaths(raiseOther), ['body/raised']);
+      const lowered = await a.clinician.post(`/api/v1/visits/${v.id}/participants/${p1.id}/hand`, { raised: false });
+      assert.equal(lowered.statusCode, 200, lowered.body);
+      assert.equal(lowered.json().handRaisedAt, null);
+      await p1.channel!.next('notice', (m) => m.code === 'hand_lowered');
+      assert.ok(!p2.channel!.told('hand_lowered'), 'only the one whose hand it was');
+      assert.deepEqual(await hands(v.id), [p2.id]);
+      expectStatus(await b.admin.post(`/api/v1/visits/${v.id}/participants/${p2.id}/hand`, { raised: false }), 404, 'not_found');
+
+      // Sent back to the waiting room: the hand comes down with it.
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${p2.id}/return`)).statusCode, 200);
+      assert.deepEqual(await hands(v.id), []);
+      const people = (await a.clinician.get(`/api/v1/visits/${v.id}`)).json().participants as { id: string; handRaisedAt: string | null }[];
+      assert.equal(people.find((p) => p.id === p2.id)!.handRaisedAt, null);
+      // Their own lowering.
+      assert.equal((await p1.who.post(`/api/v1/visits/${v.id}/hand`, { raised: true })).statusCode, 200);
+      assert.equal((await p1.who.post(`/api/v1/visits/${v.id}/hand`, { raised: false })).json().handRaisedAt, null);
+
+      const actions = await auditActions(t, a.orgId, v.id);
+      assert.equal(actions.filter((x) => x === 'visit.hand_raised').length, 3);
+      assert.equal(actions.filter((x) => x === 'visit.hand_lowered').length, 3);
+      // Hub: ids only, one per change.
+      const raisedEvents = eventsOf(v.id, 'visit.participant_hand_raised');
+      assert.deepEqual(raisedEvents, [{ visitId: v.id, participantId: p1.id }, { visitId: v.id, participantId: p2.id }, { visitId: v.id, participantId: p1.id }]);
+      assert.equal(eventsOf(v.id, 'visit.participant_hand_lowered').length, 3);
+      assert.ok(!published.some((p) => p.orgId === b.orgId && p.event.data.visitId === v.id));
+      // Webhooks carry them as participant.hand_raised / participant.hand_lowered.
+      const types = await until('webhook deliveries', async () => {
+        const list = (await a.admin.get(`/api/v1/webhooks/${hook.webhook.id}/deliveries?limit=50`)).json().data as { eventType: string; payload: { data: Record<string, unknown> } }[];
+        const mine = list.filter((d) => d.payload.data.visitId === v.id);
+        return mine.length >= 6 ? mine.map((d) => d.eventType).sort() : undefined;
+      });
+      assert.deepEqual(types, ['participant.hand_lowered', 'participant.hand_lowered', 'participant.hand_lowered', 'participant.hand_raised', 'participant.hand_raised', 'participant.hand_raised']);
+      await a.admin.request('DELETE', `/api/v1/webhooks/${hook.webhook.id}`);
+      for (const c of [p1, p2, p3]) c.channel!.ws.close();
+    });
+
+    test('leaving the room lowers the hand', async () => {
+      const v = await groupVisit(a, ['Dee']);
+      const p = await enter(v.id, v.patients[0]!);
+      await admit(v.id, p);
+      const media = await connect(v.id, p);
+      await t.media.settle();
+      assert.equal((await p.who.post(`/api/v1/visits/${v.id}/hand`, { raised: true })).statusCode, 200);
+      assert.deepEqual(await hands(v.id), [p.id]);
+      await media.leave();
+      await t.media.settle();
+      await until('the hand lowered', async () => ((await hands(v.id)).length === 0 ? true : undefined));
+      assert.ok(eventsOf(v.id, 'visit.participant_hand_lowered').some((d) => d.participantId === p.id));
+      p.channel!.ws.close();
+    });
+
+    test('mute all: everyone told; with selfUnmute false the server stops their audio (newcomers too) until asked to unmute; lifted', async () => {
+      const hook = (await a.admin.post('/api/v1/webhooks', { url: 'https://hooks.example.org/ov', events: ['visit.muted_all', 'participant.unmute_requested'] })).json();
+      const v = await groupVisit(a, ['Eve', 'Fay', 'Gus']);
+      const [p1, p2, p3] = [await enter(v.id, v.patients[0]!), await enter(v.id, v.patients[1]!), await enter(v.id, v.patients[2]!)];
+      await admit(v.id, p1);
+      await admit(v.id, p2);
+      const hostToken = (await a.clinician.post(`/api/v1/visits/${v.id}/token`)).json();
+      const host = await t.media.join(hostToken);
+      const m1 = await connect(v.id, p1);
+      const m2 = await connect(v.id, p2);
+      let m3: TestParticipant | undefined;
+      try {
+        await Promise.all([host.receives(p1.id, 'audio'), host.receives(p2.id, 'audio')]);
+
+        // Bad input, another organisation.
+        expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/mute-all`, {}), 400, 'validation_failed');
+        const stray = await a.clinician.post(`/api/v1/visits/${v.id}/mute-all`, { muted: false, selfUnmute: false });
+        expectStatus(stray, 400, 'validation_failed');
+        assert.deepEqual(detailPaths(stray), ['body/selfUnmute']);
+        expectStatus(await b.admin.post(`/api/v1/visits/${v.id}/mute-all`, { muted: true }), 404, 'not_found');
+        expectStatus(await p1.who.post(`/api/v1/visits/${v.id}/mute-all`, { muted: true }), 403, 'forbidden');
+
+        // Soft: told to mute (their SDK turns the microphone off); the server does not stop their audio.
+        const soft = await a.clinician.post(`/api/v1/visits/${v.id}/mute-all`, { muted: true });
+        assert.equal(soft.statusCode, 200, soft.body);
+        assert.deepEqual([soft.json().mutedAll, soft.json().selfUnmute], [true, true]);
+        await Promise.all([p1.channel!.next('notice', (m) => m.code === 'muted_by_host'), p2.channel!.next('notice', (m) => m.code === 'muted_by_host')]);
+        assert.ok(!p3.channel!.told('muted_by_host'), 'someone waiting is not in the visit');
+        await host.receives(p1.id, 'audio');
+
+        // Hard: the server stops their audio; video flows.
+        const hard = await a.clinician.post(`/api/v1/visits/${v.id}/mute-all`, { muted: true, selfUnmute: false });
+        assert.deepEqual([hard.json().mutedAll, hard.json().selfUnmute], [true, false]);
+        await Promise.all([host.receivesNothingOf(p1.id, ['audio']), host.receivesNothingOf(p2.id, ['audio']), m1.receivesNothingOf(p2.id, ['audio'])]);
+        await host.receives(p1.id, 'video');
+        await m1.receives(hostToken.identity, 'audio');
+
+        // Admitted while it holds: told, and muted from the start.
+        await admit(v.id, p3);
+        await p3.channel!.next('notice', (m) => m.code === 'muted_by_host');
+        m3 = await connect(v.id, p3);
+        await host.receives(p3.id, 'video');
+        await host.receivesNothingOf(p3.id, ['audio']);
+
+        // Ask to unmute: their server mute lifted, they are asked; only admitted clients can be.
+        expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/participants/${hostToken.identity}/ask-unmute`), 409, 'invalid_state');
+        const asked = await a.clinician.post(`/api/v1/visits/${v.id}/participants/${p1.id}/ask-unmute`);
+        assert.equal(asked.statusCode, 200, asked.body);
+        await p1.channel!.next('notice', (m) => m.code === 'unmute_requested');
+        await host.receives(p1.id, 'audio');
+        await host.receivesNothingOf(p2.id, ['audio']);
+        expectStatus(await b.admin.post(`/api/v1/visits/${v.id}/participants/${p1.id}/ask-unmute`), 404, 'not_found');
+
+        // Lifted: the server's mutes go (nobody's microphone is turned on for them: no notice).
+        const lifted = await a.clinician.post(`/api/v1/visits/${v.id}/mute-all`, { muted: false });
+        assert.deepEqual([lifted.json().mutedAll, lifted.json().selfUnmute], [false, true]);
+        await Promise.all([host.receives(p2.id, 'audio'), host.receives(p3.id, 'audio')]);
+        assert.ok(!p2.channel!.told('unmute_requested'));
+
+        // Sent back, then admitted with it lifted: not muted.
+        const actions = await auditActions(t, a.orgId, v.id);
+        assert.equal(actions.filter((x) => x === 'visit.muted_all').length, 2);
+        assert.equal(actions.filter((x) => x === 'visit.unmuted_all').length, 1);
+        assert.equal(actions.filter((x) => x === 'visit.unmute_requested').length, 1);
+        assert.deepEqual(eventsOf(v.id, 'visit.muted_all'), [
+          { visitId: v.id, muted: true, selfUnmute: true },
+          { visitId: v.id, muted: true, selfUnmute: false },
+          { visitId: v.id, muted: false, selfUnmute: true },
+        ]);
+        assert.deepEqual(eventsOf(v.id, 'visit.participant_unmute_requested'), [{ visitId: v.id, participantId: p1.id }]);
+        const types = await until('webhook deliveries', async () => {
+          const list = (await a.admin.get(`/api/v1/webhooks/${hook.webhook.id}/deliveries?limit=50`)).json().data as { eventType: string; payload: { data: Record<string, unknown> } }[];
+          const mine = list.filter((d) => d.payload.data.visitId === v.id);
+          return mine.length >= 4 ? mine.map((d) => d.eventType).sort() : undefined;
+        });
+        assert.deepEqual(types, ['participant.unmute_requested', 'visit.muted_all', 'visit.muted_all', 'visit.muted_all']);
+      } finally {
+        await a.admin.request('DELETE', `/api/v1/webhooks/${hook.webhook.id}`);
+        for (const m of [host, m1, m2, m3]) await m?.close();
+        for (const c of [p1, p2, p3]) c.channel!.ws.close();
+      }
+    });
+
+    test('a host’s private message reaches one participant in the visit, listed only to them and staff', async () => {
+      const v = await groupVisit(a, ['Hal', 'Ivy']);
+      const [p1, p2] = [await enter(v.id, v.patients[0]!), await enter(v.id, v.patients[1]!)];
+      await admit(v.id, p1);
+      await admit(v.id, p2);
+      const sent = await a.clinician.post(`/api/v1/visits/${v.id}/participants/${p1.id}/note`, { body: 'Stay a minute after, please.' });
+      assert.equal(sent.statusCode, 201, sent.body);
+      assert.equal(sent.json().toParticipantId, p1.id);
+      const data = await p1.channel!.next('data', (m) => m.payload.includes('Stay a minute'));
+      assert.equal(JSON.parse(data.payload).type, 'note');
+      const listed = (who: Caller) => who.get(`/api/v1/visits/${v.id}/messages`).then((r) => (r.json().data as { body: string }[]).map((m) => m.body));
+      assert.deepEqual(await listed(p1.who), ['Stay a minute after, please.']);
+      assert.deepEqual(await listed(p2.who), [], 'not to the others');
+      assert.deepEqual(await listed(a.admin), ['Stay a minute after, please.']);
+      assert.ok(!p2.channel!.data.some((d) => d.payload.includes('Stay a minute')));
+      // Not to a host; another organisation's visit is not found.
+      const hostId = (await a.clinician.get(`/api/v1/visits/${v.id}`)).json().participants.find((p: { role: string }) => p.role === 'host').id;
+      expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/participants/${hostId}/note`, { body: 'x' }), 409, 'invalid_state');
+      expectStatus(await b.admin.post(`/api/v1/visits/${v.id}/participants/${p1.id}/note`, { body: 'x' }), 404, 'not_found');
+      for (const c of [p1, p2]) c.channel!.ws.close();
+    });
+  });
+}
