@@ -287,3 +287,92 @@ for (const setup of SETUPS) {
     });
   });
 }
+
+// Twilio's Group rooms hold 50 connections: the host, 46 clients in the group and 3 sent back (still connected,
+// isolated by rules), with 20 more waiting, held (no media token, not in Twilio's room). Muting them all on the
+// server would be `include all` and 48 excludes per participant under the old encoding (refused, 501); it is
+// `include kind:video`, the host's audio and the 3 sent back, written once per participant.
+if (SETUPS.some((s) => s.media === 'twilio')) {
+  describe('group controls at 50 on Twilio (its fake)', () => {
+    let t: TestApp;
+    let a: TestOrg;
+
+    before(async () => {
+      t = await createTestApp('pglite', { env: ENV, media: 'twilio' });
+      a = await createTestOrg(t.app);
+    });
+    after(() => t.close());
+
+    test('a group of 50 with 20 waiting, muted by the server, fits Twilio’s 20 rules; asked to unmute, one more; nobody waiting is named', async () => {
+      const patientIds: string[] = [];
+      for (let i = 0; i < 69; i++) patientIds.push((await a.clinician.post('/api/v1/patients', { givenName: `P${i}`, familyName: 'Large' })).json().id);
+      const v = (await a.clinician.post('/api/v1/visits', { kind: 'group', patientIds: patientIds.slice(0, 49), start: true })).json();
+      assert.ok(v.id);
+      const enter = async (patientId: string) => {
+        const link = (await a.clinician.post(`/api/v1/visits/${v.id}/invites`, { role: 'patient', patientId })).json();
+        const joined = (await a.anonymous.post('/api/v1/join', { token: link.token })).json();
+        const who = caller(t.app, { authorization: `Bearer ${joined.session}` });
+        await who.post(`/api/v1/visits/${v.id}/consents`, { kind: 'telehealth', version: joined.consentsRequired[0].version });
+        const token = (await who.post(`/api/v1/visits/${v.id}/token`)).json();
+        assert.equal(token.held, true, 'waiting on Twilio: held');
+        return { id: token.identity as string, who };
+      };
+      const hostToken = (await a.clinician.post(`/api/v1/visits/${v.id}/token`)).json();
+      const host = await t.media.join(hostToken);
+      const clients: { id: string; who: Caller; media?: TestParticipant }[] = [];
+      for (const p of patientIds.slice(0, 49)) clients.push(await enter(p));
+      const waiting: string[] = [];
+      for (const p of patientIds.slice(49)) waiting.push((await enter(p)).id);
+      try {
+        for (const c of clients) {
+          assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${c.id}/admit`)).statusCode, 200);
+          c.media = await t.media.join((await c.who.post(`/api/v1/visits/${v.id}/token`)).json());
+        }
+        const sentBack = clients.slice(46).map((c) => c.id);
+        for (const id of sentBack) assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${id}/return`)).statusCode, 200);
+        // Two of those waiting denied: revoked, but they never held a token, so still never named.
+        for (const id of waiting.slice(0, 2)) assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${id}/deny`)).statusCode, 200);
+        await t.media.settle();
+        const fake = t.media.twilio!.fake;
+        const roomId: string = (await a.clinician.get(`/api/v1/rooms/visit-${v.id}`)).json().id;
+        const room = () => fake.room(roomId)!;
+        assert.equal(room().participants.filter((p) => p.status === 'connected').length, 50);
+
+        const writesBefore = fake.requests.filter((r) => r.path.endsWith('/SubscribeRules')).length;
+        const muted = await a.clinician.post(`/api/v1/visits/${v.id}/mute-all`, { muted: true, selfUnmute: false });
+        assert.equal(muted.statusCode, 200, muted.body);
+        await t.media.settle();
+        const writes = fake.requests.filter((r) => r.path.endsWith('/SubscribeRules')).length - writesBefore;
+        assert.ok(writes <= 50, `one rewrite per connected participant at most, not one per muted person (${writes})`);
+
+        const [c0, c1, c2] = clients;
+        const excluded = sentBack.slice().sort().map((publisher) => ({ type: 'exclude', publisher }));
+        assert.deepEqual(room().subscribeRules[c0!.id], [{ type: 'include', kind: 'video' }, { type: 'include', publisher: hostToken.identity, kind: 'audio' }, ...excluded]);
+        assert.deepEqual(room().subscribeRules[hostToken.identity], [{ type: 'include', kind: 'video' }, ...excluded]);
+        for (const [identity, rules] of Object.entries(room().subscribeRules)) {
+          assert.ok(rules && rules.length <= 20, `${identity}: ${rules?.length}`);
+          for (const w of waiting) assert.ok(!JSON.stringify(rules).includes(w), 'nobody waiting (held) is named');
+        }
+        await c0!.media!.receives(hostToken.identity, 'audio');
+        await c0!.media!.receives(c1!.id, 'video');
+        await Promise.all([c0!.media!.receivesNothingOf(c1!.id, ['audio']), host.receivesNothingOf(c2!.id, ['audio']), c0!.media!.receivesNothingOf(sentBack[0]!)]);
+
+        // Asked to unmute: one audio include more, at everyone.
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${c1!.id}/ask-unmute`)).statusCode, 200);
+        await t.media.settle();
+        const withC1 = [{ type: 'include', publisher: c1!.id, kind: 'audio' }, { type: 'include', publisher: hostToken.identity, kind: 'audio' }].sort((x, y) => x.publisher.localeCompare(y.publisher));
+        assert.deepEqual(room().subscribeRules[c0!.id], [{ type: 'include', kind: 'video' }, ...withC1, ...excluded]);
+        await Promise.all([c0!.media!.receives(c1!.id, 'audio'), host.receives(c1!.id, 'audio')]);
+
+        // Lifted: `include all` and the three sent back again.
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/mute-all`, { muted: false })).statusCode, 200);
+        await t.media.settle();
+        assert.deepEqual(room().subscribeRules[c0!.id], [{ type: 'include', all: true }, ...excluded]);
+        await c0!.media!.receives(c2!.id, 'audio');
+      } finally {
+        await host.close();
+        for (const c of clients) await c.media?.close();
+      }
+    });
+  });
+}
