@@ -11,12 +11,13 @@ import {
   RtcpTransportLayerFeedback,
   RtpHeader,
   RtpPacket,
+  type MediaStreamTrack,
   type RtcpPacket,
   type RTCRtpTransceiver,
 } from 'werift';
-import { StreamRewriter, isVp8KeyframeStart } from './rewrite.js';
+import { LayerSwitch, StreamRewriter, VIDEO_LAYERS, Vp8PictureRewriter, isVp8KeyframeStart, layerNamesForRids, vp8KeyframeSize } from './rewrite.js';
 import { LevelMeter } from './speaker.js';
-import type { ForwardedTrack, PublishedTrack, SfuLogger, TrackKind } from './types.js';
+import type { ForwardedTrack, PublishedTrack, SfuLogger, TrackKind, VideoLayer, VideoLayerChoice, VideoLayerInfo } from './types.js';
 
 export const CLOCK_RATE: Record<TrackKind, number> = { audio: 48_000, video: 90_000 };
 /** Minimum spacing of PLIs sent to one publisher track; requests inside the window are coalesced into one at its end. */
@@ -31,7 +32,108 @@ interface Unsubscribable {
   unSubscribe(): void;
 }
 
-/** A track a participant publishes, with the slots it is forwarded to. */
+/** A layer not heard from for this long is unavailable (the publisher stopped sending it, e.g. for its bandwidth). */
+export const LAYER_STALE_MS = 1500;
+/** The window a layer's bit rate is measured over. */
+const BITRATE_WINDOW_MS = 1000;
+/** `Slot.keyframeWanted` of a non-simulcast slot: any SSRC of the publication will do. */
+export const ANY_SSRC = -1;
+/** The SSRC written on the packets a simulcast publication hands its recording (one continuous stream). */
+const RECORDING_SSRC = 1;
+
+/** One RTP stream of a video publication: a simulcast layer, or the only stream of a track without simulcast. */
+export class Layer {
+  /** Learned from the first packet (the rid header extension names its layer); null before that. */
+  ssrc: number | undefined;
+  lastPacketAt = 0;
+  bitrateBps = 0;
+  width: number | undefined;
+  height: number | undefined;
+  #bytes = 0;
+  #windowStart = 0;
+
+  constructor(
+    readonly rid: string | null,
+    readonly layer: VideoLayer,
+    /** Position from the lowest (0). */
+    readonly rank: number,
+  ) {}
+
+  count(bytes: number, now: number): void {
+    this.lastPacketAt = now;
+    if (this.#windowStart === 0) this.#windowStart = now;
+    this.#bytes += bytes;
+    const elapsed = now - this.#windowStart;
+    if (elapsed >= BITRATE_WINDOW_MS) {
+      this.bitrateBps = Math.round((this.#bytes * 8000) / elapsed);
+      this.#bytes = 0;
+      this.#windowStart = now;
+    }
+  }
+
+  active(now: number): boolean {
+    return this.ssrc !== undefined && now - this.lastPacketAt <= LAYER_STALE_MS;
+  }
+
+  info(): VideoLayerInfo {
+    return {
+      layer: this.layer,
+      rid: this.rid,
+      ssrc: this.ssrc ?? 0,
+      bitrateBps: this.bitrateBps,
+      ...(this.width !== undefined && this.height !== undefined ? { width: this.width, height: this.height } : {}),
+    };
+  }
+}
+
+/** werift's receiver NACK generator (private in werift): what the per-SSRC replacement needs of it. */
+interface NackGenerator {
+  addPacket(packet: RtpPacket): void;
+  close(): void;
+  readonly onPacketLost: { execute(...args: unknown[]): void; subscribe(fn: (...args: unknown[]) => void): Unsubscribable };
+}
+
+/**
+ * werift's receiver keeps one NACK generator per receiver, which assumes one sequence-number space: fed the three
+ * interleaved SSRCs of a simulcast m-line it would see thousands of "lost" packets per packet and NACK them every
+ * 5 ms. A simulcast publication gives each SSRC its own generator (werift's own class), so upstream NACKs are per
+ * layer.
+ */
+function nackPerSsrc(transceiver: RTCRtpTransceiver): void {
+  const receiver = transceiver.receiver as unknown as { nack: NackGenerator & { perSsrc?: true } };
+  const original = receiver.nack;
+  if (original.perSsrc) return;
+  const Generator = original.constructor as new (receiver: unknown) => NackGenerator;
+  const bySsrc = new Map<number, NackGenerator>();
+  receiver.nack = {
+    perSsrc: true,
+    onPacketLost: original.onPacketLost,
+    addPacket(packet: RtpPacket): void {
+      let generator = bySsrc.get(packet.header.ssrc);
+      if (!generator) {
+        generator = new Generator(receiver);
+        // werift counts NACKs per SSRC from the receiver's event (its stats).
+        generator.onPacketLost.subscribe((...args) => original.onPacketLost.execute(...args));
+        bySsrc.set(packet.header.ssrc, generator);
+      }
+      generator.addPacket(packet);
+    },
+    close(): void {
+      original.close();
+      for (const generator of bySsrc.values()) generator.close();
+      bySsrc.clear();
+    },
+  };
+}
+
+/**
+ * A track a participant publishes, with the slots it is forwarded to.
+ *
+ * Video comes in layers: a simulcast m-line (`a=rid:… send`, `a=simulcast:send q;h;f`) carries one SSRC per rid,
+ * learned from the rid header extension of its first packets (werift routes them to a receiver track per rid);
+ * a track without simulcast is one layer, 'high', whatever SSRCs it uses. Each layer's bit rate and picture size
+ * (from its VP8 keyframes) are measured; a layer silent for LAYER_STALE_MS is unavailable until it sends again.
+ */
 export class Publication {
   readonly slots = new Set<Slot>();
   readonly meter = new LevelMeter();
@@ -42,9 +144,18 @@ export class Publication {
   lossFraction: number | undefined;
   /** @internal A recording's tap (recorder.ts): sees every received packet after it is forwarded; unset when not recording. */
   recorderTap: ((rtp: RtpPacket) => void) | undefined;
+  /** @internal Called when the set of available layers changes (the SFU announces it). */
+  onLayersChanged: (() => void) | undefined;
+  /** Whether the publisher sends this video as rid simulcast layers. */
+  simulcast = false;
+  readonly #layers: Layer[] = [];
+  readonly #layerBySsrc = new Map<number, Layer>();
+  /** Bit i set: layer i available, as last announced. */
+  #activeMask = 0;
   readonly #subscribed = new Map<string, Unsubscribable>();
-  #lastPliAt = 0;
-  #pliTimer: NodeJS.Timeout | undefined;
+  readonly #pli = new Map<number, { lastAt: number; timer: NodeJS.Timeout | undefined }>();
+  /** The recording's own layer switch (simulcast: the highest available layer, continuous across switches). */
+  #recording: { tap: (rtp: RtpPacket) => void; layers: LayerSwitch } | undefined;
   #closed = false;
 
   constructor(
@@ -57,62 +168,188 @@ export class Publication {
 
   /** Subscribes to every incoming SSRC of the receiver (called again after each negotiation: an SSRC can be added). */
   refreshTracks(): void {
-    for (const track of this.transceiver.receiver.tracks) {
+    const tracks = this.transceiver.receiver.tracks;
+    if (this.info.kind === 'video' && this.#layers.length === 0) {
+      const rids = tracks.map((t) => t.rid).filter((r): r is string => typeof r === 'string' && r.length > 0);
+      if (rids.length > 0) {
+        this.simulcast = true;
+        layerNamesForRids(rids).forEach((name, i) => this.#layers.push(new Layer(rids[i]!, name, i)));
+        nackPerSsrc(this.transceiver);
+      } else {
+        this.#layers.push(new Layer(null, 'high', 0));
+      }
+    }
+    for (const track of tracks) {
       if (this.#subscribed.has(track.uuid)) continue;
-      this.#subscribed.set(track.uuid, track.onReceiveRtp.subscribe((rtp, extensions) => this.#onRtp(rtp, extensions)));
+      this.#subscribed.set(track.uuid, track.onReceiveRtp.subscribe((rtp, extensions) => this.#onRtp(rtp, extensions, track)));
     }
   }
 
-  /** The SSRCs the publisher sends this track on. */
+  /** The SSRCs the publisher sends this track on (a simulcast layer's once its first packet came). */
   ssrcs(): number[] {
-    return this.transceiver.receiver.tracks.map((t) => t.ssrc).filter((s): s is number => typeof s === 'number');
+    const ssrcs = new Set<number>();
+    for (const t of this.transceiver.receiver.tracks) if (typeof t.ssrc === 'number') ssrcs.add(t.ssrc);
+    for (const layer of this.#layers) if (layer.ssrc !== undefined) ssrcs.add(layer.ssrc);
+    return [...ssrcs];
   }
 
-  #onRtp(rtp: RtpPacket, extensions: Record<string, unknown> | undefined): void {
+  /** How many layers the publisher declared (rids; 1 without simulcast, 0 for audio), whether it sends them now or not. */
+  get layerCount(): number {
+    return this.#layers.length;
+  }
+
+  /** The layers available now, lowest first (video; [] for audio). */
+  videoLayers(now = Date.now()): VideoLayerInfo[] {
+    return this.#layers.filter((l) => l.active(now)).map((l) => l.info());
+  }
+
+  /** The layer an SSRC carries. */
+  layerOf(ssrc: number | undefined): VideoLayer | undefined {
+    return ssrc === undefined ? undefined : this.#layerBySsrc.get(ssrc)?.layer;
+  }
+
+  /** The available layer closest to `wanted` (ties: the lower one, it costs the subscriber less). */
+  resolveLayer(wanted: VideoLayer, now = Date.now()): Layer | undefined {
+    const want = VIDEO_LAYERS.indexOf(wanted);
+    let best: Layer | undefined;
+    let bestDistance = Infinity;
+    for (const layer of this.#layers) {
+      if (!layer.active(now)) continue;
+      const distance = Math.abs(VIDEO_LAYERS.indexOf(layer.layer) - want);
+      if (distance < bestDistance || (distance === bestDistance && best !== undefined && layer.rank < best.rank)) {
+        best = layer;
+        bestDistance = distance;
+      }
+    }
+    return best;
+  }
+
+  #layerFor(ssrc: number, track: MediaStreamTrack): Layer | undefined {
+    const known = this.#layerBySsrc.get(ssrc);
+    if (known) return known;
+    const layer = this.simulcast ? this.#layers.find((l) => l.rid === track.rid) : this.#layers[0];
+    if (!layer) return undefined;
+    // A layer restarted on a new SSRC (the publisher's encoder was recreated) replaces the old one.
+    if (this.simulcast && layer.ssrc !== undefined) this.#layerBySsrc.delete(layer.ssrc);
+    layer.ssrc = ssrc;
+    this.#layerBySsrc.set(ssrc, layer);
+    // werift leaves a rid track's ssrc unset, and its statistics (upstream loss) only cover tracks with one.
+    if (track.ssrc === undefined) track.ssrc = ssrc;
+    return layer;
+  }
+
+  #onRtp(rtp: RtpPacket, extensions: Record<string, unknown> | undefined, track: MediaStreamTrack): void {
     if (this.#closed) return;
     this.packetsReceived++;
+    const now = Date.now();
     if (this.info.kind === 'audio') {
       const level = extensions?.[RTP_EXTENSION_URI.audioLevelIndication] as { level?: unknown } | undefined;
       if (level && typeof level.level === 'number') {
         this.hasLevels = true;
         this.meter.add(level.level);
       }
+    } else {
+      const layer = this.#layerFor(rtp.header.ssrc, track);
+      if (!layer) return; // a stream of a simulcast m-line that no rid names
+      const wasActive = layer.active(now);
+      layer.count(rtp.payload.length, now);
+      if (isVp8KeyframeStart(rtp.payload)) {
+        const size = vp8KeyframeSize(rtp.payload);
+        if (size) {
+          layer.width = size.width;
+          layer.height = size.height;
+        }
+      }
+      if (!wasActive) this.checkLayers(now);
     }
-    const now = Date.now();
-    let waiting = false;
+    let anyKeyframe = false;
     for (const slot of this.slots) {
       slot.send(rtp, now);
-      if (slot.waitingForKeyframe && slot.ready) waiting = true;
+      // A subscriber still waiting for a keyframe keeps asking (at most every PLI_MIN_INTERVAL_MS per layer): the
+      // first PLI may have gone out before the publisher's SSRC was known, or been ignored while its encoder started.
+      const wanted = slot.keyframeWanted;
+      if (wanted === undefined || !slot.ready) continue;
+      if (wanted === ANY_SSRC) anyKeyframe = true;
+      else this.#pliTo(wanted);
     }
-    // A subscriber still waiting for a keyframe keeps asking (at most every PLI_MIN_INTERVAL_MS): the first PLI
-    // may have gone out before the publisher's SSRC was known, or been ignored while its encoder started.
-    if (waiting && !this.#pliTimer) this.requestKeyframe();
-    if (this.recorderTap) this.recorderTap(rtp);
+    if (anyKeyframe) this.requestKeyframe();
+    if (this.recorderTap) this.#record(rtp, now);
   }
 
-  /** Asks the publisher for a keyframe (video only), at most once per PLI_MIN_INTERVAL_MS. */
-  requestKeyframe(): void {
-    if (this.#closed || this.info.kind !== 'video' || this.#pliTimer) return;
-    const wait = this.#lastPliAt + PLI_MIN_INTERVAL_MS - Date.now();
+  /** Re-evaluates which layers are available (on a packet from a silent layer, and every second): slots follow. */
+  checkLayers(now = Date.now()): void {
+    let mask = 0;
+    this.#layers.forEach((layer, i) => {
+      if (layer.active(now)) mask |= 1 << i;
+    });
+    if (mask === this.#activeMask) return;
+    this.#activeMask = mask;
+    for (const slot of this.slots) slot.reselect(now);
+    this.onLayersChanged?.();
+  }
+
+  #record(rtp: RtpPacket, now: number): void {
+    const tap = this.recorderTap!;
+    if (!this.simulcast) {
+      tap(rtp);
+      return;
+    }
+    if (this.#recording?.tap !== tap) this.#recording = { tap, layers: new LayerSwitch(new StreamRewriter(CLOCK_RATE.video), new Vp8PictureRewriter()) };
+    const { layers } = this.#recording;
+    const best = this.resolveLayer('high', now)?.ssrc;
+    if (layers.want(best) && best !== undefined) this.requestKeyframe(best);
+    if (!layers.admit(rtp.header.ssrc, rtp.payload)) return;
+    const { seq, ts } = layers.rewriter.rewrite(rtp.header.sequenceNumber, rtp.header.timestamp, now);
+    const copy = rtp.clone();
+    copy.header.sequenceNumber = seq;
+    copy.header.timestamp = ts;
+    copy.header.ssrc = RECORDING_SSRC;
+    copy.payload = layers.pictures.rewrite(rtp.payload);
+    tap(copy);
+  }
+
+  /**
+   * Asks the publisher for a keyframe (video only) on one SSRC (a simulcast layer), or on every SSRC of the track,
+   * at most once per PLI_MIN_INTERVAL_MS per SSRC; requests inside the window are coalesced into one at its end.
+   */
+  requestKeyframe(ssrc?: number): void {
+    if (this.#closed || this.info.kind !== 'video') return;
+    if (ssrc === undefined) {
+      for (const s of this.ssrcs()) this.#pliTo(s);
+    } else {
+      this.#pliTo(ssrc);
+    }
+  }
+
+  #pliTo(ssrc: number): void {
+    let state = this.#pli.get(ssrc);
+    if (!state) {
+      state = { lastAt: 0, timer: undefined };
+      this.#pli.set(ssrc, state);
+    }
+    if (state.timer) return;
+    const wait = state.lastAt + PLI_MIN_INTERVAL_MS - Date.now();
     if (wait > 0) {
-      this.#pliTimer = setTimeout(() => {
-        this.#pliTimer = undefined;
-        this.requestKeyframe();
+      const pending = state;
+      pending.timer = setTimeout(() => {
+        pending.timer = undefined;
+        if (!this.#closed) this.#pliTo(ssrc);
       }, wait);
       return;
     }
-    this.#lastPliAt = Date.now();
-    const receiver = this.transceiver.receiver;
-    for (const ssrc of this.ssrcs()) {
-      receiver.sendRtcpPLI(ssrc).catch((error: unknown) => this.log.debug({ err: error, trackId: this.info.trackId }, 'sfu: PLI failed'));
-    }
+    state.lastAt = Date.now();
+    this.transceiver.receiver
+      .sendRtcpPLI(ssrc)
+      .catch((error: unknown) => this.log.debug({ err: error, trackId: this.info.trackId }, 'sfu: PLI failed'));
   }
 
   close(): void {
     this.#closed = true;
     this.recorderTap = undefined;
-    if (this.#pliTimer) clearTimeout(this.#pliTimer);
-    this.#pliTimer = undefined;
+    this.onLayersChanged = undefined;
+    this.#recording = undefined;
+    for (const state of this.#pli.values()) if (state.timer) clearTimeout(state.timer);
+    this.#pli.clear();
     for (const sub of this.#subscribed.values()) sub.unSubscribe();
     this.#subscribed.clear();
     for (const slot of [...this.slots]) slot.unassign();
@@ -146,6 +383,10 @@ export class Slot {
   rttMs: number | undefined;
   readonly #rewriter: StreamRewriter;
   #waitingForKeyframe = false;
+  /** Video: the layer the subscriber asked for (Sfu.setVideoLayer); 'high' by default: the best available. */
+  #choice: VideoLayerChoice = 'high';
+  /** Video from a simulcast publication: which layer flows, and which one it switches to at its next keyframe. */
+  readonly #layers: LayerSwitch;
   readonly #subscriptions: Unsubscribable[] = [];
   /** The `sdes:mid` extension written on every packet, built once per (mid, id). */
   #midExtension: { mid: string; extension: { id: number; payload: Buffer } } | undefined;
@@ -161,13 +402,14 @@ export class Slot {
     private readonly log: SfuLogger,
   ) {
     this.#rewriter = new StreamRewriter(CLOCK_RATE[kind]);
+    this.#layers = new LayerSwitch(this.#rewriter, new Vp8PictureRewriter());
     if (kind === 'video') {
       this.#history = new Array<Buffer | undefined>(RTP_HISTORY_SIZE);
       this.#historySeq = new Int32Array(RTP_HISTORY_SIZE).fill(-1);
     }
     const sender = transceiver.sender;
     // A subscriber's PLI goes to the publisher of whatever this slot carries (pitfall 8).
-    this.#subscriptions.push(sender.onPictureLossIndication.subscribe(() => this.publication?.requestKeyframe()));
+    this.#subscriptions.push(sender.onPictureLossIndication.subscribe(() => this.requestKeyframe()));
     this.#subscriptions.push(sender.onRtcp.subscribe((packet) => this.#onRtcp(packet)));
   }
 
@@ -201,16 +443,90 @@ export class Slot {
     publication.slots.add(this);
     this.#rewriter.rebaseNext();
     this.#waitingForKeyframe = this.kind === 'video';
+    this.#layers.reset();
+    this.#layers.pictures.rebaseNext();
+    // The caller asks for the keyframe once the slot is attached (a PLI here would be a second one).
+    this.#retarget(Date.now());
   }
 
   unassign(): void {
     this.publication?.slots.delete(this);
     this.publication = undefined;
+    this.#layers.reset();
   }
 
-  /** Whether this video slot is still waiting for a keyframe after being (re)assigned. */
+  /** Whether this video slot is still waiting for a keyframe after being (re)assigned or switching layers. */
   get waitingForKeyframe(): boolean {
-    return this.#waitingForKeyframe;
+    return this.keyframeWanted !== undefined;
+  }
+
+  /**
+   * The SSRC this video slot needs a keyframe from (a simulcast layer it switches to), ANY_SSRC for a track
+   * without simulcast, or undefined when it needs none (flowing, 'off', audio).
+   */
+  get keyframeWanted(): number | undefined {
+    if (this.kind !== 'video' || this.#choice === 'off' || !this.publication) return undefined;
+    if (this.publication.simulcast) return this.#layers.target;
+    return this.#waitingForKeyframe ? ANY_SSRC : undefined;
+  }
+
+  /** The layer asked for, and the one flowing now (null: none yet, or 'off'). */
+  get layerState(): { choice: VideoLayerChoice; current: VideoLayer | null } {
+    const publication = this.publication;
+    let current: VideoLayer | null = null;
+    if (publication && this.#choice !== 'off') {
+      if (publication.simulcast) current = publication.layerOf(this.#layers.current) ?? null;
+      else if (!this.#waitingForKeyframe) current = 'high';
+    }
+    return { choice: this.#choice, current };
+  }
+
+  /**
+   * Which layer of its publication this video slot forwards (the slot stays assigned whatever the choice: 'off'
+   * forwards nothing, without a renegotiation). A change of layer waits for the new layer's keyframe while the
+   * old one keeps flowing; from 'off', nothing flows until that keyframe.
+   */
+  setLayer(choice: VideoLayerChoice): void {
+    if (this.kind !== 'video' || choice === this.#choice) return;
+    const wasOff = this.#choice === 'off';
+    this.#choice = choice;
+    if (choice === 'off') {
+      this.#layers.reset();
+      return;
+    }
+    if (wasOff) {
+      // Nothing was sent meanwhile: the next packet continues the sequence, timestamps advance by the pause.
+      this.#rewriter.rebaseNext();
+      this.#waitingForKeyframe = true;
+    }
+    this.reselect();
+    if (wasOff && !this.publication?.simulcast) this.requestKeyframe();
+  }
+
+  /** Re-targets the best available layer for the slot's choice (layers come and go as the publisher sends them). */
+  reselect(now = Date.now()): void {
+    const want = this.#retarget(now);
+    if (want !== undefined && this.ready) this.publication?.requestKeyframe(want);
+  }
+
+  /** Points the layer switch at the best available layer; returns the SSRC a keyframe is needed from, if any. */
+  #retarget(now: number): number | undefined {
+    const publication = this.publication;
+    if (this.kind !== 'video' || !publication?.simulcast || this.#choice === 'off') return undefined;
+    const want = publication.resolveLayer(this.#choice, now)?.ssrc;
+    return this.#layers.want(want) ? want : undefined;
+  }
+
+  /** Asks the publisher for a keyframe of what this slot forwards (or is about to). */
+  requestKeyframe(): void {
+    const publication = this.publication;
+    if (!publication || this.kind !== 'video' || this.#choice === 'off') return;
+    if (!publication.simulcast) {
+      publication.requestKeyframe();
+      return;
+    }
+    const ssrc = this.#layers.target ?? this.#layers.current;
+    if (ssrc !== undefined) publication.requestKeyframe(ssrc);
   }
 
   send(rtp: RtpPacket, now: number): void {
@@ -219,9 +535,18 @@ export class Slot {
     const transport = sender.dtlsTransport;
     // Until the slot can send, keep waiting: a keyframe handed to a sender that drops it would be lost.
     if (codec === undefined || transport?.state !== 'connected') return;
-    if (this.#waitingForKeyframe) {
-      if (!isVp8KeyframeStart(rtp.payload)) return;
-      this.#waitingForKeyframe = false;
+    let payload = rtp.payload;
+    if (this.kind === 'video') {
+      if (this.#choice === 'off') return;
+      if (this.publication?.simulcast) {
+        // One layer: the one flowing, or the target from its keyframe on (LayerSwitch rebases at the switch).
+        if (!this.#layers.admit(rtp.header.ssrc, payload)) return;
+        this.#waitingForKeyframe = false;
+        payload = this.#layers.pictures.rewrite(payload);
+      } else if (this.#waitingForKeyframe) {
+        if (!isVp8KeyframeStart(payload)) return;
+        this.#waitingForKeyframe = false;
+      }
     }
     const { seq, ts } = this.#rewriter.rewrite(rtp.header.sequenceNumber, rtp.header.timestamp, now);
     const csrc = rtp.header.csrc;
@@ -239,7 +564,7 @@ export class Slot {
     });
     let packet: Buffer;
     try {
-      packet = transport.srtp.encrypt(rtp.payload, header);
+      packet = transport.srtp.encrypt(payload, header);
     } catch (error) {
       this.log.debug({ err: error, mid: this.mid }, 'sfu: SRTP encrypt failed');
       return;
@@ -249,7 +574,7 @@ export class Slot {
       this.#historySeq[seq % RTP_HISTORY_SIZE] = seq;
     }
     this.packetsSent++;
-    this.octetsSent += rtp.payload.length;
+    this.octetsSent += payload.length;
     this.#transmit(packet);
   }
 

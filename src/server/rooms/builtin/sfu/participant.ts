@@ -47,6 +47,8 @@ import {
   type SfuLogger,
   type TrackKind,
   type TrackSource,
+  type VideoLayer,
+  type VideoLayerChoice,
 } from './types.js';
 
 export const DATA_CHANNEL_LABEL = 'openvisit';
@@ -84,6 +86,10 @@ const CODECS: Record<TrackKind, { mimeType: string; clockRate: number; channels?
   video: { mimeType: 'video/VP8', clockRate: 90_000, preferred: 96 },
 };
 
+function layerKey(publisherId: string, source: TrackSource): string {
+  return `${publisherId}\n${source}`;
+}
+
 function defaultSource(kind: TrackKind): TrackSource {
   return kind === 'audio' ? 'microphone' : 'camera';
 }
@@ -113,6 +119,8 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
   /** Publications routed to this subscriber: attached to a slot, or waiting for one (needs an offer). */
   readonly #attached = new Map<string, Slot>();
   readonly #pending = new Map<string, Publication>();
+  /** Layer choices other than the default 'high', by `${publisherId}\n${source}` (see setVideoLayer). */
+  readonly #layerChoices = new Map<string, VideoLayerChoice>();
   readonly #channels: RTCDataChannel[] = [];
   readonly #connectionWaiters: ((state: ConnectionState) => void)[] = [];
   #connectionState: ConnectionState = 'new';
@@ -310,8 +318,7 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     for (const publication of [...this.#pending.values()]) {
       this.#pending.delete(publication.info.trackId);
       const slot = this.#idleSlot(publication) ?? this.#newSlot(publication.info.kind, publication.info.participantId);
-      slot.assign(publication);
-      this.#attached.set(publication.info.trackId, slot);
+      this.#assign(slot, publication);
     }
     try {
       const created = await this.pc.createOffer();
@@ -418,7 +425,7 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
   }
 
   #requestKeyframesForWaitingSlots(): void {
-    for (const slot of this.#slots) if (slot.ready && slot.waitingForKeyframe) slot.publication?.requestKeyframe();
+    for (const slot of this.#slots) if (slot.ready && slot.waitingForKeyframe) slot.requestKeyframe();
   }
 
   // ---- routing (called by the SFU) ----------------------------------------------------------------------
@@ -433,9 +440,8 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
       this.#scheduleOffer();
       return;
     }
-    slot.assign(publication);
-    this.#attached.set(trackId, slot);
-    if (slot.ready) publication.requestKeyframe();
+    this.#assign(slot, publication);
+    if (slot.ready) slot.requestKeyframe();
     this.emit('routesChanged', this.routes());
   }
 
@@ -447,6 +453,40 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     this.#attached.delete(trackId);
     if (slot.publication?.info.trackId === trackId) slot.unassign();
     if (!this.#closed) this.emit('routesChanged', this.routes());
+  }
+
+  #assign(slot: Slot, publication: Publication): void {
+    slot.setLayer(this.#layerChoices.get(layerKey(publication.info.participantId, publication.info.source)) ?? 'high');
+    slot.assign(publication);
+    this.#attached.set(publication.info.trackId, slot);
+  }
+
+  /**
+   * @internal Which layer of a publisher's camera or screen this participant receives (kept while the publisher
+   * republishes; 'high', the best available, when never set). Applies at once to a slot carrying it.
+   */
+  setVideoLayer(publisherId: string, source: TrackSource, choice: VideoLayerChoice): void {
+    const key = layerKey(publisherId, source);
+    if (choice === 'high') this.#layerChoices.delete(key);
+    else this.#layerChoices.set(key, choice);
+    for (const slot of this.#slots) {
+      const info = slot.publication?.info;
+      if (slot.kind === 'video' && info?.participantId === publisherId && info.source === source) slot.setLayer(choice);
+    }
+  }
+
+  /** @internal What this participant receives of a publisher's video source: the choice, and the layer flowing now. */
+  videoLayerState(publisherId: string, source: TrackSource): { choice: VideoLayerChoice; current: VideoLayer | null } {
+    for (const slot of this.#slots) {
+      const info = slot.publication?.info;
+      if (slot.kind === 'video' && info?.participantId === publisherId && info.source === source) return slot.layerState;
+    }
+    return { choice: this.#layerChoices.get(layerKey(publisherId, source)) ?? 'high', current: null };
+  }
+
+  /** @internal The publisher left the room: its layer choices go. */
+  forgetPublisher(publisherId: string): void {
+    for (const source of ['camera', 'screen'] as const) this.#layerChoices.delete(layerKey(publisherId, source));
   }
 
   /** An idle negotiated slot of the right kind, preferring the one that carried this track before. */
@@ -482,7 +522,12 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
 
   // ---- media control -------------------------------------------------------------------------------------
 
-  /** @internal Caps the publisher's send rate: one REMB covering every SSRC it sends (pitfall 5). */
+  /**
+   * @internal Caps the publisher's send rate: one REMB covering every SSRC it sends (pitfall 5). A simulcast
+   * publisher is allowed `bitrate` per layer it sends (the sum), or its encoder would drop its top layers to fit
+   * a single stream's budget (the declared layers count, not those it sends now: a layer dropped for a tight
+   * budget must be able to come back).
+   */
   sendRemb(bitrate: number): void {
     // Video first: werift hands a REMB to the sender of its first SSRC only (libwebrtc applies it to the whole transport).
     const publications = [...this.#publications.values()].sort((x, y) => (x.info.kind === y.info.kind ? 0 : x.info.kind === 'video' ? -1 : 1));
@@ -491,7 +536,8 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     if (!first || ssrcs.length === 0) return;
     const dtls = first.transceiver.receiver.dtlsTransport;
     if (dtls?.state !== 'connected') return;
-    const { exponent, mantissa } = rembFields(bitrate);
+    const extraLayers = publications.reduce((n, p) => n + (p.simulcast ? p.layerCount - 1 : 0), 0);
+    const { exponent, mantissa } = rembFields(bitrate * (1 + extraLayers));
     const packet = new RtcpPayloadSpecificFeedback({
       feedback: new ReceiverEstimatedMaxBitrate({
         senderSsrc: first.transceiver.receiver.rtcpSsrc,

@@ -8,7 +8,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { useAudioLevelIndication, useOPUS, useSdesMid, useVP8, type PeerConfig } from 'werift';
+import { useAudioLevelIndication, useOPUS, useRepairedRtpStreamId, useSdesMid, useSdesRTPStreamId, useVP8, type PeerConfig } from 'werift';
 import { TypedEmitter } from './emitter.js';
 import type { Publication } from './media.js';
 import { SfuParticipant, type SessionHost } from './participant.js';
@@ -16,7 +16,20 @@ import { networkQuality } from './quality.js';
 import { ParticipantRecording, loadRecorderModule, type RecordingInfo } from './recorder.js';
 import { computeEdges, diffEdges, overrideKey, type Edge, type RouteOverride } from './routing.js';
 import { pickDominantSpeaker, type SpeakerLevel } from './speaker.js';
-import { SfuError, silentLogger, type ConnectionState, type PublishedTrack, type SfuLogger, type TrackKind } from './types.js';
+import {
+  SfuError,
+  silentLogger,
+  type ConnectionState,
+  type PublishedTrack,
+  type SfuLogger,
+  type TrackKind,
+  type VideoLayer,
+  type VideoLayerChoice,
+  type VideoLayerInfo,
+} from './types.js';
+
+const VIDEO_SOURCES = new Set(['camera', 'screen']);
+const LAYER_CHOICES = new Set(['low', 'medium', 'high', 'off']);
 
 export interface SfuOptions {
   /** Extra host addresses announced as ICE candidates (tests: ['127.0.0.1']; werift skips loopback otherwise). Default []. */
@@ -47,6 +60,8 @@ export interface SfuEvents {
   /** A participant sent a data-channel message; the SFU does not interpret it. */
   data: (participantId: string, payload: string | Buffer) => void;
   participantLeft: (participantId: string, roomId: string) => void;
+  /** The layers a publisher's camera or screen is available in changed (see videoLayers). */
+  videoLayers: (publisherId: string, source: 'camera' | 'screen', layers: VideoLayerInfo[]) => void;
   /** A recording segment file was opened (see startRecording). */
   recordingStarted: (info: RecordingInfo) => void;
   /** A recording segment file is final (stopRecording, a change of published tracks, leave, close). */
@@ -125,7 +140,8 @@ export class Sfu extends TypedEmitter<SfuEvents> {
         audio: [useOPUS({ payloadType: 111, parameters: 'minptime=10;useinbandfec=1' })],
         video: [useVP8({ payloadType: 96 })],
       },
-      headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [useSdesMid()] },
+      // The rid extensions let a publisher send simulcast (a browser sends its layers only when they are negotiated).
+      headerExtensions: { audio: [useSdesMid(), useAudioLevelIndication()], video: [useSdesMid(), useSdesRTPStreamId(), useRepairedRtpStreamId()] },
     };
   }
 
@@ -208,6 +224,39 @@ export class Sfu extends TypedEmitter<SfuEvents> {
     if (allow === null) room.overrides.delete(key);
     else room.overrides.set(key, { subscriberId, publisherId, kind, allow });
     this.#reroute(room);
+  }
+
+  /**
+   * Which layer of `publisherId`'s camera or screen `subscriberId` receives: 'low', 'medium', 'high' (the
+   * nearest available when the publisher does not send that layer now, lower on a tie), or 'off' (nothing; the
+   * slot stays assigned, so turning it back on needs no renegotiation). Without a call: 'high', the best
+   * available (a publisher without simulcast has only 'high'). A switch waits for the new layer's keyframe
+   * while the old one keeps flowing; sequence numbers, timestamps and VP8 picture ids stay continuous. The
+   * choice is kept while the publisher republishes, and applies whenever routing forwards that video.
+   */
+  setVideoLayer(subscriberId: string, publisherId: string, source: 'camera' | 'screen', layer: VideoLayerChoice): void {
+    if (!VIDEO_SOURCES.has(source)) throw new RangeError(`setVideoLayer: source must be camera or screen, not ${String(source)}`);
+    if (!LAYER_CHOICES.has(layer)) throw new RangeError(`setVideoLayer: layer must be low, medium, high or off, not ${String(layer)}`);
+    const { session, room } = this.#session(subscriberId);
+    const publisher = this.#session(publisherId);
+    if (publisher.room !== room) throw new SfuError('not_same_room', 'subscriber and publisher are in different rooms');
+    session.setVideoLayer(publisherId, source, layer);
+  }
+
+  /** What `subscriberId` receives of a publisher's camera or screen: its choice, and the layer flowing now (null: none). */
+  videoLayerState(subscriberId: string, publisherId: string, source: 'camera' | 'screen'): { choice: VideoLayerChoice; current: VideoLayer | null } {
+    return this.#session(subscriberId).session.videoLayerState(publisherId, source);
+  }
+
+  /**
+   * The layers a publisher sends its camera or screen in now, lowest first, with their rid (null without
+   * simulcast), SSRC, measured bit rate and the picture size of their last keyframe. [] when it publishes no such
+   * video (or before its first packets).
+   */
+  videoLayers(publisherId: string, source: 'camera' | 'screen'): VideoLayerInfo[] {
+    const { session } = this.#session(publisherId);
+    const publication = session.publicationObjects().find((p) => p.info.kind === 'video' && p.info.source === source);
+    return publication?.videoLayers() ?? [];
   }
 
   /** The current routing edges of a room (publisher track → subscriber). */
@@ -343,7 +392,13 @@ export class Sfu extends TypedEmitter<SfuEvents> {
         }
       }
     }
-    for (const publication of added) this.#publications.set(publication.info.trackId, publication);
+    for (const publication of added) {
+      this.#publications.set(publication.info.trackId, publication);
+      const { kind, source, participantId } = publication.info;
+      if (kind === 'video' && source !== 'microphone') {
+        publication.onLayersChanged = () => this.emit('videoLayers', participantId, source, publication.videoLayers());
+      }
+    }
     if (room) this.#reroute(room);
     this.#recordings.get(session.id)?.update(session.publicationObjects());
     for (const publication of removed) this.emit('trackUnpublished', publication.info);
@@ -367,6 +422,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
       room.muted.delete(session.id);
       for (const [key, o] of room.overrides) if (o.subscriberId === session.id || o.publisherId === session.id) room.overrides.delete(key);
       for (const [key, edge] of room.edges) if (edge.subscriberId === session.id) room.edges.delete(key);
+      for (const other of room.participants.values()) other.forgetPublisher(session.id);
       this.#reroute(room);
       this.#evaluateSpeakers(room, false);
       if (room.participants.size === 0) this.#rooms.delete(room.id);
@@ -395,6 +451,8 @@ export class Sfu extends TypedEmitter<SfuEvents> {
       for (const session of this.#participants.values()) {
         session.sendRemb(this.#options.rembBps);
         session.sendSenderReports(now);
+        // A layer the publisher stopped sending becomes unavailable: its subscribers fall back to another.
+        for (const publication of session.publicationObjects()) if (publication.info.kind === 'video') publication.checkLayers(now);
       }
     });
     every(this.#options.statsIntervalMs, () => void this.#sampleQuality());

@@ -2,6 +2,24 @@
 
 export type TrackKind = 'audio' | 'video';
 export type TrackSource = 'camera' | 'microphone' | 'screen';
+/** A simulcast layer of a camera or screen (rids q, h, f). A publisher without simulcast sends one layer: 'high'. */
+export type VideoLayer = 'low' | 'medium' | 'high';
+/** What a subscriber asks to receive of one publisher's video: a layer, or nothing ('off': the slot stays assigned). */
+export type VideoLayerChoice = VideoLayer | 'off';
+
+/** One layer a publisher sends now (Sfu.videoLayers). */
+export interface VideoLayerInfo {
+  readonly layer: VideoLayer;
+  /** The rid of the layer (null: the publisher does not use simulcast). */
+  readonly rid: string | null;
+  readonly ssrc: number;
+  /** Payload bit rate over the last second or so. */
+  readonly bitrateBps: number;
+  /** From the layer's last VP8 keyframe. */
+  readonly width?: number;
+  readonly height?: number;
+}
+
 export type ConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
 
 /** A track a participant publishes (one transceiver on which the participant sends). */
