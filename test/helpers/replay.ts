@@ -38,6 +38,11 @@ export interface CaptureOptions {
   bitrateKbps?: number;
   /** Cache root; the capture lives in a sub-directory named after the options. Default os.tmpdir(). */
   dir?: string;
+  /**
+   * Encoded picture size (even numbers). Default CAPTURE_SIZE, 640x480. Another size scales the same picture
+   * (simulcast layers: test/helpers/simulcast.ts); the centre stays the flat colour.
+   */
+  size?: { width: number; height: number };
 }
 
 export interface CapturedPacket {
@@ -71,6 +76,7 @@ export interface Capture {
   readonly dir: string;
   readonly seconds: number;
   readonly bitrateKbps: number;
+  readonly size: { width: number; height: number };
   /** The same encoded streams as the packets, muxed by ffmpeg (for ffprobe). */
   readonly webm: string;
   readonly video: CaptureStream;
@@ -81,6 +87,7 @@ interface Meta {
   version: number;
   seconds: number;
   bitrateKbps: number;
+  size?: { width: number; height: number };
   video: { payloadType: number; count: number };
   audio: { payloadType: number; count: number };
 }
@@ -92,15 +99,18 @@ const loaded = new Map<string, Promise<Capture>>();
 export function ensureCapture(options: CaptureOptions = {}): Promise<Capture> {
   const seconds = options.seconds ?? 10;
   const bitrateKbps = options.bitrateKbps ?? 500;
-  if (!(seconds > 0 && seconds <= 120) || !(bitrateKbps >= 50 && bitrateKbps <= 5000)) {
-    return Promise.reject(new RangeError('ensureCapture: seconds in (0, 120], bitrateKbps in [50, 5000]'));
+  const size = options.size ?? CAPTURE_SIZE;
+  const sizeOk = (n: number) => Number.isInteger(n) && n >= 16 && n <= 1920 && n % 2 === 0;
+  if (!(seconds > 0 && seconds <= 120) || !(bitrateKbps >= 50 && bitrateKbps <= 5000) || !sizeOk(size.width) || !sizeOk(size.height)) {
+    return Promise.reject(new RangeError('ensureCapture: seconds in (0, 120], bitrateKbps in [50, 5000], size even in [16, 1920]'));
   }
-  const key = `openvisit-capture-v${CAPTURE_FORMAT_VERSION}-${seconds}s-${bitrateKbps}k`;
+  const defaultSize = size.width === CAPTURE_SIZE.width && size.height === CAPTURE_SIZE.height;
+  const key = `openvisit-capture-v${CAPTURE_FORMAT_VERSION}-${seconds}s-${bitrateKbps}k${defaultSize ? '' : `-${size.width}x${size.height}`}`;
   const dir = path.join(options.dir ?? os.tmpdir(), key);
   let capture = loaded.get(dir);
   if (!capture) {
     capture = (async () => {
-      if (!existsSync(path.join(dir, 'meta.json'))) await makeCapture(dir, seconds, bitrateKbps);
+      if (!existsSync(path.join(dir, 'meta.json'))) await makeCapture(dir, seconds, bitrateKbps, size);
       return loadCapture(dir);
     })();
     loaded.set(dir, capture);
@@ -164,7 +174,7 @@ function parseRtp(message: Buffer): Omit<RawPacket, 'kind' | 'arrivalMs'> | unde
   };
 }
 
-async function runFfmpegCapture(dir: string, seconds: number, bitrateKbps: number, paced: boolean): Promise<RawPacket[]> {
+async function runFfmpegCapture(dir: string, seconds: number, bitrateKbps: number, size: { width: number; height: number }, paced: boolean): Promise<RawPacket[]> {
   const video = await bindLoopback();
   const audio = await bindLoopback();
   const packets: RawPacket[] = [];
@@ -188,7 +198,7 @@ async function runFfmpegCapture(dir: string, seconds: number, bitrateKbps: numbe
     '-f', 'lavfi', '-i', `nullsrc=s=640x32:r=${CAPTURE_FPS}:d=${seconds},geq=lum='128+random(1)*48':cb=128:cr=128`,
     ...(paced ? ['-re'] : []),
     '-f', 'lavfi', '-i', `sine=frequency=${CAPTURE_TONE_HZ}:sample_rate=48000:duration=${seconds}`,
-    '-filter_complex', '[0:v][1:v]overlay=0:448:shortest=1,format=yuv420p[v]',
+    '-filter_complex', `[0:v][1:v]overlay=0:448:shortest=1,scale=${size.width}:${size.height},format=yuv420p[v]`,
     '-map', '[v]', '-map', '2:a',
     '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`,
     '-g', String(CAPTURE_FPS * 2), '-keyint_min', String(CAPTURE_FPS * 2), '-auto-alt-ref', '0', '-lag-in-frames', '0',
@@ -236,15 +246,15 @@ function complete(packets: RawPacket[], kind: 0 | 1): boolean {
   return list.every((p, i) => i === 0 || p.seq === ((list[i - 1]!.seq + 1) & 0xffff));
 }
 
-async function makeCapture(dir: string, seconds: number, bitrateKbps: number): Promise<void> {
+async function makeCapture(dir: string, seconds: number, bitrateKbps: number, picture: { width: number; height: number }): Promise<void> {
   await assertFfmpeg();
   const parent = path.dirname(dir);
   await mkdir(parent, { recursive: true });
   const work = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(work);
   try {
-    let packets = await runFfmpegCapture(work, seconds, bitrateKbps, false);
-    if (!complete(packets, 0) || !complete(packets, 1)) packets = await runFfmpegCapture(work, seconds, bitrateKbps, true);
+    let packets = await runFfmpegCapture(work, seconds, bitrateKbps, picture, false);
+    if (!complete(packets, 0) || !complete(packets, 1)) packets = await runFfmpegCapture(work, seconds, bitrateKbps, picture, true);
     if (!complete(packets, 0) || !complete(packets, 1)) throw new Error('the ffmpeg RTP capture lost packets on loopback twice');
     const size = packets.reduce((n, p) => n + RECORD_HEADER + p.payload.length, 0);
     const out = Buffer.alloc(size);
@@ -265,6 +275,7 @@ async function makeCapture(dir: string, seconds: number, bitrateKbps: number): P
       version: CAPTURE_FORMAT_VERSION,
       seconds,
       bitrateKbps,
+      size: picture,
       video: { payloadType: first(0).payloadType, count: packets.filter((p) => p.kind === 0).length },
       audio: { payloadType: first(1).payloadType, count: packets.filter((p) => p.kind === 1).length },
     };
@@ -335,7 +346,7 @@ async function loadCapture(dir: string): Promise<Capture> {
       keyframes,
     };
   };
-  return { dir, seconds: meta.seconds, bitrateKbps: meta.bitrateKbps, webm: path.join(dir, 'capture.webm'), video: stream('video'), audio: stream('audio') };
+  return { dir, seconds: meta.seconds, bitrateKbps: meta.bitrateKbps, size: meta.size ?? CAPTURE_SIZE, webm: path.join(dir, 'capture.webm'), video: stream('video'), audio: stream('audio') };
 }
 
 // ---------------------------------------------------------------------------------------------------------

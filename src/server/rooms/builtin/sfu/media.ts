@@ -32,10 +32,17 @@ interface Unsubscribable {
   unSubscribe(): void;
 }
 
-/** A layer not heard from for this long is unavailable (the publisher stopped sending it, e.g. for its bandwidth). */
+/**
+ * A layer silent for this long while another layer of its track still sends is unavailable (the publisher stopped
+ * sending it, e.g. for its bandwidth). Measured against the track's newest packet, not the clock: when everything
+ * pauses (the publisher's network, an event-loop stall here), no layer is dropped, and subscribers do not flap
+ * between layers as the backlog arrives one layer after another.
+ */
 export const LAYER_STALE_MS = 1500;
 /** The window a layer's bit rate is measured over. */
 const BITRATE_WINDOW_MS = 1000;
+/** Sequence numbers remembered per received video SSRC to drop duplicate (retransmitted) packets. */
+const DUPLICATE_WINDOW = 1024;
 /** `Slot.keyframeWanted` of a non-simulcast slot: any SSRC of the publication will do. */
 export const ANY_SSRC = -1;
 /** The SSRC written on the packets a simulcast publication hands its recording (one continuous stream). */
@@ -71,16 +78,18 @@ export class Layer {
     }
   }
 
-  active(now: number): boolean {
-    return this.ssrc !== undefined && now - this.lastPacketAt <= LAYER_STALE_MS;
+  /** Whether the layer sends, relative to `newestAt` (the track's newest packet; see LAYER_STALE_MS). */
+  active(newestAt: number): boolean {
+    return this.ssrc !== undefined && newestAt - this.lastPacketAt <= LAYER_STALE_MS;
   }
 
-  info(): VideoLayerInfo {
+  /** `silent`: the whole track has sent nothing for LAYER_STALE_MS (its rate is then 0). */
+  info(silent: boolean): VideoLayerInfo {
     return {
       layer: this.layer,
       rid: this.rid,
       ssrc: this.ssrc ?? 0,
-      bitrateBps: this.bitrateBps,
+      bitrateBps: silent ? 0 : this.bitrateBps,
       ...(this.width !== undefined && this.height !== undefined ? { width: this.width, height: this.height } : {}),
     };
   }
@@ -149,11 +158,13 @@ export class Publication {
   /** Whether the publisher sends this video as rid simulcast layers. */
   simulcast = false;
   readonly #layers: Layer[] = [];
-  readonly #layerBySsrc = new Map<number, Layer>();
+  readonly #layerBySsrc = new Map<number, { layer: Layer; seen: Int32Array }>();
   /** Bit i set: layer i available, as last announced. */
   #activeMask = 0;
+  /** When the newest video packet of any layer arrived (layers are available relative to it). */
+  #newestAt = 0;
   readonly #subscribed = new Map<string, Unsubscribable>();
-  readonly #pli = new Map<number, { lastAt: number; timer: NodeJS.Timeout | undefined }>();
+  readonly #pli = new Map<number, { lastAt: number; timer: NodeJS.Timeout | undefined; asked: boolean }>();
   /** The recording's own layer switch (simulcast: the highest available layer, continuous across switches). */
   #recording: { tap: (rtp: RtpPacket) => void; layers: LayerSwitch } | undefined;
   #closed = false;
@@ -198,23 +209,24 @@ export class Publication {
     return this.#layers.length;
   }
 
-  /** The layers available now, lowest first (video; [] for audio). */
+  /** The layers available now, lowest first (video; [] for audio). A track silent for LAYER_STALE_MS reports rate 0. */
   videoLayers(now = Date.now()): VideoLayerInfo[] {
-    return this.#layers.filter((l) => l.active(now)).map((l) => l.info());
+    const silent = now - this.#newestAt > LAYER_STALE_MS;
+    return this.#layers.filter((l) => l.active(this.#newestAt)).map((l) => l.info(silent));
   }
 
   /** The layer an SSRC carries. */
   layerOf(ssrc: number | undefined): VideoLayer | undefined {
-    return ssrc === undefined ? undefined : this.#layerBySsrc.get(ssrc)?.layer;
+    return ssrc === undefined ? undefined : this.#layerBySsrc.get(ssrc)?.layer.layer;
   }
 
   /** The available layer closest to `wanted` (ties: the lower one, it costs the subscriber less). */
-  resolveLayer(wanted: VideoLayer, now = Date.now()): Layer | undefined {
+  resolveLayer(wanted: VideoLayer): Layer | undefined {
     const want = VIDEO_LAYERS.indexOf(wanted);
     let best: Layer | undefined;
     let bestDistance = Infinity;
     for (const layer of this.#layers) {
-      if (!layer.active(now)) continue;
+      if (!layer.active(this.#newestAt)) continue;
       const distance = Math.abs(VIDEO_LAYERS.indexOf(layer.layer) - want);
       if (distance < bestDistance || (distance === bestDistance && best !== undefined && layer.rank < best.rank)) {
         best = layer;
@@ -224,7 +236,7 @@ export class Publication {
     return best;
   }
 
-  #layerFor(ssrc: number, track: MediaStreamTrack): Layer | undefined {
+  #streamFor(ssrc: number, track: MediaStreamTrack): { layer: Layer; seen: Int32Array } | undefined {
     const known = this.#layerBySsrc.get(ssrc);
     if (known) return known;
     const layer = this.simulcast ? this.#layers.find((l) => l.rid === track.rid) : this.#layers[0];
@@ -232,10 +244,11 @@ export class Publication {
     // A layer restarted on a new SSRC (the publisher's encoder was recreated) replaces the old one.
     if (this.simulcast && layer.ssrc !== undefined) this.#layerBySsrc.delete(layer.ssrc);
     layer.ssrc = ssrc;
-    this.#layerBySsrc.set(ssrc, layer);
+    const stream = { layer, seen: new Int32Array(DUPLICATE_WINDOW).fill(-1) };
+    this.#layerBySsrc.set(ssrc, stream);
     // werift leaves a rid track's ssrc unset, and its statistics (upstream loss) only cover tracks with one.
     if (track.ssrc === undefined) track.ssrc = ssrc;
-    return layer;
+    return stream;
   }
 
   #onRtp(rtp: RtpPacket, extensions: Record<string, unknown> | undefined, track: MediaStreamTrack): void {
@@ -249,9 +262,17 @@ export class Publication {
         this.meter.add(level.level);
       }
     } else {
-      const layer = this.#layerFor(rtp.header.ssrc, track);
-      if (!layer) return; // a stream of a simulcast m-line that no rid names
-      const wasActive = layer.active(now);
+      const stream = this.#streamFor(rtp.header.ssrc, track);
+      if (!stream) return; // a stream of a simulcast m-line that no rid names
+      // werift's receiver NACKs a lost packet every 5 ms until it comes (up to 10 times): a stalled event loop
+      // brings several retransmissions of one packet. Forward each sequence number once.
+      const seq = rtp.header.sequenceNumber;
+      const index = seq % DUPLICATE_WINDOW;
+      if (stream.seen[index] === seq) return;
+      stream.seen[index] = seq;
+      const layer = stream.layer;
+      const wasActive = layer.active(this.#newestAt);
+      this.#newestAt = now;
       layer.count(rtp.payload.length, now);
       if (isVp8KeyframeStart(rtp.payload)) {
         const size = vp8KeyframeSize(rtp.payload);
@@ -260,7 +281,7 @@ export class Publication {
           layer.height = size.height;
         }
       }
-      if (!wasActive) this.checkLayers(now);
+      if (!wasActive) this.checkLayers();
     }
     let anyKeyframe = false;
     for (const slot of this.slots) {
@@ -270,21 +291,21 @@ export class Publication {
       const wanted = slot.keyframeWanted;
       if (wanted === undefined || !slot.ready) continue;
       if (wanted === ANY_SSRC) anyKeyframe = true;
-      else this.#pliTo(wanted);
+      else this.#pliTo(wanted, false);
     }
-    if (anyKeyframe) this.requestKeyframe();
+    if (anyKeyframe) for (const ssrc of this.ssrcs()) this.#pliTo(ssrc, false);
     if (this.recorderTap) this.#record(rtp, now);
   }
 
   /** Re-evaluates which layers are available (on a packet from a silent layer, and every second): slots follow. */
-  checkLayers(now = Date.now()): void {
+  checkLayers(): void {
     let mask = 0;
     this.#layers.forEach((layer, i) => {
-      if (layer.active(now)) mask |= 1 << i;
+      if (layer.active(this.#newestAt)) mask |= 1 << i;
     });
     if (mask === this.#activeMask) return;
     this.#activeMask = mask;
-    for (const slot of this.slots) slot.reselect(now);
+    for (const slot of this.slots) slot.reselect();
     this.onLayersChanged?.();
   }
 
@@ -296,8 +317,8 @@ export class Publication {
     }
     if (this.#recording?.tap !== tap) this.#recording = { tap, layers: new LayerSwitch(new StreamRewriter(CLOCK_RATE.video), new Vp8PictureRewriter()) };
     const { layers } = this.#recording;
-    const best = this.resolveLayer('high', now)?.ssrc;
-    if (layers.want(best) && best !== undefined) this.requestKeyframe(best);
+    const best = this.resolveLayer('high')?.ssrc;
+    if (layers.want(best) && best !== undefined) this.#pliTo(best, false);
     if (!layers.admit(rtp.header.ssrc, rtp.payload)) return;
     const { seq, ts } = layers.rewriter.rewrite(rtp.header.sequenceNumber, rtp.header.timestamp, now);
     const copy = rtp.clone();
@@ -315,32 +336,50 @@ export class Publication {
   requestKeyframe(ssrc?: number): void {
     if (this.#closed || this.info.kind !== 'video') return;
     if (ssrc === undefined) {
-      for (const s of this.ssrcs()) this.#pliTo(s);
+      for (const s of this.ssrcs()) this.#pliTo(s, true);
     } else {
-      this.#pliTo(ssrc);
+      this.#pliTo(ssrc, true);
     }
   }
 
-  #pliTo(ssrc: number): void {
+  /**
+   * One PLI to `ssrc`, now or at the end of its PLI_MIN_INTERVAL_MS window. `asked`: a request that must be
+   * served (a subscriber's PLI, a new slot, a recording); the reminders of slots still waiting are dropped at the
+   * end of the window when no slot waits any more (the keyframe came meanwhile).
+   */
+  #pliTo(ssrc: number, asked: boolean): void {
     let state = this.#pli.get(ssrc);
     if (!state) {
-      state = { lastAt: 0, timer: undefined };
+      state = { lastAt: 0, timer: undefined, asked: false };
       this.#pli.set(ssrc, state);
     }
-    if (state.timer) return;
+    if (state.timer) {
+      state.asked ||= asked;
+      return;
+    }
     const wait = state.lastAt + PLI_MIN_INTERVAL_MS - Date.now();
     if (wait > 0) {
       const pending = state;
+      pending.asked = asked;
       pending.timer = setTimeout(() => {
         pending.timer = undefined;
-        if (!this.#closed) this.#pliTo(ssrc);
+        if (!this.#closed && (pending.asked || this.#slotWaitsFor(ssrc))) this.#pliTo(ssrc, pending.asked);
       }, wait);
       return;
     }
+    state.asked = false;
     state.lastAt = Date.now();
     this.transceiver.receiver
       .sendRtcpPLI(ssrc)
       .catch((error: unknown) => this.log.debug({ err: error, trackId: this.info.trackId }, 'sfu: PLI failed'));
+  }
+
+  #slotWaitsFor(ssrc: number): boolean {
+    for (const slot of this.slots) {
+      const wanted = slot.keyframeWanted;
+      if (slot.ready && (wanted === ssrc || wanted === ANY_SSRC)) return true;
+    }
+    return this.#recording?.layers.target === ssrc;
   }
 
   close(): void {
@@ -446,7 +485,7 @@ export class Slot {
     this.#layers.reset();
     this.#layers.pictures.rebaseNext();
     // The caller asks for the keyframe once the slot is attached (a PLI here would be a second one).
-    this.#retarget(Date.now());
+    this.#retarget();
   }
 
   unassign(): void {
@@ -504,16 +543,16 @@ export class Slot {
   }
 
   /** Re-targets the best available layer for the slot's choice (layers come and go as the publisher sends them). */
-  reselect(now = Date.now()): void {
-    const want = this.#retarget(now);
+  reselect(): void {
+    const want = this.#retarget();
     if (want !== undefined && this.ready) this.publication?.requestKeyframe(want);
   }
 
   /** Points the layer switch at the best available layer; returns the SSRC a keyframe is needed from, if any. */
-  #retarget(now: number): number | undefined {
+  #retarget(): number | undefined {
     const publication = this.publication;
     if (this.kind !== 'video' || !publication?.simulcast || this.#choice === 'off') return undefined;
-    const want = publication.resolveLayer(this.#choice, now)?.ssrc;
+    const want = publication.resolveLayer(this.#choice)?.ssrc;
     return this.#layers.want(want) ? want : undefined;
   }
 

@@ -452,7 +452,7 @@ export class Sfu extends TypedEmitter<SfuEvents> {
         session.sendRemb(this.#options.rembBps);
         session.sendSenderReports(now);
         // A layer the publisher stopped sending becomes unavailable: its subscribers fall back to another.
-        for (const publication of session.publicationObjects()) if (publication.info.kind === 'video') publication.checkLayers(now);
+        for (const publication of session.publicationObjects()) if (publication.info.kind === 'video') publication.checkLayers();
       }
     });
     every(this.#options.statsIntervalMs, () => void this.#sampleQuality());
