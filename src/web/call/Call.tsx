@@ -37,7 +37,7 @@ import { useCallRoom } from './useCallRoom.js';
 import { chatMessageOf, isRecord, useChat } from './useChat.js';
 import { useFitToWindow } from './useFitToWindow.js';
 import { useFullscreen } from './useFullscreen.js';
-import { isClinicianRole, useGroup } from './useGroup.js';
+import { isClinicianRole, useGroup, usePinnedFeature } from './useGroup.js';
 import { useHostActions } from './useHostActions.js';
 import { useChatNotice, useNotices } from './useNotices.js';
 import { useRecording } from './useRecording.js';
@@ -96,6 +96,7 @@ export function Call(props: CallProps) {
       }
     },
     onRemotesChanged: () => visit.refreshSoon(),
+    onMediaPolicy: () => visit.refreshSoon(),
     onReconnected() {
       void visit.refresh();
       if (roster.admitted) void chat.load();
@@ -146,8 +147,10 @@ export function Call(props: CallProps) {
       call.bump();
     },
     micOn: media.micOn,
+    policySpotlight: room?.mediaPolicy ? room.mediaPolicy.spotlight : undefined,
   });
   const stage = useStageLayout(inCall, nameOf, call.lastSpeaker, { spotlight: group.spotlight, paged: group.isGroup, isClinician: (id) => isClinicianRole(people.get(id)?.role) });
+  usePinnedFeature(room, group.isGroup && stage.layout === 'speaker' && !stage.spotlit ? (stage.featured?.participant.identity ?? null) : null);
   const host = useHostActions(hostControls, {
     ...actions,
     ask: confirm.ask,

@@ -1,4 +1,7 @@
-/** One remote camera or shared screen on the stage: the video (or the person's initials), name, microphone, network. */
+/**
+ * One remote camera or shared screen on the stage: the video (or the person's initials; a name card while the server
+ * pauses it), name, microphone, network.
+ */
 import { MicIcon } from './icons.js';
 import { NetworkQuality, RemoteVideo, initials } from './media.js';
 import type { Tile } from './useStageLayout.js';
@@ -11,6 +14,9 @@ export function VideoTile({ tile, speaking, spotlit = false }: { tile: Tile; spe
   const mic = p.published.find((t) => t.source === 'microphone');
   const off = !track || track.muted || track.hostMuted;
   const micOff = !mic || mic.muted || mic.hostMuted;
+  // The server is not sending this video now (beyond the room's last-N, or over our bandwidth): the person's name card
+  // over the element, which stays in place (shown, sized) so that the video comes back as soon as it can.
+  const paused = source === 'camera' && !off && track?.streamState.state === 'paused' && track.streamState.reason !== 'hidden';
   return (
     <figure
       className={`ov-tile ov-tile--${source}${speaking && source === 'camera' ? ' is-speaking' : ''}${spotlit ? ' is-spotlit' : ''}`}
@@ -19,6 +25,14 @@ export function VideoTile({ tile, speaking, spotlit = false }: { tile: Tile; spe
     >
       {spotlit ? <span className="ov-tile__spotlight">Spotlight</span> : null}
       {track ? <RemoteVideo track={track} label={source === 'screen' ? `Screen shared by ${name}` : `Video of ${name}`} className={off ? 'is-hidden' : undefined} /> : null}
+      {paused && track ? (
+        <div className="ov-tile__paused" data-paused={track.streamState.reason ?? 'paused'}>
+          <div className="ov-tile__avatar" aria-hidden="true">
+            {initials(name)}
+          </div>
+          <span>{track.streamState.reason === 'bandwidth' ? 'Video paused: your connection is busy' : 'Video paused while others speak'}</span>
+        </div>
+      ) : null}
       {off && source === 'camera' ? (
         <div className="ov-tile__avatar" aria-hidden="true">
           {initials(name)}

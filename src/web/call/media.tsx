@@ -12,9 +12,9 @@ export function RemoteVideo({ track, label, className }: { track: RemoteTrack; l
     el.muted = true;
     // A muted video may always autoplay; a rejected play() here is only an interrupted load.
     el.play().catch(() => undefined);
-    return () => {
-      el.srcObject = null;
-    };
+    // Detached, the SDK stops counting this element as showing the video (adaptive stream: a tile no longer on the
+    // page gets no video from the server).
+    return () => track.detach(el);
   }, [track]);
   return <video ref={ref} className={className} aria-label={label} autoPlay playsInline muted />;
 }
@@ -61,7 +61,7 @@ export function RemoteAudio({ track, identity, registry }: { track: RemoteTrack;
     return () => {
       el.removeEventListener('pause', paused);
       registry.delete(el);
-      el.srcObject = null;
+      track.detach(el);
     };
   }, [track, registry]);
   return <audio ref={ref} data-identity={identity} autoPlay />;

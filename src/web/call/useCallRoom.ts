@@ -35,6 +35,8 @@ export interface CallRoomEvents {
   /** A remote participant arrived, left or was moved: who is where may have changed. */
   onRemotesChanged(): void;
   onReconnected(): void;
+  /** The room's media policy changed (a group visit's spotlight, mode): the visit is worth reading again. */
+  onMediaPolicy?(): void;
   /** The call is over for good (disconnected, or joining was refused). Called at most once. */
   onEnd(reason: string, message: string): void;
 }
@@ -62,10 +64,11 @@ export function useCallRoom<T extends CallTokenAnswer>(getToken: () => Promise<T
   const listening = useRef<Room | null>(null);
 
   const fetchToken = useEffectEvent(() => getToken());
-  const emit = useEffectEvent(<K extends keyof CallRoomEvents>(name: K, ...args: Parameters<CallRoomEvents[K]>) => {
+  const emit = useEffectEvent(<K extends Exclude<keyof CallRoomEvents, 'onMediaPolicy'>>(name: K, ...args: Parameters<CallRoomEvents[K]>) => {
     (events[name] as (...a: Parameters<CallRoomEvents[K]>) => void)(...args);
   });
   const initialTracks = useEffectEvent(() => tracks);
+  const mediaPolicyChanged = useEffectEvent(() => events.onMediaPolicy?.());
 
   const end = useEffectEvent((reason: string, message: string) => {
     if (endedRef.current) return;
@@ -131,6 +134,14 @@ export function useCallRoom<T extends CallTokenAnswer>(getToken: () => Promise<T
         r.on('trackUnsubscribed', bump),
         r.on('localTrackChanged', bump),
         r.on('networkQuality', bump),
+        // Group visits: the room's media policy (the spotlight), what reaches us of each video, our microphone turned
+        // off by a host's mute all.
+        r.on('mediaPolicyChanged', () => {
+          bump();
+          mediaPolicyChanged();
+        }),
+        r.on('trackStreamStateChanged', bump),
+        r.on('mutedByHost', bump),
         r.on('dominantSpeaker', (p) => {
           setSpeaking(p?.identity ?? null);
           if (p) setLastSpeaker(p.identity);

@@ -9,7 +9,7 @@ import { useEffect, useState } from 'react';
 import type { Visit, VisitParticipant } from '../../shared/api/visits.js';
 import { ApiError } from '../api.js';
 import { visitPath, type Requester } from './request.js';
-import type { Run } from './room.js';
+import type { CallRoom, Run } from './room.js';
 import { apiText } from './useActions.js';
 
 /** Staff with host rights in the visit. */
@@ -26,6 +26,11 @@ export interface GroupDeps {
   /** Turns our microphone off (the host muted everyone) / on (we accept the host's request). */
   setMicrophone(on: boolean): Promise<void>;
   micOn: boolean;
+  /**
+   * The spotlight as the room's media policy says it (the SDK's `room.mediaPolicy`, told at once on every change),
+   * null: nobody; undefined: the room has no policy (yet), so the visit's `spotlightParticipantId` is used.
+   */
+  policySpotlight: string | null | undefined;
 }
 
 export function useGroup(deps: GroupDeps) {
@@ -69,8 +74,7 @@ export function useGroup(deps: GroupDeps) {
   const heardNotice = (code: string): boolean => {
     switch (code) {
       case 'muted_by_host':
-        // The SDK turns the microphone off too; doing it here as well is harmless (already off stays off).
-        void deps.setMicrophone(false).catch(() => undefined);
+        // The SDK has turned the microphone off already (its `mutedByHost`); this says so.
         setUnmuteAsked(false);
         addNotice('The host muted your microphone.');
         return true;
@@ -108,7 +112,7 @@ export function useGroup(deps: GroupDeps) {
 
   return {
     isGroup,
-    spotlight: isGroup ? (visit?.spotlightParticipantId ?? null) : null,
+    spotlight: isGroup ? (deps.policySpotlight !== undefined ? deps.policySpotlight : (visit?.spotlightParticipantId ?? null)) : null,
     mutedAll: visit?.mutedAll ?? false,
     selfUnmute: visit?.selfUnmute ?? true,
     locked: visit?.locked ?? false,
@@ -125,3 +129,15 @@ export function useGroup(deps: GroupDeps) {
 }
 
 export type Group = ReturnType<typeof useGroup>;
+
+/**
+ * The speaker view's large tile in a group (not a host's spotlight, which the server already puts first for everyone):
+ * pinned for this viewer, so the server keeps sending it, in its best layer, whatever last-N would choose.
+ */
+export function usePinnedFeature(room: CallRoom | null, identity: string | null) {
+  useEffect(() => {
+    if (!room || !identity) return;
+    room.setPinned(identity, 'camera', true);
+    return () => room.setPinned(identity, 'camera', false);
+  }, [room, identity]);
+}
