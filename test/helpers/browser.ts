@@ -102,20 +102,32 @@ async function generate(file: string, minBytes: number, args: (out: string) => s
   }
 }
 
-let fakeMedia: Promise<{ video: string; audio: string }> | undefined;
+const fakeMedia = new Map<string, Promise<{ video: string; audio: string }>>();
+
+/** The fake camera's picture size and rate (default 640x480 at 20 fps). */
+export interface FakeVideo {
+  width: number;
+  height: number;
+  fps: number;
+}
+const DEFAULT_FAKE_VIDEO: FakeVideo = { width: 640, height: 480, fps: 20 };
 
 /**
  * The fake camera (640x480, 20 fps, 3 s, looped by Chromium: FAKE_COLOUR with an 80x80 white box moving along
- * the top band, y 40 to 120) and microphone (FAKE_TONE_HZ sine, 48 kHz mono, 5 s, a whole number of cycles so
- * the loop is seamless). Generated once per machine under os.tmpdir(), reused afterwards.
+ * the top band, y 40 to 120; another size and rate when asked) and microphone (FAKE_TONE_HZ sine, 48 kHz mono, 5 s,
+ * a whole number of cycles so the loop is seamless). Generated once per machine under os.tmpdir(), reused afterwards.
  */
-export function ensureFakeMedia(): Promise<{ video: string; audio: string }> {
-  fakeMedia ??= (async () => {
+export function ensureFakeMedia(size: FakeVideo = DEFAULT_FAKE_VIDEO): Promise<{ video: string; audio: string }> {
+  const { width, height, fps } = size;
+  const name = `${width}x${height}-${fps}fps`;
+  let made = fakeMedia.get(name);
+  if (made) return made;
+  made = (async () => {
     mkdirSync(FAKE_MEDIA_DIR, { recursive: true });
-    const video = path.join(FAKE_MEDIA_DIR, `colour-${hex(FAKE_COLOUR)}-box-640x480-20fps.y4m`);
+    const video = path.join(FAKE_MEDIA_DIR, `colour-${hex(FAKE_COLOUR)}-box-${name}.y4m`);
     const audio = path.join(FAKE_MEDIA_DIR, `tone-${FAKE_TONE_HZ}hz-48k.wav`);
-    await generate(video, 640 * 480 * 1.5 * 60, (out) => [
-      '-f', 'lavfi', '-i', `color=c=0x${hex(FAKE_COLOUR)}:s=640x480:r=20:d=3`,
+    await generate(video, width * height * 1.5 * fps * 3, (out) => [
+      '-f', 'lavfi', '-i', `color=c=0x${hex(FAKE_COLOUR)}:s=${width}x${height}:r=${fps}:d=3`,
       '-f', 'lavfi', '-i', 'color=c=white:s=80x80:r=20:d=3',
       '-filter_complex', "[0:v][1:v]overlay=x='mod(t*200,560)':y=40:shortest=1,format=yuv420p",
       '-f', 'yuv4mpegpipe', out,
@@ -126,8 +138,9 @@ export function ensureFakeMedia(): Promise<{ video: string; audio: string }> {
     ]);
     return { video, audio };
   })();
-  fakeMedia.catch(() => (fakeMedia = undefined));
-  return fakeMedia;
+  fakeMedia.set(name, made);
+  made.catch(() => fakeMedia.delete(name));
+  return made;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -136,6 +149,8 @@ export function ensureFakeMedia(): Promise<{ video: string; audio: string }> {
 export interface LaunchChromiumOptions {
   /** Feed the fake camera/microphone files (default true); false keeps Chromium's built-in fake devices. */
   fakeMedia?: boolean;
+  /** The fake camera's size and rate (default 640x480 at 20 fps; the same picture, FAKE_COLOUR with the moving box). */
+  fakeVideo?: FakeVideo;
   /**
    * 'host' (default): Chromium shares this machine's network. Its WebRTC gathers every interface, and with
    * several (eth0 and lo) it pairs its eth0 address with a peer's 127.0.0.1 candidate (measured: the pair
@@ -163,7 +178,7 @@ export async function launchChromium(options: LaunchChromiumOptions = {}): Promi
   } catch {
     throw new Error(`${CHROMIUM_PATH} is missing; the browser tests need the Debian package chromium: sudo apt-get install -y chromium (never \`playwright install\`)`);
   }
-  const media = options.fakeMedia === false ? undefined : await ensureFakeMedia();
+  const media = options.fakeMedia === false ? undefined : await ensureFakeMedia(options.fakeVideo);
   const args = [
     '--headless=new',
     '--hide-scrollbars',
