@@ -3,6 +3,9 @@
 // that record what they get. The layer a subscriber receives is proven by the picture size in the VP8 keyframes
 // it decodes the header of, and by its bit rate.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import {
   LayerSwitch,
@@ -15,7 +18,9 @@ import {
 import type { Sfu } from '../src/server/rooms/builtin/sfu/sfu.js';
 import { SfuError } from '../src/server/rooms/builtin/sfu/types.js';
 import { newSfu, sleep, waitFor } from './helpers/media.js';
+import { decodeErrors, ensureCapture, ffprobe } from './helpers/replay.js';
 import {
+  ReplayPublisher,
   SIMULCAST_LAYERS,
   SimulcastPublisher,
   SubscriberPeer,
@@ -145,11 +150,11 @@ function keyframeSizes(stream: ReceivedStream, from = 0): string[] {
 }
 
 /** Waits until `stream` receives a keyframe of `width`x`height`; returns its index in stream.keyframes. */
-async function keyframeOf(stream: () => ReceivedStream | undefined, width: number, height: number, ms = 8000): Promise<number> {
+async function keyframeOf(stream: () => ReceivedStream | undefined, width: number, height: number, ms = 8000, after = 0): Promise<number> {
   return waitFor(`a ${width}x${height} keyframe`, () => {
     const s = stream();
     const index = s?.keyframes.findLastIndex((k) => k.width === width && k.height === height) ?? -1;
-    return index >= 0 ? index : undefined;
+    return index >= after ? index : undefined;
   }, ms);
 }
 
@@ -256,6 +261,174 @@ describe('SFU simulcast over loopback', () => {
       assert.throws(() => sfu.setVideoLayer('low', 'alice', 'camera', 'huge' as 'low'), RangeError);
     } finally {
       await closeAll(sfu, [alice, low, high, off]);
+    }
+  });
+
+  test('a layer switch waits for the target keyframe while the old layer flows; seq, timestamps and picture ids continue', async () => {
+    const sfu = newSfu();
+    const classify = layerClassifier(await capture());
+    // Keyframes only from the encodes (every 2 s): the switch visibly waits for one.
+    const alice = await publisher(sfu, 'alice', { answerPli: false });
+    const bob = await SubscriberPeer.join(sfu, 'room', 'bob', 'g', { classify });
+    try {
+      const video = () => bob.stream('alice', 'video');
+      await keyframeOf(video, 1280, 720);
+      const switches: { from: string; to: string; waitedMs: number; oldPackets: number }[] = [];
+      for (const [choice, rid, size] of [
+        ['low', 'q', [320, 180]],
+        ['high', 'f', [1280, 720]],
+        ['medium', 'h', [640, 360]],
+      ] as const) {
+        await waitFor('some packets of the current layer', () => (video()!.log.at(-1)?.layer !== rid ? true : undefined));
+        const from = video()!.log.at(-1)!.layer!;
+        const start = video()!.log.length;
+        const keyframesBefore = video()!.keyframes.length;
+        const askedAt = performance.now();
+        sfu.setVideoLayer('bob', 'alice', 'camera', choice);
+        assert.equal(sfu.videoLayerState('bob', 'alice', 'camera').current, from === 'q' ? 'low' : from === 'h' ? 'medium' : 'high', 'the old layer flows until the keyframe');
+        await keyframeOf(video, size[0], size[1], 6000, keyframesBefore);
+        const log = video()!.log.slice(start);
+        const at = log.findIndex((p) => p.layer === rid);
+        assert.ok(at > 0, `old-layer packets before the switch (${at})`);
+        const before = log.slice(0, at);
+        const first = log[at]!;
+        assert.deepEqual([...new Set(before.map((p) => p.layer))], [from], 'only the old layer before the switch');
+        assert.ok(first.keyframe, 'the switch starts on a keyframe');
+        const last = before.reduce((a, p) => (((p.seq - a.seq) & 0xffff) < 0x8000 ? p : a));
+        assert.equal(first.seq, (last.seq + 1) & 0xffff, 'sequence numbers continue without a gap');
+        const tsStep = (first.ts - last.ts) >>> 0;
+        assert.ok(tsStep > 0 && tsStep < 90_000, `the timestamp moves forward (${tsStep})`);
+        const lastPicture = [...before].reverse().find((p) => p.pictureId !== undefined)!.pictureId!;
+        assert.equal(first.pictureId, (lastPicture + 1) & 0x7fff, 'picture ids continue');
+        assert.deepEqual([...new Set(log.slice(at).map((p) => p.layer))], [rid], 'only the new layer after it');
+        switches.push({ from, to: rid, waitedMs: Math.round(first.at - askedAt), oldPackets: at });
+      }
+      console.log(`sfu simulcast: switches without PLI answers (keyframes every 2 s): ${JSON.stringify(switches)}`);
+      assert.equal(video()!.tsBackwards, 0);
+    } finally {
+      await closeAll(sfu, [alice, bob]);
+    }
+  });
+
+  test('a layer the publisher stops sending: subscribers fall back to the nearest, and return when it comes back', async () => {
+    const sfu = newSfu();
+    const classify = layerClassifier(await capture());
+    const announced: string[][] = [];
+    sfu.on('videoLayers', (publisherId, source, layers) => {
+      if (publisherId === 'alice' && source === 'camera') announced.push(layers.map((l) => l.layer));
+    });
+    const alice = await publisher(sfu, 'alice');
+    const top = await SubscriberPeer.join(sfu, 'room', 'top', 'g', { classify });
+    const bottom = await SubscriberPeer.join(sfu, 'room', 'bottom', 'g', { classify });
+    try {
+      sfu.setVideoLayer('bottom', 'alice', 'camera', 'low');
+      await keyframeOf(() => top.stream('alice', 'video'), 1280, 720);
+      await keyframeOf(() => bottom.stream('alice', 'video'), 320, 180);
+      await waitFor('three layers announced', () => announced.at(-1)?.length === 3);
+      alice.setLayerEnabled('f', false);
+      alice.setLayerEnabled('q', false);
+      await waitFor('only medium is announced', () => announced.at(-1)?.join() === 'medium' || undefined);
+      assert.deepEqual(sfu.videoLayers('alice', 'camera').map((l) => l.rid), ['h']);
+      await keyframeOf(() => top.stream('alice', 'video'), 640, 360);
+      await keyframeOf(() => bottom.stream('alice', 'video'), 640, 360);
+      assert.deepEqual(sfu.videoLayerState('top', 'alice', 'camera'), { choice: 'high', current: 'medium' });
+      assert.deepEqual(sfu.videoLayerState('bottom', 'alice', 'camera'), { choice: 'low', current: 'medium' });
+      const [topBefore, bottomBefore] = [top, bottom].map((s) => s.stream('alice', 'video')!.keyframes.length);
+      alice.setLayerEnabled('f', true);
+      alice.setLayerEnabled('q', true);
+      await keyframeOf(() => top.stream('alice', 'video'), 1280, 720, 8000, topBefore);
+      await keyframeOf(() => bottom.stream('alice', 'video'), 320, 180, 8000, bottomBefore);
+      await waitFor('each back on its layer', () => top.stream('alice', 'video')!.log.at(-1)!.layer === 'f' && bottom.stream('alice', 'video')!.log.at(-1)!.layer === 'q');
+      assert.deepEqual(sfu.videoLayerState('top', 'alice', 'camera'), { choice: 'high', current: 'high' });
+      assert.equal(announced.at(-1)?.length, 3);
+    } finally {
+      await closeAll(sfu, [alice, top, bottom]);
+    }
+  });
+
+  test('upstream NACKs are per layer: a gap in one layer is asked for on that layer only', async () => {
+    const sfu = newSfu();
+    const alice = await publisher(sfu, 'alice', { dropEvery: { h: 25 } });
+    const bob = await SubscriberPeer.join(sfu, 'room', 'bob', 'g');
+    try {
+      sfu.setVideoLayer('bob', 'alice', 'camera', 'medium');
+      await keyframeOf(() => bob.stream('alice', 'video'), 640, 360);
+      const h = alice.layer('h');
+      await waitFor('10 of the dropped packets asked for', () => [...h.droppedSeqs].filter((seq) => h.nackRequests.includes(seq)).length >= 10, 10_000);
+      // Each NACK names sequence numbers of the layer it is addressed to (werift's single generator, fed three
+      // sequence spaces, would ask any SSRC for numbers of the others).
+      for (const rid of ['q', 'h', 'f']) {
+        const layer = alice.layer(rid);
+        const span = ((layer.lastSeq! - layer.firstSeq!) & 0xffff) + 1;
+        const outside = layer.nackRequests.filter((seq) => ((seq - layer.firstSeq!) & 0xffff) >= span);
+        assert.deepEqual(outside, [], `NACKs to ${rid} outside its sequence numbers`);
+      }
+      const dropped = [...h.droppedSeqs].filter((seq) => ((h.lastSeq! - seq) & 0xffff) > 100);
+      const recovered = dropped.filter((seq) => h.nackRequests.includes(seq));
+      assert.ok(recovered.length >= dropped.length * 0.9, `${recovered.length} of ${dropped.length} gaps asked for`);
+    } finally {
+      await closeAll(sfu, [alice, bob]);
+    }
+  });
+
+  test('recording a simulcast publisher records its highest layer', async () => {
+    const sfu = newSfu();
+    const alice = await publisher(sfu, 'alice');
+    const directory = await mkdtemp(path.join(os.tmpdir(), 'ov-simulcast-rec-'));
+    try {
+      await waitFor('three layers', () => sfu.videoLayers('alice', 'camera').length === 3);
+      const info = await sfu.startRecording('alice', { directory });
+      await sleep(3000);
+      const [segment] = await sfu.stopRecording('alice');
+      assert.equal(segment?.file, info.file);
+      const probe = await ffprobe(info.file);
+      const video = probe.streams.find((st) => st.codec_type === 'video');
+      assert.deepEqual([video?.codec_name, video?.width, video?.height], ['vp8', 1280, 720]);
+      assert.ok(probe.streams.some((st) => st.codec_type === 'audio' && st.codec_name === 'opus'));
+      assert.ok(Number(probe.format.duration) > 1.5, `duration ${probe.format.duration}`);
+      assert.equal(await decodeErrors(info.file), '', 'decodes without errors');
+    } finally {
+      await closeAll(sfu, [alice]);
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  test('a publisher without simulcast is one layer, high: forwarded as before, and off turns it off', async () => {
+    const sfu = newSfu();
+    const replay = await ensureCapture();
+    const alice = new ReplayPublisher(replay);
+    await joinSfu(sfu, alice, 'room', 'alice', 'g', { receives: false });
+    const bob = await SubscriberPeer.join(sfu, 'room', 'bob', 'g');
+    try {
+      const video = () => bob.stream('alice', 'video');
+      await keyframeOf(video, 640, 480);
+      const layers = await waitFor('one layer with its size', () => {
+        const list = sfu.videoLayers('alice', 'camera');
+        return list.length === 1 && list[0]!.width !== undefined ? list : undefined;
+      });
+      assert.deepEqual(
+        layers.map((l) => [l.layer, l.rid, `${l.width}x${l.height}`]),
+        [['high', null, '640x480']],
+      );
+      // Asking for 'low' gets the only layer there is.
+      sfu.setVideoLayer('bob', 'alice', 'camera', 'low');
+      assert.deepEqual(sfu.videoLayerState('bob', 'alice', 'camera'), { choice: 'low', current: 'high' });
+      const flowing = video()!.packets;
+      await waitFor('video keeps flowing', () => video()!.packets > flowing + 20);
+      sfu.setVideoLayer('bob', 'alice', 'camera', 'off');
+      await sleep(150);
+      const stopped = video()!.packets;
+      const audio = bob.stream('alice', 'audio')!.packets;
+      await sleep(1000);
+      assert.equal(video()!.packets, stopped, 'no video while off');
+      assert.ok(bob.stream('alice', 'audio')!.packets > audio + 30, 'audio flows while video is off');
+      sfu.setVideoLayer('bob', 'alice', 'camera', 'high');
+      await waitFor('video again', () => video()!.packets > stopped);
+      const resumed = video()!.log.findIndex((p, i, all) => i > 0 && p.at - all[i - 1]!.at > 900);
+      assert.ok(resumed > 0 && video()!.log[resumed]!.keyframe, 'the first packet after off is a keyframe');
+      assert.equal(video()!.log[resumed]!.seq, (video()!.log[resumed - 1]!.seq + 1) & 0xffff, 'no sequence gap across off');
+    } finally {
+      await closeAll(sfu, [alice, bob]);
     }
   });
 });

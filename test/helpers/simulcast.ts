@@ -42,7 +42,7 @@ import type { SfuParticipant } from '../../src/server/rooms/builtin/sfu/particip
 import { SfuError, type IceCandidateInit } from '../../src/server/rooms/builtin/sfu/types.js';
 import { suppressDefaultStun } from '../../src/server/rooms/builtin/sfu/werift.js';
 import { LOOPBACK_ONLY, waitFor } from './media.js';
-import { ensureCapture, type Capture, type CaptureStream, type CapturedPacket } from './replay.js';
+import { ReplaySource, ensureCapture, type Capture, type CaptureStream, type CapturedPacket } from './replay.js';
 
 export type LayerName = 'low' | 'medium' | 'high';
 
@@ -202,10 +202,15 @@ export interface LayerCounters {
   dropped: number;
 }
 
-class LayerSender {
+export class LayerSender {
   readonly cursor: Cursor;
   readonly counters: LayerCounters;
   enabled = true;
+  /** Sequence numbers sent (first and last), left out (dropEvery), and asked for again by NACKs. */
+  firstSeq: number | undefined;
+  lastSeq: number | undefined;
+  readonly droppedSeqs = new Set<number>();
+  readonly nackRequests: number[] = [];
   #seq = randomBytes(2).readUInt16BE(0);
   readonly #tsBase = randomBytes(4).readUInt32BE(0);
   #pictureId = randomBytes(2).readUInt16BE(0) & 0x7fff;
@@ -244,6 +249,8 @@ class LayerSender {
       else payload[descriptor.pictureIdOffset] = this.#pictureId & 0x7f;
     }
     this.#seq = (this.#seq + 1) & 0xffff;
+    this.firstSeq ??= this.#seq;
+    this.lastSeq = this.#seq;
     const ext: { id: number; payload: Buffer }[] = [];
     if (extensions.mid) ext.push({ id: extensions.mid.id, payload: extensions.mid.value });
     if (extensions.rid && !this.counters.acknowledged) ext.push({ id: extensions.rid.id, payload: extensions.rid.value });
@@ -263,6 +270,7 @@ class LayerSender {
     this.#historySeq[this.#seq % HISTORY] = this.#seq;
     if (this.dropEvery > 0 && this.#seq % this.dropEvery === 0) {
       this.counters.dropped++;
+      this.droppedSeqs.add(this.#seq);
       return undefined;
     }
     this.counters.packets++;
@@ -271,6 +279,7 @@ class LayerSender {
   }
 
   retransmit(seq: number): Buffer | undefined {
+    if (this.nackRequests.length < 10_000) this.nackRequests.push(seq);
     const index = seq % HISTORY;
     if (this.#historySeq[index] !== seq) return undefined;
     this.counters.nacked++;
@@ -295,7 +304,7 @@ export interface SimulcastPublisherOptions {
  * One headless participant publishing camera simulcast (+ microphone). Starts sending when its connection is up
  * and the m-lines are negotiated; until `stop()` / `close()`.
  */
-export class SimulcastPublisher {
+export class SimulcastPublisher implements Publisher {
   readonly pc: RTCPeerConnection;
   readonly video: RTCRtpTransceiver;
   readonly audio: RTCRtpTransceiver | undefined;
@@ -342,6 +351,13 @@ export class SimulcastPublisher {
     // A client offer must carry the data channel (the SFU's rule).
     this.pc.createDataChannel('openvisit');
     schedule(this);
+  }
+
+  /** One layer's sender (sequence numbers sent, dropped and NACKed), by rid. */
+  layer(rid: string): LayerSender {
+    const layer = this.layers.find((l) => l.spec.rid === rid);
+    if (!layer) throw new RangeError(`no layer ${rid}`);
+    return layer;
   }
 
   /** Counters per layer, by rid. */
@@ -523,6 +539,64 @@ function withoutVideoSsrcLines(sdp: string): string {
     .join('\r\n');
 }
 
+/** What joinSfu needs of a headless publisher. */
+export interface Publisher {
+  readonly pc: RTCPeerConnection;
+  offer(): Promise<string>;
+  applyAnswer(sdp: string): Promise<void>;
+  answer(offerSdp: string): Promise<string>;
+  sources(): Record<string, 'camera' | 'microphone'>;
+}
+
+/**
+ * A publisher without simulcast (one VP8 stream and the Opus tone of a replay capture, through werift's own
+ * senders: ReplaySource), for comparisons with SimulcastPublisher.
+ */
+export class ReplayPublisher implements Publisher {
+  readonly pc = new RTCPeerConnection(SIMULCAST_PEER_CONFIG);
+  readonly video: RTCRtpTransceiver;
+  readonly audio: RTCRtpTransceiver;
+  readonly replays: ReplaySource[];
+
+  constructor(readonly capture: Capture) {
+    this.video = this.pc.addTransceiver(new MediaStreamTrack({ kind: 'video' }), { direction: 'sendonly' });
+    this.audio = this.pc.addTransceiver(new MediaStreamTrack({ kind: 'audio' }), { direction: 'sendonly' });
+    this.replays = [new ReplaySource(this.video, capture), new ReplaySource(this.audio, capture)];
+    this.pc.createDataChannel('openvisit');
+  }
+
+  sources(): Record<string, 'camera' | 'microphone'> {
+    const sources: Record<string, 'camera' | 'microphone'> = {};
+    if (this.video.mid !== null) sources[this.video.mid] = 'camera';
+    if (this.audio.mid !== null) sources[this.audio.mid] = 'microphone';
+    return sources;
+  }
+
+  async offer(): Promise<string> {
+    const offer = await this.pc.createOffer();
+    suppressDefaultStun(this.pc);
+    await this.pc.setLocalDescription(offer);
+    return this.pc.localDescription!.sdp;
+  }
+
+  async applyAnswer(sdp: string): Promise<void> {
+    await this.pc.setRemoteDescription({ type: 'answer', sdp });
+  }
+
+  async answer(offerSdp: string): Promise<string> {
+    await this.pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+    const answer = await this.pc.createAnswer();
+    suppressDefaultStun(this.pc);
+    await this.pc.setLocalDescription(answer);
+    return this.pc.localDescription!.sdp;
+  }
+
+  async close(): Promise<void> {
+    for (const replay of this.replays) replay.stop();
+    await this.pc.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // In-process: a publisher joined to an Sfu directly (tests, SFU-only benchmarks)
 // ---------------------------------------------------------------------------------------------------------
@@ -534,7 +608,7 @@ function withoutVideoSsrcLines(sdp: string): string {
  */
 export async function joinSfu(
   sfu: Sfu,
-  publisher: SimulcastPublisher,
+  publisher: Publisher,
   room: string,
   participantId: string,
   group: string,
