@@ -71,6 +71,35 @@ for (const kind of DB_KINDS) {
       assert.equal((await b.admin.get('/api/v1/organization')).json().name, bBefore.name);
     });
 
+    test('PATCH writes the group settings (name policy, self-chosen names, size limit); audited by field; bad values refused whole', async () => {
+      const org = await createTestOrg(t.app);
+      const before = (await org.admin.get('/api/v1/organization')).json();
+      assert.deepEqual([before.groupNamePolicy, before.groupSelfNames, before.groupMaxParticipants], ['first_initial', false, 50]);
+      const res = await org.admin.patch('/api/v1/organization', { groupNamePolicy: 'participant_n', groupSelfNames: true, groupMaxParticipants: 12 });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual([res.json().groupNamePolicy, res.json().groupSelfNames, res.json().groupMaxParticipants], ['participant_n', true, 12]);
+      const row = await orgRow(org.orgId);
+      assert.deepEqual([row.groupNamePolicy, row.groupSelfNames, row.groupMaxParticipants], ['participant_n', true, 12]);
+      const [event] = await t.database.db.select().from(auditEvents).where(eq(auditEvents.requestId, res.headers['x-request-id'] as string));
+      assert.equal(event!.details?.fields, 'groupMaxParticipants,groupNamePolicy,groupSelfNames');
+      const one = await org.admin.patch('/api/v1/organization', { groupSelfNames: false });
+      assert.deepEqual([one.json().groupNamePolicy, one.json().groupSelfNames, one.json().groupMaxParticipants], ['participant_n', false, 12], 'fields not sent are kept');
+
+      const kept = await orgRow(org.orgId);
+      for (const [input, path] of [
+        [{ groupNamePolicy: 'surname' }, 'body/groupNamePolicy'],
+        [{ groupMaxParticipants: 1 }, 'body/groupMaxParticipants'],
+        [{ groupMaxParticipants: 51 }, 'body/groupMaxParticipants'],
+        [{ groupSelfNames: 'yes', name: 'Half applied' }, 'body/groupSelfNames'],
+      ] as const) {
+        const bad = await org.admin.patch('/api/v1/organization', input);
+        await expectStatus(bad, 400, 'validation_failed', JSON.stringify(input));
+        assert.ok(((errorOf(bad).details ?? []) as { path: string }[]).some((d) => d.path === path), JSON.stringify(errorOf(bad).details));
+      }
+      assert.deepEqual(await orgRow(org.orgId), kept);
+      await expectStatus(await org.clinician.patch('/api/v1/organization', { groupSelfNames: true }), 403, 'forbidden');
+    });
+
     test('API keys act with service rights: they may update their own organisation, audited as the key', async () => {
       const org = await createTestOrg(t.app);
       const res = await org.apiKey.patch('/api/v1/organization', { timeZone: 'America/Chicago' });

@@ -73,7 +73,10 @@ export async function getOrganization(deps: OrgDeps, ctx: Ctx): Promise<Organiza
   return toOrganizationDto(await organizationRow(deps.db, ctx.orgId));
 }
 
-/** Renames the caller's organisation, changes its time zone or sets its logo (checked: logo.ts). */
+/**
+ * Renames the caller's organisation, changes its time zone, sets its logo (checked: logo.ts) or its group settings
+ * (how clients see each other in a group, whether they may choose their own name, the default size limit).
+ */
 export async function updateOrganization(deps: OrgDeps, ctx: Ctx, body: UpdateOrganizationBody): Promise<Organization> {
   if (body.timeZone !== undefined) assertTimeZone(body.timeZone, 'body/timeZone');
   // Stored trimmed: a name of spaces only would be stored empty.
@@ -88,6 +91,9 @@ export async function updateOrganization(deps: OrgDeps, ctx: Ctx, body: UpdateOr
         ...(body.name !== undefined ? { name: body.name.trim() } : {}),
         ...(body.timeZone !== undefined ? { timeZone: body.timeZone } : {}),
         ...(logoUrl !== undefined ? { logoUrl } : {}),
+        ...(body.groupNamePolicy !== undefined ? { groupNamePolicy: body.groupNamePolicy } : {}),
+        ...(body.groupSelfNames !== undefined ? { groupSelfNames: body.groupSelfNames } : {}),
+        ...(body.groupMaxParticipants !== undefined ? { groupMaxParticipants: body.groupMaxParticipants } : {}),
       })
       .where(eq(organizations.id, ctx.orgId))
       .returning();
