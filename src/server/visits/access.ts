@@ -3,7 +3,7 @@
  * media token places them in the waiting room (or the visit, once admitted); the host admits, denies, sends
  * back, mutes and removes. Every step is checked here, on the server.
  */
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, asc, desc, eq, isNull } from 'drizzle-orm';
 import type { AcceptConsentBody, ConsentText, CreateConsentTextBody, JoinResult, VisitConsent, VisitContext, VisitToken } from '../../shared/api/visits.js';
 import { audit } from '../audit/service.js';
 import { newSecret, PARTICIPANT_SESSION_PREFIX, sha256Hex } from '../auth/secrets.js';
@@ -15,9 +15,12 @@ import { connectedIdentities } from '../rooms/queries.js';
 import { issueToken, notifyRoom, releaseHeld, removeRoomParticipant, revokeParticipantTokens, routeParticipant } from '../rooms/service.js';
 import { DEFAULT_CONSENT_TEXTS } from './consent-defaults.js';
 import { announceLeft, leaveGroupState, mutedAtAdmission, tellMutedAtAdmission, type LeftGroupState } from './controls.js';
+import { assertRoomFor } from './group.js';
 import { inVisit, mayBeRecorded, placementOf } from './placement.js';
+import { isStaffRole } from './privacy.js';
 import {
   assertCanHost,
+  cohostRow,
   endsAt,
   ensureRoom,
   joinWindow,
@@ -90,7 +93,7 @@ function assertWindow(visit: VisitRow, deps: VisitDeps, now: Date): void {
 }
 
 async function requiredConsents(db: Db, orgId: string, participant: ParticipantRow): Promise<ConsentText[]> {
-  if (participant.role === 'host' || participant.telehealthConsentAt) return [];
+  if (isStaffRole(participant.role) || participant.telehealthConsentAt) return [];
   return [await currentConsentText(db, orgId, 'telehealth')];
 }
 
@@ -272,19 +275,23 @@ export async function visitToken(deps: VisitDeps, ctx: Ctx, visitId: string): Pr
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
   let participant: ParticipantRow;
   if (p.kind === 'user') {
-    assertCanHost(ctx, visit);
-    const [host] = await deps.db
-      .select()
-      .from(visitParticipants)
-      .where(and(eq(visitParticipants.orgId, ctx.orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.role, 'host')))
-      .limit(1);
+    await assertCanHost(deps.db, ctx, visit);
+    // A co-host joins as themselves (their own row and identity); the host, an admin, as the visit's host.
+    const cohost = p.userId !== visit.hostUserId ? await cohostRow(deps.db, ctx.orgId, visitId, p.userId) : undefined;
+    const [host] = cohost
+      ? [cohost]
+      : await deps.db
+          .select()
+          .from(visitParticipants)
+          .where(and(eq(visitParticipants.orgId, ctx.orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.role, 'host')))
+          .limit(1);
     if (!host) throw new AppError('invalid_state', 'The visit has no host.');
     participant = host;
   } else {
     participant = await participantRow(deps.db, ctx.orgId, visitId, ownParticipantId(ctx, visitId));
   }
   if (isFinal(visit.status)) throw new AppError('invalid_state', `The visit is ${visit.status.replace('_', ' ')}.`, { status: visit.status });
-  const isHost = participant.role === 'host';
+  const isHost = isStaffRole(participant.role);
   if (!isHost) {
     assertWindow(visit, deps, new Date());
     if (participant.admission === 'denied' || participant.admission === 'removed') throw new AppError('not_admitted', participant.denyMessage ?? undefined);
@@ -344,10 +351,10 @@ async function changeAdmission(
 ): Promise<{ visit: VisitRow; before: ParticipantRow; after: ParticipantRow; changed: boolean; left?: LeftGroupState | null }> {
   return deps.db.transaction(async (tx) => {
     const visit = await visitRow(tx, ctx.orgId, visitId, true);
-    assertCanHost(ctx, visit);
+    await assertCanHost(tx, ctx, visit);
     if (isFinal(visit.status)) throw new AppError('invalid_state', `The visit is ${visit.status.replace('_', ' ')}.`, { status: visit.status });
     const before = await participantRow(tx, ctx.orgId, visitId, participantId, true);
-    if (before.role === 'host') throw new AppError('invalid_state', 'The host cannot be admitted, denied, sent back or removed.');
+    if (isStaffRole(before.role)) throw new AppError('invalid_state', 'The host and co-hosts are not admitted, denied, sent back or removed (a co-host is removed as a co-host).');
     const allowed: Record<Control, { from: readonly string[]; to: ParticipantRow['admission'] }> = {
       admit: { from: ['waiting'], to: 'admitted' },
       deny: { from: ['waiting', 'invited'], to: 'denied' },
@@ -359,6 +366,8 @@ async function changeAdmission(
     if (!rule.from.includes(before.admission)) {
       throw new AppError('invalid_state', `The participant is ${before.admission}; they cannot be ${CONTROL_PAST[control]}.`, { admission: before.admission });
     }
+    // A group admits its limit at most (under the visit's lock: admissions at once queue here).
+    if (control === 'admit') await assertRoomFor(tx, visit, before);
     const now = new Date();
     const [after] = await tx
       .update(visitParticipants)
@@ -422,35 +431,48 @@ export async function controlParticipant(deps: VisitDeps, ctx: Ctx, visitId: str
   return toParticipantDto(after);
 }
 
-/** Admits everyone waiting; returns who was admitted. */
+/**
+ * Admits everyone waiting, in order of arrival; returns who was admitted. A group admits as many as fit its limit:
+ * once it is full the rest stay waiting (the answer lists only those admitted; the waiting room still lists the others).
+ */
 export async function admitAll(deps: VisitDeps, ctx: Ctx, visitId: string) {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
-  assertCanHost(ctx, visit);
+  await assertCanHost(deps.db, ctx, visit);
   const waiting = await deps.db
     .select({ id: visitParticipants.id })
     .from(visitParticipants)
-    .where(and(eq(visitParticipants.orgId, ctx.orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.admission, 'waiting')));
+    .where(and(eq(visitParticipants.orgId, ctx.orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.admission, 'waiting')))
+    .orderBy(asc(visitParticipants.arrivedAt), asc(visitParticipants.id));
   const admitted = [];
-  for (const w of waiting) admitted.push(await controlParticipant(deps, ctx, visitId, w.id, 'admit'));
+  for (const w of waiting) {
+    try {
+      admitted.push(await controlParticipant(deps, ctx, visitId, w.id, 'admit'));
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'visit_full') break;
+      // Someone who left the waiting room meanwhile (denied by another host, removed) is passed over.
+      if (err instanceof AppError && err.code === 'invalid_state' && (err.details as { admission?: string } | undefined)?.admission) continue;
+      throw err;
+    }
+  }
   return admitted;
 }
 
 /** Who is in the waiting room, in order of arrival (host, admin or host app). */
 export async function waitingRoom(deps: VisitDeps, ctx: Ctx, visitId: string) {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
-  assertCanHost(ctx, visit);
+  await assertCanHost(deps.db, ctx, visit);
   const rows = await deps.db
     .select()
     .from(visitParticipants)
     .where(and(eq(visitParticipants.orgId, ctx.orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.admission, 'waiting')))
-    .orderBy(visitParticipants.arrivedAt);
+    .orderBy(asc(visitParticipants.arrivedAt), asc(visitParticipants.id));
   return rows.map(toParticipantDto);
 }
 
 /** Host mute (routing: nobody receives that participant's audio / video while muted). */
 export async function muteParticipant(deps: VisitDeps, ctx: Ctx, visitId: string, participantId: string, mute: { audio?: boolean; video?: boolean }) {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
-  assertCanHost(ctx, visit);
+  await assertCanHost(deps.db, ctx, visit);
   if (isFinal(visit.status) || !visit.roomId) throw new AppError('invalid_state', 'Nobody is in the visit’s room yet.', { status: visit.status });
   const participant = await participantRow(deps.db, ctx.orgId, visitId, participantId);
   await placeParticipant(deps, ctx, visit, participant.id, {

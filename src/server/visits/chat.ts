@@ -16,6 +16,8 @@ import { visitMessages, visitParticipants } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import { sendRoomData } from '../rooms/service.js';
 import { assertCanHost, participantRows, roomNameOf, visitRow, type ParticipantRow, type VisitDeps, type VisitRow } from './service.js';
+import { groupSettings, nameRulesOf } from './group.js';
+import { chatView, clientNumbers, isStaffRole } from './privacy.js';
 import { isFinal } from './state.js';
 
 /** What a client receives on the media connection (the SDK's `dataReceived` with no participant). */
@@ -32,7 +34,7 @@ export interface NotePayload {
   message: ChatMessage;
 }
 
-/** The caller as a chat member: a participant in the visit (admitted, or the host); null for a reader. */
+/** The caller as a chat member: a participant in the visit (admitted, the host or a co-host); null for a reader. */
 async function memberOf(db: Db, ctx: Ctx, visit: VisitRow, people: ParticipantRow[]): Promise<ParticipantRow | null> {
   const p = ctx.principal;
   if (p.kind === 'participant') {
@@ -42,6 +44,10 @@ async function memberOf(db: Db, ctx: Ctx, visit: VisitRow, people: ParticipantRo
     return me;
   }
   if (p.kind === 'user' && p.userId === visit.hostUserId) return people.find((x) => x.role === 'host') ?? null;
+  if (p.kind === 'user' && p.role !== 'caregiver') {
+    const cohost = people.find((x) => x.role === 'cohost' && x.userId === p.userId && x.admission === 'admitted');
+    if (cohost) return cohost;
+  }
   if ((p.kind === 'user' && p.role === 'admin') || p.kind === 'api_key' || p.kind === 'system') return null;
   throw new AppError('forbidden', 'The chat is for the visit’s participants.');
 }
@@ -72,9 +78,22 @@ export async function sendMessage(deps: VisitDeps, ctx: Ctx, visitId: string, bo
     return inserted!;
   });
   const message = toDto(row, sender);
-  const to = people.filter((p) => p.role === 'host' || p.admission === 'admitted').map((p) => p.id);
-  const payload: ChatPayload = { type: 'chat', visitId, message };
-  await sendRoomData(deps.rooms, ctx, roomNameOf(visitId), JSON.stringify(payload), to);
+  // Everyone in the visit hears it; the staff with the sender's name as it is, each client with the name the
+  // organisation's policy gives the sender (group visits: a client's full name never reaches another client).
+  const inVisit = people.filter((p) => p.role === 'host' || p.admission === 'admitted');
+  const staff = inVisit.filter((p) => isStaffRole(p.role)).map((p) => p.id);
+  const clients = inVisit.filter((p) => !isStaffRole(p.role));
+  const room = roomNameOf(visitId);
+  if (staff.length > 0) await sendRoomData(deps.rooms, ctx, room, JSON.stringify({ type: 'chat', visitId, message } satisfies ChatPayload), staff);
+  if (clients.length > 0) {
+    const rules = nameRulesOf(visit, await groupSettings(deps.db, ctx.orgId));
+    const numbers = clientNumbers(people);
+    // Clients see the sender by the same name (only the sender sees their own as it is): one message for the others.
+    const others = clients.filter((p) => p.id !== sender.id).map((p) => p.id);
+    const asOthersSee = chatView({ kind: 'client', participantId: others[0] ?? '' }, message, sender, rules, numbers);
+    if (others.length > 0) await sendRoomData(deps.rooms, ctx, room, JSON.stringify({ type: 'chat', visitId, message: asOthersSee } satisfies ChatPayload), others);
+    if (clients.some((p) => p.id === sender.id)) await sendRoomData(deps.rooms, ctx, room, JSON.stringify({ type: 'chat', visitId, message } satisfies ChatPayload), [sender.id]);
+  }
   await deps.hub.publish(ctx.orgId, 'visit.message_sent', { visitId, messageId: row.id, participantId: sender.id });
   return message;
 }
@@ -90,7 +109,7 @@ export async function sendNote(deps: VisitDeps, ctx: Ctx, visitId: string, parti
   if (text === '') throw new AppError('validation_failed', undefined, [{ path: 'body/body', message: 'is empty' }]);
   const { row, host } = await deps.db.transaction(async (tx) => {
     const visit = await visitRow(tx, ctx.orgId, visitId);
-    assertCanHost(ctx, visit);
+    await assertCanHost(tx, ctx, visit);
     if (isFinal(visit.status)) throw new AppError('invalid_state', `The visit is ${visit.status.replace('_', ' ')}.`, { status: visit.status });
     const people = await participantRows(tx, ctx.orgId, visitId);
     const to = people.find((p) => p.id === participantId);
@@ -127,7 +146,13 @@ export async function listMessages(deps: VisitDeps, ctx: Ctx, visitId: string, q
   }
   const member = await memberOf(deps.db, ctx, visit, people);
   const viewer = p.kind === 'participant' && member && member.role !== 'host' ? { participantId: member.id } : undefined;
-  return transcript(deps.db, ctx.orgId, visitId, q.limit, q.after, viewer);
+  const messages = await transcript(deps.db, ctx.orgId, visitId, q.limit, q.after, viewer);
+  if (!viewer) return messages;
+  // A client reads the others by the organisation's name policy, as the participant list shows them.
+  const rules = nameRulesOf(visit, await groupSettings(deps.db, ctx.orgId));
+  const numbers = clientNumbers(people);
+  const byId = new Map(people.map((x) => [x.id, x]));
+  return messages.map((m) => chatView({ kind: 'client', participantId: viewer.participantId }, m, byId.get(m.participantId), rules, numbers));
 }
 
 /** Whose view of the transcript: private notes only when to or from them (`notesOnly`: nothing else). Absent: all. */

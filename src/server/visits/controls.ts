@@ -42,7 +42,7 @@ function assertGroup(visit: VisitRow): void {
 /** Inside a transaction: the visit's row, locked, for one who may host it, not over yet. */
 async function hostedVisit(tx: Db, ctx: Ctx, visitId: string): Promise<VisitRow> {
   const visit = await visitRow(tx, ctx.orgId, visitId, true);
-  assertCanHost(ctx, visit);
+  await assertCanHost(tx, ctx, visit);
   assertNotOver(visit);
   return visit;
 }
@@ -98,7 +98,7 @@ export async function lowerHand(deps: VisitDeps, ctx: Ctx, visitId: string, part
 
 /** The raised hands, oldest first (the order hosts take them in). */
 export async function handsQueue(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitParticipant[]> {
-  assertCanHost(ctx, await visitRow(deps.db, ctx.orgId, visitId));
+  await assertCanHost(deps.db, ctx, await visitRow(deps.db, ctx.orgId, visitId));
   const rows = await deps.db
     .select()
     .from(visitParticipants)

@@ -5,6 +5,7 @@
  */
 import type { visitParticipants } from '../db/schema.js';
 import type { RoutingUpdate } from '../rooms/provider.js';
+import { isStaffRole } from './privacy.js';
 
 type Participant = Pick<typeof visitParticipants.$inferSelect, 'id' | 'role' | 'admission' | 'recordingConsentAt'>;
 
@@ -16,14 +17,17 @@ export const waitingGroup = (participantId: string) => `waiting-${participantId}
 export const breakoutGroup = (breakoutId: string) => `breakout-${breakoutId}`;
 
 /**
- * Whether a participant may be recorded: the host (who starts the recording), and an admitted participant who
+ * Whether a participant may be recorded: the host and co-hosts (who start the recording), and an admitted participant who
  * agreed to be recorded. Everyone else is kept out of the recording by routing (`recorded: false`).
  */
 export function mayBeRecorded(p: Participant): boolean {
-  return p.role === 'host' || (p.admission === 'admitted' && p.recordingConsentAt !== null);
+  return isStaffRole(p.role) || (p.admission === 'admitted' && p.recordingConsentAt !== null);
 }
 
-/** In the visit: the host and everyone admitted. Anyone else is kept apart (their own waiting group). */
+/**
+ * In the visit: the host, a co-host (while one: a removed co-host is `removed`) and everyone admitted. Anyone else is
+ * kept apart (their own waiting group).
+ */
 export function inVisit(p: Pick<Participant, 'role' | 'admission'>): boolean {
   return p.role === 'host' || p.admission === 'admitted';
 }

@@ -4,6 +4,7 @@ import { linkSigningSecret } from '../secrets.js';
 import { visitRoomListener } from './events.js';
 import { createLinkSigner } from './links.js';
 import { controlRoutes } from './controls-routes.js';
+import { visitPeopleRoutes } from './people-routes.js';
 import { visitRoutes } from './routes.js';
 import { joinLinkForAppointment, type VisitDeps } from './service.js';
 
@@ -20,6 +21,7 @@ async function visitsPlugin(app: App): Promise<void> {
     hub: app.realtime,
     rooms: app.rooms,
     config: config.visits,
+    groups: config.groups,
     links: createLinkSigner(secret, 'join'),
     surveys: createLinkSigner(secret, 'survey'),
     publicUrl: config.publicUrl,
@@ -31,6 +33,7 @@ async function visitsPlugin(app: App): Promise<void> {
   app.roomEvents.listen(visitRoomListener(deps));
   await app.register(async (scope) => visitRoutes(scope, deps), { prefix: API_PREFIX });
   await app.register(async (scope) => controlRoutes(scope, deps), { prefix: API_PREFIX });
+  await app.register(async (scope) => visitPeopleRoutes(scope, deps), { prefix: API_PREFIX });
 }
 
 export default fp(visitsPlugin, { name: 'visits', dependencies: ['realtime', 'messaging', 'rooms'] });

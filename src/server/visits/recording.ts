@@ -14,6 +14,7 @@ import { AppError } from '../http/errors.js';
 import { connectedIdentities, recordingInRooms, roomIdsOwnedBy } from '../rooms/queries.js';
 import { listRecordingsOfRooms, notifyRoom, openRecording, setRoomRecording } from '../rooms/service.js';
 import { mayBeRecorded } from './placement.js';
+import { isStaffRole } from './privacy.js';
 import { assertCanHost, participantRows, placeParticipant, roomNameOf, roomOwnerOf, visitRow, type VisitDeps, type VisitRow } from './service.js';
 import { isLive } from './state.js';
 
@@ -26,7 +27,7 @@ export const RECORDING_NOTICES = {
 
 async function liveVisitForHost(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitRow & { roomId: string }> {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
-  assertCanHost(ctx, visit);
+  await assertCanHost(deps.db, ctx, visit);
   if (!isLive(visit.status) || visit.status === 'scheduled' || !visit.roomId) {
     throw new AppError('invalid_state', 'Only a visit the host has started can be recorded.', { status: visit.status });
   }
@@ -42,7 +43,7 @@ async function notRecorded(deps: VisitDeps, ctx: Ctx, visit: VisitRow): Promise<
 
 export async function recordingState(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitRecordingState> {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
-  assertCanHost(ctx, visit);
+  await assertCanHost(deps.db, ctx, visit);
   return { recording: visit.recordingSince !== null, recordingSince: visit.recordingSince?.toISOString() ?? null, notRecorded: await notRecorded(deps, ctx, visit) };
 }
 
@@ -54,7 +55,7 @@ export async function startVisitRecording(deps: VisitDeps, ctx: Ctx, visitId: st
   const visit = await liveVisitForHost(deps, ctx, visitId);
   const connected = await connectedIdentities(deps.rooms, ctx, visit.roomId);
   const people = await participantRows(deps.db, ctx.orgId, visitId);
-  const missing = people.filter((p) => connected.has(p.id) && p.role !== 'host' && p.admission === 'admitted' && !p.recordingConsentAt);
+  const missing = people.filter((p) => connected.has(p.id) && !isStaffRole(p.role) && p.admission === 'admitted' && !p.recordingConsentAt);
   if (missing.length > 0) {
     throw new AppError('recording_consent_missing', `${missing.length === 1 ? 'One participant has' : `${missing.length} participants have`} not agreed to be recorded.`, {
       participantIds: missing.map((p) => p.id),
@@ -103,14 +104,14 @@ export async function visitRoomIds(deps: VisitDeps, ctx: Ctx, visitId: string): 
 /** The visit's recording files (one per participant and stretch), oldest first. */
 export async function listVisitRecordings(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<Recording[]> {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
-  assertCanHost(ctx, visit);
+  await assertCanHost(deps.db, ctx, visit);
   return listRecordingsOfRooms(deps.rooms, ctx, await visitRoomIds(deps, ctx, visitId));
 }
 
 /** A finished recording of this visit, for download (audited by the rooms layer and here). */
 export async function openVisitRecording(deps: VisitDeps, ctx: Ctx, visitId: string, recordingId: string) {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
-  assertCanHost(ctx, visit);
+  await assertCanHost(deps.db, ctx, visit);
   if (!(await recordingInRooms(deps.rooms, ctx, recordingId, await visitRoomIds(deps, ctx, visitId)))) throw new AppError('not_found', 'There is no such recording in this visit.');
   const opened = await openRecording(deps.rooms, ctx, recordingId);
   try {

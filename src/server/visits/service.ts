@@ -30,7 +30,9 @@ import type { PatientNotifier } from '../messaging/service.js';
 import type { OrgEvents } from '../realtime/events.js';
 import type { RoutingUpdate } from '../rooms/provider.js';
 import { createRoom, endRoomById, findRoom, routeParticipant, sendRoomData, type RoomDeps, type RoomOwner } from '../rooms/service.js';
+import { effectiveLimit, GROUP_ROOM_SEATS, groupMediaPolicy, groupSettings, nameRulesOf, type GroupSettings } from './group.js';
 import type { LinkSigner } from './links.js';
+import { clientNumbers, fullView, isStaffRole, participantView, visibleTo, type Viewer } from './privacy.js';
 import { surveyLinkFor, surveyUrlOf } from './survey.js';
 import { isFinal, isLive, nextVisitStatus, type VisitEvent } from './state.js';
 
@@ -43,6 +45,8 @@ export interface VisitDeps {
   rooms: RoomDeps;
   config: Config['visits'];
   links: LinkSigner;
+  /** Group visits: last-N for their rooms' media policy (and what the rooms layer tells clients to publish). */
+  groups: Config['groups'];
   /** Where join links point (PUBLIC_URL). */
   publicUrl: string;
   /** Rates for the usage estimate. */
@@ -72,23 +76,14 @@ export function joinWindow(v: VisitRow, config: Config['visits']): { opensAt: Da
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-export function toParticipantDto(p: ParticipantRow): VisitParticipant {
-  return {
-    id: p.id,
-    role: p.role,
-    patientId: p.patientId,
-    userId: p.userId,
-    displayName: p.displayName,
-    admission: p.admission,
-    telehealthConsentAt: iso(p.telehealthConsentAt),
-    recordingConsentAt: iso(p.recordingConsentAt),
-    arrivedAt: iso(p.arrivedAt),
-    admittedAt: iso(p.admittedAt),
-    handRaisedAt: iso(p.handRaisedAt),
-  };
-}
+/** The participant as it is: what staff see (and a participant of themselves). Views for a client: privacy.ts. */
+export const toParticipantDto = (p: ParticipantRow): VisitParticipant => fullView(p);
 
-export function toVisitDto(v: VisitRow, participants: ParticipantRow[], config: Config['visits']): Visit {
+/**
+ * The visit as a DTO, its participants already as the viewer may see them (visitDto does both), `maxParticipants`
+ * the effective limit (group visits; null for 1:1).
+ */
+export function toVisitDto(v: VisitRow, participants: VisitParticipant[], config: Config['visits'], maxParticipants: number | null): Visit {
   const window = joinWindow(v, config);
   return {
     id: v.id,
@@ -104,7 +99,7 @@ export function toVisitDto(v: VisitRow, participants: ParticipantRow[], config: 
     joinClosesAt: window.closesAt.toISOString(),
     locked: v.locked,
     recordingSince: iso(v.recordingSince),
-    maxParticipants: v.maxParticipants,
+    maxParticipants,
     spotlightParticipantId: v.spotlightParticipantId,
     mutedAll: v.mutedAll,
     selfUnmute: v.selfUnmute,
@@ -117,8 +112,37 @@ export function toVisitDto(v: VisitRow, participants: ParticipantRow[], config: 
     endReason: v.endReason,
     createdAt: v.createdAt.toISOString(),
     updatedAt: v.updatedAt.toISOString(),
-    participants: participants.map(toParticipantDto),
+    participants,
   };
+}
+
+/** Who is looking: a visit participant principal is a client of the visit; anyone else reaching a visit is staff. */
+export function viewerOf(ctx: Ctx): Viewer {
+  const p = ctx.principal;
+  return p.kind === 'participant' ? { kind: 'client', participantId: p.participantId } : { kind: 'staff' };
+}
+
+/**
+ * The visits as the caller may see them (privacy.ts): staff see everyone as they are; a client sees themselves, the
+ * staff and who is admitted, other clients by the organisation's name policy. The organisation's settings are read
+ * once (or given).
+ */
+export async function visitDtos(deps: Pick<VisitDeps, 'db' | 'config'>, ctx: Ctx, rows: { visit: VisitRow; people: ParticipantRow[] }[], settings?: GroupSettings): Promise<Visit[]> {
+  if (rows.length === 0) return [];
+  const org = settings ?? (await groupSettings(deps.db, ctx.orgId));
+  const viewer = viewerOf(ctx);
+  return rows.map(({ visit, people }) => {
+    const rules = nameRulesOf(visit, org);
+    const numbers = clientNumbers(people);
+    const seen = people.filter((x) => visibleTo(viewer, x)).map((x) => participantView(viewer, x, rules, numbers));
+    return toVisitDto(visit, seen, deps.config, effectiveLimit(visit, org.maxParticipants));
+  });
+}
+
+/** One visit as the caller may see it (its participants read unless given). */
+export async function visitDto(deps: Pick<VisitDeps, 'db' | 'config'>, ctx: Ctx, visit: VisitRow, people?: ParticipantRow[]): Promise<Visit> {
+  const [dto] = await visitDtos(deps, ctx, [{ visit, people: people ?? (await participantRows(deps.db, ctx.orgId, visit.id)) }]);
+  return dto!;
 }
 
 /** `lock`: inside a transaction, hold the visit's row until commit so concurrent changes queue behind it. */
@@ -148,25 +172,37 @@ export async function participantRow(db: Db, orgId: string, visitId: string, id:
   return row;
 }
 
+/** The co-host row of `userId` in the visit, while they are one (a removed co-host's row stays, `removed`). */
+export async function cohostRow(db: Db, orgId: string, visitId: string, userId: string): Promise<ParticipantRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(visitParticipants)
+    .where(and(eq(visitParticipants.orgId, orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.role, 'cohost'), eq(visitParticipants.userId, userId), eq(visitParticipants.admission, 'admitted')))
+    .limit(1);
+  return row;
+}
+
 /**
- * Who may run the visit: its host clinician, an admin, or the organisation's host app (API key). Other
- * clinicians and caregivers may look, not act; participants never reach these routes.
+ * Who may run the visit: its host clinician, a co-host (another staff user the host added: group visits), an admin,
+ * or the organisation's host app (API key). Other clinicians and caregivers may look, not act; participants never
+ * reach these routes. `db`: the caller's transaction when it has one (the co-host row is read there).
  */
-export function assertCanHost(ctx: Ctx, visit: VisitRow): void {
+export async function assertCanHost(db: Db, ctx: Ctx, visit: VisitRow): Promise<void> {
   const p = ctx.principal;
   if (p.kind === 'api_key' || p.kind === 'system') return;
   if (p.kind === 'user' && (p.role === 'admin' || p.userId === visit.hostUserId)) return;
-  throw new AppError('forbidden', 'Only the visit’s host clinician or an admin can do this.');
+  if (p.kind === 'user' && p.role !== 'caregiver' && (await cohostRow(db, ctx.orgId, visit.id, p.userId))) return;
+  throw new AppError('forbidden', 'Only the visit’s host clinician, a co-host or an admin can do this.');
 }
 
-/** A participant sees the visit, themselves, the host and whoever is admitted; never who else waits or was invited. */
+/**
+ * A participant sees the visit, themselves, the staff and whoever is admitted (other clients by the name policy);
+ * never who else waits or was invited.
+ */
 export async function getVisit(deps: VisitDeps, ctx: Ctx, id: string): Promise<Visit> {
   const p = ctx.principal;
   if (p.kind === 'participant' && p.visitId !== id) throw new AppError('not_found', 'There is no such visit.');
-  const row = await visitRow(deps.db, ctx.orgId, id);
-  let people = await participantRows(deps.db, ctx.orgId, id);
-  if (p.kind === 'participant') people = people.filter((x) => x.id === p.participantId || x.role === 'host' || x.admission === 'admitted');
-  return toVisitDto(row, people, deps.config);
+  return visitDto(deps, ctx, await visitRow(deps.db, ctx.orgId, id));
 }
 
 /** By scheduled start, earliest first; `day` is a calendar day in the organisation's time zone. */
@@ -203,7 +239,7 @@ export async function listVisits(deps: VisitDeps, ctx: Ctx, q: ListVisitsQuery):
           .from(visitParticipants)
           .where(and(eq(visitParticipants.orgId, ctx.orgId), inArray(visitParticipants.visitId, ids)))
           .orderBy(asc(visitParticipants.createdAt), asc(visitParticipants.id));
-  return { data: result.data.map((r) => toVisitDto(r, people.filter((p) => p.visitId === r.id), deps.config)), nextCursor: result.nextCursor };
+  return { data: await visitDtos(deps, ctx, result.data.map((r) => ({ visit: r, people: people.filter((p) => p.visitId === r.id) }))), nextCursor: result.nextCursor };
 }
 
 // ---- creating --------------------------------------------------------------------------------------------
@@ -266,6 +302,12 @@ export async function createVisit(deps: VisitDeps, ctx: Ctx, body: CreateVisitBo
       const scheduledStart = body.scheduledStart !== undefined ? parseInstant(body.scheduledStart, 'body/scheduledStart') : new Date();
       values = { orgId: ctx.orgId, kind: body.kind ?? 'video', hostUserId: host.id, scheduledStart, durationMinutes: body.durationMinutes ?? 30 };
     }
+    // A group's own limit and media mode (a 1:1 visit has neither: its limit is null, its mode the default).
+    const groupFields = (['maxParticipants', 'mediaMode'] as const).filter((k) => body[k] !== undefined);
+    if (values.kind !== 'group' && groupFields.length > 0) {
+      throw new AppError('validation_failed', 'Only a group visit has a size limit and a media mode.', groupFields.map((k) => ({ path: `body/${k}`, message: 'is for group visits' })));
+    }
+    values = { ...values, ...(body.maxParticipants !== undefined ? { maxParticipants: body.maxParticipants } : {}), ...(body.mediaMode !== undefined ? { mediaMode: body.mediaMode } : {}) };
     let row: VisitRow;
     try {
       [row] = (await tx.insert(visits).values(values).returning()) as [VisitRow];
@@ -282,7 +324,7 @@ export async function createVisit(deps: VisitDeps, ctx: Ctx, body: CreateVisitBo
   });
   await deps.hub.publish(ctx.orgId, 'visit.created', { visitId: created.id });
   if (body.start) return openVisit(deps, ctx, created.id);
-  return toVisitDto(created, await participantRows(deps.db, ctx.orgId, created.id), deps.config);
+  return visitDto(deps, ctx, created);
 }
 
 // ---- the room --------------------------------------------------------------------------------------------
@@ -303,16 +345,20 @@ export async function ensureRoom(deps: VisitDeps, ctx: Ctx, visit: VisitRow): Pr
   const until = Math.max(window.closesAt.getTime(), endsAt(visit).getTime()) - Date.now();
   let room;
   try {
+    // A group's room shares media out by its policy (simulcast, mode, spotlight, last-N) and seats the whole group.
+    const media = groupMediaPolicy(visit, deps.groups);
     room = await createRoom(
       deps.rooms,
       ctx,
       {
         name,
+        ...(media ? { maxParticipants: GROUP_ROOM_SEATS } : {}),
         maxParticipantDurationSeconds: Math.min(86_400, Math.max(600, Math.ceil(until / 1000) + 3600)),
         // Nobody has to be in it for the visit to stay available until its window closes.
         unusedRoomTimeoutSeconds: Math.min(86_400, Math.max(60, Math.ceil(until / 1000))),
       },
       roomOwnerOf(visit.id),
+      media ? { media } : {},
     );
   } catch (err) {
     // Two arrivals at once: the other one made it.
@@ -348,7 +394,7 @@ async function transition(
 ): Promise<{ row: VisitRow; changed: boolean }> {
   return deps.db.transaction(async (tx) => {
     const row = await visitRow(tx, ctx.orgId, id, true);
-    if (options.asHost !== false) assertCanHost(ctx, row);
+    if (options.asHost !== false) await assertCanHost(tx, ctx, row);
     if (options.idempotent && row.status === options.idempotent) return { row, changed: false };
     const next = nextVisitStatus(row.status, event);
     if (!next) throw new AppError('invalid_state', `The visit is ${row.status.replace('_', ' ')}; it cannot be ${EVENT_PAST[event]} now.`, { status: row.status });
@@ -369,11 +415,11 @@ const EVENT_HUB = { open: 'visit.opened', begin: 'visit.started', end: 'visit.en
 /** The host starts the visit: its room opens and waiting patients can be admitted. Starting an open visit is a no-op. */
 export async function openVisit(deps: VisitDeps, ctx: Ctx, id: string): Promise<Visit> {
   const current = await visitRow(deps.db, ctx.orgId, id);
-  assertCanHost(ctx, current);
+  await assertCanHost(deps.db, ctx, current);
   if (current.status === 'scheduled') await ensureRoom(deps, ctx, current);
   const { row, changed } = await transition(deps, ctx, id, 'open', () => ({ openedAt: new Date() }), { idempotent: 'open' });
   if (changed) await deps.hub.publish(ctx.orgId, EVENT_HUB.open, { visitId: id });
-  return toVisitDto(row, await participantRows(deps.db, ctx.orgId, id), deps.config);
+  return visitDto(deps, ctx, row);
 }
 
 /**
@@ -403,15 +449,15 @@ export async function closeVisit(deps: VisitDeps, ctx: Ctx, id: string, event: '
     if (row.roomId) await endRoomById(deps.rooms, ctx, row.roomId, `visit_${final}`);
     await deps.hub.publish(ctx.orgId, EVENT_HUB[event], { visitId: id });
   }
-  return toVisitDto(row, await participantRows(deps.db, ctx.orgId, id), deps.config);
+  return visitDto(deps, ctx, row);
 }
 
-/** `in_progress` once the host and an admitted patient are both connected (called on joins and admissions). */
+/** `in_progress` once the host (or a co-host) and an admitted patient are both connected (called on joins and admissions). */
 export async function maybeBegin(deps: VisitDeps, ctx: Ctx, visitId: string, connected: ReadonlySet<string>): Promise<void> {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
   if (visit.status !== 'open') return;
   const people = await participantRows(deps.db, ctx.orgId, visitId);
-  const hostIn = people.some((p) => p.role === 'host' && connected.has(p.id));
+  const hostIn = people.some((p) => isStaffRole(p.role) && p.admission === 'admitted' && connected.has(p.id));
   const patientIn = people.some((p) => p.role === 'patient' && p.admission === 'admitted' && connected.has(p.id));
   if (!hostIn || !patientIn) return;
   const { changed } = await transition(deps, ctx, visitId, 'begin', () => ({ startedAt: new Date() }), { asHost: false, idempotent: 'in_progress' });
@@ -421,7 +467,7 @@ export async function maybeBegin(deps: VisitDeps, ctx: Ctx, visitId: string, con
 /** Inside a transaction: the visit's row, locked, for its host (or admin, host app), and not over yet. */
 async function hostedVisit(tx: Db, ctx: Ctx, id: string): Promise<VisitRow> {
   const v = await visitRow(tx, ctx.orgId, id, true);
-  assertCanHost(ctx, v);
+  await assertCanHost(tx, ctx, v);
   if (isFinal(v.status)) throw new AppError('invalid_state', `The visit is ${v.status.replace('_', ' ')}.`, { status: v.status });
   return v;
 }
@@ -435,7 +481,7 @@ export async function extendVisit(deps: VisitDeps, ctx: Ctx, id: string, minutes
     return updated!;
   });
   await deps.hub.publish(ctx.orgId, 'visit.updated', { visitId: id });
-  return toVisitDto(row, await participantRows(deps.db, ctx.orgId, id), deps.config);
+  return visitDto(deps, ctx, row);
 }
 
 /** A locked visit lets nobody new in: links still open, but only participants already admitted get a token. */
@@ -448,7 +494,7 @@ export async function lockVisit(deps: VisitDeps, ctx: Ctx, id: string, locked: b
     return updated!;
   });
   await deps.hub.publish(ctx.orgId, 'visit.updated', { visitId: id });
-  return toVisitDto(row, await participantRows(deps.db, ctx.orgId, id), deps.config);
+  return visitDto(deps, ctx, row);
 }
 
 // ---- invitations -----------------------------------------------------------------------------------------
@@ -465,7 +511,7 @@ export async function createInvite(deps: VisitDeps, ctx: Ctx, visitId: string, b
   }
   const result = await deps.db.transaction(async (tx) => {
     const visit = await visitRow(tx, ctx.orgId, visitId, true);
-    assertCanHost(ctx, visit);
+    await assertCanHost(tx, ctx, visit);
     if (isFinal(visit.status)) throw new AppError('invalid_state', `The visit is ${visit.status.replace('_', ' ')}; nobody can be invited.`, { status: visit.status });
     let participant: ParticipantRow | undefined;
     if (body.role === 'patient') {
@@ -535,7 +581,7 @@ export async function joinLinkForAppointment(deps: VisitDeps, orgId: string, app
 export async function revokeLink(deps: VisitDeps, ctx: Ctx, visitId: string, linkId: string): Promise<void> {
   await deps.db.transaction(async (tx) => {
     const visit = await visitRow(tx, ctx.orgId, visitId);
-    assertCanHost(ctx, visit);
+    await assertCanHost(tx, ctx, visit);
     const [link] = await tx
       .update(visitLinks)
       .set({ revokedAt: new Date() })

@@ -16,7 +16,7 @@ import { listVisitConsents } from './access.js';
 import { transcript } from './chat.js';
 import { visitRoomIds } from './recording.js';
 import { surveyAnswers, surveyUrlOf } from './survey.js';
-import { assertCanHost, participantRows, toVisitDto, VISIT_OWNER, visitRow, type VisitDeps } from './service.js';
+import { assertCanHost, participantRows, VISIT_OWNER, visitDto, visitRow, type VisitDeps } from './service.js';
 
 /** The most chat messages a summary carries (a visit's whole conversation, in practice). */
 const SUMMARY_CHAT_LIMIT = 5000;
@@ -53,7 +53,7 @@ export function usageFigures(m: MeteredMinutes, rates: Config['usage']): UsageFi
 
 export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): Promise<VisitSummary> {
   const visit = await visitRow(deps.db, ctx.orgId, visitId);
-  assertCanHost(ctx, visit);
+  await assertCanHost(deps.db, ctx, visit);
   const people = await participantRows(deps.db, ctx.orgId, visitId);
   const roomIds = await visitRoomIds(deps, ctx, visitId);
   const stays = await staysInRooms(deps.rooms, ctx, roomIds);
@@ -80,6 +80,9 @@ export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): 
         mediaStartedAt: s.mediaStartedAt?.toISOString() ?? null,
         mediaSeconds: s.mediaS,
       })),
+      // Attendance (a group's register): the first arrival in the room and the last departure, over every stay.
+      firstJoinedAt: mine.length === 0 ? null : new Date(Math.min(...mine.map((s) => s.joinedAt.getTime()))).toISOString(),
+      lastLeftAt: mine.length === 0 || mine.some((s) => !s.leftAt) ? null : new Date(Math.max(...mine.map((s) => s.leftAt!.getTime()))).toISOString(),
       secondsInVisit: mine.reduce((sum, s) => sum + mediaSecondsOf(s), 0),
       reconnects: Math.max(0, mine.length - 1),
     };
@@ -90,7 +93,7 @@ export async function visitSummary(deps: VisitDeps, ctx: Ctx, visitId: string): 
   const recorded = await recordingUsageInRooms(deps.rooms, ctx, roomIds);
   const from = visit.startedAt ?? visit.openedAt;
   const summary: VisitSummary = {
-    visit: toVisitDto(visit, people, deps.config),
+    visit: await visitDto(deps, ctx, visit, people),
     durationSeconds: from ? Math.round(((visit.endedAt?.getTime() ?? now) - from.getTime()) / 1000) : null,
     participants,
     consents: await listVisitConsents(deps, ctx, visitId),

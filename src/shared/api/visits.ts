@@ -26,7 +26,13 @@ export const VisitParticipant = Type.Object({
   role: VisitRole,
   patientId: Nullable(Uuid),
   userId: Nullable(Uuid),
+  /**
+   * The name as the viewer may see it: staff see the real name; in a group visit a client sees another client by the
+   * organisation's name policy (or the name that client chose), never more (docs/groups.md, "Privacy and names").
+   */
   displayName: Type.String(),
+  /** The name this client chose for the others (group visits, when the organisation allows it): to staff and the client themselves. */
+  chosenName: Type.Optional(Nullable(Type.String())),
   admission: Admission,
   telehealthConsentAt: Nullable(IsoDateTime),
   recordingConsentAt: Nullable(IsoDateTime),
@@ -358,6 +364,9 @@ export const VisitSummary = Type.Object({
       displayName: Type.String(),
       admission: Admission,
       stays: Type.Array(SummaryStay),
+      /** Attendance: when they first came into the room (null: never), and last left it (null: never came, or still there). */
+      firstJoinedAt: Nullable(IsoDateTime),
+      lastLeftAt: Nullable(IsoDateTime),
       /** Seconds with media flowing, over the stays (a stay still open, or not measured, counts its time in the room). */
       secondsInVisit: Type.Integer(),
       /** Times the participant came back after their connection ended (a new stay in the room). */
