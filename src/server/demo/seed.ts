@@ -84,7 +84,8 @@ export async function seedDemo(db: Db, events: OrgEvents, now = new Date()): Pro
     { kind: 'video', clinicianId: patel.id, patientIds: [patients[0]!.id], startsAt: slot(10), durationMinutes: 50 },
     { kind: 'video', clinicianId: patel.id, patientIds: [patients[1]!.id], startsAt: slot(70), durationMinutes: 50 },
     { kind: 'video', clinicianId: rivera.id, patientIds: [patients[2]!.id], startsAt: slot(25), durationMinutes: 30 },
-    { kind: 'group', clinicianId: rivera.id, patientIds: [patients[3]!.id, patients[4]!.id, patients[2]!.id], startsAt: slot(120), durationMinutes: 90 },
+    // A group session (docs/groups.md): five of the patients with Dr. Rivera, to try the group screens and privacy.
+    { kind: 'group', clinicianId: rivera.id, patientIds: [patients[3]!.id, patients[4]!.id, patients[2]!.id, patients[0]!.id, patients[1]!.id], startsAt: slot(120), durationMinutes: 90 },
     { kind: 'checkin', clinicianId: patel.id, patientIds: [patients[5]!.id], startsAt: slot(180), durationMinutes: 5 },
   ] as const;
   for (const a of plan) await createAppointment({ db, hub: events }, ctx, { ...a, patientIds: [...a.patientIds] });
