@@ -2,7 +2,8 @@
 // name, time zone and logo (a data: PNG, previewed) and the organisation's SMS number; an invalid logo URL and an
 // invalid number show the API's errors next to their fields; after a reload the saved values are there, and a
 // patient's device check shows the new name and logo. A clinician sees no Settings link and, at the URL, the
-// "only administrators" notice. In the call, the host's private note to a waiting patient is labelled
+// "only administrators" notice. The group sessions section (names in groups, own names, the largest group) saves and
+// says a bad size by its field. In the call, the host's private note to a waiting patient is labelled
 // "Private note to <name>" in the clinician's chat and "Private note to you" in the patient's.
 // Screenshots: test-results/screenshots/settings-*.png (git-ignored).
 import assert from 'node:assert/strict';
@@ -130,6 +131,35 @@ describe('web app in Chromium: the console’s Settings page and private notes i
     assert.equal(await header.locator('img.clinic-logo').getAttribute('src'), LOGO);
     await shot(patient, 'patient-device-check');
     await patient.context().close();
+    await page.context().close();
+  });
+
+  test('an admin sets the group sessions: names in groups, own names, the largest group (a bad size said by its field); saved and shown after a reload', async () => {
+    const page = await newMediaPage(browser, { viewport: LAPTOP });
+    await signInToConsole(page, base, org.admin.user.email, TEST_PASSWORD);
+    await page.goto(`${base}/settings`);
+    await page.getByRole('heading', { name: 'Group sessions' }).waitFor();
+    const policy = page.getByLabel('Names in groups');
+    assert.equal(await policy.inputValue(), 'first_initial');
+    await policy.selectOption('participant_n');
+    await page.getByLabel('Let patients choose the name others in the group see').check();
+    const size = page.getByLabel('Largest group');
+    await size.fill('60');
+    await page.getByRole('button', { name: 'Save group settings' }).click();
+    await page.getByText('Largest group takes a whole number from 2 to 50.').waitFor();
+    assert.equal(await size.getAttribute('aria-invalid'), 'true');
+    await size.fill('12');
+    await page.getByRole('button', { name: 'Save group settings' }).click();
+    await page.getByRole('status').filter({ hasText: 'Group settings saved.' }).waitFor();
+    const saved = (await org.admin.get('/api/v1/organization')).json() as { groupNamePolicy: string; groupSelfNames: boolean; groupMaxParticipants: number };
+    assert.deepEqual([saved.groupNamePolicy, saved.groupSelfNames, saved.groupMaxParticipants], ['participant_n', true, 12]);
+    await page.reload();
+    await page.getByLabel('Names in groups').waitFor();
+    assert.equal(await page.getByLabel('Names in groups').inputValue(), 'participant_n');
+    assert.equal(await page.getByLabel('Largest group').inputValue(), '12');
+    assert.equal(await page.getByLabel('Let patients choose the name others in the group see').isChecked(), true);
+    await assertNoSidewaysScroll(page, 'settings with group sessions (1280x800)');
+    await shot(page, 'groups-1280');
     await page.context().close();
   });
 

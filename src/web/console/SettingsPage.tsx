@@ -1,5 +1,6 @@
 /**
- * Settings (admins): the clinic (name, time zone, logo with a live preview: PATCH /organization) and messaging
+ * Settings (admins): the clinic (name, time zone, logo with a live preview: PATCH /organization), group sessions (how
+ * clients see each other's names, whether they may choose their own, the default size limit: PATCH /organization) and messaging
  * (HELP text, quiet hours, reminder offsets, the organisation's own SMS number and Messaging Service:
  * PATCH /messaging/settings). Only changed fields are sent; an emptied field is sent as null (the default again).
  * The API's validation errors are shown next to their fields.
@@ -35,6 +36,7 @@ export function SettingsPage() {
     <div className="stack settings">
       <h1>Settings</h1>
       <ClinicSettings />
+      <GroupSettings />
       <MessagingSection />
     </div>
   );
@@ -110,6 +112,105 @@ function timeZones(current: string): string[] {
   }
   const all = new Set([...zones, 'UTC', current]);
   return [...all].sort();
+}
+
+const GROUP_LABEL: Record<string, string> = { groupNamePolicy: 'Names in groups', groupSelfNames: 'Own names', groupMaxParticipants: 'Largest group' };
+
+const NAME_POLICIES: { value: Organization['groupNamePolicy']; label: string }[] = [
+  { value: 'first_initial', label: 'First name and initial (Maria G.)' },
+  { value: 'first', label: 'First name (Maria)' },
+  { value: 'full', label: 'Full name (Maria Garcia)' },
+  { value: 'participant_n', label: 'A number (Participant 3)' },
+];
+
+/** Group sessions: how clients see each other (staff always see full names), own names, the default limit. */
+function GroupSettings() {
+  const org = useStaffResource<Organization>('/organization');
+  const [policy, setPolicy] = useState<Organization['groupNamePolicy']>('first_initial');
+  const [selfNames, setSelfNames] = useState(false);
+  const [limit, setLimit] = useState('');
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [error, setError] = useState('');
+  const [saved, setSaved] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    if (!org.data) return;
+    setPolicy(org.data.groupNamePolicy);
+    setSelfNames(org.data.groupSelfNames);
+    setLimit(String(org.data.groupMaxParticipants));
+  }, [org.data]);
+
+  if (!org.data) {
+    return (
+      <Section title="Group sessions">
+        <LoadState loading="Loading the group settings…" error={org.error} onRetry={org.retryable ? () => org.reload() : undefined} />
+      </Section>
+    );
+  }
+  const current = org.data;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setSaved('');
+    setError('');
+    const body: Record<string, string | number | boolean> = {};
+    if (policy !== current.groupNamePolicy) body.groupNamePolicy = policy;
+    if (selfNames !== current.groupSelfNames) body.groupSelfNames = selfNames;
+    const size = Number(limit.trim());
+    if (!/^\d+$/.test(limit.trim()) || size < 2 || size > 50) {
+      setErrors({ groupMaxParticipants: 'Largest group takes a whole number from 2 to 50.' });
+      return;
+    }
+    if (size !== current.groupMaxParticipants) body.groupMaxParticipants = size;
+    setErrors({});
+    if (Object.keys(body).length === 0) {
+      setSaved('Nothing changed.');
+      return;
+    }
+    setBusy(true);
+    try {
+      org.setData(await staffApi<Organization>('PATCH', '/organization', body));
+      setSaved('Group settings saved.');
+    } catch (err) {
+      const byField = fieldErrorsOf(err, Object.keys(GROUP_LABEL), GROUP_LABEL);
+      setErrors(byField);
+      setError(Object.keys(byField).length > 0 ? 'The group settings were not saved: please correct the highlighted fields.' : errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Section title="Group sessions">
+      <form className="stack" onSubmit={(e) => void submit(e)} noValidate>
+        <div className="form-grid">
+          <Field label="Names in groups" error={errors.groupNamePolicy} hint="How patients in a group see each other. Clinicians always see full names.">
+            {(p) => (
+              <select {...p} value={policy} onChange={(e) => setPolicy(e.target.value as Organization['groupNamePolicy'])}>
+                {NAME_POLICIES.map((o) => (
+                  <option key={o.value} value={o.value}>
+                    {o.label}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Largest group" error={errors.groupMaxParticipants} hint="Patients and guests a group admits at once, unless a session sets its own (2 to 50).">
+            {(p) => <input {...p} type="number" min={2} max={50} step={1} inputMode="numeric" value={limit} onChange={(e) => setLimit(e.target.value)} />}
+          </Field>
+        </div>
+        <div className="settings-field">
+          <label className="checkbox">
+            <input type="checkbox" checked={selfNames} {...(errors.groupSelfNames ? { 'aria-invalid': true } : {})} onChange={(e) => setSelfNames(e.target.checked)} /> Let patients choose the name
+            others in the group see
+          </label>
+          {errors.groupSelfNames ? <p className="field-error">{errors.groupSelfNames}</p> : null}
+        </div>
+        <SaveFooter error={error} saved={saved} busy={busy} label="Save group settings" />
+      </form>
+    </Section>
+  );
 }
 
 const CLINIC_LABEL: Record<string, string> = { name: 'Clinic name', timeZone: 'Time zone', logoUrl: 'Logo URL' };
