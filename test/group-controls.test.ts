@@ -166,7 +166,7 @@ for (const setup of SETUPS) {
       for (const c of [p1, p2, p3]) c.channel!.ws.close();
     });
 
-    test('leaving the room lowers the hand', async () => {
+    test('leaving the room lowers the hand and takes the spotlight off them', async () => {
       const v = await groupVisit(a, ['Dee']);
       const p = await enter(v.id, v.patients[0]!);
       await admit(v.id, p);
@@ -174,9 +174,12 @@ for (const setup of SETUPS) {
       await t.media.settle();
       assert.equal((await p.who.post(`/api/v1/visits/${v.id}/hand`, { raised: true })).statusCode, 200);
       assert.deepEqual(await hands(v.id), [p.id]);
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/spotlight`, { participantId: p.id })).statusCode, 200);
       await media.leave();
       await t.media.settle();
       await until('the hand lowered', async () => ((await hands(v.id)).length === 0 ? true : undefined));
+      await until('out of the spotlight', async () => ((await a.clinician.get(`/api/v1/visits/${v.id}`)).json().spotlightParticipantId === null ? true : undefined));
+      assert.ok(eventsOf(v.id, 'visit.spotlight_changed').some((d) => d.participantId === null));
       assert.ok(eventsOf(v.id, 'visit.participant_hand_lowered').some((d) => d.participantId === p.id));
       p.channel!.ws.close();
     });
@@ -262,6 +265,81 @@ for (const setup of SETUPS) {
         for (const m of [host, m1, m2, m3]) await m?.close();
         for (const c of [p1, p2, p3]) c.channel!.ws.close();
       }
+    });
+
+    test('spotlight: an admitted participant or a host, for everyone through the room’s media policy; cleared when sent back; the mode and limit while it runs', async () => {
+      const hook = (await a.admin.post('/api/v1/webhooks', { url: 'https://hooks.example.org/ov', events: ['visit.spotlight_changed'] })).json();
+      const v = await groupVisit(a, ['Jo', 'Kim', 'Lu']);
+      const [p1, p2, p3] = [await enter(v.id, v.patients[0]!), await enter(v.id, v.patients[1]!), await enter(v.id, v.patients[2]!)];
+      await admit(v.id, p1);
+      await admit(v.id, p2);
+      const hostId: string = (await a.clinician.get(`/api/v1/visits/${v.id}`)).json().participants.find((p: { role: string }) => p.role === 'host').id;
+      const spot = (participantId: string | null, who: Caller = a.clinician) => who.post(`/api/v1/visits/${v.id}/spotlight`, { participantId });
+
+      const on = await spot(p1.id);
+      assert.equal(on.statusCode, 200, on.body);
+      assert.equal(on.json().spotlightParticipantId, p1.id);
+      await p2.channel!.next('media', (m) => m.policy.spotlight === p1.id);
+      await p1.channel!.next('media', (m) => m.policy.spotlight === p1.id);
+      // Someone waiting cannot be; a host can; the body, the caller and the organisation are checked.
+      const waiting = await spot(p3.id);
+      expectStatus(waiting, 409, 'invalid_state');
+      assert.equal((await spot(hostId)).json().spotlightParticipantId, hostId);
+      await p2.channel!.next('media', (m) => m.policy.spotlight === hostId);
+      const bad = await a.clinician.post(`/api/v1/visits/${v.id}/spotlight`, { participantId: 'nope' });
+      expectStatus(bad, 400, 'validation_failed');
+      assert.deepEqual(detailPaths(bad), ['body/participantId']);
+      expectStatus(await a.clinician.post(`/api/v1/visits/${v.id}/spotlight`, {}), 400, 'validation_failed');
+      expectStatus(await spot(p1.id, p1.who), 403, 'forbidden');
+      expectStatus(await spot(p1.id, b.admin), 404, 'not_found');
+      expectStatus(await spot(a.orgId), 404, 'not_found');
+      const single = (await a.clinician.post('/api/v1/visits', { patientIds: [await patient(a, 'Solo')], start: true })).json();
+      expectStatus(await a.clinician.post(`/api/v1/visits/${single.id}/spotlight`, { participantId: null }), 409, 'invalid_state');
+
+      // Sent back: out of the spotlight, for everyone.
+      assert.equal((await spot(p1.id)).statusCode, 200);
+      await p2.channel!.next('media', (m) => m.policy.spotlight === p1.id);
+      const heard = p2.channel!.messages.length;
+      assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${p1.id}/return`)).statusCode, 200);
+      assert.equal((await a.clinician.get(`/api/v1/visits/${v.id}`)).json().spotlightParticipantId, null);
+      await until('the cleared policy', async () => (p2.channel!.messages.slice(heard).some((m) => m.type === 'media' && m.policy.spotlight === null) ? true : undefined));
+      assert.deepEqual(eventsOf(v.id, 'visit.spotlight_changed'), [
+        { visitId: v.id, participantId: p1.id },
+        { visitId: v.id, participantId: hostId },
+        { visitId: v.id, participantId: p1.id },
+        { visitId: v.id, participantId: null },
+      ]);
+      const actions = await auditActions(t, a.orgId, v.id);
+      assert.equal(actions.filter((x) => x === 'visit.spotlight_set').length, 4);
+
+      // The mode, at once for everyone; the limit, never below those admitted now.
+      const grid = await a.clinician.request('PATCH', `/api/v1/visits/${v.id}/group`, { mediaMode: 'grid' });
+      assert.equal(grid.statusCode, 200, grid.body);
+      assert.equal(grid.json().mediaMode, 'grid');
+      await p2.channel!.next('media', (m) => m.policy.mode === 'grid');
+      await admit(v.id, p3);
+      const below = await a.clinician.request('PATCH', `/api/v1/visits/${v.id}/group`, { maxParticipants: 1 });
+      assert.ok(below.statusCode === 400 || below.statusCode === 409, below.body);
+      assert.equal((await a.clinician.get(`/api/v1/visits/${v.id}`)).json().maxParticipants !== 1, true);
+      const two = await a.clinician.request('PATCH', `/api/v1/visits/${v.id}/group`, { maxParticipants: 2 });
+      assert.equal(two.statusCode, 200, two.body);
+      assert.equal(two.json().maxParticipants, 2);
+      expectStatus(await a.clinician.request('PATCH', `/api/v1/visits/${v.id}/group`, {}), 400, 'validation_failed');
+      expectStatus(await a.clinician.request('PATCH', `/api/v1/visits/${v.id}/group`, { maxParticipants: 51 }), 400, 'validation_failed');
+      expectStatus(await a.clinician.request('PATCH', `/api/v1/visits/${v.id}/group`, { mediaMode: 'theatre' }), 400, 'validation_failed');
+      expectStatus(await b.admin.request('PATCH', `/api/v1/visits/${v.id}/group`, { mediaMode: 'grid' }), 404, 'not_found');
+      expectStatus(await a.clinician.request('PATCH', `/api/v1/visits/${single.id}/group`, { mediaMode: 'grid' }), 409, 'invalid_state');
+      assert.equal((await auditActions(t, a.orgId, v.id)).filter((x) => x === 'visit.group_updated').length, 2);
+      assert.ok(eventsOf(v.id, 'visit.updated').length >= 2);
+
+      const types = await until('webhook deliveries', async () => {
+        const list = (await a.admin.get(`/api/v1/webhooks/${hook.webhook.id}/deliveries?limit=50`)).json().data as { eventType: string; payload: { data: Record<string, unknown> } }[];
+        const mine = list.filter((d) => d.payload.data.visitId === v.id);
+        return mine.length >= 4 ? mine.map((d) => d.eventType) : undefined;
+      });
+      assert.deepEqual(types, ['visit.spotlight_changed', 'visit.spotlight_changed', 'visit.spotlight_changed', 'visit.spotlight_changed']);
+      await a.admin.request('DELETE', `/api/v1/webhooks/${hook.webhook.id}`);
+      for (const c of [p1, p2, p3]) c.channel!.ws.close();
     });
 
     test('a host’s private message reaches one participant in the visit, listed only to them and staff', async () => {
