@@ -16,6 +16,7 @@ import type { IceCandidateInit } from '../src/server/rooms/builtin/sfu/types.js'
 import { suppressDefaultStun } from '../src/server/rooms/builtin/sfu/werift.js';
 import { LOOPBACK_ONLY, sleep, waitFor } from '../test/helpers/media.js';
 import { ReplaySource, ensureCapture } from '../test/helpers/replay.js';
+import { SIMULCAST_LAYERS, SimulcastPublisher, ensureSimulcastCapture } from '../test/helpers/simulcast.js';
 import { Requester, isChildMessage, processSample, reply, serve } from './media-ipc.js';
 
 const role = process.argv[2];
@@ -30,7 +31,7 @@ const CONNECT_MS = 15_000;
 
 /** One werift participant and its half of the signaling with the SFU. */
 class Peer {
-  readonly pc = new RTCPeerConnection(LOOPBACK_ONLY);
+  readonly pc: RTCPeerConnection;
   state = 'new';
   tracks = 0;
   /** RTP received, per kind. */
@@ -44,7 +45,12 @@ class Peer {
   #queue: Promise<unknown> = Promise.resolve();
   readonly #seenTracks = new Set<string>();
 
-  constructor(readonly pid: string) {
+  /** `pc`: a peer connection made elsewhere (the simulcast publisher's); default a plain loopback one. */
+  constructor(
+    readonly pid: string,
+    pc?: RTCPeerConnection,
+  ) {
+    this.pc = pc ?? new RTCPeerConnection(LOOPBACK_ONLY);
     this.pc.onIceCandidate.subscribe((candidate) => {
       const init = candidate ? (candidate.toJSON() as IceCandidateInit) : null;
       if (this.#localGate) this.#sendCandidate(init);
@@ -151,8 +157,36 @@ async function connect(peer: Peer): Promise<void> {
 // ---- publisher ---------------------------------------------------------------------------------------------
 
 const sources: ReplaySource[] = [];
+let simulcast: SimulcastPublisher | undefined;
+
+/**
+ * BENCH_MEDIA_SIMULCAST=1: the publisher sends its camera as rid simulcast (test/helpers/simulcast.ts: 320x180 at
+ * 150 kbit/s, 640x360 at 400 kbit/s, 1280x720 at the video target), the subscribers get the top layer (the SFU's
+ * default): the same forwarded rate as without simulcast, plus the SFU's layer work and two more layers received.
+ */
+async function publishSimulcast(videoKbps: number, clipSeconds: number): Promise<unknown> {
+  const pid = 'publisher';
+  const captureStarted = Date.now();
+  const layers = SIMULCAST_LAYERS.map((l) => (l.layer === 'high' ? { ...l, bitrateKbps: videoKbps } : l));
+  const capture = await ensureSimulcastCapture({ layers, seconds: clipSeconds });
+  const captureMs = Date.now() - captureStarted;
+  await sfu.request('join', { pid });
+  simulcast = new SimulcastPublisher(capture);
+  const peer = new Peer(pid, simulcast.pc);
+  peers.set(pid, peer);
+  await peer.offer({});
+  await connect(peer);
+  const top = capture.layers.at(-1)!.capture;
+  const kbps = (stream: typeof top.video) => (stream.packets.reduce((n, p) => n + p.payload.length + 12, 0) * 8) / top.seconds / 1000;
+  return {
+    pid,
+    mids: { audio: simulcast.audio?.mid ?? null, video: simulcast.video.mid },
+    capture: { dir: top.dir, seconds: top.seconds, videoKbps: Math.round(kbps(top.video)), audioKbps: Math.round(kbps(top.audio)), captureMs },
+  };
+}
 
 async function publish(videoKbps: number, clipSeconds: number): Promise<unknown> {
+  if (process.env.BENCH_MEDIA_SIMULCAST === '1') return publishSimulcast(videoKbps, clipSeconds);
   const pid = 'publisher';
   const captureStarted = Date.now();
   const capture = await ensureCapture({ bitrateKbps: videoKbps, seconds: clipSeconds });
@@ -176,8 +210,10 @@ async function publish(videoKbps: number, clipSeconds: number): Promise<unknown>
 
 function publisherSample(): unknown {
   // RTP header (12 bytes; the SFU's senders add a few bytes of header extensions that subscribers count) + payload.
-  const packetsSent = sources.reduce((n, s) => n + s.sent, 0);
-  const bytesSent = sources.reduce((n, s) => n + s.bytes, 0) + 12 * packetsSent;
+  const layers = simulcast ? Object.values(simulcast.counters()) : [];
+  const packetsSent = sources.reduce((n, s) => n + s.sent, 0) + layers.reduce((n, l) => n + l.packets, 0) + (simulcast?.audioPackets ?? 0);
+  const bytesSent =
+    sources.reduce((n, s) => n + s.bytes, 0) + layers.reduce((n, l) => n + l.bytes, 0) + (simulcast?.audioBytes ?? 0) + 12 * packetsSent;
   return { ...processSample(), packetsSent, bytesSent, rewinds: sources.reduce((n, s) => n + s.rewinds, 0) };
 }
 
@@ -238,6 +274,7 @@ function subscribersSample(): unknown {
 
 async function closeAll(): Promise<void> {
   for (const s of sources.splice(0)) s.stop();
+  simulcast?.stop();
   await Promise.all([...peers.values()].map((p) => p.close()));
   peers.clear();
 }

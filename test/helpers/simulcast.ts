@@ -312,6 +312,8 @@ export class SimulcastPublisher implements Publisher {
   /** Audio level sent on every audio packet (-dBov, 0 loudest, 127 silent). */
   level = QUIET_DBOV;
   audioPackets = 0;
+  /** Opus payload bytes sent. */
+  audioBytes = 0;
   /** The last REMB the SFU sent (bps), undefined before the first. */
   rembBps: number | undefined;
   /** Why media could not be sent, if so (e.g. the SFU did not negotiate the rid extension). */
@@ -476,6 +478,7 @@ export class SimulcastPublisher implements Publisher {
         extensions: levelId === undefined ? [] : [{ id: levelId, payload: Buffer.from([0x80 | (this.level & 0x7f)]) }],
       });
       this.audioPackets++;
+      this.audioBytes += packet.payload.length;
       // A fresh packet per send: werift's sendRtp mutates it and keeps it for NACK.
       sender.sendRtp(new RtpPacket(header, packet.payload)).catch(() => undefined);
     }

@@ -524,9 +524,9 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
 
   /**
    * @internal Caps the publisher's send rate: one REMB covering every SSRC it sends (pitfall 5). A simulcast
-   * publisher is allowed `bitrate` per layer it sends (the sum), or its encoder would drop its top layers to fit
-   * a single stream's budget (the declared layers count, not those it sends now: a layer dropped for a tight
-   * budget must be able to come back).
+   * publisher is allowed `bitrate` for each layer it declared (the sum), or its encoder would drop its top layers
+   * to fit a single stream's budget (declared, not sent now: a layer dropped for a tight budget must be able to
+   * come back).
    */
   sendRemb(bitrate: number): void {
     // Video first: werift hands a REMB to the sender of its first SSRC only (libwebrtc applies it to the whole transport).
