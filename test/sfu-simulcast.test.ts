@@ -241,9 +241,9 @@ describe('SFU simulcast over loopback', () => {
       assert.deepEqual([...new Set(highAfter.map((p) => p.layer))], ['f']);
       assert.deepEqual(keyframeSizes(low.stream('alice', 'video')!, lowFrom), ['320x180']);
       assert.deepEqual(keyframeSizes(high.stream('alice', 'video')!), ['1280x720']);
+      // Audio keeps coming (a loaded machine may hold it back a while), and still no video.
+      await waitFor("'off' to receive audio", () => (off.stream('alice', 'audio')?.packets ?? 0) > offAudio + 20);
       assert.equal(off.stream('alice', 'video')?.packets ?? 0, offVideo, "'off' received video");
-      // 100 audio packets were sent meanwhile; a loaded machine delays some.
-      assert.ok((off.stream('alice', 'audio')?.packets ?? 0) > offAudio + 10, "'off' still receives audio");
       // 'off' keeps the slot: the route still names alice's camera.
       assert.ok(off.session.routes().some((r) => r.publisherId === 'alice' && r.kind === 'video'));
       for (const s of [low, high]) {
