@@ -31,6 +31,7 @@ export function createMediaProvider(config: Config, log?: SfuLogger): MediaProvi
         iceServersFor: (identity) => iceServersFor(rtc, identity),
         maxPayloadBytes: Math.max(config.wsMaxPayloadBytes, 256 * 1024),
         recordingsDir: rtc.recordingsDir,
+        groups: { downlinkBps: config.groups.downlinkBps, audioBitrateBps: config.groups.audioBitrateBps },
         ...(log ? { log } : {}),
       });
     }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { RTC_PATH, type RtcIceServer } from '../../../shared/rtc.js';
-import type { Grants, MediaCapability, MediaProvider, MintedToken, MintTokenInput, ProviderHost, ProviderRoomSpec, RoomEvent, RoutingUpdate } from '../provider.js';
+import type { Grants, MediaCapability, MediaPolicy, MediaProvider, MintedToken, MintTokenInput, ProviderHost, ProviderRoomSpec, RoomEvent, RoutingUpdate } from '../provider.js';
 import { LocalRecordingStore } from './recordings.js';
 import { RtcServer } from './rtc-server.js';
 import { Sfu, type SfuLogger, type SfuOptions } from './sfu/index.js';
@@ -16,6 +16,8 @@ export interface BuiltinProviderOptions {
   maxPayloadBytes: number;
   /** Where recordings are written (one directory per organisation and room below it). */
   recordingsDir: string;
+  /** Group rooms (config.groups): the most a subscriber is sent in all, and what one audio stream is reckoned at. */
+  groups: { downlinkBps: number; audioBitrateBps: number };
   log?: SfuLogger;
 }
 
@@ -49,6 +51,7 @@ export class BuiltinProvider implements MediaProvider {
       log: options.log ?? this.sfu.log,
       maxPayloadBytes: options.maxPayloadBytes,
       recordingsDir: options.recordingsDir,
+      selection: { downlinkBps: options.groups.downlinkBps, audioBitrateBps: options.groups.audioBitrateBps },
     });
   }
 
@@ -69,6 +72,11 @@ export class BuiltinProvider implements MediaProvider {
   async restoreRoom(spec: ProviderRoomSpec & { providerRoomId: string }) {
     this.rtc.openRoom({ ...spec, roomId: spec.providerRoomId });
     return true;
+  }
+
+  /** A group room's policy: the SFU selects what each subscriber receives by it (selection.ts). */
+  async setMediaPolicy(providerRoomId: string, policy: MediaPolicy | null): Promise<void> {
+    this.rtc.setMediaPolicy(providerRoomId, policy);
   }
 
   async endRoom(providerRoomId: string, reason: string): Promise<Date | void> {

@@ -10,7 +10,9 @@
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { TrackKind, TrackSource } from '../../../shared/rtc.js';
-import type { Grants } from '../provider.js';
+import type { Grants, MediaPolicy } from '../provider.js';
+import type { TileView, VideoLayer } from './sfu/allocation.js';
+import type { DownlinkEstimator } from './sfu/downlink.js';
 import type { SfuParticipant } from './sfu/index.js';
 import { newMediaStats, type MediaStats } from './media-stats.js';
 
@@ -43,6 +45,26 @@ export interface LiveRoom {
   readonly revoked: Map<string, number>;
   /** The directory recordings go to while the room is being recorded. */
   recording: string | null;
+  /** How the room shares media out (group visits; selection.ts); null: every video to everyone, as published. */
+  media: MediaPolicy | null;
+  /** identity → when it last became a dominant speaker (a counter: larger = more recent), for last-N. */
+  readonly spoke: Map<string, number>;
+  /** The selection's pending recomputation (debounced) and for whom: everyone, or these peers. */
+  selection: { timer: NodeJS.Timeout | null; dirty: Set<Peer> | 'all' };
+}
+
+/** What the selection (selection.ts) keeps per peer: its view, its downlink estimate, what it applied and told. */
+export interface PeerSelection {
+  /** viewKey(identity, source) → tile, from the client's `subscription`; null: none reported yet. */
+  view: Map<string, TileView> | null;
+  viewWindow: { start: number; count: number };
+  /** The SFU session the applied layers belong to (a takeover starts afresh). */
+  sessionId: string | null;
+  /** `${publisher SFU id}\u0000${source}` → the layer asked of the SFU last. */
+  readonly applied: Map<string, VideoLayer | 'off'>;
+  downlink: DownlinkEstimator | null;
+  /** The last streamStates sent (JSON), '' when none. */
+  told: string;
 }
 
 export interface Peer extends MediaStats {
@@ -60,6 +82,7 @@ export interface Peer extends MediaStats {
   /** The identities this peer's client has been told about. */
   readonly known: Set<string>;
   dataWindow: { start: number; count: number };
+  readonly selection: PeerSelection;
 }
 
 export interface RoomSpec {
@@ -67,6 +90,7 @@ export interface RoomSpec {
   orgId: string;
   name: string;
   maxParticipants: number;
+  media?: MediaPolicy | null;
 }
 
 /** A participant that has just arrived: no socket or SFU session yet (signaling.ts attaches them). */
@@ -85,6 +109,7 @@ export function newPeer(room: LiveRoom, identity: string, grants: Grants): Peer 
     grace: null,
     known: new Set(),
     dataWindow: { start: 0, count: 0 },
+    selection: { view: null, viewWindow: { start: 0, count: 0 }, sessionId: null, applied: new Map(), downlink: null, told: '' },
   };
 }
 
@@ -114,7 +139,20 @@ export class LiveRooms {
   /** Opens a room; false when it is already live. */
   open(spec: RoomSpec): boolean {
     if (this.#rooms.has(spec.roomId)) return false;
-    this.#rooms.set(spec.roomId, { id: spec.roomId, orgId: spec.orgId, name: spec.name, maxParticipants: spec.maxParticipants, peers: new Map(), prefs: new Map(), overrides: new Map(), revoked: new Map(), recording: null });
+    this.#rooms.set(spec.roomId, {
+      id: spec.roomId,
+      orgId: spec.orgId,
+      name: spec.name,
+      maxParticipants: spec.maxParticipants,
+      peers: new Map(),
+      prefs: new Map(),
+      overrides: new Map(),
+      revoked: new Map(),
+      recording: null,
+      media: spec.media ?? null,
+      spoke: new Map(),
+      selection: { timer: null, dirty: new Set() },
+    });
     return true;
   }
 

@@ -5,6 +5,7 @@
  *   visibility.ts        routing preferences → what each peer receives (SFU routing) and whom it sees
  *   signaling.ts         `WS /rtc` sessions: token auth, client messages, resume / takeover / ghost removal
  *   recording-control.ts recording a room: start / stop, files, recording events
+ *   selection.ts         group rooms: which layer of each video each subscriber receives (policy, view, speakers, downlink)
  *   data.ts              data between participants, server data and notices
  *   media-stats.ts       media and network quality over a participant's stay (for participant.left)
  *   socket.ts            writing to a client's socket
@@ -12,9 +13,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RtcIceServer, TrackKind } from '../../../shared/rtc.js';
-import type { RoomEvent, RoutingState, RoutingUpdate } from '../provider.js';
+import type { MediaPolicy, RoomEvent, RoutingState, RoutingUpdate } from '../provider.js';
 import { RecordingControl } from './recording-control.js';
 import { LiveRooms, type RoomSpec } from './rooms.js';
+import { MediaSelection } from './selection.js';
 import { Signaling } from './signaling.js';
 import type { Sfu, SfuLogger } from './sfu/index.js';
 import { endReasonFor } from './socket.js';
@@ -38,6 +40,8 @@ export interface RtcServerOptions {
   heartbeatMs?: number;
   /** A socket must send `join` within this long. Default 10000. */
   joinTimeoutMs?: number;
+  /** Group rooms (config.groups): the most a subscriber is sent, and what one audio stream is reckoned at. */
+  selection: { downlinkBps: number; audioBitrateBps: number; debounceMs?: number; refreshMs?: number };
 }
 
 export class RtcServer {
@@ -45,15 +49,18 @@ export class RtcServer {
   readonly #rooms = new LiveRooms();
   readonly #recording: RecordingControl;
   readonly #signaling: Signaling;
+  readonly #selection: MediaSelection;
 
   constructor(options: RtcServerOptions) {
     const { sfu, recordingsDir, emit, log } = options;
     this.#sfu = sfu;
     this.#recording = new RecordingControl({ rooms: this.#rooms, sfu, recordingsDir, emit, log });
+    this.#selection = new MediaSelection({ sfu, rooms: this.#rooms, log, ...options.selection });
     this.#signaling = new Signaling({
       rooms: this.#rooms,
       sfu,
       recording: this.#recording,
+      selection: this.#selection,
       signer: options.signer,
       reconnectGraceMs: options.reconnectGraceMs,
       iceServersFor: options.iceServersFor,
@@ -71,6 +78,14 @@ export class RtcServer {
     return this.#rooms.open(spec);
   }
 
+  /** The room's media policy changed (null: every video to everyone, as published); false when not live. */
+  setMediaPolicy(roomId: string, policy: MediaPolicy | null): boolean {
+    const room = this.#rooms.get(roomId);
+    if (!room) return false;
+    this.#selection.setPolicy(room, policy);
+    return true;
+  }
+
   isLive(roomId: string): boolean {
     return this.#rooms.has(roomId);
   }
@@ -80,6 +95,7 @@ export class RtcServer {
     const room = this.#rooms.delete(roomId);
     if (!room) return null;
     room.recording = null;
+    this.#selection.forget(room);
     // Each removal tells its participant and closes its socket at once; the media sessions' teardown follows.
     const removals = [...room.peers.values()].map((peer) => this.#signaling.remove(peer, 'room_ended', 'room_ended'));
     const cut = new Date();
@@ -114,7 +130,9 @@ export class RtcServer {
   setRouting(roomId: string, identity: string, update: RoutingUpdate): { state: RoutingState; changed: boolean } | null {
     const room = this.#rooms.get(roomId);
     if (!room) return null;
-    return visibility.setRouting(this.#sfu, room, identity, update, (peer) => this.#recording.followPreference(peer));
+    const result = visibility.setRouting(this.#sfu, room, identity, update, (peer) => this.#recording.followPreference(peer));
+    if (result.changed) this.#selection.invalidate(room);
+    return result;
   }
 
   /** Per-pair override of the group rule (null removes it); a host mute still wins. */
@@ -122,6 +140,7 @@ export class RtcServer {
     const room = this.#rooms.get(roomId);
     if (!room) return false;
     visibility.setSubscription(this.#sfu, room, subscriber, publisher, kind, allow);
+    this.#selection.invalidate(room);
     return true;
   }
 
@@ -156,6 +175,7 @@ export class RtcServer {
 
   async close(): Promise<void> {
     await this.shutdown();
+    this.#selection.close();
     this.#rooms.clear();
     await this.#sfu.close();
   }

@@ -21,6 +21,7 @@ import type { Grants } from '../provider.js';
 import { relayData } from './data.js';
 import { mediaDown, mediaUp, qualityReported, staySummary } from './media-stats.js';
 import type { RecordingControl } from './recording-control.js';
+import type { MediaSelection } from './selection.js';
 import type { RtcServerOptions } from './rtc-server.js';
 import { groupOf, newPeer, type LiveRooms, type Peer } from './rooms.js';
 import { SfuError, type SfuParticipant } from './sfu/index.js';
@@ -43,6 +44,7 @@ export interface SignalingOptions
     Required<Pick<RtcServerOptions, 'heartbeatMs' | 'joinTimeoutMs'>> {
   rooms: LiveRooms;
   recording: RecordingControl;
+  selection: MediaSelection;
 }
 
 export class Signaling {
@@ -183,6 +185,9 @@ export class Signaling {
     applyOverrides(this.#o.sfu, peer);
     this.#sendJoined(peer, false);
     syncVisibility(room);
+    // A new session starts from the default layers: the room's selection applies this peer's (and tells it).
+    this.#o.selection.resend(peer);
+    this.#o.selection.invalidate(room);
     return peer;
   }
 
@@ -193,6 +198,7 @@ export class Signaling {
     if (previousSocket && previousSocket !== ws) closeSocket(previousSocket, 'replaced', END_MESSAGES.replaced);
     this.#clearGrace(peer);
     this.#sendJoined(peer, true);
+    this.#o.selection.resend(peer);
     const session = peer.session;
     // An offer the client may have missed while its socket was down: createOffer re-delivers an outstanding one.
     if (session && session.pc.signalingState === 'have-local-offer') {
@@ -292,7 +298,11 @@ export class Signaling {
         if (message.muted) peer.localMuted.add(message.source);
         else peer.localMuted.delete(message.source);
         broadcastUpdate(peer);
+        // A camera turned off gives its last-N place to one that is on.
+        this.#o.selection.invalidate(peer.room);
         return;
+      case 'subscription':
+        return this.#o.selection.setView(peer, message.tracks);
       case 'data':
         return relayData(peer, message.payload, message.to);
       case 'ping':

@@ -4,7 +4,9 @@
  */
 import {
   GenericNack,
+  ReceiverEstimatedMaxBitrate,
   RTP_EXTENSION_URI,
+  RtcpPayloadSpecificFeedback,
   RtcpRrPacket,
   RtcpSenderInfo,
   RtcpSrPacket,
@@ -418,8 +420,15 @@ export class Slot {
   /** From the subscriber's receiver reports on this slot. */
   remoteJitterMs: number | undefined;
   remoteFractionLost: number | undefined;
+  /** When the last receiver report for this slot came (ms). */
+  remoteReportAtMs = 0;
   /** Round trip measured from the subscriber's receiver reports against this slot's sender reports. */
   rttMs: number | undefined;
+  /**
+   * The subscriber's last REMB naming this slot's SSRC first (werift hands a REMB to that sender only): its
+   * estimate of what it can receive in all, and when it came (the downlink estimate, downlink.ts).
+   */
+  remb: { bps: number; atMs: number } | undefined;
   readonly #rewriter: StreamRewriter;
   #waitingForKeyframe = false;
   /** Video: the layer the subscriber asked for (Sfu.setVideoLayer); 'high' by default: the best available. */
@@ -670,6 +679,10 @@ export class Slot {
   }
 
   #onRtcp(packet: RtcpPacket): void {
+    if (packet instanceof RtcpPayloadSpecificFeedback) {
+      if (packet.feedback instanceof ReceiverEstimatedMaxBitrate) this.remb = { bps: Number(packet.feedback.bitrate), atMs: Date.now() };
+      return;
+    }
     if (packet instanceof RtcpTransportLayerFeedback) {
       if (packet.feedback instanceof GenericNack) this.#retransmit(packet.feedback.lost);
       return;
@@ -679,6 +692,7 @@ export class Slot {
     if (!report) return;
     this.remoteJitterMs = (report.jitter / CLOCK_RATE[this.kind]) * 1000;
     this.remoteFractionLost = report.fractionLost / 256;
+    this.remoteReportAtMs = Date.now();
     const sr = this.#lastSr;
     if (sr && report.lsr !== 0 && report.lsr === sr.compactNtp) {
       const rtt = Date.now() - sr.sentAtMs - (report.dlsr / 65536) * 1000;

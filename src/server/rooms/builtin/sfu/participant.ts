@@ -688,6 +688,22 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     return { connected: true, lossFraction, rttMs, jitterMs };
   }
 
+  /**
+   * What the participant's own RTCP says of its downlink (the selection's downlink estimate, downlink.ts): its
+   * newest REMB, and the worst loss its receiver reports give on what the SFU forwards, less each publisher's own
+   * upstream loss (forwarded streams keep the publisher's gaps), from receiver reports newer than `sinceMs`.
+   */
+  downlinkReport(sinceMs: number): { remb: { bps: number; atMs: number } | undefined; lossFraction: number | undefined } {
+    let remb: { bps: number; atMs: number } | undefined;
+    let lossFraction: number | undefined;
+    for (const slot of this.#slots) {
+      if (slot.remb && (!remb || slot.remb.atMs > remb.atMs)) remb = slot.remb;
+      if (!slot.publication || slot.remoteFractionLost === undefined || slot.remoteReportAtMs <= sinceMs) continue;
+      lossFraction = Math.max(lossFraction ?? 0, slot.remoteFractionLost - (slot.publication.lossFraction ?? 0));
+    }
+    return { remb, lossFraction };
+  }
+
   /** @internal The SFU computed a new network quality level for this participant. */
   reportNetworkQuality(level: number): void {
     this.emit('networkQuality', level);
