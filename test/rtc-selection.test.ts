@@ -12,8 +12,10 @@ import type { MediaPolicy } from '../src/server/rooms/provider.js';
 import { createRoom, setRoomMediaPolicy } from '../src/server/rooms/service.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, type TestOrg } from './helpers/builders.js';
-import { sleep, WAIT_MS } from './helpers/media.js';
+import { sleep, waitFor, WAIT_MS } from './helpers/media.js';
 import { joinRoom, type RtcClient } from './helpers/rtc.js';
+import { RtcPeer } from './helpers/rtc-peer.js';
+import { ensureSimulcastCapture, SimulcastPublisher } from './helpers/simulcast.js';
 
 const GROUP: MediaPolicy = { simulcast: true, mode: 'collaboration', spotlight: null, lastN: 9 };
 const LOUD = 10; // RFC 6464: 10 dBov below full scale
@@ -25,7 +27,7 @@ const summary = (s: RtcStreamState | undefined) => (s ? (s.state === 'active' ? 
 describe('selection at group size over /rtc (builtin)', () => {
   let t: TestApp;
   let a: TestOrg;
-  const clients: RtcClient[] = [];
+  const clients: (RtcClient | RtcPeer)[] = [];
   const join = async (room: string, identity: string, publish: ('microphone' | 'camera')[] = ['microphone', 'camera']) => {
     const client = await joinRoom(t, a.apiKey, room, identity, { publish });
     clients.push(client);
@@ -33,7 +35,7 @@ describe('selection at group size over /rtc (builtin)', () => {
   };
   const groupRoom = (name: string, policy: MediaPolicy) => createRoom(t.app.rooms, systemCtx(a.orgId), { name }, undefined, { media: policy });
   /** The subscriber's next streamStates that satisfies `check` (the latest one already received counts). */
-  const statesWhere = async (client: RtcClient, check: (s: States) => boolean, what: string, ms = WAIT_MS): Promise<States> => {
+  const statesWhere = async (client: Pick<RtcClient, 'identity' | 'messages' | 'next'>, check: (s: States) => boolean, what: string, ms = WAIT_MS): Promise<States> => {
     const latest = [...client.messages].reverse().find((m) => m.type === 'streamStates');
     if (latest && latest.type === 'streamStates' && check(statesOf(latest.states))) return statesOf(latest.states);
     try {
@@ -126,6 +128,56 @@ describe('selection at group size over /rtc (builtin)', () => {
     assert.equal(summary(latest.get('z/camera')), 'paused:last_n');
     await sub.receives('x/camera');
     await sub.receivesNothingOf('z/camera', 'y/camera');
+  });
+
+  test('simulcast publishers: a small tile gets the low layer (320x180), a large one the high layer (1280x720); a resize switches', async () => {
+    await groupRoom('sel-layers', GROUP);
+    const capture = await ensureSimulcastCapture();
+    const url = `${(await t.listen()).replace(/^http/, 'ws')}/rtc`;
+    const connect = async (identity: string, publish: boolean) => {
+      const res = await a.apiKey.post('/api/v1/tokens', { room: 'sel-layers', identity });
+      assert.equal(res.statusCode, 201, res.body);
+      const peer = await RtcPeer.connect(url, (res.json() as { token: string }).token, identity, publish ? new SimulcastPublisher(capture) : null);
+      clients.push(peer);
+      return peer;
+    };
+    await connect('cam-a', true);
+    await connect('cam-b', true);
+    const sub = await connect('viewer', false);
+    sub.send({ type: 'subscription', tracks: [view('cam-a', 320), view('cam-b', 1280)] });
+    const layersAre = (x: string, y: string) => (s: States) => summary(s.get('cam-a/camera')) === `active:${x}` && summary(s.get('cam-b/camera')) === `active:${y}`;
+    await statesWhere(sub, layersAre('low', 'high'), 'a low, b high');
+    await waitFor('cam-a at 320x180 and cam-b at 1280x720', () => {
+      const [ra, rb] = [sub.received('cam-a'), sub.received('cam-b')];
+      return ra.width === 320 && ra.height === 180 && rb.width === 1280 && rb.height === 720;
+    }, 15_000);
+    // The tiles swap sizes: so do the layers, from the next keyframe of each.
+    sub.send({ type: 'subscription', tracks: [view('cam-a', 1280), view('cam-b', 300)] });
+    await statesWhere(sub, layersAre('high', 'low'), 'a high, b low');
+    await waitFor('cam-a at 1280x720 and cam-b at 320x180', () => sub.received('cam-a').width === 1280 && sub.received('cam-b').width === 320, 15_000);
+    // Hidden: nothing of cam-b any more.
+    sub.send({ type: 'subscription', tracks: [view('cam-a', 1280)] });
+    await statesWhere(sub, (s) => summary(s.get('cam-b/camera')) === 'paused:hidden', 'b hidden');
+    await sleep(300);
+    assert.equal(await sub.packetsOver('cam-b', 1000), 0, 'a hidden tile gets no packet');
+    assert.ok((await sub.packetsOver('cam-a', 1000)) > 10, 'the shown one keeps coming');
+
+    // The subscriber's REMB says 300 kbit/s: the two large tiles no longer fit; the later to join goes off for
+    // bandwidth, the other steps down to its low layer. A REMB of 5 Mbit/s (capped at GROUP_DOWNLINK_BPS) restores both.
+    sub.send({ type: 'subscription', tracks: [view('cam-a', 1280), view('cam-b', 1280)] });
+    await statesWhere(sub, layersAre('high', 'high'), 'both high again');
+    const remb = (bps: number) => setInterval(() => void sub.sendRemb(bps).catch(() => undefined), 500);
+    let timer = remb(300_000);
+    try {
+      await statesWhere(sub, (s) => summary(s.get('cam-a/camera')) === 'active:low' && summary(s.get('cam-b/camera')) === 'paused:bandwidth', 'a low, b off for bandwidth', 15_000);
+      await sleep(300);
+      assert.equal(await sub.packetsOver('cam-b', 1000), 0);
+      clearInterval(timer);
+      timer = remb(5_000_000);
+      await statesWhere(sub, layersAre('high', 'high'), 'both high with room to spare', 15_000);
+    } finally {
+      clearInterval(timer);
+    }
   });
 
   test('a room without a policy is left as it was: no streamStates, every video forwarded whatever the view', async () => {
