@@ -71,13 +71,15 @@ describe('allocation', () => {
     assert.equal(r.get('a/camera')!.bitrateBps, 0);
   });
 
-  test('a publisher without simulcast (one layer) is forwarded at that layer whatever the tile size', () => {
+  test('a publisher without simulcast (one layer) is forwarded at that layer whatever the tile size; unknown layers are the assumed ladder', () => {
     const single = camera('a', 1, { layers: [{ layer: 'high', bitrateBps: 800_000 }] });
     const unknown = camera('b', 2, { layers: [] });
     const r = run({ videos: [single, unknown], view: views([['a', 'camera', tile(200)], ['b', 'camera', tile(200)]]) });
     assert.equal(state(r.get('a/camera')), 'high');
-    assert.equal(state(r.get('b/camera')), 'high');
-    assert.equal(r.get('b/camera')!.bitrateBps, ASSUMED_BPS.high, 'unmeasured: the assumed rate');
+    assert.equal(state(r.get('b/camera')), 'low', 'layers not known yet: the tile’s layer, the SFU sends the nearest it has');
+    assert.equal(r.get('b/camera')!.bitrateBps, ASSUMED_BPS.low, 'unmeasured: the assumed rate');
+    const big = run({ videos: [unknown], view: views([['b', 'camera', tile(1280)]]) });
+    assert.equal(big.get('b/camera')!.bitrateBps, ASSUMED_BPS.high);
   });
 
   test('last-N: speaker recency first, then join order; the rest off with reason last_n', () => {

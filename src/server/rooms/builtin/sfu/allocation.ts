@@ -67,7 +67,7 @@ export interface RemoteVideo {
   source: VideoSource;
   /** Join order (smaller = earlier). */
   joinedAt: number;
-  /** The layers the publisher sends now (empty: not known yet; treated as one 'high' layer). */
+  /** The layers the publisher sends now (empty: not known yet; treated as all three at the assumed rates). */
   layers: readonly LayerOffer[];
   /** The publisher turned the camera off (it still holds a place, but last). */
   muted?: boolean;
@@ -113,9 +113,13 @@ function minLayer(a: VideoLayer, b: VideoLayer): VideoLayer {
   return rank(a) <= rank(b) ? a : b;
 }
 
-/** The publisher's layers, lowest first; a publisher whose layers are unknown sends one 'high' layer. */
+/**
+ * The publisher's layers, lowest first. Layers not known (none measured yet, or all stalled for a moment) are taken
+ * as the whole ladder at the assumed rates: the SFU sends the nearest layer it has, and reckoning an unknown video
+ * as one expensive high layer would pause it for bandwidth while its layers are merely being learnt.
+ */
 function offered(video: RemoteVideo): LayerOffer[] {
-  const layers = video.layers.length > 0 ? [...video.layers] : [{ layer: 'high' as const, bitrateBps: 0 }];
+  const layers = video.layers.length > 0 ? [...video.layers] : LAYERS.map((layer) => ({ layer, bitrateBps: 0 }));
   return layers.sort((a, b) => rank(a.layer) - rank(b.layer));
 }
 
