@@ -35,7 +35,7 @@ describe('selection at group size over /rtc (builtin)', () => {
   };
   const groupRoom = (name: string, policy: MediaPolicy) => createRoom(t.app.rooms, systemCtx(a.orgId), { name }, undefined, { media: policy });
   /** The subscriber's next streamStates that satisfies `check` (the latest one already received counts). */
-  const statesWhere = async (client: Pick<RtcClient, 'identity' | 'messages' | 'next'>, check: (s: States) => boolean, what: string, ms = WAIT_MS): Promise<States> => {
+  const statesWhere = async (client: Pick<RtcClient, 'identity' | 'messages' | 'next'>, check: (s: States) => boolean, what: string, ms = 2.5 * WAIT_MS): Promise<States> => {
     const latest = [...client.messages].reverse().find((m) => m.type === 'streamStates');
     if (latest && latest.type === 'streamStates' && check(statesOf(latest.states))) return statesOf(latest.states);
     try {
