@@ -205,15 +205,25 @@ describe('allocation', () => {
 });
 
 describe('downlink estimate', () => {
-  test('starts at the cap; a fresh REMB sets it (capped, floored); a stale one is ignored', () => {
+  test('starts at the cap; a fresh REMB under the rate sent lowers it (floored); one above it only raises it (capped); a stale one is ignored', () => {
     const e = new DownlinkEstimator(2_500_000);
     assert.equal(e.bps, 2_500_000);
     assert.equal(e.source, 'cap');
-    assert.equal(e.update({ nowMs: 10_000, remb: { bps: 1_000_000, atMs: 9_500 } }), 1_000_000);
+    assert.equal(e.update({ nowMs: 10_000, remb: { bps: 1_000_000, atMs: 9_500 }, sentBps: 2_000_000 }), 1_000_000, 'congested: under the rate sent');
     assert.equal(e.source, 'remb');
-    assert.equal(e.update({ nowMs: 11_000, remb: { bps: 9_000_000, atMs: 11_000 } }), 2_500_000, 'capped');
-    assert.equal(e.update({ nowMs: 12_000, remb: { bps: 10_000, atMs: 12_000 } }), FLOOR_BPS, 'floored');
-    assert.equal(e.update({ nowMs: 12_000 + REMB_FRESH_MS + 1, remb: { bps: 2_000_000, atMs: 12_000 } }), FLOOR_BPS, 'stale REMB, no loss figure: holds');
+    assert.equal(e.update({ nowMs: 11_000, remb: { bps: 9_000_000, atMs: 11_000 }, sentBps: 1_000_000 }), 2_500_000, 'above the rate sent: raises, capped');
+    assert.equal(e.update({ nowMs: 12_000, remb: { bps: 10_000, atMs: 12_000 }, sentBps: 2_000_000 }), FLOOR_BPS, 'floored');
+    assert.equal(e.update({ nowMs: 12_000 + REMB_FRESH_MS + 1, remb: { bps: 2_000_000, atMs: 12_000 }, sentBps: 200_000 }), FLOOR_BPS, 'stale REMB, no loss figure: holds');
+  });
+
+  test("a receiver-side REMB that follows what it is sent (Chromium's, with only the low layer) is no cap", () => {
+    const e = new DownlinkEstimator(2_500_000);
+    // The viewer receives the low layer (~200 kbit/s) and reports a little above it, second after second.
+    for (let t = 1; t <= 10; t++) e.update({ nowMs: t * 1000, remb: { bps: 216_000, atMs: t * 1000 }, sentBps: 200_000, lossFraction: 0 });
+    assert.equal(e.bps, 2_500_000, 'still the cap: a larger layer may be sent when the tile grows');
+    // Without a rate sent to read it against (the first report), a REMB is not used.
+    const f = new DownlinkEstimator(2_500_000);
+    assert.equal(f.update({ nowMs: 1000, remb: { bps: 300_000, atMs: 1000 } }), 2_500_000);
   });
 
   test('without REMB: loss above 10 % steps down, between 2 and 10 % holds, below 2 % for a while steps up to the cap', () => {

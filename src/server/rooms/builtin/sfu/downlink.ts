@@ -1,7 +1,12 @@
 /**
  * A subscriber's downlink estimate (what the SFU may send it, bits per second), as a small pure state machine fed
  * once a second by the selection (../selection.ts) from the subscriber's RTCP:
- *   - a REMB it sent for the SFU's streams in the last REMB_FRESH_MS is its own bandwidth estimate: that, capped;
+ *   - a REMB it sent for the SFU's streams in the last REMB_FRESH_MS is read against what the SFU sent it meanwhile:
+ *     a receiver-side estimate (Chromium's) follows the rate it receives, a little above it, so it can say there is
+ *     less room (a REMB under REMB_CONGESTED of the rate sent: the estimate drops to it) but never that there is more
+ *     than it has been shown. Trusted as a cap, a viewer sent only the low layer would report about that and never
+ *     get a larger one (seen in Chromium: stuck at 200–240 kbit/s with a 1280x720 tile). A REMB above the rate sent
+ *     only raises the estimate (to at most the cap);
  *   - otherwise its receiver reports: loss above LOSS_HIGH steps the estimate down (× STEP_DOWN), loss below LOSS_LOW
  *     held for STABLE_MS steps it up (× STEP_UP), in between it holds;
  * always between FLOOR_BPS and the cap (config.groups.downlinkBps). It starts at the cap: a subscriber is assumed
@@ -16,6 +21,8 @@ export const STEP_DOWN = 0.8;
 export const STEP_UP = 1.15;
 /** Never below what one low layer and some audio need. */
 export const FLOOR_BPS = 200_000;
+/** A REMB below this share of the rate sent means congestion. */
+export const REMB_CONGESTED = 0.9;
 
 export interface DownlinkSample {
   nowMs: number;
@@ -23,6 +30,8 @@ export interface DownlinkSample {
   remb?: { bps: number; atMs: number } | undefined;
   /** Loss on the way to the subscriber over the last interval (0..1), its own part only; undefined: not measured. */
   lossFraction?: number | undefined;
+  /** What the SFU sent the subscriber over the last interval (bits per second); undefined: not known yet. */
+  sentBps?: number | undefined;
 }
 
 export class DownlinkEstimator {
@@ -45,11 +54,17 @@ export class DownlinkEstimator {
 
   update(sample: DownlinkSample): number {
     const clamp = (bps: number) => Math.min(this.capBps, Math.max(Math.min(FLOOR_BPS, this.capBps), Math.round(bps)));
-    if (sample.remb && sample.nowMs - sample.remb.atMs <= REMB_FRESH_MS) {
-      this.#bps = clamp(sample.remb.bps);
-      this.#source = 'remb';
-      this.#calmSince = null;
-      return this.#bps;
+    if (sample.remb && sample.nowMs - sample.remb.atMs <= REMB_FRESH_MS && sample.sentBps !== undefined) {
+      if (sample.remb.bps < sample.sentBps * REMB_CONGESTED) {
+        this.#bps = clamp(sample.remb.bps);
+        this.#source = 'remb';
+        this.#calmSince = null;
+        return this.#bps;
+      }
+      if (sample.remb.bps > this.#bps) {
+        this.#bps = clamp(sample.remb.bps);
+        this.#source = 'remb';
+      }
     }
     const loss = sample.lossFraction;
     if (loss === undefined) return this.#bps;

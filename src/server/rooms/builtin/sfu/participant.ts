@@ -116,6 +116,8 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
   readonly #sources = new Map<string, TrackSource>();
   readonly #publications = new Map<string, Publication>();
   readonly #slots: Slot[] = [];
+  /** Octets sent on all slots at the last downlinkReport (the rate between two reports). */
+  #sentSample: { octets: number; atMs: number } | undefined;
   /** Publications routed to this subscriber: attached to a slot, or waiting for one (needs an offer). */
   readonly #attached = new Map<string, Slot>();
   readonly #pending = new Map<string, Publication>();
@@ -693,15 +695,22 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
    * newest REMB, and the worst loss its receiver reports give on what the SFU forwards, less each publisher's own
    * upstream loss (forwarded streams keep the publisher's gaps), from receiver reports newer than `sinceMs`.
    */
-  downlinkReport(sinceMs: number): { remb: { bps: number; atMs: number } | undefined; lossFraction: number | undefined } {
+  downlinkReport(sinceMs: number): { remb: { bps: number; atMs: number } | undefined; lossFraction: number | undefined; sentBps: number | undefined } {
     let remb: { bps: number; atMs: number } | undefined;
     let lossFraction: number | undefined;
+    // What the SFU sent this participant since the last report: a REMB is read against it (downlink.ts).
+    const now = Date.now();
+    let octets = 0;
+    for (const slot of this.#slots) octets += slot.octetsSent;
+    const last = this.#sentSample;
+    this.#sentSample = { octets, atMs: now };
+    const sentBps = last && now > last.atMs ? ((octets - last.octets) * 8 * 1000) / (now - last.atMs) : undefined;
     for (const slot of this.#slots) {
       if (slot.remb && (!remb || slot.remb.atMs > remb.atMs)) remb = slot.remb;
       if (!slot.publication || slot.remoteFractionLost === undefined || slot.remoteReportAtMs <= sinceMs) continue;
       lossFraction = Math.max(lossFraction ?? 0, slot.remoteFractionLost - (slot.publication.lossFraction ?? 0));
     }
-    return { remb, lossFraction };
+    return { remb, lossFraction, sentBps };
   }
 
   /** @internal The SFU computed a new network quality level for this participant. */
