@@ -2,7 +2,8 @@
 // layer's `media`, as a group visit's) gives token answers with `media`, and the SDK in the page then asks the camera
 // for 1280x720 and publishes it in three simulcast layers, rids q / h / f at a quarter, half and full size, each
 // encoded and sent (the page's own getStats: outbound-rtp per rid); a second member, showing that camera in a tile,
-// decodes it. A room without a policy (1:1) publishes one plain layer, as before. Chromium's built-in fake camera is used: unlike a fake file, it gives the size asked for.
+// decodes it. Adaptive stream end to end: the viewer's tile at 320x180 receives the low layer, hidden nothing, as the
+// SDK's stream states say. A room without a policy (1:1) publishes one plain layer. Chromium's built-in fake camera is used: unlike a fake file, it gives the size asked for.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -37,12 +38,17 @@ async function joinInPage(page: Page, base: string, answer: object): Promise<voi
     async ({ answer, origin }) => {
       const sdk = await import('/sdk/openvisit.js' as string);
       const room = new sdk.Room({ apiOrigin: origin });
-      const page = globalThis as unknown as { ov: unknown; document: { body: { prepend(el: unknown): void } } };
-      page.ov = { room };
-      room.on('trackSubscribed', (track: { kind: string; attach(): { muted: boolean; style: { width: string; height: string } } }) => {
+      const ov = { room, tiles: {} as Record<string, unknown>, tracks: {} as Record<string, unknown> };
+      const page = globalThis as unknown as { ov: typeof ov; document: { body: { prepend(el: unknown): void } } };
+      page.ov = ov;
+      room.on('trackSubscribed', (track: { kind: string; attach(): { muted: boolean; style: { width: string; height: string } } }, participant: { identity: string }) => {
         const el = track.attach();
         el.muted = true;
-        if (track.kind === 'video') Object.assign(el.style, { width: '320px', height: '180px' });
+        if (track.kind === 'video') {
+          Object.assign(el.style, { width: '320px', height: '180px', display: 'block' });
+          ov.tiles[participant.identity] = el;
+          ov.tracks[participant.identity] = track;
+        }
         page.document.body.prepend(el);
       });
       await room.connect(answer);
@@ -127,6 +133,49 @@ describe('browser SDK in a group room on the embedded SFU', () => {
     await waitForFramesGrowing(viewer, 'window.ov.room', { by: 20, timeoutMs: 30_000 });
     await viewer.context().close();
     await page.context().close();
+  });
+
+  test('adaptive stream end to end: a 320x180 tile receives the low layer, a hidden tile nothing, shown again the low layer again', { timeout: 120_000 }, async () => {
+    const publisher = await newMediaPage(browser);
+    await joinInPage(publisher, base, await token('group-sdk', 'presenter'));
+    const viewer = await newMediaPage(browser);
+    await joinInPage(viewer, base, await token('group-sdk', 'watcher'));
+    /** What the viewer receives of the presenter's camera: decoded size and frames, and the SDK's stream state. */
+    const received = () =>
+      viewer.evaluate(`(async () => {
+        let video = null;
+        for (const s of (await window.ov.room.getStats()).values()) {
+          if (s.type === 'inbound-rtp' && s.kind === 'video') video = { width: s.frameWidth ?? 0, frames: s.framesDecoded ?? 0 };
+        }
+        const track = window.ov.tracks.presenter;
+        return { video, state: track ? track.streamState : null };
+      })()`) as Promise<{ video: { width: number; frames: number } | null; state: { state: string; layer: string | null; reason: string | null } | null }>;
+    const until = async (what: string, done: (r: Awaited<ReturnType<typeof received>>) => boolean, ms = 30_000) => {
+      const deadline = Date.now() + ms;
+      let last = await received();
+      while (!done(last)) {
+        if (Date.now() > deadline) assert.fail(`${what}: last ${JSON.stringify(last)}; page errors ${JSON.stringify(errorsOf(viewer))}`);
+        await new Promise((r) => setTimeout(r, 300));
+        last = await received();
+      }
+      return last;
+    };
+    const tile = (style: string) => viewer.evaluate(`Object.assign(window.ov.tiles.presenter.style, ${style})`);
+
+    const small = await until('the low layer in a 320x180 tile', (r) => r.state?.layer === 'low' && r.video !== null && r.video.width === 320 && r.video.frames > 10);
+    assert.deepEqual(small.state, { state: 'active', layer: 'low', reason: null });
+    await tile(`{ display: 'none' }`);
+    const hidden = await until('paused when hidden', (r) => r.state?.state === 'paused');
+    assert.deepEqual(hidden.state, { state: 'paused', layer: null, reason: 'hidden' });
+    await new Promise((r) => setTimeout(r, 500));
+    const stopped = (await received()).video!.frames;
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.ok((await received()).video!.frames <= stopped + 2, 'nothing decoded while hidden');
+    await tile(`{ display: 'block' }`);
+    const back = await until('the low layer again when shown', (r) => r.state?.state === 'active' && (r.video?.frames ?? 0) > stopped + 10);
+    assert.deepEqual(back.state, { state: 'active', layer: 'low', reason: null });
+    await viewer.context().close();
+    await publisher.context().close();
   });
 
   test('a 1:1 token (no media policy): one plain camera layer, as before', { timeout: 60_000 }, async () => {

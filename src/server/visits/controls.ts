@@ -6,7 +6,7 @@
  * transaction and announced on the hub after commit, ids only; the participant it concerns hears it on the room's
  * channel (notices `hand_lowered`, `muted_by_host`, `unmute_requested`).
  */
-import { and, asc, eq, inArray, isNotNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNotNull } from 'drizzle-orm';
 import type { MuteAllBody, UpdateGroupBody, Visit, VisitParticipant } from '../../shared/api/visits.js';
 import { audit } from '../audit/service.js';
 import type { Ctx } from '../context.js';
@@ -17,12 +17,13 @@ import { roomMediaPolicy } from '../rooms/queries.js';
 import { findRoom, notifyRoom, routeParticipants, setRoomMediaPolicy } from '../rooms/service.js';
 import { assertCanHost, getVisit, participantRow, participantRows, placeParticipant, roomNameOf, toParticipantDto, visitRow, type ParticipantRow, type VisitDeps, type VisitRow } from './service.js';
 import { isFinal } from './state.js';
+import { admittedClients } from './group.js';
+import { isStaffRole } from './privacy.js';
 
 /** Staff in the visit (the host, co-hosts): never muted by "mute all", never in the hands queue. */
-export const isHostRole = (role: ParticipantRow['role']) => role === 'host' || role === 'cohost';
 
 /** The clients a group control acts on: admitted, not staff. */
-const admittedClients = (people: readonly ParticipantRow[]) => people.filter((p) => !isHostRole(p.role) && p.admission === 'admitted');
+const admittedOf = (people: readonly ParticipantRow[]) => people.filter((p) => !isStaffRole(p.role) && p.admission === 'admitted');
 
 /** What the participant is told (stable codes: src/shared/channel.ts CHANNEL_NOTICES; the SDK acts on them). */
 export const GROUP_NOTICES = {
@@ -50,7 +51,7 @@ async function hostedVisit(tx: Db, ctx: Ctx, visitId: string): Promise<VisitRow>
 /** The client a host acts on: a participant of the visit, not staff. */
 async function clientRow(tx: Db, ctx: Ctx, visitId: string, participantId: string): Promise<ParticipantRow> {
   const p = await participantRow(tx, ctx.orgId, visitId, participantId, true);
-  if (isHostRole(p.role)) throw new AppError('invalid_state', 'This is for the visit’s clients, not its hosts.', { role: p.role });
+  if (isStaffRole(p.role)) throw new AppError('invalid_state', 'This is for the visit’s clients, not its hosts.', { role: p.role });
   return p;
 }
 
@@ -64,7 +65,7 @@ export async function setOwnHand(deps: VisitDeps, ctx: Ctx, visitId: string, rai
   const { after, changed } = await deps.db.transaction(async (tx) => {
     assertNotOver(await visitRow(tx, ctx.orgId, visitId));
     const before = await participantRow(tx, ctx.orgId, visitId, p.participantId, true);
-    if (before.admission !== 'admitted' || isHostRole(before.role)) throw new AppError('not_admitted', 'Only someone in the visit can raise a hand.');
+    if (before.admission !== 'admitted' || isStaffRole(before.role)) throw new AppError('not_admitted', 'Only someone in the visit can raise a hand.');
     return changeHand(tx, ctx, visitId, before, raised, 'participant');
   });
   if (changed) await deps.hub.publish(ctx.orgId, raised ? 'visit.participant_hand_raised' : 'visit.participant_hand_lowered', { visitId, participantId: after.id });
@@ -191,7 +192,7 @@ export async function setSpotlight(deps: VisitDeps, ctx: Ctx, visitId: string, p
     assertGroup(visit);
     if (id !== null) {
       const p = await participantRow(tx, ctx.orgId, visitId, id);
-      if (!isHostRole(p.role) && p.admission !== 'admitted') {
+      if (!isStaffRole(p.role) && p.admission !== 'admitted') {
         throw new AppError('invalid_state', `Only someone in the visit can be in the spotlight; this participant is ${p.admission}.`, { admission: p.admission });
       }
     }
@@ -230,7 +231,7 @@ export async function muteAll(deps: VisitDeps, ctx: Ctx, visitId: string, body: 
   const { visit, clients, wasHard } = await deps.db.transaction(async (tx) => {
     const before = await hostedVisit(tx, ctx, visitId);
     const [updated] = await tx.update(visits).set({ mutedAll: body.muted, selfUnmute, updatedAt: new Date() }).where(eq(visits.id, visitId)).returning();
-    const people = admittedClients(await participantRows(tx, ctx.orgId, visitId));
+    const people = admittedOf(await participantRows(tx, ctx.orgId, visitId));
     await audit(tx, ctx, body.muted ? 'visit.muted_all' : 'visit.unmuted_all', { type: 'visit', id: visitId }, body.muted ? { selfUnmute, participants: people.length } : { participants: people.length });
     return { visit: updated!, clients: people.map((p) => p.id), wasHard: before.mutedAll && !before.selfUnmute };
   });
@@ -277,15 +278,6 @@ export async function askUnmute(deps: VisitDeps, ctx: Ctx, visitId: string, part
 
 // ---- the group's settings during the session -------------------------------------------------------------
 
-/** Clients admitted now (what a lower limit may not go under). */
-async function admittedCount(tx: Db, orgId: string, visitId: string): Promise<number> {
-  const [row] = await tx
-    .select({ n: sql<number>`count(*)::int` })
-    .from(visitParticipants)
-    .where(and(eq(visitParticipants.orgId, orgId), eq(visitParticipants.visitId, visitId), eq(visitParticipants.admission, 'admitted'), inArray(visitParticipants.role, ['patient', 'guest', 'interpreter', 'caregiver'])));
-  return row?.n ?? 0;
-}
-
 /**
  * A host changes the group's media mode (the room's media policy `mode`) or its limit (never below the clients
  * admitted now: 409 visit_full) while it runs. Audited (visit.group_updated), hub visit.updated.
@@ -295,7 +287,7 @@ export async function updateGroup(deps: VisitDeps, ctx: Ctx, visitId: string, bo
     const visit = await hostedVisit(tx, ctx, visitId);
     assertGroup(visit);
     if (body.maxParticipants !== undefined) {
-      const admitted = await admittedCount(tx, ctx.orgId, visitId);
+      const admitted = await admittedClients(tx, ctx.orgId, visitId);
       if (body.maxParticipants < admitted) {
         throw new AppError('visit_full', `${admitted} participants are in the group now; its limit cannot go below that. Send someone back or remove them first.`, { admitted });
       }
