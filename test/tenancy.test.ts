@@ -306,6 +306,8 @@ for (const kind of DB_KINDS) {
       if (name === 'identity') return s.identity;
       if (name === 'linkId') return s.linkId;
       if (name === 'pid') return s.participantId;
+      // A co-host is a staff user of the visit's organisation (DELETE /visits/{id}/cohosts/{userId}).
+      if (name === 'userId') return s.org.clinician.user.id;
       if (name === 'recordingId') return s.recordingId;
       if (name === 'deliveryId') return s.deliveryId;
       if (name === 'patientId') return s.patientId;
