@@ -7,7 +7,7 @@
  * For each group size N (BENCH_GROUPS_SIZES, default 12,25): the server (bench/groups-server.ts: the SFU with its
  * real /rtc signaling and selection, in its own process) opens a room with the group policy (collaboration,
  * last-N = GROUP_LAST_N, default 9; downlink cap GROUP_DOWNLINK_BPS, default 2.5 Mbit/s). N headless simulcast
- * publishers (test/helpers/simulcast.ts: real VP8 at 320x180 / 640x360 / 1280x720 plus Opus) join over /rtc with
+ * publishers (test/helpers/simulcast.ts: real VP8 at 320x180 / 640x360 / 1280x720 plus Opus at the group audio rate, GROUP_AUDIO_BITRATE_BPS, default 16 kbit/s, as the SDK sends it in a group) join over /rtc with
  * every camera on. Then:
  *   1. publishers only: the server's CPU (process.cpuUsage over BENCH_GROUPS_SECONDS) → cost per publisher;
  *   2. S viewers (BENCH_GROUPS_VIEWERS, default 3) join and report a gallery view (every camera in a grid of a
@@ -46,6 +46,8 @@ const VIEWERS = envNumber('BENCH_GROUPS_VIEWERS', 3, 1, 5);
 const SECONDS = envNumber('BENCH_GROUPS_SECONDS', 5, 2, 60);
 const WARMUP_SECONDS = envNumber('BENCH_GROUPS_WARMUP_SECONDS', 4, 1, 60);
 const TARGET_MBPS = 2.5;
+/** What a group member's SDK sends (config.groups.audioBitrateBps): the publishers' Opus is encoded at this. */
+const AUDIO_KBPS = Math.round(envNumber('GROUP_AUDIO_BITRATE_BPS', 16_000, 6_000, 510_000) / 1000);
 const WINDOW = { width: 1280, height: 800 };
 
 const cleanups = installCleanups();
@@ -54,13 +56,16 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 interface Window {
   cpuPct: number;
   machineBusyPct: number | null;
-  /** Per viewer, RTP payload Mbit/s received. */
+  /** Per viewer, RTP payload Mbit/s received (audio and video). */
   viewerMbps: number[];
+  /** Of it, audio. */
+  viewerAudioMbps: number[];
 }
 
 /** Runs `fn` over a measuring window: the server's CPU (% of one core) and the viewers' received Mbit/s. */
 async function measure(server: BenchChild, viewers: RtcPeer[]): Promise<Window> {
   const bytes0 = viewers.map((v) => v.bytes);
+  const audio0 = viewers.map((v) => v.audioBytes);
   const m0 = machineTicks();
   const c0 = (await server.command('sample')).cpuUs as number;
   const t0 = performance.now();
@@ -72,6 +77,7 @@ async function measure(server: BenchChild, viewers: RtcPeer[]): Promise<Window> 
     cpuPct: ((c1 - c0) / 1000 / ms) * 100,
     machineBusyPct: busyPct(m0, m1),
     viewerMbps: viewers.map((v, i) => ((v.bytes - bytes0[i]!) * 8) / 1000 / ms),
+    viewerAudioMbps: viewers.map((v, i) => ((v.audioBytes - audio0[i]!) * 8) / 1000 / ms),
   };
 }
 
@@ -143,11 +149,17 @@ async function runGroup(n: number, server: BenchChild, capture: SimulcastCapture
         cpuPct: round(selected.cpuPct),
         machineBusyPct: selected.machineBusyPct,
         viewerMbps: selected.viewerMbps.map((x) => round(x)),
+        viewerAudioMbps: selected.viewerAudioMbps.map((x) => round(x)),
         forwardedVideos: forwarded.map((f) => f.length),
         layers: forwarded.map((f) => [...new Set(f.map((s) => s.layer))].join('/')),
         pausedFor: [...new Set(viewers.flatMap((v) => latest(v).filter((s) => s.state === 'paused').map((s) => s.reason)))],
       },
-      without: { cpuPct: round(all.cpuPct), machineBusyPct: all.machineBusyPct, viewerMbps: all.viewerMbps.map((x) => round(x)) },
+      without: {
+        cpuPct: round(all.cpuPct),
+        machineBusyPct: all.machineBusyPct,
+        viewerMbps: all.viewerMbps.map((x) => round(x)),
+        viewerAudioMbps: all.viewerAudioMbps.map((x) => round(x)),
+      },
       perParticipantCpuPct: { publishing: round(p, 3), selection: round(p + vSel, 3), without: round(p + (vAll * (n - 1)) / n, 3) },
       largestGroupOneCore: { selection: Math.floor(100 / (p + vSel)), without: nMaxAll },
     };
@@ -160,7 +172,7 @@ async function runGroup(n: number, server: BenchChild, capture: SimulcastCapture
 
 async function main(): Promise<number> {
   const { busyBeforePct, warnings } = await busyBeforeStart();
-  const capture = await ensureSimulcastCapture();
+  const capture = await ensureSimulcastCapture({ audioKbps: AUDIO_KBPS });
   const secret = randomBytes(32).toString('hex');
   const server = await startBenchChild('groups', path.join(ROOT, 'bench/groups-server.ts'), [secret, ...SIZES.map(String)], cleanups);
   const url = String(server.ready.url);
@@ -169,12 +181,13 @@ async function main(): Promise<number> {
     console.error(`group of ${n}: ${n} simulcast publishers, ${VIEWERS} viewers…`);
     results.push(await runGroup(n, server, capture, url, secret));
   }
-  console.log('\ngroup  viewer Mbit/s (selection | without)  server CPU % (pubs | +viewers sel | +viewers without)  CPU %/participant (sel | without)  largest group/core (sel | without)');
+  console.log(`\nviewer Mbit/s is RTP payload, audio and video; (audio) is the audio part: every member's Opus at ${AUDIO_KBPS} kbit/s`);
+  console.log('group  viewer Mbit/s (selection | without)  server CPU % (pubs | +viewers sel | +viewers without)  CPU %/participant (sel | without)  largest group/core (sel | without)');
   for (const r of results) {
     const sel = mean(r.selection.viewerMbps);
     const verdict = Math.max(...r.selection.viewerMbps) <= TARGET_MBPS ? 'MET' : 'MISS';
     console.log(
-      `${String(r.n).padStart(5)}  ${sel.toFixed(2).padStart(6)} | ${mean(r.without.viewerMbps).toFixed(2).padStart(6)} (${verdict} ≤ ${TARGET_MBPS})` +
+      `${String(r.n).padStart(5)}  ${sel.toFixed(2).padStart(6)} (audio ${mean(r.selection.viewerAudioMbps).toFixed(2)}) | ${mean(r.without.viewerMbps).toFixed(2).padStart(6)} (${verdict} ≤ ${TARGET_MBPS})` +
         `    ${r.publishersOnly.cpuPct.toFixed(1)} | ${r.selection.cpuPct.toFixed(1)} | ${r.without.cpuPct.toFixed(1)}` +
         `    ${r.perParticipantCpuPct.selection.toFixed(2)} | ${r.perParticipantCpuPct.without.toFixed(2)}` +
         `    ${r.largestGroupOneCore.selection} | ${r.largestGroupOneCore.without}` +
@@ -184,7 +197,7 @@ async function main(): Promise<number> {
   mkdirSync(path.dirname(RESULTS), { recursive: true });
   writeFileSync(
     RESULTS,
-    `${JSON.stringify({ at: new Date().toISOString(), commit: gitCommit(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, busyBeforePct, warnings, seconds: SECONDS, results }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), commit: gitCommit(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, busyBeforePct, warnings, seconds: SECONDS, audioKbps: AUDIO_KBPS, results }, null, 2)}\n`,
   );
   console.log(`\nfigures: ${path.relative(ROOT, RESULTS)}`);
   return 0;

@@ -36,6 +36,11 @@ export interface CaptureOptions {
   seconds?: number;
   /** Video target bitrate. Default 500. */
   bitrateKbps?: number;
+  /**
+   * Opus target bitrate. Default 48 (a 1:1 call's). A group's members send config.groups.audioBitrateBps (16 by
+   * default: the SDK caps it), which bench/groups.ts uses.
+   */
+  audioKbps?: number;
   /** Cache root; the capture lives in a sub-directory named after the options. Default os.tmpdir(). */
   dir?: string;
   /**
@@ -99,18 +104,19 @@ const loaded = new Map<string, Promise<Capture>>();
 export function ensureCapture(options: CaptureOptions = {}): Promise<Capture> {
   const seconds = options.seconds ?? 10;
   const bitrateKbps = options.bitrateKbps ?? 500;
+  const audioKbps = options.audioKbps ?? 48;
   const size = options.size ?? CAPTURE_SIZE;
   const sizeOk = (n: number) => Number.isInteger(n) && n >= 16 && n <= 1920 && n % 2 === 0;
-  if (!(seconds > 0 && seconds <= 120) || !(bitrateKbps >= 50 && bitrateKbps <= 5000) || !sizeOk(size.width) || !sizeOk(size.height)) {
-    return Promise.reject(new RangeError('ensureCapture: seconds in (0, 120], bitrateKbps in [50, 5000], size even in [16, 1920]'));
+  if (!(seconds > 0 && seconds <= 120) || !(bitrateKbps >= 50 && bitrateKbps <= 5000) || !sizeOk(size.width) || !sizeOk(size.height) || !(Number.isInteger(audioKbps) && audioKbps >= 6 && audioKbps <= 510)) {
+    return Promise.reject(new RangeError('ensureCapture: seconds in (0, 120], bitrateKbps in [50, 5000], size even in [16, 1920], audioKbps an integer in [6, 510]'));
   }
   const defaultSize = size.width === CAPTURE_SIZE.width && size.height === CAPTURE_SIZE.height;
-  const key = `openvisit-capture-v${CAPTURE_FORMAT_VERSION}-${seconds}s-${bitrateKbps}k${defaultSize ? '' : `-${size.width}x${size.height}`}`;
+  const key = `openvisit-capture-v${CAPTURE_FORMAT_VERSION}-${seconds}s-${bitrateKbps}k${defaultSize ? '' : `-${size.width}x${size.height}`}${audioKbps === 48 ? '' : `-a${audioKbps}k`}`;
   const dir = path.join(options.dir ?? os.tmpdir(), key);
   let capture = loaded.get(dir);
   if (!capture) {
     capture = (async () => {
-      if (!existsSync(path.join(dir, 'meta.json'))) await makeCapture(dir, seconds, bitrateKbps, size);
+      if (!existsSync(path.join(dir, 'meta.json'))) await makeCapture(dir, seconds, bitrateKbps, size, audioKbps);
       return loadCapture(dir);
     })();
     loaded.set(dir, capture);
@@ -174,7 +180,7 @@ function parseRtp(message: Buffer): Omit<RawPacket, 'kind' | 'arrivalMs'> | unde
   };
 }
 
-async function runFfmpegCapture(dir: string, seconds: number, bitrateKbps: number, size: { width: number; height: number }, paced: boolean): Promise<RawPacket[]> {
+async function runFfmpegCapture(dir: string, seconds: number, bitrateKbps: number, size: { width: number; height: number }, audioKbps: number, paced: boolean): Promise<RawPacket[]> {
   const video = await bindLoopback();
   const audio = await bindLoopback();
   const packets: RawPacket[] = [];
@@ -202,7 +208,7 @@ async function runFfmpegCapture(dir: string, seconds: number, bitrateKbps: numbe
     '-map', '[v]', '-map', '2:a',
     '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`,
     '-g', String(CAPTURE_FPS * 2), '-keyint_min', String(CAPTURE_FPS * 2), '-auto-alt-ref', '0', '-lag-in-frames', '0',
-    '-c:a', 'libopus', '-b:a', '48k', '-ac', '1', '-application', 'voip', '-frame_duration', '20',
+    '-c:a', 'libopus', '-b:a', `${audioKbps}k`, '-ac', '1', '-application', 'voip', '-frame_duration', '20',
     '-f', 'tee',
     `[select=v:f=rtp:rtpflags=skip_rtcp:payload_type=96]rtp://127.0.0.1:${vport}?pkt_size=1200|` +
       `[select=a:f=rtp:rtpflags=skip_rtcp:payload_type=111]rtp://127.0.0.1:${aport}?pkt_size=1200|` +
@@ -246,15 +252,15 @@ function complete(packets: RawPacket[], kind: 0 | 1): boolean {
   return list.every((p, i) => i === 0 || p.seq === ((list[i - 1]!.seq + 1) & 0xffff));
 }
 
-async function makeCapture(dir: string, seconds: number, bitrateKbps: number, picture: { width: number; height: number }): Promise<void> {
+async function makeCapture(dir: string, seconds: number, bitrateKbps: number, picture: { width: number; height: number }, audioKbps: number): Promise<void> {
   await assertFfmpeg();
   const parent = path.dirname(dir);
   await mkdir(parent, { recursive: true });
   const work = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(work);
   try {
-    let packets = await runFfmpegCapture(work, seconds, bitrateKbps, picture, false);
-    if (!complete(packets, 0) || !complete(packets, 1)) packets = await runFfmpegCapture(work, seconds, bitrateKbps, picture, true);
+    let packets = await runFfmpegCapture(work, seconds, bitrateKbps, picture, audioKbps, false);
+    if (!complete(packets, 0) || !complete(packets, 1)) packets = await runFfmpegCapture(work, seconds, bitrateKbps, picture, audioKbps, true);
     if (!complete(packets, 0) || !complete(packets, 1)) throw new Error('the ffmpeg RTP capture lost packets on loopback twice');
     const size = packets.reduce((n, p) => n + RECORD_HEADER + p.payload.length, 0);
     const out = Buffer.alloc(size);

@@ -29,6 +29,8 @@ export class RtcPeer {
   readonly byMid = new Map<string, Received>();
   /** Everything received (RTP payload bytes), all mids. */
   bytes = 0;
+  /** Of `bytes`, what came on audio mids. */
+  audioBytes = 0;
   readonly #listeners = new Set<(m: ServerMessage) => void>();
   readonly #tracks = new Set<string>();
   #queue: Promise<unknown> = Promise.resolve();
@@ -145,6 +147,7 @@ export class RtcPeer {
     r.packets++;
     r.bytes += rtp.payload.length;
     this.bytes += rtp.payload.length;
+    if (this.routes.get(mid)?.kind === 'audio') this.audioBytes += rtp.payload.length;
     if (isVp8KeyframeStart(rtp.payload)) {
       const size = vp8KeyframeSize(rtp.payload);
       if (size) ({ width: r.width, height: r.height } = size);

@@ -71,6 +71,8 @@ export interface SimulcastCaptureOptions {
   layers?: readonly LayerSpec[];
   /** Clip length (one loop). Default 10. */
   seconds?: number;
+  /** Opus target bitrate (ensureCapture's audioKbps). Default 48. */
+  audioKbps?: number;
   /** Cache root. Default os.tmpdir(). */
   dir?: string;
 }
@@ -85,6 +87,7 @@ export async function ensureSimulcastCapture(options: SimulcastCaptureOptions = 
       seconds: options.seconds ?? 10,
       bitrateKbps: spec.bitrateKbps,
       size: { width: spec.width, height: spec.height },
+      ...(options.audioKbps ? { audioKbps: options.audioKbps } : {}),
       ...(options.dir ? { dir: options.dir } : {}),
     });
     layers.push({ ...spec, capture });
