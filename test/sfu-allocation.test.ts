@@ -164,7 +164,7 @@ describe('allocation', () => {
     assert.equal(state(r.get('a/camera')), 'high');
   });
 
-  test('bandwidth: the least important steps down a layer first, then the next; then the least important goes off', () => {
+  test('bandwidth: the least important steps down a layer first, then the next; then the least important goes off, down to the most important (kept low)', () => {
     const videos = [camera('a', 1), camera('b', 2), camera('c', 3)];
     // Everyone high: 3.6 Mbps. A budget of 3.0 Mbps: c (least important) high → medium (2.85 Mbps).
     let r = run({ videos, budgetBps: 3_000_000 });
@@ -175,9 +175,11 @@ describe('allocation', () => {
     // 400 kbps: everyone low (450 kbps) is too much: c, the least important, goes off (300 kbps).
     r = run({ videos, budgetBps: 400_000 });
     assert.deepEqual(['a', 'b', 'c'].map((id) => state(r.get(`${id}/camera`))), ['low', 'low', 'off:bandwidth']);
-    // Nothing fits: everything off for bandwidth.
+    // Nothing fits: the most important stays on at its lowest layer (the floor), the others off for bandwidth.
     r = run({ videos, budgetBps: 100_000 });
-    assert.deepEqual(['a', 'b', 'c'].map((id) => state(r.get(`${id}/camera`))), ['off:bandwidth', 'off:bandwidth', 'off:bandwidth']);
+    assert.deepEqual(['a', 'b', 'c'].map((id) => state(r.get(`${id}/camera`))), ['low', 'off:bandwidth', 'off:bandwidth']);
+    r = run({ videos, budgetBps: 0 });
+    assert.deepEqual(['a', 'b', 'c'].map((id) => state(r.get(`${id}/camera`))), ['low', 'off:bandwidth', 'off:bandwidth']);
     const total = [...run({ videos, budgetBps: 2_000_000 }).values()].reduce((s, x) => s + x.bitrateBps, 0);
     assert.ok(total <= 2_000_000, `the total (${total}) fits the budget`);
   });
@@ -224,6 +226,16 @@ describe('downlink estimate', () => {
     // Without a rate sent to read it against (the first report), a REMB is not used.
     const f = new DownlinkEstimator(2_500_000);
     assert.equal(f.update({ nowMs: 1000, remb: { bps: 300_000, atMs: 1000 } }), 2_500_000);
+  });
+
+  test('a REMB that lags a rise in the rate sent (larger tiles, a resumed video) is no congestion; one under both intervals is', () => {
+    const e = new DownlinkEstimator(2_500_000);
+    // 400 kbit/s sent, Chromium's REMB a little above; then the SFU sends 1.6 Mbit/s and the next REMB still follows 400.
+    e.update({ nowMs: 1000, remb: { bps: 460_000, atMs: 1000 }, sentBps: 400_000, lossFraction: 0 });
+    assert.equal(e.update({ nowMs: 2000, remb: { bps: 480_000, atMs: 2000 }, sentBps: 1_600_000, lossFraction: 0 }), 2_500_000, 'lagging, not congested');
+    // Sent 1.6 Mbit/s twice and the REMB says 1 Mbit/s: congestion.
+    assert.equal(e.update({ nowMs: 3000, remb: { bps: 1_000_000, atMs: 3000 }, sentBps: 1_600_000, lossFraction: 0 }), 1_000_000);
+    assert.equal(e.source, 'remb');
   });
 
   test('without REMB: loss above 10 % steps down, between 2 and 10 % holds, below 2 % for a while steps up to the cap', () => {

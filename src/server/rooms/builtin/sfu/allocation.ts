@@ -17,7 +17,9 @@
  *      publisher sends (lower first).
  *   4. bandwidth: while the total exceeds the budget (the downlink estimate less the audio the subscriber
  *      receives), the least important stream that can go down a layer does; when none can, the least important
- *      one still forwarded is turned off (reason `bandwidth`).
+ *      one still forwarded is turned off (reason `bandwidth`), down to the most important one: that one stays on
+ *      at its lowest layer whatever the budget (a client on a poor or overloaded connection still sees the
+ *      therapist, or whoever is spotlit or speaking, small, rather than a wall of name cards).
  * Importance (most first): in presentation mode the screen shares, then the spotlight, pins, speaker recency,
  * join order, with screen shares ahead of cameras in the other modes too.
  */
@@ -225,7 +227,7 @@ export function allocate(input: AllocationInput): StreamAllocation[] {
     }
     if (stepped) continue;
     const last = candidates.findLast((c) => c.chosen !== null);
-    if (!last) break;
+    if (!last || last === candidates.find((c) => c.chosen !== null)) break;
     spent -= costOf(last.chosen!);
     last.chosen = null;
     last.reason = 'bandwidth';

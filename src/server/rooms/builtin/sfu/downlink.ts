@@ -6,7 +6,11 @@
  *     less room (a REMB under REMB_CONGESTED of the rate sent: the estimate drops to it) but never that there is more
  *     than it has been shown. Trusted as a cap, a viewer sent only the low layer would report about that and never
  *     get a larger one (seen in Chromium: stuck at 200–240 kbit/s with a 1280x720 tile). A REMB above the rate sent
- *     only raises the estimate (to at most the cap);
+ *     only raises the estimate (to at most the cap). "The rate sent" is the lower of the last two intervals': a REMB
+ *     describes what arrived before it was sent, so right after the SFU sends more (the viewer's tiles grew, a video
+ *     resumed) it still follows the old rate, and read against the new one it looked like congestion: the estimate
+ *     fell to it, videos paused for bandwidth, and the REMB of what was left kept them paused (seen in Chromium: a
+ *     host turning to a gallery page of larger tiles);
  *   - otherwise its receiver reports: loss above LOSS_HIGH steps the estimate down (× STEP_DOWN), loss below LOSS_LOW
  *     held for STABLE_MS steps it up (× STEP_UP), in between it holds;
  * always between FLOOR_BPS and the cap (config.groups.downlinkBps). It starts at the cap: a subscriber is assumed
@@ -38,6 +42,8 @@ export class DownlinkEstimator {
   #bps: number;
   #calmSince: number | null = null;
   #source: 'cap' | 'remb' | 'loss' = 'cap';
+  /** The rate sent over the interval before the last sample's (undefined: not known). */
+  #sentBefore: number | undefined;
 
   constructor(readonly capBps: number) {
     this.#bps = capBps;
@@ -54,8 +60,11 @@ export class DownlinkEstimator {
 
   update(sample: DownlinkSample): number {
     const clamp = (bps: number) => Math.min(this.capBps, Math.max(Math.min(FLOOR_BPS, this.capBps), Math.round(bps)));
+    const sentBefore = this.#sentBefore;
+    this.#sentBefore = sample.sentBps;
     if (sample.remb && sample.nowMs - sample.remb.atMs <= REMB_FRESH_MS && sample.sentBps !== undefined) {
-      if (sample.remb.bps < sample.sentBps * REMB_CONGESTED) {
+      const sent = Math.min(sample.sentBps, sentBefore ?? sample.sentBps);
+      if (sample.remb.bps < sent * REMB_CONGESTED) {
         this.#bps = clamp(sample.remb.bps);
         this.#source = 'remb';
         this.#calmSince = null;
