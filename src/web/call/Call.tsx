@@ -52,6 +52,8 @@ import { WaitingCard } from './WaitingCard.js';
 export type { CallEnd, CallProps, HostControls } from './types.js';
 
 const VISIT_POLL_MS = 10_000;
+/** A participant sees nobody's hand on the tiles (the queue is the hosts'). */
+const NO_HANDS: ReadonlySet<string> = new Set();
 
 export function Call(props: CallProps) {
   const { visitId, as, hostControls, timeZone } = props;
@@ -231,6 +233,7 @@ export function Call(props: CallProps) {
           spotlit={stage.spotlit}
           others={stage.others}
           speaking={call.speaking}
+          hands={as === 'host' ? new Set(group.hands.map((p) => p.id)) : NO_HANDS}
           waitingCount={roster.seesEveryone ? roster.waitingRemotes.length : null}
           self={room && phase !== 'failed' ? { cameraTrack: media.cameraTrack, name: self?.displayName ?? 'You' } : null}
         >
@@ -274,6 +277,7 @@ export function Call(props: CallProps) {
         side={side}
         sideId={sideId}
         peopleCount={rows.length}
+        handsUp={as === 'host' ? group.hands.length : 0}
         unread={chat.unread}
         onLeave={call.leave}
         hand={group.isGroup && as === 'participant' ? { raised: group.handRaised, toggle: group.toggleHand } : null}

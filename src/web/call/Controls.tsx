@@ -19,6 +19,8 @@ export interface ControlsProps {
   /** The side panel's element id (the toggles control it). */
   sideId: string;
   peopleCount: number;
+  /** Hosts of a group visit: how many hands are up (shown on the Participants button; 0: none). */
+  handsUp: number;
   unread: number;
   onLeave(): void;
   /** Group visits, participants: their raised hand (null: no hand to raise). */
@@ -37,7 +39,7 @@ export interface HostButtons {
   endForEveryone(): void;
 }
 
-export function Controls({ live, admitted, busy, media, share, side, sideId, peopleCount, unread, onLeave, hand, host }: ControlsProps) {
+export function Controls({ live, admitted, busy, media, share, side, sideId, peopleCount, handsUp, unread, onLeave, hand, host }: ControlsProps) {
   const { micOn, cameraTrack } = media;
   const open = side.side;
   return (
@@ -61,7 +63,7 @@ export function Controls({ live, admitted, busy, media, share, side, sideId, peo
           ref={side.peopleToggle}
           type="button"
           className={open === 'participants' ? 'ov-ctl is-active' : 'ov-ctl'}
-          aria-label={`Participants (${peopleCount})`}
+          aria-label={`Participants (${peopleCount})${handsUp > 0 ? `, ${handsUp === 1 ? '1 hand' : `${handsUp} hands`} raised` : ''}`}
           aria-expanded={open === 'participants'}
           aria-controls={open === 'participants' ? sideId : undefined}
           onClick={() => side.toggle('participants')}
@@ -71,6 +73,12 @@ export function Controls({ live, admitted, busy, media, share, side, sideId, peo
           <span className="ov-ctl__count" aria-hidden="true">
             {peopleCount}
           </span>
+          {handsUp > 0 ? (
+            <span className="ov-ctl__badge ov-ctl__badge--hand" aria-hidden="true">
+              <HandIcon />
+              {handsUp}
+            </span>
+          ) : null}
         </button>
       ) : null}
       {admitted ? (

@@ -28,6 +28,8 @@ export interface StageProps {
   others: Tile[];
   /** The remote participant speaking now. */
   speaking: string | null;
+  /** Hosts of a group visit: who has a hand up (said on their tile). */
+  hands: ReadonlySet<string>;
   /** Nobody else here yet: host view of how many wait to be admitted (null: we cannot see the waiting room). */
   waitingCount: number | null;
   /** Our self view, once there is a room (null: none). */
@@ -37,7 +39,7 @@ export interface StageProps {
 }
 
 export function Stage(props: StageProps) {
-  const { phase, failure, waiting, admitted, layout, tiles, pageTiles, paging, featured, others, speaking, self } = props;
+  const { phase, failure, waiting, admitted, layout, tiles, pageTiles, paging, featured, others, speaking, hands, self } = props;
   const inCall = tiles.length > 0;
   return (
     <section className={waiting ? 'ov-stage ov-stage--waiting' : 'ov-stage'} aria-label="Video">
@@ -49,7 +51,7 @@ export function Stage(props: StageProps) {
         <div className={paging.pages > 1 ? 'ov-gallery-wrap has-pages' : 'ov-gallery-wrap'}>
           <div className="ov-gallery" data-count={Math.min(pageTiles.length, 9)} data-cols={columns(pageTiles.length)}>
             {pageTiles.map((t) => (
-              <VideoTile key={t.key} tile={t} speaking={speaking === t.participant.identity} />
+              <VideoTile key={t.key} tile={t} speaking={speaking === t.participant.identity} hand={hands.has(t.participant.identity)} />
             ))}
           </div>
           {paging.pages > 1 ? <Pager paging={paging} /> : null}
@@ -58,12 +60,12 @@ export function Stage(props: StageProps) {
       {admitted && inCall && layout === 'speaker' && featured ? (
         <div className="ov-speaker">
           <div className="ov-speaker__main">
-            <VideoTile tile={featured} speaking={speaking === featured.participant.identity} spotlit={props.spotlit} />
+            <VideoTile tile={featured} speaking={speaking === featured.participant.identity} spotlit={props.spotlit} hand={hands.has(featured.participant.identity)} />
           </div>
           {others.length > 0 ? (
             <div className="ov-speaker__strip">
               {others.map((t) => (
-                <VideoTile key={t.key} tile={t} speaking={speaking === t.participant.identity} />
+                <VideoTile key={t.key} tile={t} speaking={speaking === t.participant.identity} hand={hands.has(t.participant.identity)} />
               ))}
             </div>
           ) : null}

@@ -6,8 +6,8 @@ import { MicIcon } from './icons.js';
 import { NetworkQuality, RemoteVideo, initials } from './media.js';
 import type { Tile } from './useStageLayout.js';
 
-/** `spotlit`: a host put this person in the spotlight for everyone (said on the tile). */
-export function VideoTile({ tile, speaking, spotlit = false }: { tile: Tile; speaking: boolean; spotlit?: boolean }) {
+/** `spotlit`: a host put this person in the spotlight for everyone; `hand`: (hosts) their hand is up. Both said on the tile. */
+export function VideoTile({ tile, speaking, spotlit = false, hand = false }: { tile: Tile; speaking: boolean; spotlit?: boolean; hand?: boolean }) {
   const { participant: p, name, source } = tile;
   const track = p.tracks.get(source);
   const published = p.published.find((t) => t.source === source);
@@ -23,7 +23,12 @@ export function VideoTile({ tile, speaking, spotlit = false }: { tile: Tile; spe
       data-identity={p.identity}
       data-speaking={speaking && source === 'camera' ? 'true' : undefined}
     >
-      {spotlit ? <span className="ov-tile__spotlight">Spotlight</span> : null}
+      {spotlit || (hand && source === 'camera') ? (
+        <span className="ov-tile__badges">
+          {spotlit ? <span className="ov-tile__spotlight">Spotlight</span> : null}
+          {hand && source === 'camera' ? <span className="ov-tile__hand">Hand raised</span> : null}
+        </span>
+      ) : null}
       {track ? <RemoteVideo track={track} label={source === 'screen' ? `Screen shared by ${name}` : `Video of ${name}`} className={off ? 'is-hidden' : undefined} /> : null}
       {paused && track ? (
         <div className="ov-tile__paused" data-paused={track.streamState.reason ?? 'paused'}>

@@ -5,7 +5,7 @@
  * the participant's own chosen name. Everything shown comes from the visit as the API gives it to this viewer (names
  * by the organisation's policy: never derived here).
  */
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { Visit, VisitParticipant } from '../../shared/api/visits.js';
 import { ApiError } from '../api.js';
 import { visitPath, type Requester } from './request.js';
@@ -56,6 +56,20 @@ export function useGroup(deps: GroupDeps) {
   const hands: VisitParticipant[] = (visit?.participants ?? [])
     .filter((p) => p.handRaisedAt !== null && p.admission === 'admitted')
     .sort((a, b) => Date.parse(a.handRaisedAt!) - Date.parse(b.handRaisedAt!) || (a.id < b.id ? -1 : 1));
+  const seesHands = isGroup && isClinicianRole(self?.role);
+  const handsKey = seesHands ? hands.map((p) => `${p.id}@${p.handRaisedAt}`).join(',') : '';
+  /** The hands a host has been told about (null: not read yet; the hands up when the host arrives are not news). */
+  const toldHands = useRef<Set<string> | null>(null);
+  const loaded = visit !== null;
+  useEffect(() => {
+    if (!seesHands || !loaded) return;
+    const now = new Set(handsKey ? handsKey.split(',') : []);
+    if (toldHands.current !== null) {
+      for (const p of hands) if (!toldHands.current.has(`${p.id}@${p.handRaisedAt}`)) addNotice(`${p.displayName} raised their hand.`);
+    }
+    toldHands.current = now;
+    // `hands` comes from the visit; handsKey says when it changed.
+  }, [seesHands, loaded, handsKey]);
 
   const toggleHand = () => {
     const raised = !handRaised;

@@ -75,10 +75,21 @@ export function useStageLayout(inCall: RemotePeer[], nameOf: (id: string) => str
     seenScreens.current = new Set(keys);
   }, [screenKey]);
 
-  // A new spotlight shows the spotlit person large to everyone (the viewer may switch back to the gallery).
+  // A new spotlight shows the spotlit person large to everyone (the viewer may switch back to the gallery); when the
+  // host removes it, a viewer the spotlight moved goes back to the layout they had.
   const spotlitHere = spotlight !== null && inCall.some((p) => p.identity === spotlight);
+  /** The layout before the spotlight switched it (null: the spotlight did not, or the viewer chose since). */
+  const beforeSpotlight = useRef<Layout | null>(null);
   useEffect(() => {
-    if (spotlitHere) setLayout('speaker');
+    if (spotlitHere) {
+      setLayout((l) => {
+        if (l !== 'speaker') beforeSpotlight.current = l;
+        return 'speaker';
+      });
+    } else if (beforeSpotlight.current !== null) {
+      setLayout(beforeSpotlight.current);
+      beforeSpotlight.current = null;
+    }
   }, [spotlight, spotlitHere]);
 
   const tiles = [...screens, ...cameras];
@@ -94,7 +105,10 @@ export function useStageLayout(inCall: RemotePeer[], nameOf: (id: string) => str
 
   return {
     layout,
-    toggleLayout: () => setLayout((l) => (l === 'gallery' ? 'speaker' : 'gallery')),
+    toggleLayout: () => {
+      beforeSpotlight.current = null;
+      setLayout((l) => (l === 'gallery' ? 'speaker' : 'gallery'));
+    },
     /** Screens first, then cameras (the gallery's order). */
     tiles,
     /** The gallery's current page of tiles. */
