@@ -10,19 +10,14 @@
 // caller's name visible. A staff caregiver signed in to the console reaches the same screen from its navigation.
 // Screenshots go to test-results/screenshots/ (care-*.png).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { createTestOrg, TEST_PASSWORD, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, expectInView, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
+import { closeBrowser, expectInView, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage, screenshot, signInToConsole } from './helpers/browser.js';
 
-const SHOTS = path.resolve('test-results/screenshots');
-const shot = async (page: Page, name: string) => {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-};
+const shot = (page: Page, name: string) => screenshot(page, name);
 
 const PHONE = { width: 390, height: 844 };
 const LAPTOP = { width: 1280, height: 800 };

@@ -22,14 +22,10 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { caller, TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, errorsOf, expectInView, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
+import { closeBrowser, errorsOf, expectInView, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage, screenshot, SCREENSHOTS, signInToConsole } from './helpers/browser.js';
 import { spawnHeadlessMember, type HeadlessMember } from './helpers/headless.js';
 
-const SHOTS = path.resolve('test-results/screenshots');
-const shot = async (page: Page, name: string) => {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-};
+const shot = (page: Page, name: string) => screenshot(page, name);
 
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
@@ -65,9 +61,9 @@ describe('web app in Chromium: a group visit, a clinician, two patients in Chrom
   });
   after(async () => {
     // The server's log (pino, info and up) beside the screenshots, for reading a failure.
-    mkdirSync(SHOTS, { recursive: true });
-    writeFileSync(path.join(path.dirname(SHOTS), 'web-groups-server.log'), t.logs.join(''));
-    for (const m of members) if (m.peer) writeFileSync(path.join(path.dirname(SHOTS), `web-groups-${m.givenName}.log`), m.peer.log());
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    writeFileSync(path.join(path.dirname(SCREENSHOTS), 'web-groups-server.log'), t.logs.join(''));
+    for (const m of members) if (m.peer) writeFileSync(path.join(path.dirname(SCREENSHOTS), `web-groups-${m.givenName}.log`), m.peer.log());
     await Promise.all(members.map((m) => m.peer?.close().catch(() => undefined)));
     await closeBrowser(browser);
     await t.close();

@@ -10,22 +10,16 @@
 // with each browser in a time zone other than the clinic's; Leave and End visit are told apart. Screenshots go to
 // test-results/screenshots/ (call-*.png).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, expectInView, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage } from './helpers/browser.js';
+import { closeBrowser, expectInView, expectVideoFrom, expectWholePicture, installProbes, launchChromium, newMediaPage, screenshot } from './helpers/browser.js';
 
 /** The self view floats over the stage and shows the same known picture (one fake camera): masked out of frame readings. */
 const SELF_VIEW = '.ov-self';
 
-const SHOTS = path.resolve('test-results/screenshots');
-const shot = async (page: Page, name: string) => {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-};
+const shot = (page: Page, name: string) => screenshot(page, name, { fullPage: true });
 
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };

@@ -7,7 +7,7 @@
 // link in that text in a fresh browser (a phone), filled in, submitted; the staff tab shows it submitted with the
 // answers. Screenshots go to test-results/screenshots/ (git-ignored).
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eq } from 'drizzle-orm';
@@ -15,13 +15,9 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { intakeRequests } from '../src/server/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, errorsOf, launchChromium, newMediaPage } from './helpers/browser.js';
+import { closeBrowser, errorsOf, launchChromium, newMediaPage, screenshot } from './helpers/browser.js';
 
-const SHOTS = path.resolve('test-results/screenshots');
-const shot = async (page: Page, name: string) => {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `messaging-${name}.png`), fullPage: true });
-};
+const shot = (page: Page, name: string) => screenshot(page, `messaging-${name}`, { fullPage: true });
 
 /** The web app must be built from the current sources (npm test builds first; a direct run needs `node scripts/build.js`). */
 function assertWebBuilt(): void {

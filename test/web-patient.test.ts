@@ -6,20 +6,14 @@
 // work on this computer when PUBLIC_URL is unset and the clinician reached it by another address; /favicon.ico is
 // an icon. Screenshots go to test-results/screenshots/ (git-ignored).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
-import { assertNoSidewaysScroll, closeBrowser, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
+import { assertNoSidewaysScroll, closeBrowser, launchChromium, newMediaPage, screenshot, signInToConsole } from './helpers/browser.js';
 
-const SHOTS = path.resolve('test-results/screenshots');
-const shot = async (page: Page, name: string) => {
-  mkdirSync(SHOTS, { recursive: true });
-  // What the screen shows (not the whole page): the point is what is in view.
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
-};
+// What the screen shows (not the whole page): the point is what is in view.
+const shot = (page: Page, name: string) => screenshot(page, name);
 
 const PHONE = { width: 390, height: 844 };
 const LAPTOP = { width: 1280, height: 800 };

@@ -7,19 +7,13 @@
 // "Private note to <name>" in the clinician's chat and "Private note to you" in the patient's.
 // Screenshots: test-results/screenshots/settings-*.png (git-ignored).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
-import { assertNoSidewaysScroll, closeBrowser, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
+import { assertNoSidewaysScroll, closeBrowser, launchChromium, newMediaPage, screenshot, signInToConsole } from './helpers/browser.js';
 
-const SHOTS = path.resolve('test-results/screenshots');
-const shot = async (page: Page, name: string) => {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `settings-${name}.png`), fullPage: true });
-};
+const shot = (page: Page, name: string) => screenshot(page, `settings-${name}`, { fullPage: true });
 
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };

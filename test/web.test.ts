@@ -5,21 +5,15 @@
 // reconnects, send back to the waiting room, end for everyone, the summary, the survey. Then: a denied patient,
 // an expired link, a refused camera. Screenshots of each screen go to test-results/screenshots/ (git-ignored).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { eq } from 'drizzle-orm';
 import type { Browser, Page, WebSocketRoute } from 'playwright-core';
 import { visitLinks } from '../src/server/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { TEST_PASSWORD, createTestOrg, type TestOrg } from './helpers/builders.js';
-import { closeBrowser, expectFramesDiffer, expectTone, expectVideoFrom, installProbes, launchChromium, newMediaPage, signInToConsole } from './helpers/browser.js';
+import { closeBrowser, expectFramesDiffer, expectTone, expectVideoFrom, installProbes, launchChromium, newMediaPage, screenshot, signInToConsole } from './helpers/browser.js';
 
-const SHOTS = path.resolve('test-results/screenshots');
-const shot = async (page: Page, name: string) => {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-};
+const shot = (page: Page, name: string) => screenshot(page, name, { fullPage: true });
 
 /** The remote camera of `identity` and its audio track, as page expressions for the probes. */
 const videoOf = (identity: string) => `document.querySelector('figure.ov-tile--camera[data-identity="${identity}"] video')`;

@@ -877,6 +877,15 @@ export async function p2pJoinToFirstFrame(browser: Browser, baseUrl: string): Pr
   }
 }
 
+/** Where the browser tests' screenshots go (git-ignored; docs/screenshots/ holds chosen copies). */
+export const SCREENSHOTS = path.resolve('test-results/screenshots');
+
+/** A screenshot of what the window shows (`fullPage`: the whole page) as SCREENSHOTS/`name`.png. */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: options.fullPage ?? false });
+}
+
 /** Signs a staff member in to the console at `base` and waits for its navigation. */
 export async function signInToConsole(page: Page, base: string, email: string, password: string): Promise<void> {
   await page.goto(`${base}/`);
