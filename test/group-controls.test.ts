@@ -368,7 +368,8 @@ for (const setup of SETUPS) {
 }
 
 // Twilio's Group rooms hold 50 connections: the host, 46 clients in the group and 3 sent back (still connected,
-// isolated by rules), with 20 more waiting, held (no media token, not in Twilio's room). Muting them all on the
+// isolated by rules), with 20 more waiting, held (no media token, not in Twilio's room); a 51st is refused at
+// admission (visit_full, the provider's roomCapacity). Muting them all on the
 // server would be `include all` and 48 excludes per participant under the old encoding (refused, 501); it is
 // `include kind:video`, the host's audio and the 3 sent back, written once per participant.
 if (SETUPS.some((s) => s.media === 'twilio')) {
@@ -416,6 +417,16 @@ if (SETUPS.some((s) => s.media === 'twilio')) {
         const roomId: string = (await a.clinician.get(`/api/v1/rooms/visit-${v.id}`)).json().id;
         const room = () => fake.room(roomId)!;
         assert.equal(room().participants.filter((p) => p.status === 'connected').length, 50);
+        // Twilio's room is full (the group's own limit, 50 clients, is not reached: 46 admitted): someone held is
+        // refused before they connect, in words that say why; someone sent back, still connected, is not.
+        const full = await a.clinician.post(`/api/v1/visits/${v.id}/participants/${waiting[2]}/admit`);
+        expectStatus(full, 409, 'visit_full');
+        assert.deepEqual(errorOf(full).details, { capacity: 50, connected: 50 });
+        assert.match(errorOf(full).message, /holds 50 people in one room/);
+        assert.equal((await a.clinician.get(`/api/v1/visits/${v.id}`)).json().participants.find((p: { id: string }) => p.id === waiting[2]).admission, 'waiting');
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${sentBack[2]}/admit`)).statusCode, 200, 'connected already: no new seat');
+        assert.equal((await a.clinician.post(`/api/v1/visits/${v.id}/participants/${sentBack[2]}/return`)).statusCode, 200);
+        await t.media.settle();
 
         const writesBefore = fake.requests.filter((r) => r.path.endsWith('/SubscribeRules')).length;
         const muted = await a.clinician.post(`/api/v1/visits/${v.id}/mute-all`, { muted: true, selfUnmute: false });

@@ -215,6 +215,11 @@ export interface MediaProvider {
    * participant to be kept apart from everyone (a waiting room) must not hold a media token at all until released.
    */
   readonly routingAtConnect: boolean;
+  /**
+   * The most connections one of its rooms holds whatever a room asks for (Twilio's Group rooms: 50); absent: only the
+   * room's own `maxParticipants`. Features that let people in (a group's admission) check it before they connect.
+   */
+  readonly roomCapacity?: number;
   createRoom(spec: ProviderRoomSpec): Promise<ProviderRoom>;
   /**
    * After a restart: the rooms layer still has this room in progress. The provider takes it up again (builtin:

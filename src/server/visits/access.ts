@@ -367,7 +367,7 @@ async function changeAdmission(
       throw new AppError('invalid_state', `The participant is ${before.admission}; they cannot be ${CONTROL_PAST[control]}.`, { admission: before.admission });
     }
     // A group admits its limit at most (under the visit's lock: admissions at once queue here).
-    if (control === 'admit') await assertRoomFor(tx, visit, before);
+    if (control === 'admit') await assertRoomFor(tx, visit, before, deps.rooms.media.roomCapacity);
     const now = new Date();
     const [after] = await tx
       .update(visitParticipants)

@@ -9,6 +9,7 @@ import type { Db } from '../db/index.js';
 import { organizations, visitParticipants, type GroupNamePolicy, type visits } from '../db/schema.js';
 import { AppError } from '../http/errors.js';
 import type { MediaPolicy } from '../rooms/provider.js';
+import { connectedIdentities } from '../rooms/queries.js';
 import { isStaffRole, type NameRules } from './privacy.js';
 
 type VisitRow = typeof visits.$inferSelect;
@@ -80,11 +81,22 @@ export async function admittedClients(db: Db, orgId: string, visitId: string): P
 
 /**
  * Inside the transaction that admits `participant` (the visit's row locked, so admissions queue): 409 visit_full when
- * the group already admits its limit. Staff never count; a 1:1 visit has no limit.
+ * the group already admits its limit. Staff never count; a 1:1 visit has no limit. `roomCapacity`: the media
+ * provider's most connections in one room (MediaProvider.roomCapacity; Twilio's 50, where people sent back stay
+ * connected): also 409 visit_full when that many are connected and the person admitted is not one of them, said
+ * before they connect rather than as Twilio's "room full" in their browser.
  */
-export async function assertRoomFor(tx: Db, visit: VisitRow, participant: Pick<ParticipantRow, 'role'>): Promise<void> {
+export async function assertRoomFor(tx: Db, visit: VisitRow, participant: Pick<ParticipantRow, 'id' | 'role'>, roomCapacity?: number): Promise<void> {
   if (visit.kind !== 'group' || isStaffRole(participant.role)) return;
   const limit = effectiveLimit(visit, (await groupSettings(tx, visit.orgId)).maxParticipants)!;
   const admitted = await admittedClients(tx, visit.orgId, visit.id);
   if (admitted >= limit) throw new AppError('visit_full', `The group admits ${limit} participants and has ${admitted} in it. Raise its limit or remove someone first.`, { limit, admitted });
+  if (roomCapacity === undefined || !visit.roomId) return;
+  const connected = await connectedIdentities({ db: tx }, { orgId: visit.orgId }, visit.roomId);
+  if (!connected.has(participant.id) && connected.size >= roomCapacity) {
+    throw new AppError('visit_full', `The video service holds ${roomCapacity} people in one room and ${connected.size} are connected to this one. Remove someone first.`, {
+      capacity: roomCapacity,
+      connected: connected.size,
+    });
+  }
 }

@@ -34,9 +34,15 @@ export function useActions(settled: () => void) {
 
 /** What an API call's failure says to the user: the server's words, else the error's, else `fallback`. */
 export function apiText(e: unknown, fallback: string): string {
-  if (e instanceof ApiError && e.code === 'visit_full') return VISIT_FULL_TEXT;
+  if (e instanceof ApiError && e.code === 'visit_full') return visitFullText(e);
   return e instanceof ApiError ? e.message : e instanceof Error && e.message ? e.message : fallback;
 }
 
 /** Admitting into a group that has reached its limit (409 visit_full), said plainly. */
 export const VISIT_FULL_TEXT = 'The group is full: nobody else can be let in. Remove someone, or raise the group’s limit, to admit more people.';
+
+/** visit_full in words: the group's limit (VISIT_FULL_TEXT), or the video service's room size (`details.capacity`). */
+export function visitFullText(e: ApiError): string {
+  const capacity = (e.details as { capacity?: unknown } | undefined)?.capacity;
+  return typeof capacity === 'number' ? `The video room is full: it holds ${capacity} people, sent-back people included. Remove someone to admit more.` : VISIT_FULL_TEXT;
+}

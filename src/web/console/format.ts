@@ -1,6 +1,6 @@
 /** Time helpers for the console. "Today" is a day in the organisation's time zone: the server reads `day` so. */
 import { ApiError } from '../api.js';
-import { VISIT_FULL_TEXT } from '../call/useActions.js';
+import { visitFullText } from '../call/useActions.js';
 
 function partsIn(date: Date, timeZone: string): { y: number; m: number; d: number; h: number; min: number; s: number } {
   const parts = new Intl.DateTimeFormat('en-US', {
@@ -102,7 +102,7 @@ export function money(amount: number, currency: string): string {
 
 /** Words for the user from any failure: the API's message, else a general one. */
 export function errorText(err: unknown): string {
-  if (err instanceof ApiError && err.code === 'visit_full') return VISIT_FULL_TEXT;
+  if (err instanceof ApiError && err.code === 'visit_full') return visitFullText(err);
   if (err instanceof ApiError) return err.message;
   return 'Something went wrong. Please try again.';
 }

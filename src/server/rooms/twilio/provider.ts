@@ -118,6 +118,7 @@ const sourceOf = (kind: 'audio' | 'video', name: string): 'microphone' | 'camera
 export class TwilioProvider implements MediaProvider {
   readonly name = 'twilio';
   readonly capabilities: readonly MediaCapability[] = ['routing', 'subscriptions', 'recording', 'tokenRevocation'];
+  readonly roomCapacity = MAX_PARTICIPANTS;
   readonly routingAtConnect = false;
   readonly recordings: TwilioRecordingStore;
   readonly #options: TwilioProviderOptions;
