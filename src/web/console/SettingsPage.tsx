@@ -114,6 +114,51 @@ function timeZones(current: string): string[] {
   return [...all].sort();
 }
 
+/**
+ * A form over the organisation (GET / PATCH /organization): its field errors, its message, its busy state, and
+ * `save(body)`, which says "Nothing changed." for an empty body, else PATCHes, keeps the answer and says
+ * "<What> saved." (or maps the API's field errors onto the form). Each form builds its own body and checks its own
+ * fields first.
+ */
+function useOrganizationForm(labels: Record<string, string>, what: string) {
+  const org = useStaffResource<Organization>('/organization');
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [error, setError] = useState('');
+  const [saved, setSaved] = useState('');
+  const [busy, setBusy] = useState(false);
+  const loading = (title: string) => (
+    <Section title={title}>
+      <LoadState loading={`Loading the ${what.toLowerCase()}…`} error={org.error} onRetry={org.retryable ? () => org.reload() : undefined} />
+    </Section>
+  );
+  /** Starts a submit: the last outcome goes. */
+  const begin = () => {
+    setSaved('');
+    setError('');
+  };
+  const save = async (body: Record<string, unknown>): Promise<boolean> => {
+    setErrors({});
+    if (Object.keys(body).length === 0) {
+      setSaved('Nothing changed.');
+      return false;
+    }
+    setBusy(true);
+    try {
+      org.setData(await staffApi<Organization>('PATCH', '/organization', body));
+      setSaved(`${what} saved.`);
+      return true;
+    } catch (err) {
+      const byField = fieldErrorsOf(err, Object.keys(labels), labels);
+      setErrors(byField);
+      setError(Object.keys(byField).length > 0 ? `The ${what.toLowerCase()} were not saved: please correct the highlighted fields.` : errorText(err));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { org, errors, setErrors, error, saved, busy, loading, begin, save };
+}
+
 const GROUP_LABEL: Record<string, string> = { groupNamePolicy: 'Names in groups', groupSelfNames: 'Own names', groupMaxParticipants: 'Largest group' };
 
 const NAME_POLICIES: { value: Organization['groupNamePolicy']; label: string }[] = [
@@ -125,14 +170,11 @@ const NAME_POLICIES: { value: Organization['groupNamePolicy']; label: string }[]
 
 /** Group sessions: how clients see each other (staff always see full names), own names, the default limit. */
 function GroupSettings() {
-  const org = useStaffResource<Organization>('/organization');
+  const form = useOrganizationForm(GROUP_LABEL, 'Group settings');
+  const { org, errors, error, saved, busy } = form;
   const [policy, setPolicy] = useState<Organization['groupNamePolicy']>('first_initial');
   const [selfNames, setSelfNames] = useState(false);
   const [limit, setLimit] = useState('');
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [error, setError] = useState('');
-  const [saved, setSaved] = useState('');
-  const [busy, setBusy] = useState(false);
 
   useEffect(() => {
     if (!org.data) return;
@@ -141,44 +183,22 @@ function GroupSettings() {
     setLimit(String(org.data.groupMaxParticipants));
   }, [org.data]);
 
-  if (!org.data) {
-    return (
-      <Section title="Group sessions">
-        <LoadState loading="Loading the group settings…" error={org.error} onRetry={org.retryable ? () => org.reload() : undefined} />
-      </Section>
-    );
-  }
+  if (!org.data) return form.loading('Group sessions');
   const current = org.data;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setSaved('');
-    setError('');
+    form.begin();
     const body: Record<string, string | number | boolean> = {};
     if (policy !== current.groupNamePolicy) body.groupNamePolicy = policy;
     if (selfNames !== current.groupSelfNames) body.groupSelfNames = selfNames;
     const size = Number(limit.trim());
     if (!/^\d+$/.test(limit.trim()) || size < 2 || size > 50) {
-      setErrors({ groupMaxParticipants: 'Largest group takes a whole number from 2 to 50.' });
+      form.setErrors({ groupMaxParticipants: 'Largest group takes a whole number from 2 to 50.' });
       return;
     }
     if (size !== current.groupMaxParticipants) body.groupMaxParticipants = size;
-    setErrors({});
-    if (Object.keys(body).length === 0) {
-      setSaved('Nothing changed.');
-      return;
-    }
-    setBusy(true);
-    try {
-      org.setData(await staffApi<Organization>('PATCH', '/organization', body));
-      setSaved('Group settings saved.');
-    } catch (err) {
-      const byField = fieldErrorsOf(err, Object.keys(GROUP_LABEL), GROUP_LABEL);
-      setErrors(byField);
-      setError(Object.keys(byField).length > 0 ? 'The group settings were not saved: please correct the highlighted fields.' : errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    await form.save(body);
   };
 
   return (
@@ -217,14 +237,11 @@ const CLINIC_LABEL: Record<string, string> = { name: 'Clinic name', timeZone: 'T
 
 function ClinicSettings() {
   const { recheck } = useAuth();
-  const org = useStaffResource<Organization>('/organization');
+  const form = useOrganizationForm(CLINIC_LABEL, 'Clinic settings');
+  const { org, errors, error, saved, busy } = form;
   const [name, setName] = useState('');
   const [timeZone, setTimeZone] = useState('');
   const [logoUrl, setLogoUrl] = useState('');
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [error, setError] = useState('');
-  const [saved, setSaved] = useState('');
-  const [busy, setBusy] = useState(false);
   const [previewFailed, setPreviewFailed] = useState(false);
 
   useEffect(() => {
@@ -236,47 +253,23 @@ function ClinicSettings() {
   useEffect(() => setPreviewFailed(false), [logoUrl]);
   const zones = useMemo(() => timeZones(org.data?.timeZone ?? 'UTC'), [org.data?.timeZone]);
 
-  if (!org.data) {
-    return (
-      <Section title="Clinic">
-        <LoadState loading="Loading the clinic’s settings…" error={org.error} onRetry={org.retryable ? () => org.reload() : undefined} />
-      </Section>
-    );
-  }
+  if (!org.data) return form.loading('Clinic');
   const current = org.data;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setSaved('');
-    setError('');
+    form.begin();
     const body: Record<string, string | null> = {};
     if (name.trim() !== current.name) body.name = name.trim();
     if (timeZone !== current.timeZone) body.timeZone = timeZone;
     const logo = logoUrl.trim();
     if (logo !== (current.logoUrl ?? '')) body.logoUrl = logo === '' ? null : logo;
     if (name.trim() === '') {
-      setErrors({ name: 'Enter the clinic’s name.' });
+      form.setErrors({ name: 'Enter the clinic’s name.' });
       return;
     }
-    setErrors({});
-    if (Object.keys(body).length === 0) {
-      setSaved('Nothing changed.');
-      return;
-    }
-    setBusy(true);
-    try {
-      const updated = await staffApi<Organization>('PATCH', '/organization', body);
-      org.setData(updated);
-      setSaved('Clinic settings saved.');
-      // The header shows the clinic's name from the session's answer.
-      recheck();
-    } catch (err) {
-      const byField = fieldErrorsOf(err, Object.keys(CLINIC_LABEL), CLINIC_LABEL);
-      setErrors(byField);
-      setError(Object.keys(byField).length > 0 ? 'The clinic settings were not saved: please correct the highlighted fields.' : errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    // The header shows the clinic's name from the session's answer.
+    if (await form.save(body)) recheck();
   };
 
   const preview = logoUrl.trim();
