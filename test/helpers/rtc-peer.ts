@@ -2,8 +2,8 @@
 // (a SimulcastPublisher, test/helpers/simulcast.ts) or nothing, and records what it receives per mid: packets,
 // payload bytes, and the VP8 picture size of each keyframe (which layer it is being sent). Used by
 // test/rtc-selection.test.ts and bench/groups.ts (whose SFU runs in another process: only a URL and a token here).
-import { ReceiverEstimatedMaxBitrate, RTCPeerConnection, RtcpPayloadSpecificFeedback, type RtpPacket } from 'werift';
-import { rembFields } from '../../src/server/rooms/builtin/sfu/participant.js';
+import { RTCPeerConnection, type RtpPacket } from 'werift';
+import { rembPacket } from '../../src/server/rooms/builtin/sfu/participant.js';
 import { WebSocket } from 'ws';
 import type { ClientMessage, RtcRoute, ServerMessage } from '../../src/shared/rtc.js';
 import { isVp8KeyframeStart, vp8KeyframeSize } from '../../src/server/rooms/builtin/sfu/rewrite.js';
@@ -119,17 +119,7 @@ export class RtcPeer {
     const ssrcs = receivers.flatMap((t) => t.receiver.tracks.map((tr) => tr.ssrc)).filter((x): x is number => typeof x === 'number');
     const first = receivers[0];
     if (!first || ssrcs.length === 0) throw new Error(`${this.identity}: nothing received to send a REMB about`);
-    const { exponent, mantissa } = rembFields(bps);
-    const feedback = new ReceiverEstimatedMaxBitrate({
-      senderSsrc: first.receiver.rtcpSsrc,
-      mediaSsrc: 0,
-      ssrcNum: ssrcs.length,
-      brExp: exponent,
-      brMantissa: mantissa,
-      bitrate: BigInt(mantissa) << BigInt(exponent),
-      ssrcFeedbacks: ssrcs,
-    });
-    await first.receiver.dtlsTransport.sendRtcp([new RtcpPayloadSpecificFeedback({ feedback })]);
+    await first.receiver.dtlsTransport.sendRtcp([rembPacket(first.receiver.rtcpSsrc, ssrcs, bps)]);
   }
 
   async close(): Promise<void> {

@@ -539,18 +539,7 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
     const dtls = first.transceiver.receiver.dtlsTransport;
     if (dtls?.state !== 'connected') return;
     const extraLayers = publications.reduce((n, p) => n + (p.simulcast ? p.layerCount - 1 : 0), 0);
-    const { exponent, mantissa } = rembFields(bitrate * (1 + extraLayers));
-    const packet = new RtcpPayloadSpecificFeedback({
-      feedback: new ReceiverEstimatedMaxBitrate({
-        senderSsrc: first.transceiver.receiver.rtcpSsrc,
-        mediaSsrc: 0,
-        ssrcNum: ssrcs.length,
-        brExp: exponent,
-        brMantissa: mantissa,
-        bitrate: BigInt(mantissa) << BigInt(exponent),
-        ssrcFeedbacks: ssrcs,
-      }),
-    });
+    const packet = rembPacket(first.transceiver.receiver.rtcpSsrc, ssrcs, bitrate * (1 + extraLayers));
     dtls.sendRtcp([packet]).catch((error: unknown) => this.host.log.debug({ err: error, participantId: this.id }, 'sfu: REMB failed'));
   }
 
@@ -753,6 +742,22 @@ export class SfuParticipant extends TypedEmitter<ParticipantEvents> {
 }
 
 /** REMB's bitrate field: an 18-bit mantissa and a 6-bit exponent (rounded down). */
+/** A REMB from `senderSsrc` saying "`bitrate` bits per second in all" about `ssrcs`. */
+export function rembPacket(senderSsrc: number, ssrcs: number[], bitrate: number): RtcpPayloadSpecificFeedback {
+  const { exponent, mantissa } = rembFields(bitrate);
+  return new RtcpPayloadSpecificFeedback({
+    feedback: new ReceiverEstimatedMaxBitrate({
+      senderSsrc,
+      mediaSsrc: 0,
+      ssrcNum: ssrcs.length,
+      brExp: exponent,
+      brMantissa: mantissa,
+      bitrate: BigInt(mantissa) << BigInt(exponent),
+      ssrcFeedbacks: ssrcs,
+    }),
+  });
+}
+
 export function rembFields(bitrate: number): { exponent: number; mantissa: number } {
   let value = Math.max(0, Math.floor(bitrate));
   let exponent = 0;
